@@ -1,0 +1,109 @@
+package rtpio
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+)
+
+const (
+	// frameSamples is the length of one 20 ms frame: samples at 8 kHz, which
+	// for G.711 is also its size in bytes.
+	frameSamples = 160
+	// maxPacket is the largest RTP datagram sent or accepted.
+	maxPacket = 1500
+	// headerSize is the size of the RTP header a Sender writes (no CSRC, no extension).
+	headerSize = 12
+)
+
+// Sender writes the RTP packets of one outgoing stream; single goroutine use
+// (SetRemote and SSRC excepted). SSRC, initial sequence number and initial
+// timestamp are random (RFC 3550).
+type Sender struct {
+	conn   *Conn                          // borrowed; not closed by the Sender
+	remote atomic.Pointer[netip.AddrPort] // nil until a valid remote is set
+	ssrc   uint32
+
+	// Owned by the writing goroutine.
+	hdr  rtp.Header
+	mark bool // the next packet carries the marker bit
+	buf  [maxPacket]byte
+}
+
+// NewSender returns a Sender writing packets of payloadType from c to remote.
+// remote may be the zero AddrPort and set later with SetRemote.
+func NewSender(c *Conn, remote netip.AddrPort, payloadType uint8) *Sender {
+	s := &Sender{
+		conn: c,
+		ssrc: rand.Uint32(),
+		mark: true,
+		hdr: rtp.Header{
+			Version:        2,
+			PayloadType:    payloadType & 0x7f,
+			SequenceNumber: uint16(rand.Uint32()),
+			Timestamp:      rand.Uint32(),
+		},
+	}
+	s.hdr.SSRC = s.ssrc
+	s.SetRemote(remote)
+	return s
+}
+
+// SetRemote changes where packets go; the zero AddrPort stops sending (WriteFrame
+// then returns ErrNoRemote). Safe to call from any goroutine.
+func (s *Sender) SetRemote(remote netip.AddrPort) {
+	if !remote.IsValid() {
+		s.remote.Store(nil)
+		return
+	}
+	r := netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	s.remote.Store(&r)
+}
+
+// WriteFrame sends payload as one 20 ms frame: the packet after it gets the
+// sequence number plus 1 and the timestamp plus 160. The marker bit is set on
+// the first packet and on the first one after MarkTalkspurt. It does not
+// allocate.
+//
+// Without a remote it sends nothing, advances the timestamp as Skip(1) does
+// and returns ErrNoRemote. If the socket write fails the frame still counts as
+// sent (the peer sees it as lost).
+func (s *Sender) WriteFrame(payload []byte) error {
+	if len(payload) > maxPacket-headerSize {
+		return fmt.Errorf("%w: %d bytes", ErrPayloadTooLarge, len(payload))
+	}
+	remote := s.remote.Load()
+	if remote == nil {
+		s.Skip(1)
+		return ErrNoRemote
+	}
+	s.hdr.Marker = s.mark
+	n, err := s.hdr.MarshalTo(s.buf[:])
+	if err != nil {
+		return fmt.Errorf("rtpio: marshal header: %w", err)
+	}
+	n += copy(s.buf[n:], payload)
+	s.mark = false
+	s.hdr.SequenceNumber++
+	s.hdr.Timestamp += frameSamples
+	if _, err := s.conn.uc.WriteToUDPAddrPort(s.buf[:n], *remote); err != nil {
+		return fmt.Errorf("rtpio: send rtp: %w", err)
+	}
+	return nil
+}
+
+// Skip advances the timestamp by frames 20 ms frames that are not sent (for
+// example silence that is suppressed); the sequence number is unchanged.
+// Call MarkTalkspurt as well when sending resumes after a silence.
+func (s *Sender) Skip(frames int) {
+	s.hdr.Timestamp += uint32(frames) * frameSamples
+}
+
+// MarkTalkspurt sets the marker bit on the next packet sent.
+func (s *Sender) MarkTalkspurt() { s.mark = true }
+
+// SSRC returns the stream's synchronisation source identifier.
+func (s *Sender) SSRC() uint32 { return s.ssrc }

@@ -1,0 +1,167 @@
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultPlayoutLimit bounds the app audio queued ahead of real time on a
+// bidirectional stream.
+const DefaultPlayoutLimit = 60 * time.Second
+
+// Playout holds the audio an app sends to be played into a call. The app may
+// send any chunk size at any speed; the call's media clock takes exactly one
+// 20 ms frame per tick with ReadFrame, so playback is paced by the call, not
+// by the app. Audio beyond the limit is dropped and counted. Clear drops what
+// is queued at once. Marks are reported when the audio queued before them has
+// been played, or at once on Clear.
+//
+// Write, Clear and Mark are called from the socket's reader; ReadFrame from
+// the call's media clock.
+type Playout struct {
+	mu      sync.Mutex
+	buf     []byte // ring
+	r, n    int
+	written uint64 // bytes ever accepted
+	played  uint64 // bytes ever taken by ReadFrame (or cleared)
+	marks   []mark
+	fresh   bool // a Write happened since the last ReadFrame
+	dropped atomic.Uint64
+	fired   []string // scratch for marks to report, reused
+
+	// OnMark is called with each mark's name when it is reached. It runs on
+	// the media clock (or the reader on Clear) and must not block.
+	OnMark func(name string)
+	// OnOverflow is called (outside the lock) with the bytes dropped by a
+	// Write that did not fit.
+	OnOverflow func(dropped int)
+}
+
+type mark struct {
+	pos  uint64
+	name string
+}
+
+// NewPlayout returns a playout buffer holding at most limit of 8 kHz µ-law audio.
+func NewPlayout(limit time.Duration) *Playout {
+	if limit <= 0 {
+		limit = DefaultPlayoutLimit
+	}
+	size := int(limit / FrameDuration * FrameBytes)
+	return &Playout{buf: make([]byte, size)}
+}
+
+// Write queues audio. It returns the bytes accepted; the rest was dropped
+// because the buffer was full.
+func (p *Playout) Write(b []byte) int {
+	p.mu.Lock()
+	room := len(p.buf) - p.n
+	take := len(b)
+	if take > room {
+		take = room
+	}
+	w := (p.r + p.n) % len(p.buf)
+	c := copy(p.buf[w:], b[:take])
+	if c < take {
+		copy(p.buf, b[c:take])
+	}
+	p.n += take
+	p.written += uint64(take)
+	p.fresh = true
+	p.mu.Unlock()
+	if drop := len(b) - take; drop > 0 {
+		p.dropped.Add(uint64(drop))
+		if p.OnOverflow != nil {
+			p.OnOverflow(drop)
+		}
+	}
+	return take
+}
+
+// ReadFrame fills dst (one frame) with the next audio to play and reports
+// whether there was any; when false, dst is untouched and the caller plays
+// silence. A partial frame is held back for one tick in case the rest is on
+// its way, then played padded with silence.
+func (p *Playout) ReadFrame(dst []byte) bool {
+	p.mu.Lock()
+	want := len(dst)
+	got := false
+	if p.n >= want || (p.n > 0 && !p.fresh) {
+		take := want
+		if p.n < take {
+			take = p.n
+		}
+		c := copy(dst, p.buf[p.r:min(p.r+take, len(p.buf))])
+		if c < take {
+			copy(dst[c:], p.buf[:take-c])
+		}
+		for i := take; i < want; i++ {
+			dst[i] = 0xFF
+		}
+		p.r = (p.r + take) % len(p.buf)
+		p.n -= take
+		p.played += uint64(take)
+		got = true
+	}
+	p.fresh = false
+	var fired []string
+	if len(p.marks) > 0 {
+		p.collectLocked()
+		fired = append(fired, p.fired...) // marks are rare: a copy is fine
+		p.fired = p.fired[:0]
+	}
+	p.mu.Unlock()
+	p.report(fired)
+	return got
+}
+
+// collectLocked moves reached marks to p.fired.
+func (p *Playout) collectLocked() {
+	i := 0
+	for ; i < len(p.marks) && p.marks[i].pos <= p.played; i++ {
+		p.fired = append(p.fired, p.marks[i].name)
+	}
+	if i > 0 {
+		p.marks = append(p.marks[:0], p.marks[i:]...)
+	}
+}
+
+func (p *Playout) report(names []string) {
+	if p.OnMark == nil {
+		return
+	}
+	for _, n := range names {
+		p.OnMark(n)
+	}
+}
+
+// Clear drops every queued byte at once; pending marks are reported now.
+func (p *Playout) Clear() {
+	p.mu.Lock()
+	p.played += uint64(p.n)
+	p.r, p.n = 0, 0
+	p.fresh = false
+	p.collectLocked()
+	fired := append([]string(nil), p.fired...)
+	p.fired = p.fired[:0]
+	p.mu.Unlock()
+	p.report(fired)
+}
+
+// Mark queues a mark after the audio written so far.
+func (p *Playout) Mark(name string) {
+	p.mu.Lock()
+	p.marks = append(p.marks, mark{pos: p.written, name: name})
+	p.mu.Unlock()
+}
+
+// Buffered returns the audio waiting to be played.
+func (p *Playout) Buffered() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Duration(p.n) * time.Second / 8000
+}
+
+// Dropped returns the bytes dropped because the buffer was full.
+func (p *Playout) Dropped() uint64 { return p.dropped.Load() }

@@ -1,0 +1,588 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Defaults for a socket.
+const (
+	DefaultQueue        = 2 * time.Second  // audio queued towards a slow app before the oldest is dropped
+	DefaultDialTimeout  = 10 * time.Second // WebSocket connect + handshake
+	DefaultWriteTimeout = 10 * time.Second // an app that reads nothing this long is disconnected
+	closeWait           = 2 * time.Second  // how long to wait for the app's close frame
+	sendBuffer          = 64 << 10         // kernel send buffer of a stream's TCP connection
+)
+
+// Errors reported by a socket.
+var (
+	ErrDial         = errors.New("websocket connect failed")
+	ErrWriteTimeout = errors.New("app stopped reading")
+)
+
+// SocketConfig configures one WebSocket connection to an app.
+type SocketConfig struct {
+	URL          string
+	Header       http.Header
+	Subprotocols []string
+	Dialect      Dialect
+	Info         *Info // identifies the stream in the connected message (Twilio streamSid)
+	// QueueFrames bounds the media frames waiting to be written (default:
+	// DefaultQueue worth of frames per track, see QueueFor).
+	QueueFrames  int
+	DialTimeout  time.Duration
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
+	// Playout receives the app's audio (media messages, binary frames), clear
+	// and marks. Nil on a unidirectional stream: the app's audio is ignored.
+	Playout *Playout
+	// OnMessage, when set, sees every message from the app first; returning
+	// true means it handled the message. raw is the frame's bytes; m is the
+	// dialect's decoding (nil for binary frames or when decoding failed).
+	OnMessage func(raw []byte, binary bool, m *AppMessage, err error) bool
+	// OnOpen runs in the writer goroutine once the socket is open.
+	OnOpen func()
+	// OnClose runs once when the socket has ended, with the close code the
+	// app sent (0 when none) and the error that ended it (nil for a clean close).
+	OnClose func(code int, reason string, err error)
+	// Conn is an already-open connection (an incoming socket); URL is then
+	// only used in logs.
+	Conn *websocket.Conn
+}
+
+// QueueFor returns the media queue bound for d of audio of n tracks.
+func QueueFor(d time.Duration, tracks int) int {
+	if tracks < 1 {
+		tracks = 1
+	}
+	return int(d/FrameDuration) * tracks
+}
+
+// SocketStats counts what a socket did.
+type SocketStats struct {
+	MessagesSent  uint64 // messages written, all kinds
+	MediaSent     uint64 // media messages written
+	MediaDropped  uint64 // media frames dropped because the app was slow
+	MessagesRecv  uint64 // messages received from the app
+	BadMessages   uint64 // app messages that could not be decoded or were unknown
+	QueuedFrames  int    // media frames waiting now
+	PlayoutDrops  uint64 // bytes of app audio dropped: playout buffer full
+	ConnectTimeMs int64  // time to open the connection
+}
+
+// Socket is one WebSocket connection to an app carrying one or more flows.
+// One writer goroutine owns the connection's writes; sending never blocks
+// the caller. Close or the app closing ends it; Done is closed when every
+// goroutine has returned and the connection is released.
+type Socket struct {
+	cfg    SocketConfig
+	log    *slog.Logger
+	q      *queue
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	conn       *websocket.Conn // set by the writer once open
+	open       atomic.Bool
+	closing    atomic.Bool
+	readerDone chan struct{}
+
+	mu      sync.Mutex
+	flows   []*Flow
+	err     error
+	code    int
+	reason  string
+	started time.Time
+
+	sent, media, recv, bad atomic.Uint64
+	connectMs              atomic.Int64
+	lastHeard              atomic.Int64 // unix nanos of the last frame (data, ping or pong) from the app
+	lastWarn               atomic.Int64 // unix nanos of the last rate-limited warning
+	warnSkipped            atomic.Uint64
+}
+
+// Open starts a socket: the writer goroutine connects (unless cfg.Conn is
+// set) and then sends what is queued. Open returns at once.
+func Open(cfg SocketConfig) *Socket {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.QueueFrames <= 0 {
+		cfg.QueueFrames = QueueFor(DefaultQueue, 1)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Socket{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		q:          newQueue(cfg.QueueFrames),
+		ctx:        ctx,
+		cancel:     cancel,
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+		started:    time.Now(),
+	}
+	s.wg.Add(1)
+	go s.writeLoop()
+	go func() {
+		s.wg.Wait()
+		close(s.done)
+	}()
+	return s
+}
+
+// Done is closed when the socket has ended and released everything.
+func (s *Socket) Done() <-chan struct{} { return s.done }
+
+// IsOpen reports whether the connection is open.
+func (s *Socket) IsOpen() bool { return s.open.Load() && !s.closing.Load() }
+
+// Err returns what ended the socket (nil while running or after a clean close).
+func (s *Socket) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// CloseStatus returns the close code and reason the app sent (0, "" if none).
+func (s *Socket) CloseStatus() (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code, s.reason
+}
+
+// Stats returns the socket's counters.
+func (s *Socket) Stats() SocketStats {
+	queued, dropped := s.q.stats()
+	st := SocketStats{
+		MessagesSent:  s.sent.Load(),
+		MediaSent:     s.media.Load(),
+		MediaDropped:  dropped,
+		MessagesRecv:  s.recv.Load(),
+		BadMessages:   s.bad.Load(),
+		QueuedFrames:  queued,
+		ConnectTimeMs: s.connectMs.Load(),
+	}
+	if s.cfg.Playout != nil {
+		st.PlayoutDrops = s.cfg.Playout.Dropped()
+	}
+	return st
+}
+
+// AddFlow starts a flow on the socket: its start message is queued now.
+func (s *Socket) AddFlow(cfg FlowConfig) *Flow {
+	f := &Flow{cfg: cfg, sock: s, seq: s.cfg.Dialect.FirstSequence()}
+	f.first = TrackMixed
+	for t := TrackInbound; t <= TrackMixed; t++ {
+		if cfg.Tracks.Has(t) {
+			f.first = t
+			break
+		}
+	}
+	if cfg.MaxLength > 0 {
+		f.maxFrames = uint64((cfg.MaxLength + FrameDuration - 1) / FrameDuration)
+	}
+	s.mu.Lock()
+	s.flows = append(s.flows, f)
+	s.mu.Unlock()
+	s.q.pushControl(itemStart, f, 0, 0, "")
+	return f
+}
+
+// StopFlow queues the flow's stop message. With closeAfter the socket then
+// closes with 1000 once everything before it is sent.
+func (s *Socket) StopFlow(f *Flow, closeAfter bool) { s.stopFlow(f, closeAfter) }
+
+func (s *Socket) stopFlow(f *Flow, closeAfter bool) {
+	if f.stopped.Swap(true) {
+		return
+	}
+	s.q.pushControl(itemStop, f, 0, 0, "")
+	if closeAfter {
+		s.q.pushControl(itemClose, nil, 0, websocket.CloseNormalClosure, "")
+	}
+}
+
+// PushMark queues a mark reply for f (dialects without marks send nothing).
+func (s *Socket) PushMark(f *Flow, name string) {
+	s.q.pushControl(itemMark, f, 0, 0, name)
+}
+
+// SendText queues a raw text frame (a scenario's ws.send).
+func (s *Socket) SendText(text string) bool {
+	return s.q.pushControl(itemText, nil, 0, 0, text)
+}
+
+// Close stops every flow still running (their stop messages are sent) and
+// closes the connection with code once what is queued has been written.
+func (s *Socket) Close(code int, reason string) {
+	s.mu.Lock()
+	flows := append([]*Flow(nil), s.flows...)
+	s.mu.Unlock()
+	for _, f := range flows {
+		s.stopFlow(f, false)
+	}
+	if code == 0 {
+		code = websocket.CloseNormalClosure
+	}
+	if !s.q.pushControl(itemClose, nil, 0, code, reason) {
+		// Already closing: make sure a stuck writer gives up.
+		s.cancel()
+	}
+}
+
+// Abort ends the socket at once without sending anything more.
+func (s *Socket) Abort() {
+	s.q.closeNow()
+	s.cancel()
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+func (s *Socket) setErr(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// writeLoop connects, then writes queued items until a close item, a write
+// error or the app closing.
+func (s *Socket) writeLoop() {
+	defer s.wg.Done()
+	defer s.finish()
+	conn := s.cfg.Conn
+	if conn == nil {
+		var err error
+		conn, err = s.dial()
+		if err != nil {
+			s.setErr(err)
+			s.q.closeNow()
+			return
+		}
+	}
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	s.open.Store(true)
+	s.connectMs.Store(time.Since(s.started).Milliseconds())
+	s.lastHeard.Store(time.Now().UnixNano())
+	conn.SetPongHandler(func(string) error {
+		s.lastHeard.Store(time.Now().UnixNano())
+		return nil
+	})
+	go s.readLoop(conn)
+	if s.cfg.OnOpen != nil {
+		s.cfg.OnOpen()
+	}
+
+	buf := make([]byte, 0, 1024)
+	enc := make([]byte, 0, 640)
+	if s.cfg.Info != nil {
+		if b, ok := s.cfg.Dialect.AppendConnected(buf[:0], s.cfg.Info); ok {
+			if err := s.write(conn, websocket.TextMessage, b); err != nil {
+				s.fail(conn, err)
+				return
+			}
+		}
+	}
+	var it item
+	var lastDeadline time.Time
+	// Pings prove the app reads: its WebSocket library answers them only
+	// while reading. An app silent for WriteTimeout is disconnected.
+	ping := time.NewTicker(pingEvery(s.cfg.WriteTimeout))
+	defer ping.Stop()
+	for {
+		if !s.q.pop(&it) {
+			select {
+			case <-s.q.wake:
+				continue
+			case <-ping.C:
+				if silent := time.Since(time.Unix(0, s.lastHeard.Load())); silent > s.cfg.WriteTimeout {
+					s.fail(conn, fmt.Errorf("%w: nothing read for %s", ErrWriteTimeout, silent.Round(time.Millisecond)))
+					return
+				}
+				_ = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+				continue
+			case <-s.readerDone:
+				// The app closed or the connection broke.
+				_ = conn.Close()
+				return
+			case <-s.ctx.Done():
+				_ = conn.Close()
+				return
+			}
+		}
+		// Refresh the write deadline at most every second: an app that
+		// reads nothing for WriteTimeout makes the write fail.
+		if now := time.Now(); now.Sub(lastDeadline) > time.Second {
+			lastDeadline = now
+			_ = conn.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
+		}
+		var (
+			b    []byte
+			kind = websocket.TextMessage
+			ok   = true
+		)
+		switch it.kind {
+		case itemMedia:
+			f := it.flow
+			payload := it.payload[:]
+			if f.cfg.Encoder != nil {
+				enc = f.cfg.Encoder.Encode(enc[:0], payload)
+				payload = enc
+			}
+			f.chunk[it.track]++
+			m := Media{Track: it.track, Chunk: f.chunk[it.track], Timestamp: f.timestamp(it.index), Payload: payload}
+			b = s.cfg.Dialect.AppendMedia(buf[:0], f.seq, &f.cfg.Info, &m)
+			f.seq++
+			f.bytesSent += uint64(len(payload))
+			f.frames++
+			s.media.Add(1)
+		case itemStart:
+			b = s.cfg.Dialect.AppendStart(buf[:0], it.flow.seq, &it.flow.cfg.Info)
+			it.flow.seq++
+		case itemStop:
+			f := it.flow
+			st := StopInfo{BytesSent: f.bytesSent, DurationMs: f.frames * uint64(FrameDuration/time.Millisecond)}
+			if f.cfg.Tracks != 0 {
+				st.DurationMs /= uint64(len(f.cfg.Tracks.Tracks()))
+			}
+			b = s.cfg.Dialect.AppendStop(buf[:0], f.seq, &f.cfg.Info, &st)
+			f.seq++
+		case itemDTMF:
+			b, ok = s.cfg.Dialect.AppendDTMF(buf[:0], it.flow.seq, &it.flow.cfg.Info, it.digit)
+			if ok {
+				it.flow.seq++
+			}
+		case itemMark:
+			b, ok = s.cfg.Dialect.AppendMark(buf[:0], it.flow.seq, &it.flow.cfg.Info, it.text)
+			if ok {
+				it.flow.seq++
+			}
+		case itemText:
+			b = append(buf[:0], it.text...)
+		case itemClose:
+			s.closing.Store(true)
+			msg := websocket.FormatCloseMessage(it.code, it.text)
+			if err := conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+				s.log.Debug("websocket close frame not sent", "err", err)
+			}
+			// Wait for the app to answer the close, then release.
+			t := time.NewTimer(closeWait)
+			select {
+			case <-s.readerDone:
+			case <-t.C:
+			case <-s.ctx.Done():
+			}
+			t.Stop()
+			_ = conn.Close()
+			return
+		}
+		if !ok {
+			continue
+		}
+		if cap(b) > cap(buf) {
+			buf = b[:0] // keep the grown buffer
+		}
+		if err := s.write(conn, kind, b); err != nil {
+			s.fail(conn, err)
+			return
+		}
+	}
+}
+
+// pingEvery returns the ping period for an idle limit.
+func pingEvery(limit time.Duration) time.Duration {
+	p := limit / 5
+	if p < 10*time.Millisecond {
+		p = 10 * time.Millisecond
+	}
+	return p
+}
+
+func (s *Socket) write(conn *websocket.Conn, kind int, b []byte) error {
+	if err := conn.WriteMessage(kind, b); err != nil {
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("%w for %s: %w", ErrWriteTimeout, s.cfg.WriteTimeout, err)
+		}
+		return fmt.Errorf("websocket write: %w", err)
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+// fail ends the socket after a write error, unless the app had closed it.
+func (s *Socket) fail(conn *websocket.Conn, err error) {
+	select {
+	case <-s.readerDone:
+		// The app closed first: its close is what ended the socket.
+	default:
+		s.setErr(err)
+		s.log.Warn("websocket ended", "url", s.cfg.URL, "err", err)
+	}
+	_ = conn.Close()
+}
+
+func (s *Socket) dial() (*websocket.Conn, error) {
+	d := websocket.Dialer{
+		HandshakeTimeout: s.cfg.DialTimeout,
+		Subprotocols:     s.cfg.Subprotocols,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			c, err := nd.DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				// A small send buffer makes an app that stops reading show
+				// up as a blocked write within seconds, not minutes.
+				_ = tc.SetWriteBuffer(sendBuffer)
+				_ = tc.SetNoDelay(true)
+			}
+			return c, err
+		},
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
+	defer cancel()
+	conn, resp, err := d.DialContext(ctx, s.cfg.URL, s.cfg.Header)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, s.cfg.URL, resp.StatusCode, err)
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrDial, s.cfg.URL, err)
+	}
+	return conn, nil
+}
+
+// readLoop reads the app's messages until the connection ends.
+func (s *Socket) readLoop(conn *websocket.Conn) {
+	defer close(s.readerDone)
+	var m AppMessage
+	for {
+		kind, data, err := conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				s.mu.Lock()
+				s.code, s.reason = ce.Code, ce.Text
+				s.mu.Unlock()
+			} else if !s.closing.Load() {
+				s.setErr(fmt.Errorf("websocket read: %w", err))
+			}
+			s.closing.Store(true)
+			s.q.closeNow()
+			return
+		}
+		s.recv.Add(1)
+		s.lastHeard.Store(time.Now().UnixNano())
+		s.handle(kind, data, &m)
+	}
+}
+
+func (s *Socket) handle(kind int, data []byte, m *AppMessage) {
+	if kind == websocket.BinaryMessage {
+		if s.cfg.OnMessage != nil && s.cfg.OnMessage(data, true, nil, nil) {
+			return
+		}
+		// A binary frame is raw µ-law audio.
+		if s.cfg.Playout != nil {
+			s.cfg.Playout.Write(data)
+		}
+		return
+	}
+	err := s.cfg.Dialect.Decode(data, m)
+	if s.cfg.OnMessage != nil {
+		var mp *AppMessage
+		if err == nil {
+			mp = m
+		}
+		if s.cfg.OnMessage(data, false, mp, err) {
+			return
+		}
+	}
+	if err != nil {
+		s.bad.Add(1)
+		s.warn("invalid message from app", "err", err)
+		return
+	}
+	switch m.Kind {
+	case MsgMedia:
+		if s.cfg.Playout == nil {
+			s.log.Debug("app audio on a unidirectional stream ignored")
+			return
+		}
+		s.cfg.Playout.Write(m.Payload)
+	case MsgClear:
+		if s.cfg.Playout != nil {
+			s.cfg.Playout.Clear()
+		}
+	case MsgMark:
+		if _, ok := s.cfg.Dialect.AppendMark(nil, 0, &Info{}, ""); !ok || s.cfg.Playout == nil {
+			s.log.Debug("mark from app ignored", "name", m.Name)
+			return
+		}
+		s.cfg.Playout.Mark(m.Name)
+	default:
+		s.bad.Add(1)
+		s.warn("unknown message from app", "event", m.Event)
+	}
+}
+
+// warn logs at most one warning a second; the others are counted and the
+// count is reported with the next one.
+func (s *Socket) warn(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := s.lastWarn.Load()
+	if now-last < int64(time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
+		s.warnSkipped.Add(1)
+		return
+	}
+	if n := s.warnSkipped.Swap(0); n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	s.log.Warn(msg, args...)
+}
+
+// finish runs once when the writer ends: waits for the reader, reports.
+func (s *Socket) finish() {
+	s.open.Store(false)
+	s.closing.Store(true)
+	s.q.closeNow()
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		<-s.readerDone
+	}
+	s.cancel()
+	s.mu.Lock()
+	for _, f := range s.flows {
+		f.stopped.Store(true)
+	}
+	code, reason, err := s.code, s.reason, s.err
+	s.mu.Unlock()
+	if s.cfg.OnClose != nil {
+		s.cfg.OnClose(code, reason, err)
+	}
+}
