@@ -76,12 +76,18 @@ const bom = "\xef\xbb\xbf"
 func (p *parser) build(data []byte) (*node, *Error) {
 	data = bytes.TrimPrefix(data, []byte(bom))
 	p.pt = posTracker{data: data, line: 1, col: 1}
-	dec := xml.NewDecoder(bytes.NewReader(data))
+	// Apps often send a blank line before the XML declaration; accept it
+	// while keeping positions those of the document as sent.
+	lead := 0
+	if rest := bytes.TrimLeft(data, " \t\r\n"); bytes.HasPrefix(rest, []byte("<?xml")) {
+		lead = len(data) - len(rest)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data[lead:]))
 	dec.CharsetReader = charsetReader
 	var root *node
 	var stack []*node
 	for {
-		off := int(dec.InputOffset())
+		off := lead + int(dec.InputOffset())
 		tok, err := dec.RawToken()
 		if errors.Is(err, io.EOF) {
 			if len(stack) > 0 {
@@ -94,7 +100,7 @@ func (p *parser) build(data []byte) (*node, *Error) {
 		if err != nil {
 			// The decoder stops just after the byte it could not accept;
 			// point at that byte unless it stopped at the end of the input.
-			at := int(dec.InputOffset())
+			at := lead + int(dec.InputOffset())
 			if at < len(data) && at > off {
 				at--
 			}
@@ -133,7 +139,7 @@ func (p *parser) build(data []byte) (*node, *Error) {
 			var pos Pos
 			nonSpace := trimSpace(string(t)) != ""
 			if nonSpace {
-				raw := data[off:int(dec.InputOffset())]
+				raw := data[off : lead+int(dec.InputOffset())]
 				pos = p.pt.at(off + len(raw) - len(bytes.TrimLeft(raw, xmlSpace)))
 			}
 			if len(stack) == 0 {
@@ -150,7 +156,7 @@ func (p *parser) build(data []byte) (*node, *Error) {
 				top.textPos = pos
 			}
 		case xml.ProcInst:
-			if t.Target == "xml" && off != 0 {
+			if t.Target == "xml" && off != lead {
 				return root, p.syntaxError(off, "the XML declaration is allowed only at the start of the document")
 			}
 		case xml.Directive:

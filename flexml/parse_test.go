@@ -403,3 +403,14 @@ func TestVerbNames(t *testing.T) {
 		}
 	}
 }
+
+func TestLeadingWhitespaceBeforeDeclaration(t *testing.T) {
+	_, err := Parse("a.xml", []byte("\n\n<?xml version=\"1.0\"?>\n<Response>\n  <Start><Stream/></Start>\n</Response>\n"))
+	want := `a.xml:5:10: <Stream>: attribute "url" is required in <Start>`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	if _, err := Parse("a.xml", []byte("\n <?xml version=\"1.0\"?><Response><Hangup/></Response>")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"time"
+
+	"github.com/callstream/callstream/internal/gateway"
+	"github.com/callstream/callstream/internal/stream"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		sipAddr    = fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP")
+		httpAddr   = fs.String("http", "127.0.0.1:8080", "HTTP listen address (GET /healthz, /metrics)")
+		app        = fs.String("app", "", "FlexML application: http(s) URL fetched for every call, or a file path (required)")
+		appMethod  = fs.String("app-method", "POST", "POST (JSON body) or GET (query parameters)")
+		appTimeout = fs.Duration("app-timeout", 5*time.Second, "how long to wait for the app's document")
+		rtpPorts   = fs.String("rtp-ports", "20000-30000", "UDP port range for RTP")
+		publicIP   = fs.String("public-ip", "", "address written into SDP c= lines (default: the --sip host)")
+		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat  = fs.String("log-format", "text", "text or json")
+		rtpTimeout = fs.Duration("rtp-timeout", 30*time.Second, "hang up after this long without RTP from the caller")
+		maxStreams = fs.Int("max-streams-per-call", 4, "unidirectional streams per call")
+		dialect    = fs.String("stream-dialect", "carrierx", "WebSocket message format of FlexML streams: carrierx or twilio")
+		queue      = fs.Duration("stream-queue", stream.DefaultQueue, "audio queued towards a slow WebSocket before the oldest is dropped")
+		playout    = fs.Duration("playout-limit", stream.DefaultPlayoutLimit, "app audio queued ahead of real time on a bidirectional stream")
+		pprof      = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP listener")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := envFlags(fs); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	d, err := gateway.Dialect(*dialect)
+	if err != nil {
+		return err
+	}
+	g, err := gateway.New(gateway.Config{
+		SIPAddr:           *sipAddr,
+		HTTPAddr:          *httpAddr,
+		App:               *app,
+		AppMethod:         *appMethod,
+		AppTimeout:        *appTimeout,
+		RTPPorts:          *rtpPorts,
+		PublicIP:          *publicIP,
+		RTPTimeout:        *rtpTimeout,
+		MaxStreamsPerCall: *maxStreams,
+		Dialect:           d,
+		Queue:             *queue,
+		PlayoutLimit:      *playout,
+		Pprof:             *pprof,
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	return g.Run(ctx)
+}

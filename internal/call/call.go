@@ -1,0 +1,590 @@
+// Package call owns one phone call: its SIP dialog, its RTP socket and the
+// media clock that paces everything the call sends. Controllers (the FlexML
+// interpreter, a scenario) drive a call through its methods and never touch
+// sockets; streams attach to its media through stream.Flow.
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/rtpio"
+	"github.com/callstream/callstream/internal/sip"
+	"github.com/callstream/callstream/internal/stream"
+)
+
+// Defaults of a call.
+const (
+	DefaultRTPTimeout = 30 * time.Second
+	frame             = media.FrameDuration
+	frameBytes        = media.FrameSamples
+	// inboundLag is how far (in frames) the caller's audio may trail the
+	// call's clock before the inbound track is filled with silence: the
+	// 40 ms reordering window plus one frame of phase.
+	inboundLag = 3
+	// inboundAhead is how far (in frames) the caller's audio may run ahead
+	// of the call's clock before frames are dropped.
+	inboundAhead = 10
+	ringSize     = 8
+)
+
+// Errors of a call.
+var (
+	ErrEnded       = errors.New("call ended")
+	ErrNotAnswered = errors.New("call not answered")
+)
+
+// Config configures a call.
+type Config struct {
+	Sid        string      // the CallSid
+	Invite     *sip.Invite // the dialog (borrowed; the SIP server owns it)
+	Ports      *rtpio.PortPool
+	RTPIP      netip.Addr    // address the RTP socket binds to
+	RTPTimeout time.Duration // no RTP for this long hangs up (default 30 s)
+	Logger     *slog.Logger
+}
+
+// Source is audio played to the caller, one 20 ms µ-law frame per tick.
+// ReadFrame fills dst and reports whether it had audio (false: silence).
+type Source interface {
+	ReadFrame(dst []byte) bool
+}
+
+// Stats counts a call's media.
+type Stats struct {
+	FramesIn        uint64 // inbound frames handed to streams (audio + loss silence)
+	SilenceFilled   uint64 // inbound frames filled with silence by the clock
+	InboundDropped  uint64 // inbound frames dropped: running too far ahead of the clock
+	FramesOut       uint64 // RTP frames sent to the caller
+	Ticks           uint64 // clock ticks
+	ClockSkipped    uint64 // ticks skipped after a long stall
+	RTP             rtpio.ReceiverStats
+	DTMF            uint64
+	EndReason       string
+	AnsweredAt      time.Time
+	RemoteRTP       netip.AddrPort
+	LocalRTP        netip.AddrPort
+	NegotiatedCodec string
+}
+
+// Call is one phone call. Its methods are safe for concurrent use.
+type Call struct {
+	cfg    Config
+	log    *slog.Logger
+	inv    *sip.Invite
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu          sync.Mutex
+	answered    bool
+	ended       bool
+	endReason   string
+	localReason string // why we hung up, set before the BYE goes out
+	conn        *rtpio.Conn
+	sender      *rtpio.Sender
+	recv        *rtpio.Receiver
+	codec       sip.Codec
+	answeredAt  time.Time
+	dtmfSubs    []*dtmfSub
+
+	clock time.Time     // wall and monotonic time of frame index 0: when the call was created
+	tick  atomic.Uint64 // the clock's current frame index
+
+	// Inbound track state, guarded by inMu (RTP goroutine + clock).
+	inMu      sync.Mutex
+	inStarted bool
+	inIndex   uint64 // index the next inbound frame gets
+	inRing    [ringSize][frameBytes]byte
+	inRingIdx [ringSize]uint64
+	inScratch [frameBytes]byte
+
+	// Outbound ring (clock goroutine only) for the mixed track.
+	outRing [ringSize][frameBytes]byte
+
+	flows  atomic.Pointer[[]*stream.Flow]
+	flowMu sync.Mutex // serialises flow list updates
+	source atomic.Pointer[sourceBox]
+
+	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
+	skipped                                                    atomic.Uint64
+}
+
+type sourceBox struct{ s Source }
+
+type dtmfSub struct{ fn func(digit byte) }
+
+// New makes a call for an incoming INVITE. Nothing is sent until Answer or
+// Reject. The call ends when the dialog ends, on Hangup, or on RTP timeout.
+func New(cfg Config) *Call {
+	if cfg.RTPTimeout <= 0 {
+		cfg.RTPTimeout = DefaultRTPTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Call{cfg: cfg, log: cfg.Logger, inv: cfg.Invite, ctx: ctx, cancel: cancel, clock: time.Now()}
+	empty := []*stream.Flow{}
+	c.flows.Store(&empty)
+	c.wg.Add(1)
+	go c.watchDialog()
+	return c
+}
+
+// Sid returns the CallSid.
+func (c *Call) Sid() string { return c.cfg.Sid }
+
+// Invite returns the SIP dialog of the call.
+func (c *Call) Invite() *sip.Invite { return c.inv }
+
+// Logger returns the call's logger (carrying call_sid).
+func (c *Call) Logger() *slog.Logger { return c.log }
+
+// Context is cancelled when the call ends.
+func (c *Call) Context() context.Context { return c.ctx }
+
+// Done is closed when the call has ended.
+func (c *Call) Done() <-chan struct{} { return c.ctx.Done() }
+
+// Answered reports whether the call was answered.
+func (c *Call) Answered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered
+}
+
+// EndReason says why the call ended ("" while it runs).
+func (c *Call) EndReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endReason
+}
+
+// watchDialog ends the call when the SIP dialog ends.
+func (c *Call) watchDialog() {
+	defer c.wg.Done()
+	select {
+	case <-c.inv.Done():
+		switch c.inv.EndCause() {
+		case sip.EndCancel:
+			c.end("caller cancelled")
+		case sip.EndRemoteBye:
+			c.end("caller hung up")
+		case sip.EndLocalBye:
+			c.mu.Lock()
+			reason := c.localReason
+			c.mu.Unlock()
+			c.end(reason)
+		default:
+			c.mu.Lock()
+			reason := c.localReason
+			c.mu.Unlock()
+			if reason == "" {
+				reason = "dialog ended"
+			}
+			c.end(reason)
+		}
+	case <-c.ctx.Done():
+	}
+}
+
+// end marks the call ended with reason (the first reason wins) and stops
+// its goroutines.
+func (c *Call) end(reason string) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.endReason = reason
+	conn := c.conn
+	c.mu.Unlock()
+	c.log.Info("call ended", "reason", reason)
+	c.cancel()
+	if conn != nil {
+		_ = conn.Close()
+	}
+}
+
+// Answer answers the call (200 OK) and starts its media. Answering twice is a no-op.
+func (c *Call) Answer() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answered {
+		return nil
+	}
+	if c.ended {
+		return ErrEnded
+	}
+	offer := c.inv.Offer
+	if len(offer.Codecs) == 0 {
+		return sip.ErrNoCommonCodec
+	}
+	codec := offer.Codecs[0]
+	conn, err := c.cfg.Ports.Listen(c.cfg.RTPIP)
+	if err != nil {
+		return fmt.Errorf("answer: rtp port: %w", err)
+	}
+	// The media clock runs from the next frame boundary of the call's clock.
+	first := uint64((time.Since(c.clock) + frame - 1) / frame)
+	c.tick.Store(first)
+	if err := c.inv.Answer(conn.LocalAddr(), codec, offer.DTMFType); err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("answer: %w", err)
+	}
+	c.conn = conn
+	c.codec = codec
+	c.sender = rtpio.NewSender(conn, c.inv.RemoteRTP(), codec.PayloadType)
+	c.inv.OnRemoteChange(func(a netip.AddrPort) { c.sender.SetRemote(a) })
+	c.recv = rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
+		AudioTypes: []uint8{codec.PayloadType},
+		DTMFType:   offer.DTMFType,
+		Logger:     c.log,
+	})
+	c.answered = true
+	c.answeredAt = time.Now()
+	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.inv.RemoteRTP())
+	c.wg.Add(2)
+	go c.receiveLoop()
+	go c.clockLoop()
+	return nil
+}
+
+// Reject refuses an unanswered call with a SIP final response.
+func (c *Call) Reject(code int, reason string) error {
+	c.mu.Lock()
+	answered := c.answered
+	c.mu.Unlock()
+	if answered {
+		return fmt.Errorf("reject %d: call already answered", code)
+	}
+	why := fmt.Sprintf("rejected %d %s", code, reason)
+	c.mu.Lock()
+	if c.localReason == "" {
+		c.localReason = why
+	}
+	c.mu.Unlock()
+	err := c.inv.Reject(code, reason)
+	c.end(why)
+	return err
+}
+
+// Hangup ends the call: BYE when answered, else a final response code 480.
+func (c *Call) Hangup(reason string) {
+	c.mu.Lock()
+	answered, ended := c.answered, c.ended
+	c.mu.Unlock()
+	if ended {
+		return
+	}
+	c.mu.Lock()
+	if c.localReason == "" {
+		c.localReason = reason
+	}
+	c.mu.Unlock()
+	if answered {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := c.inv.Hangup(ctx); err != nil {
+			c.log.Warn("hangup: BYE failed", "err", err)
+		}
+		cancel()
+	} else if err := c.inv.Reject(480, reason); err != nil {
+		c.log.Warn("hangup: final response failed", "err", err)
+	}
+	c.end(reason)
+}
+
+// Close ends the call if it still runs and waits for its goroutines.
+func (c *Call) Close() error {
+	c.Hangup("call closed")
+	c.wg.Wait()
+	return nil
+}
+
+// Clock returns the wall time of frame index 0 and the current index.
+func (c *Call) Clock() (time.Time, uint64) { return c.clock, c.tick.Load() }
+
+// Stats returns the call's counters.
+func (c *Call) Stats() Stats {
+	c.mu.Lock()
+	st := Stats{EndReason: c.endReason, AnsweredAt: c.answeredAt, NegotiatedCodec: c.codec.Name}
+	recv, conn := c.recv, c.conn
+	c.mu.Unlock()
+	if recv != nil {
+		st.RTP = recv.Stats()
+	}
+	if conn != nil {
+		st.LocalRTP = conn.LocalAddr()
+		st.RemoteRTP = c.inv.RemoteRTP()
+	}
+	st.FramesIn = c.framesIn.Load()
+	st.SilenceFilled = c.silenceFilled.Load()
+	st.InboundDropped = c.inDropped.Load()
+	st.FramesOut = c.framesOut.Load()
+	st.Ticks = c.ticks.Load()
+	st.ClockSkipped = c.skipped.Load()
+	st.DTMF = c.dtmf.Load()
+	return st
+}
+
+// AddFlow attaches a stream flow to the call's media: from now on it gets
+// the tracks it asks for, one frame per 20 ms each.
+func (c *Call) AddFlow(f *stream.Flow) {
+	c.flowMu.Lock()
+	defer c.flowMu.Unlock()
+	old := *c.flows.Load()
+	next := make([]*stream.Flow, 0, len(old)+1)
+	next = append(next, old...)
+	next = append(next, f)
+	c.flows.Store(&next)
+}
+
+// RemoveFlow detaches a flow.
+func (c *Call) RemoveFlow(f *stream.Flow) {
+	c.flowMu.Lock()
+	defer c.flowMu.Unlock()
+	old := *c.flows.Load()
+	next := make([]*stream.Flow, 0, len(old))
+	for _, g := range old {
+		if g != f {
+			next = append(next, g)
+		}
+	}
+	c.flows.Store(&next)
+}
+
+// SetSource makes s the audio played to the caller, replacing what played
+// before (nil: silence). It returns the source it replaced.
+func (c *Call) SetSource(s Source) Source {
+	var box *sourceBox
+	if s != nil {
+		box = &sourceBox{s: s}
+	}
+	old := c.source.Swap(box)
+	if old == nil {
+		return nil
+	}
+	return old.s
+}
+
+// ClearSource stops s if it is still the source playing.
+func (c *Call) ClearSource(s Source) {
+	for {
+		cur := c.source.Load()
+		if cur == nil || cur.s != s {
+			return
+		}
+		if c.source.CompareAndSwap(cur, nil) {
+			return
+		}
+	}
+}
+
+// OnDTMF registers fn for every DTMF digit the caller sends; the returned
+// func unregisters it. fn runs on the RTP goroutine and must not block.
+func (c *Call) OnDTMF(fn func(digit byte)) (cancel func()) {
+	sub := &dtmfSub{fn: fn}
+	c.mu.Lock()
+	c.dtmfSubs = append(c.dtmfSubs, sub)
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, s := range c.dtmfSubs {
+			if s == sub {
+				c.dtmfSubs = append(c.dtmfSubs[:i], c.dtmfSubs[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// receiveLoop runs the RTP receiver until the socket closes.
+func (c *Call) receiveLoop() {
+	defer c.wg.Done()
+	if err := c.recv.Run((*inbound)(c)); err != nil {
+		c.log.Warn("rtp receive ended", "err", err)
+	}
+}
+
+// inbound adapts Call to rtpio.Handler without exporting the methods.
+type inbound Call
+
+// HandleFrame takes one in-order frame of the caller's audio.
+func (h *inbound) HandleFrame(payload []byte, pt uint8, lost bool) {
+	c := (*Call)(h)
+	c.inMu.Lock()
+	if !c.inStarted {
+		c.inStarted = true
+		c.inIndex = c.tick.Load()
+	}
+	if c.inIndex > c.tick.Load()+inboundAhead {
+		c.inMu.Unlock()
+		c.inDropped.Add(1)
+		return
+	}
+	frame := c.inScratch[:]
+	switch {
+	case lost || len(payload) == 0:
+		fillSilence(frame)
+	case pt == 8:
+		media.TranscodeALawToULaw(frame, payload)
+	default:
+		copy(frame, payload)
+	}
+	c.emitInboundLocked(frame)
+	c.inMu.Unlock()
+}
+
+// HandleDTMF takes one DTMF digit.
+func (h *inbound) HandleDTMF(digit byte) {
+	c := (*Call)(h)
+	c.dtmf.Add(1)
+	c.log.Info("dtmf", "digit", string(digit))
+	c.mu.Lock()
+	subs := append([]*dtmfSub(nil), c.dtmfSubs...)
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.fn(digit)
+	}
+}
+
+// emitInboundLocked hands the inbound frame with the next index to the
+// flows and keeps it for the mixer. inMu must be held.
+func (c *Call) emitInboundLocked(frame []byte) {
+	idx := c.inIndex
+	c.inIndex++
+	slot := idx % ringSize
+	copy(c.inRing[slot][:], frame)
+	c.inRingIdx[slot] = idx + 1 // 0 means empty
+	for _, f := range *c.flows.Load() {
+		f.Push(stream.TrackInbound, idx, frame)
+	}
+	c.framesIn.Add(1)
+}
+
+// clockLoop is the call's media clock: every 20 ms it plays one frame to the
+// caller, feeds the outbound and mixed tracks, keeps the inbound track
+// continuous and watches for RTP inactivity.
+func (c *Call) clockLoop() {
+	defer c.wg.Done()
+	first := c.tick.Load()
+	pacer := rtpio.NewPacer(c.clock.Add(time.Duration(first)*frame), frame, 200*time.Millisecond)
+	var (
+		out      [frameBytes]byte
+		wire     [frameBytes]byte
+		mixed    [frameBytes]byte
+		silence  [frameBytes]byte
+		playing  bool
+		isALaw   = c.codec.PayloadType == 8
+		lastSkip uint64
+	)
+	fillSilence(silence[:])
+	for {
+		n, err := pacer.Wait(c.ctx)
+		if err != nil {
+			return
+		}
+		n += first
+		if s := pacer.Skipped(); s != lastSkip {
+			c.skipped.Add(s - lastSkip)
+			c.sender.Skip(int(s - lastSkip))
+			lastSkip = s
+		}
+		c.tick.Store(n)
+		c.ticks.Add(1)
+
+		// Outbound: what plays to the caller now.
+		got := false
+		if box := c.source.Load(); box != nil {
+			got = box.s.ReadFrame(out[:])
+		}
+		if got {
+			if !playing {
+				c.sender.MarkTalkspurt()
+			}
+			payload := out[:]
+			if isALaw {
+				for i, b := range out {
+					wire[i] = media.ULawToALaw(b)
+				}
+				payload = wire[:]
+			}
+			if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
+				c.log.Debug("rtp send", "err", err)
+			}
+			c.framesOut.Add(1)
+		} else {
+			copy(out[:], silence[:])
+			c.sender.Skip(1)
+		}
+		playing = got
+		copy(c.outRing[n%ringSize][:], out[:])
+
+		flows := *c.flows.Load()
+		for _, f := range flows {
+			f.Push(stream.TrackOutbound, n, out[:])
+		}
+
+		// Inbound continuity: silence for what the caller did not send.
+		c.inMu.Lock()
+		if c.inStarted {
+			for c.inIndex+inboundLag < n {
+				c.emitInboundLocked(silence[:])
+				c.silenceFilled.Add(1)
+			}
+		}
+		// Mixed: the inbound and outbound frames of the slot inboundLag ago.
+		var mixIdx uint64
+		haveMix := n >= inboundLag
+		if haveMix {
+			mixIdx = n - inboundLag
+			in := silence[:]
+			if slot := mixIdx % ringSize; c.inRingIdx[slot] == mixIdx+1 {
+				in = c.inRing[slot][:]
+			}
+			media.MixULaw(mixed[:], in, c.outRing[mixIdx%ringSize][:])
+		}
+		c.inMu.Unlock()
+		if haveMix {
+			for _, f := range flows {
+				f.Push(stream.TrackMixed, mixIdx, mixed[:])
+			}
+		}
+
+		if n%50 == 0 {
+			c.checkActivity()
+		}
+	}
+}
+
+// checkActivity hangs up when no RTP arrived for RTPTimeout.
+func (c *Call) checkActivity() {
+	last := c.recv.LastPacket()
+	if last.IsZero() {
+		last = c.answeredAt
+	}
+	if idle := time.Since(last); idle > c.cfg.RTPTimeout {
+		c.log.Warn("no RTP from caller: hanging up", "idle", idle.Round(time.Millisecond), "rtp_timeout", c.cfg.RTPTimeout)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.Hangup(fmt.Sprintf("rtp timeout (%s without media)", c.cfg.RTPTimeout))
+		}()
+	}
+}
+
+func fillSilence(b []byte) {
+	for i := range b {
+		b[i] = 0xFF
+	}
+}

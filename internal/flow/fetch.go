@@ -1,0 +1,200 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// maxDocument bounds a FlexML document or a WAV file fetched for a call.
+const (
+	maxDocument = 1 << 20
+	maxAudio    = 16 << 20
+)
+
+// ErrApp is wrapped by every failure to get a document from the app.
+var ErrApp = errors.New("app request failed")
+
+// Request holds the fields sent to the app with every document request.
+type Request struct {
+	CallSid       string
+	AccountSid    string
+	ApiVersion    string
+	From          string
+	To            string
+	CallerName    string
+	Direction     string
+	CallStatus    string
+	ForwardedFrom string
+	OriginalFrom  string
+	OriginalTo    string
+	RequestUrl    string
+}
+
+func (r *Request) values() url.Values {
+	v := url.Values{}
+	v.Set("CallSid", r.CallSid)
+	v.Set("AccountSid", r.AccountSid)
+	v.Set("ApiVersion", r.ApiVersion)
+	v.Set("From", r.From)
+	v.Set("To", r.To)
+	v.Set("CallerName", r.CallerName)
+	v.Set("Direction", r.Direction)
+	v.Set("CallStatus", r.CallStatus)
+	v.Set("ForwardedFrom", r.ForwardedFrom)
+	v.Set("OriginalFrom", r.OriginalFrom)
+	v.Set("OriginalTo", r.OriginalTo)
+	v.Set("RequestUrl", r.RequestUrl)
+	return v
+}
+
+// isURL reports whether the app location is an http(s) URL (else a file path).
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// fetchDocument gets a FlexML document: an http(s) URL is requested with
+// method (POST: JSON body, GET: query parameters), anything else is read as
+// a file.
+func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, req *Request) ([]byte, error) {
+	if !isURL(loc) {
+		b, err := os.ReadFile(loc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrApp, err)
+		}
+		return b, nil
+	}
+	req.RequestUrl = loc
+	ctx, cancel := context.WithTimeout(ctx, in.cfg.Timeout)
+	defer cancel()
+	var hreq *http.Request
+	var err error
+	switch strings.ToUpper(method) {
+	case http.MethodGet:
+		u, perr := url.Parse(loc)
+		if perr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrApp, perr)
+		}
+		q := u.Query()
+		for k, vs := range req.values() {
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+		hreq, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	default:
+		body, jerr := json.Marshal(req)
+		if jerr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrApp, jerr)
+		}
+		hreq, err = http.NewRequestWithContext(ctx, http.MethodPost, loc, bytes.NewReader(body))
+		if hreq != nil {
+			hreq.Header.Set("Content-Type", "application/json")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrApp, err)
+	}
+	hreq.Header.Set("Accept", "application/xml, text/xml")
+	hreq.Header.Set("User-Agent", "callstream")
+	resp, err := in.cfg.HTTPClient.Do(hreq)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: no answer within %s: %w", ErrApp, in.cfg.Timeout, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrApp, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading body: %w", ErrApp, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("%w: HTTP %d %s", ErrApp, resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	if len(b) > maxDocument {
+		return nil, fmt.Errorf("%w: document larger than %d bytes", ErrApp, maxDocument)
+	}
+	return b, nil
+}
+
+// fetchAudio gets a WAV file by http(s) URL or file path.
+func (in *Interpreter) fetchAudio(ctx context.Context, loc string) ([]byte, error) {
+	if !isURL(loc) {
+		return os.ReadFile(loc)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*in.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := in.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAudio+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxAudio {
+		return nil, fmt.Errorf("audio larger than %d bytes", maxAudio)
+	}
+	return b, nil
+}
+
+// resolve resolves ref against the document's location: URLs against URLs,
+// paths against the document file's folder.
+func resolve(base, ref string) (string, error) {
+	if isURL(ref) || strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://") {
+		return ref, nil
+	}
+	if isURL(base) {
+		b, err := url.Parse(base)
+		if err != nil {
+			return "", err
+		}
+		r, err := url.Parse(ref)
+		if err != nil {
+			return "", err
+		}
+		return b.ResolveReference(r).String(), nil
+	}
+	if filepath.IsAbs(ref) || base == "" {
+		return ref, nil
+	}
+	return filepath.Join(filepath.Dir(base), ref), nil
+}
+
+// resolveWS resolves a Stream url: absolute ws(s) as is; relative against the
+// document's http(s) URL with http→ws and https→wss.
+func resolveWS(base, ref string) (string, error) {
+	if strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://") {
+		return ref, nil
+	}
+	if !isURL(base) {
+		return "", fmt.Errorf("relative stream url %q needs a document fetched over http(s)", ref)
+	}
+	abs, err := resolve(base, ref)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case strings.HasPrefix(abs, "https://"):
+		return "wss://" + strings.TrimPrefix(abs, "https://"), nil
+	case strings.HasPrefix(abs, "http://"):
+		return "ws://" + strings.TrimPrefix(abs, "http://"), nil
+	}
+	return "", fmt.Errorf("stream url %q: not a ws or wss url", ref)
+}

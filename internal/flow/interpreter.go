@@ -1,0 +1,289 @@
+// Package flow runs FlexML documents on calls: it fetches the app's
+// document, validates it whole with package flexml, and runs its verbs in
+// order, driving the call through package call and streams through package
+// stream.
+package flow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/callstream/callstream/flexml"
+	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/stream"
+)
+
+// Defaults of the interpreter.
+const (
+	DefaultTimeout       = 5 * time.Second
+	DefaultMaxStreams    = 4
+	DefaultMaxRedirects  = 10
+	APIVersion           = "2.0"
+	streamCloseWait      = 3 * time.Second
+	defaultStatusTimeout = 5 * time.Second
+)
+
+// Config configures the interpreter.
+type Config struct {
+	App          string // http(s) URL or file path of the first document
+	Method       string // POST (JSON body) or GET (query parameters)
+	Timeout      time.Duration
+	HTTPClient   *http.Client
+	Dialect      stream.Dialect
+	MaxStreams   int           // unidirectional streams per call (default 4)
+	Queue        time.Duration // audio queued towards a slow app (default 2 s)
+	PlayoutLimit time.Duration // app audio queued ahead on a bidirectional stream (default 60 s)
+	AccountSid   string
+	Logger       *slog.Logger
+	// Metrics, when set, counts stream events.
+	Metrics Metrics
+}
+
+// Metrics receives stream events; implementations must not block.
+type Metrics interface {
+	StreamStarted(dialect string)
+	StreamEnded(st stream.SocketStats, err error)
+}
+
+// Interpreter runs FlexML for calls. One Interpreter serves every call.
+type Interpreter struct {
+	cfg Config
+}
+
+// New returns an interpreter with defaults filled in.
+func New(cfg Config) *Interpreter {
+	if cfg.Method == "" {
+		cfg.Method = http.MethodPost
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = DefaultMaxStreams
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = stream.DefaultQueue
+	}
+	if cfg.PlayoutLimit <= 0 {
+		cfg.PlayoutLimit = stream.DefaultPlayoutLimit
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Interpreter{cfg: cfg}
+}
+
+// run is the state of one call's FlexML execution.
+type run struct {
+	in      *Interpreter
+	c       *call.Call
+	log     *slog.Logger
+	req     Request
+	docURL  string // where the running document came from
+	streams *streamSet
+}
+
+// Run runs the app's FlexML on c until the document ends (then it hangs
+// up) or the call ends. It returns nil for a call that ended normally.
+func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
+	inv := c.Invite()
+	r := &run{
+		in:  in,
+		c:   c,
+		log: c.Logger(),
+		req: Request{
+			CallSid:       c.Sid(),
+			AccountSid:    in.cfg.AccountSid,
+			ApiVersion:    APIVersion,
+			From:          inv.From,
+			To:            inv.To,
+			CallerName:    inv.FromDisplay,
+			Direction:     "inbound",
+			CallStatus:    "ringing",
+			ForwardedFrom: inv.Diversion,
+			OriginalFrom:  inv.FromURI,
+			OriginalTo:    inv.ToURI,
+		},
+	}
+	r.streams = newStreamSet(r)
+	defer r.streams.closeAll()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	method, loc := in.cfg.Method, in.cfg.App
+	for hops := 0; ; hops++ {
+		if hops > DefaultMaxRedirects {
+			r.fail(fmt.Errorf("more than %d redirects", DefaultMaxRedirects), loc)
+			return nil
+		}
+		doc, err := r.load(ctx, method, loc)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.fail(err, loc)
+			return nil
+		}
+		next, err := r.exec(ctx, doc)
+		if err != nil {
+			if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
+				return nil
+			}
+			r.log.Error("flexml: verb failed", "url", loc, "err", err)
+			c.Hangup("flexml error")
+			return nil
+		}
+		if next == nil {
+			return nil
+		}
+		method, loc = next.Method, next.URL
+	}
+}
+
+// load fetches and parses one document.
+func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, error) {
+	if r.c.Answered() {
+		r.req.CallStatus = "in-progress"
+	}
+	b, err := r.in.fetchDocument(ctx, method, loc, &r.req)
+	if err != nil {
+		return nil, err
+	}
+	r.docURL = loc
+	doc, err := flexml.Parse(loc, b)
+	if err != nil {
+		return nil, fmt.Errorf("invalid FlexML: %w", err)
+	}
+	for _, w := range doc.Warnings {
+		r.log.Warn("flexml warning", "url", loc, "warning", w.Error())
+	}
+	return doc, nil
+}
+
+// fail ends the call after the app could not give a usable document:
+// before answer with a SIP 500 naming the cause, after answer by hanging up.
+func (r *run) fail(err error, loc string) {
+	r.log.Error("flexml: app failed", "url", loc, "err", err)
+	if r.c.Answered() {
+		r.c.Hangup("app failed: " + firstLine(err.Error()))
+		return
+	}
+	_ = r.c.Reject(500, "app failed: "+firstLine(err.Error()))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (more errors in the log)"
+	}
+	return s
+}
+
+// redirect is where a Redirect verb sends the call.
+type redirect struct{ Method, URL string }
+
+// exec runs the verbs of one document. It returns the next document's
+// location after a Redirect, or nil when the call is over.
+func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error) {
+	for _, v := range doc.Verbs {
+		if ctx.Err() != nil {
+			return nil, call.ErrEnded
+		}
+		switch v := v.(type) {
+		case *flexml.Start:
+			// Streams attach before the answer so the caller's first frame is theirs.
+			for _, s := range v.Streams {
+				r.streams.start(ctx, s, false)
+			}
+			if err := r.c.Answer(); err != nil {
+				return nil, err
+			}
+		case *flexml.Stop:
+			for _, s := range v.Streams {
+				r.streams.stop(s.Name)
+			}
+		case *flexml.Connect:
+			if err := r.streams.connect(ctx, v.Stream); err != nil {
+				return nil, err
+			}
+		case *flexml.Pause:
+			if err := r.c.Answer(); err != nil {
+				return nil, err
+			}
+			t := time.NewTimer(v.Length)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, call.ErrEnded
+			}
+		case *flexml.Play:
+			if err := r.play(ctx, v); err != nil {
+				if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
+					return nil, call.ErrEnded
+				}
+				r.log.Error("play failed", "url", v.URL, "err", err)
+			}
+		case *flexml.Hangup:
+			r.c.Hangup("hangup verb")
+			return nil, nil
+		case *flexml.Reject:
+			if r.c.Answered() {
+				r.c.Hangup("reject verb after answer")
+				return nil, nil
+			}
+			_ = r.c.Reject(v.Code, v.Reason)
+			return nil, nil
+		case *flexml.Redirect:
+			u, err := resolve(r.docURL, v.URL)
+			if err != nil {
+				return nil, fmt.Errorf("redirect %q: %w", v.URL, err)
+			}
+			return &redirect{Method: v.Method, URL: u}, nil
+		default:
+			return nil, fmt.Errorf("%s: verb %s cannot run", r.docURL, v.VerbName())
+		}
+	}
+	r.c.Hangup("end of document")
+	return nil, nil
+}
+
+// play loads and plays a Play verb's WAV file.
+func (r *run) play(ctx context.Context, v *flexml.Play) error {
+	if err := r.c.Answer(); err != nil {
+		return err
+	}
+	loc, err := resolve(r.docURL, v.URL)
+	if err != nil {
+		return fmt.Errorf("play %q: %w", v.URL, err)
+	}
+	b, err := r.in.fetchAudio(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("play %s: %w", loc, err)
+	}
+	a, err := media.ReadWAV(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("play %s: %w", loc, err)
+	}
+	ulaw, err := a.ULaw8k()
+	if err != nil {
+		return fmt.Errorf("play %s: %w", loc, err)
+	}
+	return r.c.Play(ctx, ulaw, v.Loop)
+}

@@ -1,0 +1,372 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callstream/callstream/flexml"
+	"github.com/callstream/callstream/internal/stream"
+)
+
+// liveStream is one running Stream verb of a call.
+type liveStream struct {
+	name string
+	bidi bool
+	sock *stream.Socket
+	flow *stream.Flow
+	log  *slog.Logger
+}
+
+// streamSet holds a call's running streams.
+type streamSet struct {
+	r    *run
+	mu   sync.Mutex
+	live []*liveStream
+	wg   sync.WaitGroup
+}
+
+func newStreamSet(r *run) *streamSet { return &streamSet{r: r} }
+
+// trackSet maps a Stream's track attribute to the tracks it sends.
+func trackSet(t flexml.Track) stream.TrackSet {
+	var s stream.TrackSet
+	switch t {
+	case flexml.TrackOutbound:
+		return s.With(stream.TrackOutbound)
+	case flexml.TrackBoth:
+		return s.With(stream.TrackInbound).With(stream.TrackOutbound)
+	case flexml.TrackMixed:
+		return s.With(stream.TrackMixed)
+	default:
+		return s.With(stream.TrackInbound)
+	}
+}
+
+func newStreamSid() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "MZ" + hex.EncodeToString(b[:])
+}
+
+// start starts a stream; bidi streams are also made the call's audio source.
+// Failures are logged; the document goes on. It returns the stream started.
+func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *liveStream {
+	r := ss.r
+	log := r.log.With("stream", s.Name)
+	wsURL, err := resolveWS(r.docURL, s.URL)
+	if err != nil {
+		log.Error("stream not started", "url", s.URL, "err", err)
+		return nil
+	}
+	log = log.With("url", wsURL)
+
+	ss.mu.Lock()
+	uni := 0
+	for _, l := range ss.live {
+		if s.Name != "" && l.name == s.Name {
+			ss.mu.Unlock()
+			log.Error("stream not started: a live stream of this call already has this name")
+			return nil
+		}
+		if l.bidi && bidi {
+			ss.mu.Unlock()
+			log.Error("stream not started: only one bidirectional stream per call")
+			return nil
+		}
+		if !l.bidi {
+			uni++
+		}
+	}
+	if !bidi && uni >= r.in.cfg.MaxStreams {
+		ss.mu.Unlock()
+		log.Error("stream not started: too many streams on this call", "max_streams_per_call", r.in.cfg.MaxStreams)
+		return nil
+	}
+	ss.mu.Unlock()
+
+	tracks := trackSet(s.Track)
+	maxLength := s.MaxLength
+	if bidi {
+		if s.Track != "" && s.Track != flexml.TrackInbound {
+			log.Warn("a bidirectional stream sends the inbound track only", "track", string(s.Track))
+		}
+		tracks = stream.TrackSet(0).With(stream.TrackInbound)
+		if maxLength > 0 {
+			log.Warn("maxLength applies to unidirectional streams only: ignored on <Connect>")
+			maxLength = 0
+		}
+	}
+	params := make([]stream.Param, len(s.Parameters))
+	for i, p := range s.Parameters {
+		params[i] = stream.Param{Name: p.Name, Value: p.Value}
+	}
+	info := stream.Info{
+		CallSid:    r.c.Sid(),
+		AccountSid: r.in.cfg.AccountSid,
+		StreamSid:  newStreamSid(),
+		Name:       s.Name,
+		Tracks:     tracks.Tracks(),
+		Params:     params,
+		Encoding:   "audio/x-mulaw",
+		SampleRate: 8000,
+	}
+	log = log.With("stream_sid", info.StreamSid)
+	ls := &liveStream{name: s.Name, bidi: bidi, log: log}
+
+	var playout *stream.Playout
+	if bidi {
+		playout = stream.NewPlayout(r.in.cfg.PlayoutLimit)
+		var lastWarn time.Time
+		var mu sync.Mutex
+		playout.OnOverflow = func(n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(lastWarn) > time.Second {
+				lastWarn = time.Now()
+				log.Warn("app audio dropped: more than the playout limit queued", "bytes", n, "limit", r.in.cfg.PlayoutLimit, "dropped_total", playout.Dropped())
+			}
+		}
+	}
+	cb := newStatusCallback(r, s, info.StreamSid)
+	sock := stream.Open(stream.SocketConfig{
+		URL:         wsURL,
+		Dialect:     r.in.cfg.Dialect,
+		Info:        &info,
+		QueueFrames: stream.QueueFor(r.in.cfg.Queue, len(info.Tracks)),
+		Logger:      log,
+		Playout:     playout,
+		OnOpen: func() {
+			log.Info("stream connected")
+			cb.send(ctx, "stream-started", "")
+		},
+		OnClose: func(code int, reason string, err error) {
+			if err != nil {
+				log.Error("stream failed", "err", err)
+				cb.send(context.Background(), "stream-error", err.Error())
+			}
+			cb.send(context.Background(), "stream-stopped", "")
+		},
+	})
+	wall, now := r.c.Clock()
+	mode := stream.TimestampRelative
+	if s.TimestampStart == "absolute" {
+		mode = stream.TimestampAbsolute
+	}
+	f := sock.AddFlow(stream.FlowConfig{
+		Info:       info,
+		Tracks:     tracks,
+		StartIndex: now,
+		Clock:      wall,
+		Timestamps: mode,
+		MaxLength:  maxLength,
+	})
+	ls.sock, ls.flow = sock, f
+	if playout != nil {
+		playout.OnMark = func(name string) { sock.PushMark(f, name) }
+	}
+	r.c.AddFlow(f)
+	var stopDTMF func()
+	if bidi {
+		r.c.SetSource(playout)
+		stopDTMF = r.c.OnDTMF(f.PushDTMF)
+	}
+	if r.in.cfg.Metrics != nil {
+		r.in.cfg.Metrics.StreamStarted(r.in.cfg.Dialect.Name())
+	}
+	ss.mu.Lock()
+	ss.live = append(ss.live, ls)
+	ss.mu.Unlock()
+	log.Info("stream started", "tracks", trackNames(info.Tracks), "bidirectional", bidi)
+
+	ss.wg.Add(1)
+	go func() {
+		defer ss.wg.Done()
+		<-sock.Done()
+		r.c.RemoveFlow(f)
+		if stopDTMF != nil {
+			stopDTMF()
+		}
+		if playout != nil {
+			r.c.ClearSource(playout)
+		}
+		ss.remove(ls)
+		st := sock.Stats()
+		log.Info("stream ended", "messages_sent", st.MessagesSent, "media_sent", st.MediaSent,
+			"media_dropped", st.MediaDropped, "messages_received", st.MessagesRecv, "bad_messages", st.BadMessages)
+		if r.in.cfg.Metrics != nil {
+			r.in.cfg.Metrics.StreamEnded(st, sock.Err())
+		}
+	}()
+	return ls
+}
+
+func trackNames(ts []stream.Track) string {
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(t.String())
+	}
+	return b.String()
+}
+
+func (ss *streamSet) remove(ls *liveStream) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for i, l := range ss.live {
+		if l == ls {
+			ss.live = append(ss.live[:i], ss.live[i+1:]...)
+			return
+		}
+	}
+}
+
+// connect runs a bidirectional stream and returns when its socket closes
+// (either side) or the call ends. The call is answered when it is not yet.
+func (ss *streamSet) connect(ctx context.Context, s *flexml.Stream) error {
+	ls := ss.start(ctx, s, true)
+	if err := ss.r.c.Answer(); err != nil {
+		return err
+	}
+	if ls == nil {
+		return nil
+	}
+	select {
+	case <-ls.sock.Done():
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// stop stops the unidirectional stream called name, or every unidirectional
+// stream when name is empty.
+func (ss *streamSet) stop(name string) {
+	ss.mu.Lock()
+	var hit []*liveStream
+	for _, l := range ss.live {
+		if l.bidi {
+			continue
+		}
+		if name == "" || l.name == name {
+			hit = append(hit, l)
+		}
+	}
+	ss.mu.Unlock()
+	if len(hit) == 0 {
+		ss.r.log.Warn("stop: no running stream with this name", "stream", name)
+		return
+	}
+	for _, l := range hit {
+		l.log.Info("stream stopping", "by", "Stop verb")
+		l.sock.Close(1000, "")
+	}
+}
+
+// closeAll stops every stream (each sends stop and closes with 1000) and
+// waits for them to release their sockets.
+func (ss *streamSet) closeAll() {
+	ss.mu.Lock()
+	live := append([]*liveStream(nil), ss.live...)
+	ss.mu.Unlock()
+	for _, l := range live {
+		l.sock.Close(1000, "")
+	}
+	done := make(chan struct{})
+	go func() {
+		ss.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(streamCloseWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		for _, l := range live {
+			l.sock.Abort()
+		}
+		<-done
+	}
+}
+
+// statusCallback posts stream events to a Stream's statusCallback URL
+// (Twilio's stream-started, stream-stopped, stream-error).
+type statusCallback struct {
+	r      *run
+	url    string
+	method string
+	sid    string
+	name   string
+}
+
+func newStatusCallback(r *run, s *flexml.Stream, sid string) *statusCallback {
+	if s.StatusCallback == "" {
+		return nil
+	}
+	u, err := resolve(r.docURL, s.StatusCallback)
+	if err != nil {
+		r.log.Warn("statusCallback ignored", "url", s.StatusCallback, "err", err)
+		return nil
+	}
+	m := s.StatusCallbackMethod
+	if m == "" {
+		m = http.MethodPost
+	}
+	return &statusCallback{r: r, url: u, method: m, sid: sid, name: s.Name}
+}
+
+// send posts one event. It runs in the socket's goroutines, so it is bounded
+// by a short timeout; failures are logged only.
+func (cb *statusCallback) send(ctx context.Context, event, errText string) {
+	if cb == nil {
+		return
+	}
+	v := url.Values{}
+	v.Set("AccountSid", cb.r.in.cfg.AccountSid)
+	v.Set("CallSid", cb.r.c.Sid())
+	v.Set("StreamSid", cb.sid)
+	v.Set("StreamName", cb.name)
+	v.Set("StreamEvent", event)
+	if errText != "" {
+		v.Set("StreamError", errText)
+	}
+	v.Set("Timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStatusTimeout)
+	defer cancel()
+	var req *http.Request
+	var err error
+	if strings.EqualFold(cb.method, http.MethodGet) {
+		sep := "?"
+		if strings.Contains(cb.url, "?") {
+			sep = "&"
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, cb.url+sep+v.Encode(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, cb.url, strings.NewReader(v.Encode()))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	if err != nil {
+		cb.r.log.Warn("statusCallback", "url", cb.url, "err", err)
+		return
+	}
+	resp, err := cb.r.in.cfg.HTTPClient.Do(req)
+	if err != nil {
+		cb.r.log.Warn("statusCallback", "url", cb.url, "event", event, "err", err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode > 299 {
+		cb.r.log.Warn("statusCallback", "url", cb.url, "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
+	}
+}

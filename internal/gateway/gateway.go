@@ -1,0 +1,328 @@
+// Package gateway assembles callstream's parts into one server: the SIP
+// edge, the RTP port pool, the HTTP listener (health, metrics, profiling)
+// and the controller that runs each call (FlexML or a scenario).
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/flow"
+	"github.com/callstream/callstream/internal/rtpio"
+	"github.com/callstream/callstream/internal/sip"
+	"github.com/callstream/callstream/internal/stream"
+)
+
+// Config is the gateway's configuration; the zero value of every optional
+// field means its default.
+type Config struct {
+	SIPAddr           string // default 127.0.0.1:5060
+	HTTPAddr          string // default 127.0.0.1:8080
+	App               string // FlexML app: http(s) URL or file path
+	AppMethod         string // POST or GET
+	AppTimeout        time.Duration
+	RTPPorts          string // "min-max", default 20000-30000
+	PublicIP          string // SDP c= address; default the SIP host
+	RTPTimeout        time.Duration
+	MaxStreamsPerCall int
+	Dialect           stream.Dialect
+	Queue             time.Duration // audio queued towards a slow app
+	PlayoutLimit      time.Duration // app audio queued ahead on bidirectional streams
+	Pprof             bool
+	Logger            *slog.Logger
+	// Controller runs each call; nil means the FlexML interpreter for App.
+	Controller Controller
+	// Routes, when set, adds HTTP handlers (e.g. a scenario runtime's).
+	Routes func(mux *http.ServeMux)
+}
+
+// Controller drives one call from answer to end; Run returns when the
+// controller is done with the call (the gateway then hangs up if needed).
+type Controller interface {
+	Run(ctx context.Context, c *call.Call) error
+}
+
+// Gateway is a running callstream server.
+type Gateway struct {
+	cfg      Config
+	log      *slog.Logger
+	sip      *sip.Server
+	ports    *rtpio.PortPool
+	rtpIP    netip.Addr
+	ctrl     Controller
+	httpLn   net.Listener
+	http     *http.Server
+	ready    chan struct{}
+	sipReady atomic.Bool
+	metrics  *Metrics
+
+	mu    sync.Mutex
+	calls map[*call.Call]struct{}
+	wg    sync.WaitGroup
+}
+
+// ParsePortRange parses "min-max".
+func ParsePortRange(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("port range %q: want min-max", s)
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("port range %q: want min-max with 1 <= min <= max <= 65535", s)
+	}
+	return lo, hi, nil
+}
+
+// New checks the configuration and prepares a gateway; Run starts it.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.SIPAddr == "" {
+		cfg.SIPAddr = "127.0.0.1:5060"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.RTPPorts == "" {
+		cfg.RTPPorts = "20000-30000"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Controller == nil && cfg.App == "" {
+		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
+	}
+	lo, hi, err := ParsePortRange(cfg.RTPPorts)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := rtpio.NewPortPool(lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("rtp ports: %w", err)
+	}
+	host, _, err := net.SplitHostPort(cfg.SIPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("sip address %q: %w", cfg.SIPAddr, err)
+	}
+	rtpIP, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, fmt.Errorf("sip address %q: host must be an IP address: %w", cfg.SIPAddr, err)
+	}
+	publicIP := rtpIP
+	if cfg.PublicIP != "" {
+		if publicIP, err = netip.ParseAddr(cfg.PublicIP); err != nil {
+			return nil, fmt.Errorf("public ip: %w", err)
+		}
+	}
+	if rtpIP.IsUnspecified() && cfg.PublicIP == "" {
+		return nil, errors.New("--sip listens on all addresses: give --public-ip for SDP")
+	}
+	g := &Gateway{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		ports:   ports,
+		rtpIP:   rtpIP,
+		ready:   make(chan struct{}),
+		calls:   map[*call.Call]struct{}{},
+		metrics: NewMetrics(),
+	}
+	g.ctrl = cfg.Controller
+	if g.ctrl == nil {
+		if cfg.Dialect == nil {
+			return nil, errors.New("no stream dialect")
+		}
+		g.ctrl = flow.New(flow.Config{
+			App:          cfg.App,
+			Method:       cfg.AppMethod,
+			Timeout:      cfg.AppTimeout,
+			Dialect:      cfg.Dialect,
+			MaxStreams:   cfg.MaxStreamsPerCall,
+			Queue:        cfg.Queue,
+			PlayoutLimit: cfg.PlayoutLimit,
+			Logger:       cfg.Logger,
+			Metrics:      g.metrics,
+		})
+	}
+	srv, err := sip.NewServer(sip.Config{
+		Addr:     cfg.SIPAddr,
+		PublicIP: publicIP,
+		Logger:   cfg.Logger,
+		Handler:  g.handle,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sip: %w", err)
+	}
+	g.sip = srv
+	return g, nil
+}
+
+// Metrics returns the gateway's Prometheus metrics.
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Ready is closed once SIP and HTTP are listening.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// SIPAddr returns the bound SIP address.
+func (g *Gateway) SIPAddr() string { return g.sip.Addr() }
+
+// HTTPAddr returns the bound HTTP address (after Ready).
+func (g *Gateway) HTTPAddr() string {
+	if g.httpLn == nil {
+		return g.cfg.HTTPAddr
+	}
+	return g.httpLn.Addr().String()
+}
+
+// PortsInUse returns the RTP ports held by calls now.
+func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
+
+// ActiveCalls returns the calls running now.
+func (g *Gateway) ActiveCalls() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.calls)
+}
+
+// Run serves SIP and HTTP until ctx ends, then hangs up every call and
+// waits for them to release their resources.
+func (g *Gateway) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", g.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", g.cfg.HTTPAddr, err)
+	}
+	g.httpLn = ln
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-g.ready:
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte("ok\n"))
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g.metrics.collectors()...)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "callstream_calls_active", Help: "Calls in progress.",
+	}, func() float64 { return float64(g.ActiveCalls()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
+	}, func() float64 { return float64(g.PortsInUse()) }))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if g.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if g.cfg.Routes != nil {
+		g.cfg.Routes(mux)
+	}
+	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- g.sip.ListenAndServe(ctx) }()
+	go func() {
+		if err := g.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	select {
+	case <-g.sip.Ready():
+		close(g.ready)
+		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "rtp_ports", g.cfg.RTPPorts)
+	case err := <-errc:
+		_ = g.http.Close()
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		cancel()
+	}
+	g.shutdown()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = g.http.Shutdown(sctx)
+	return runErr
+}
+
+// shutdown hangs up every call and waits for them.
+func (g *Gateway) shutdown() {
+	g.mu.Lock()
+	calls := make([]*call.Call, 0, len(g.calls))
+	for c := range g.calls {
+		calls = append(calls, c)
+	}
+	g.mu.Unlock()
+	for _, c := range calls {
+		c.Hangup("gateway shutting down")
+	}
+	g.wg.Wait()
+}
+
+// handle runs one call; it is the SIP server's INVITE handler.
+func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
+	g.wg.Add(1)
+	defer g.wg.Done()
+	sid := NewCallSid()
+	log := g.log.With("call_sid", sid)
+	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
+	c := call.New(call.Config{
+		Sid:        sid,
+		Invite:     inv,
+		Ports:      g.ports,
+		RTPIP:      g.rtpIP,
+		RTPTimeout: g.cfg.RTPTimeout,
+		Logger:     log,
+	})
+	g.mu.Lock()
+	g.calls[c] = struct{}{}
+	g.mu.Unlock()
+	g.metrics.callStarted()
+	defer func() {
+		_ = c.Close()
+		g.mu.Lock()
+		delete(g.calls, c)
+		g.mu.Unlock()
+		st := c.Stats()
+		g.metrics.callEnded(st)
+		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
+			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled)
+	}()
+	if err := g.ctrl.Run(ctx, c); err != nil {
+		log.Error("call controller failed", "err", err)
+	}
+}
+
+// NewCallSid returns a new call id in UUID form.
+func NewCallSid() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,23 @@
+package sip
+
+import "errors"
+
+var (
+	// ErrNoCommonCodec means the offer holds no codec the gateway can use
+	// (PCMU or PCMA), or Answer was asked for a codec the caller did not offer.
+	ErrNoCommonCodec = errors.New("sip: no common codec")
+	// ErrNoAudio means the SDP body is missing or holds no usable audio stream.
+	ErrNoAudio = errors.New("sip: no audio stream in offer")
+	// ErrAlreadyResponded means a final response (answer or rejection) was already sent.
+	ErrAlreadyResponded = errors.New("sip: final response already sent")
+	// ErrNotAnswered means the call was never answered, so there is no session to end.
+	ErrNotAnswered = errors.New("sip: call not answered")
+	// ErrCallEnded means the dialog is already over.
+	ErrCallEnded = errors.New("sip: call ended")
+	// ErrAckTimeout means the caller never acknowledged the 200 OK.
+	ErrAckTimeout = errors.New("sip: no ACK for 200 OK")
+	// ErrInvalidStatus means Reject was given a code outside 300-699.
+	ErrInvalidStatus = errors.New("sip: invalid final status code")
+	// ErrServerStarted means ListenAndServe was called more than once.
+	ErrServerStarted = errors.New("sip: server already started")
+)

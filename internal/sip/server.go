@@ -1,0 +1,517 @@
+// Package sip is the gateway's SIP user agent server: it accepts INVITEs over
+// UDP and TCP, reduces the SDP offer to what the gateway can use, and hands
+// each call to a handler that answers, rejects or hangs it up. RTP is not
+// handled here.
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Methods and body types the server accepts, advertised in Allow and Accept.
+const (
+	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+	acceptHeader = "application/sdp"
+)
+
+// byeTimeout bounds a BYE the server sends on its own (handler returned
+// without hanging up, ACK timeout, shutdown).
+const byeTimeout = 5 * time.Second
+
+// shutdownAckGrace bounds the wait for an ACK to a final response sent
+// during shutdown.
+const shutdownAckGrace = time.Second
+
+// Config configures a Server. Every field but Handler has a working default.
+type Config struct {
+	// Addr is the listen address host:port, used for both UDP and TCP.
+	// Default ":5060". Port 0 picks a port free for both protocols.
+	Addr string
+	// PublicIP is written into SDP c= and o= lines, Via and Contact.
+	// Default: the Addr host, or the first non-loopback interface address
+	// when Addr has no specific host.
+	PublicIP netip.Addr
+	// Logger receives the server's logs. Default: discard.
+	Logger *slog.Logger
+	// Handler runs in its own goroutine for the life of the call; ctx is
+	// cancelled when the dialog ends (BYE/CANCEL) or the server shuts down.
+	// When it returns without a final response the server answers 500;
+	// when it returns with the call still up the server sends BYE.
+	Handler func(ctx context.Context, call *Invite)
+	// UserAgent is sent in Server and User-Agent headers and used as the SDP
+	// user name. Default "callstream".
+	UserAgent string
+	// AckTimeout bounds how long Answer waits for the ACK. Default 32 s (64*T1).
+	AckTimeout time.Duration
+}
+
+// Server is the gateway's SIP UAS.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	host     string
+	port     int
+	publicIP netip.Addr
+	ready    chan struct{}
+
+	// Set once in ListenAndServe before any request is served.
+	baseCtx  context.Context
+	stopping chan struct{}              // closed when shutdown starts
+	uas      map[string]*sipgo.DialogUA // by upper-case transport name
+	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when inflight drops to zero
+	started  bool
+	addr     string
+	draining bool               // shutdown started: new calls get 503
+	stopped  bool               // all handlers returned: requests are refused
+	inflight int                // request handlers running
+	calls    map[string]*Invite // by dialog ID
+}
+
+// NewServer checks cfg, fills in defaults and returns a server that is not
+// yet listening.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Handler == nil {
+		return nil, errors.New("sip: Config.Handler is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":5060"
+	}
+	host, portText, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("sip: listen address %q: %w", cfg.Addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("sip: listen port %q invalid", portText)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "callstream"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 64 * sip.T1
+	}
+	public := cfg.PublicIP
+	if !public.IsValid() {
+		public = defaultPublicIP(host)
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		host:     host,
+		port:     port,
+		publicIP: public.Unmap(),
+		ready:    make(chan struct{}),
+		addr:     cfg.Addr,
+		calls:    make(map[string]*Invite),
+	}
+	s.idle = sync.NewCond(&s.mu)
+	return s, nil
+}
+
+// defaultPublicIP picks the address to advertise when none is configured.
+func defaultPublicIP(host string) netip.Addr {
+	if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
+		return ip
+	}
+	if host != "" {
+		if ips, err := net.LookupIP(host); err == nil && len(ips) > 0 {
+			if ip, ok := netip.AddrFromSlice(ips[0]); ok {
+				return ip.Unmap()
+			}
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			pfx, err := netip.ParsePrefix(a.String())
+			if err != nil {
+				continue
+			}
+			ip := pfx.Addr()
+			if ip.Is4() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() {
+				return ip
+			}
+		}
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+// Ready is closed once both the UDP and TCP listeners are bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr returns the bound listen address once Ready is closed, and the
+// configured one before.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// ListenAndServe binds UDP and TCP on Config.Addr and serves until ctx is
+// done. On shutdown it rejects new calls with 503, cancels every call's
+// context, waits for the handlers to return (answered calls get a BYE),
+// then closes the listeners. It returns nil after a clean shutdown.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return ErrServerStarted
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	udp, tcp, err := listenPair(s.host, s.port)
+	if err != nil {
+		return err
+	}
+	port := tcp.Addr().(*net.TCPAddr).Port
+
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(s.cfg.UserAgent),
+		sipgo.WithUserAgentHostname(s.publicIP.String()),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(s.log),
+			sip.WithTransportLayerReadFilter(s.readFilter),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(s.log),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) {
+				s.log.Debug("unmatched SIP response", "response", res.StartLine())
+			}),
+		),
+	)
+	if err != nil {
+		return errors.Join(fmt.Errorf("sip: user agent: %w", err), udp.Close(), tcp.Close())
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(s.log))
+	if err != nil {
+		return errors.Join(fmt.Errorf("sip: server: %w", err), ua.Close(), udp.Close(), tcp.Close())
+	}
+	cli, err := sipgo.NewClient(ua,
+		sipgo.WithClientLogger(s.log),
+		sipgo.WithClientHostname(s.publicIP.String()),
+		sipgo.WithClientPort(port),
+	)
+	if err != nil {
+		return errors.Join(fmt.Errorf("sip: client: %w", err), ua.Close(), udp.Close(), tcp.Close())
+	}
+
+	// Calls outlive ctx until shutdown has marked the server as stopping.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	s.baseCtx = base
+	s.stopping = make(chan struct{})
+	s.uas = map[string]*sipgo.DialogUA{
+		"UDP": {Client: cli, ContactHDR: s.contact(port, "")},
+		"TCP": {Client: cli, ContactHDR: s.contact(port, "tcp")},
+	}
+	srv.OnInvite(s.track(s.onInvite))
+	srv.OnAck(s.track(s.onAck))
+	srv.OnBye(s.track(s.onBye))
+	srv.OnCancel(s.track(s.onCancel))
+	srv.OnOptions(s.track(s.onOptions))
+	srv.OnNoRoute(s.track(s.onNoRoute))
+
+	var serving sync.WaitGroup
+	errc := make(chan error, 2)
+	serving.Add(2)
+	go func() {
+		defer serving.Done()
+		errc <- srv.ServeUDP(udp)
+	}()
+	go func() {
+		defer serving.Done()
+		errc <- srv.ServeTCP(tcp)
+	}()
+
+	s.mu.Lock()
+	s.addr = udp.LocalAddr().String()
+	s.mu.Unlock()
+	s.log.Info("sip server listening", "addr", s.Addr(), "public_ip", s.publicIP.String())
+	close(s.ready)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		serveErr = fmt.Errorf("sip: listener stopped: %w", err)
+		s.log.Error("sip listener stopped", "error", err)
+	}
+
+	// Shutdown: stop taking calls, end the running ones, wait for handlers.
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	close(s.stopping)
+	cancelBase()
+	s.mu.Lock()
+	for s.inflight > 0 {
+		s.idle.Wait()
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	// Drop whatever still arrives so nothing races the transport teardown.
+	s.gate.Store(true)
+
+	closeErr := errors.Join(ua.Close(), udp.Close(), tcp.Close())
+	serving.Wait()
+	for len(errc) > 0 {
+		<-errc
+	}
+	if errors.Is(closeErr, net.ErrClosed) {
+		closeErr = nil
+	}
+	s.log.Info("sip server stopped", "addr", s.Addr())
+	return errors.Join(serveErr, closeErr)
+}
+
+// listenPair binds UDP and TCP on the same port. With port 0 it retries until
+// the kernel's UDP choice is also free for TCP.
+func listenPair(host string, port int) (net.PacketConn, net.Listener, error) {
+	const attempts = 32
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip: listen udp: %w", err)
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		lastErr = errors.Join(err, udp.Close())
+		if port != 0 {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("sip: listen tcp: %w", lastErr)
+}
+
+// contact is the server's Contact header for a transport.
+func (s *Server) contact(port int, transport string) sip.ContactHeader {
+	h := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: s.publicIP.String(), Port: port}}
+	if transport != "" {
+		h.Address.UriParams = sip.NewParams()
+		h.Address.UriParams.Add("transport", transport)
+	}
+	return h
+}
+
+// dialogUA returns the dialog user agent for a request's transport.
+func (s *Server) dialogUA(req *sip.Request) *sipgo.DialogUA {
+	if ua, ok := s.uas[strings.ToUpper(req.Transport())]; ok {
+		return ua
+	}
+	return s.uas["UDP"]
+}
+
+// track counts a request handler so shutdown can wait for it.
+func (s *Server) track(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			if !req.IsAck() {
+				s.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable")
+			}
+			return
+		}
+		s.inflight++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.inflight--
+			if s.inflight == 0 {
+				s.idle.Broadcast()
+			}
+			s.mu.Unlock()
+		}()
+		h(req, tx)
+	}
+}
+
+// respond sends a response built from req with the server's standard headers.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	if tx == nil {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("sip respond failed", "sip_call_id", callIDOf(req), "status", code, "error", err)
+	}
+}
+
+// awaitAck absorbs the ACK for a non-2xx final response so no transaction
+// goroutine is left blocked. It gives up when the transaction ends, or
+// shortly after shutdown starts.
+func (s *Server) awaitAck(tx sip.ServerTransaction) {
+	select {
+	case <-tx.Acks():
+		return
+	case <-tx.Done():
+		return
+	case <-s.stopping:
+	}
+	grace := time.NewTimer(shutdownAckGrace)
+	defer grace.Stop()
+	select {
+	case <-tx.Acks():
+	case <-tx.Done():
+	case <-grace.C:
+	}
+}
+
+// readFilter passes datagrams and stream data through until shutdown
+// closes the gate.
+func (s *Server) readFilter(_ sip.TransportReadProps, data []byte) ([]byte, error) {
+	if s.gate.Load() {
+		return nil, nil
+	}
+	return data, nil
+}
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.onReinvite(req, tx)
+		return
+	}
+	callID := callIDOf(req)
+	log := s.log.With("sip_call_id", callID)
+
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		log.Info("rejecting INVITE during shutdown")
+		s.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable")
+		s.awaitAck(tx)
+		return
+	}
+	s.respond(req, tx, sip.StatusTrying, "Trying")
+
+	offer, err := ParseOffer(req.Body())
+	if err != nil {
+		log.Info("rejecting INVITE: unusable offer", "status", sip.StatusNotAcceptableHere, "error", err)
+		s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here",
+			sip.NewHeader("Warning", fmt.Sprintf(`304 %s "%s"`, warnAgent(s.cfg.UserAgent), "Media type not available")),
+			sip.NewHeader("Accept", acceptHeader))
+		s.awaitAck(tx)
+		return
+	}
+	dlg, err := s.dialogUA(req).ReadInvite(req, tx)
+	if err != nil {
+		log.Info("rejecting INVITE: bad request", "status", sip.StatusBadRequest, "error", err)
+		s.respond(req, tx, sip.StatusBadRequest, "Bad Request")
+		s.awaitAck(tx)
+		return
+	}
+	inv := newInvite(s, req, tx, dlg, offer, log)
+	s.mu.Lock()
+	s.calls[dlg.ID] = inv
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.calls, dlg.ID)
+		s.mu.Unlock()
+	}()
+	log.Info("incoming call", "from", inv.From, "to", inv.To, "source", inv.Source.String(),
+		"transport", req.Transport(), "codecs", len(offer.Codecs))
+	inv.run()
+}
+
+// lookup finds the call a request belongs to.
+func (s *Server) lookup(req *sip.Request) *Invite {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	inv := s.lookup(req)
+	if inv == nil {
+		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		s.awaitAck(tx)
+		return
+	}
+	inv.reinvite(req, tx)
+}
+
+func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	inv := s.lookup(req)
+	if inv == nil {
+		s.log.Debug("ACK outside any dialog", "sip_call_id", callIDOf(req))
+		return
+	}
+	inv.ackReceived(req)
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	inv := s.lookup(req)
+	if inv == nil {
+		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	inv.remoteBye(req, tx)
+}
+
+// onCancel sees only a CANCEL that matched no INVITE transaction; matched
+// ones are answered by the transaction layer (200, then 487 to the INVITE).
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, sip.StatusOK, "OK",
+		sip.NewHeader("Allow", allowHeader),
+		sip.NewHeader("Accept", acceptHeader))
+}
+
+func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsAck() {
+		return
+	}
+	s.respond(req, tx, sip.StatusMethodNotAllowed, "Method Not Allowed", sip.NewHeader("Allow", allowHeader))
+}
+
+// callIDOf returns the request's Call-ID or "".
+func callIDOf(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// warnAgent turns the user agent into a Warning warn-agent token.
+func warnAgent(ua string) string {
+	if f := strings.Fields(ua); len(f) > 0 {
+		return strings.Join(f, "-")
+	}
+	return "-"
+}

@@ -1,0 +1,460 @@
+package sipcaller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+
+	gwsip "github.com/callstream/callstream/internal/sip"
+)
+
+// Media timing: 20 ms G.711 frames of 160 samples/bytes.
+const (
+	frameDuration = 20 * time.Millisecond
+	frameSamples  = 160
+	maxPayload    = 1400
+)
+
+// Packet is one received RTP packet.
+type Packet struct {
+	Seq         uint16
+	Timestamp   uint32
+	SSRC        uint32
+	PayloadType uint8
+	Marker      bool
+	Payload     []byte
+	Arrival     time.Time
+}
+
+// Call is one answered call with its RTP socket. Its methods are safe for
+// concurrent use, except that SendAudio, SendFrame and SendDTMF share one
+// RTP sequence and timestamp clock.
+type Call struct {
+	client *Client
+	id     string // dialog ID
+	callID string
+	log    *slog.Logger
+	dlg    *sipgo.DialogClientSession // owned: closed by Close
+	conn   *net.UDPConn               // RTP socket; owned
+
+	codec    string
+	pt       uint8
+	dtmfPT   uint8
+	silence  byte
+	noRecord bool
+
+	ended     chan struct{}
+	endOnce   sync.Once
+	closeOnce sync.Once
+	closeErr  error
+	recv      sync.WaitGroup // the RTP receive goroutine
+	onPacket  atomic.Pointer[func(*Packet)]
+
+	mu     sync.Mutex // guards remote, offer
+	remote netip.AddrPort
+	offer  *offerSDP
+
+	sendMu  sync.Mutex // guards the RTP sender state below
+	seq     uint16
+	ts      uint32
+	ssrc    uint32
+	started bool
+	sendBuf [12 + maxPayload]byte
+
+	recvMu  sync.Mutex
+	packets []Packet
+}
+
+func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer *offerSDP, cfg Config, log *slog.Logger) (*Call, error) {
+	ans, err := gwsip.ParseOffer(dlg.InviteResponse.Body())
+	if err != nil {
+		return nil, fmt.Errorf("sipcaller: answer sdp: %w", err)
+	}
+	codec := ans.Codecs[0]
+	call := &Call{
+		client:   c,
+		id:       dlg.ID,
+		callID:   dlg.InviteRequest.CallID().Value(),
+		log:      log,
+		dlg:      dlg,
+		conn:     conn,
+		codec:    codec.Name,
+		pt:       codec.PayloadType,
+		silence:  silenceByte(codec.Name),
+		noRecord: cfg.NoRecord,
+		ended:    make(chan struct{}),
+		remote:   ans.RTPAddr,
+		offer:    offer,
+		seq:      uint16(rand.Uint32()),
+		ts:       rand.Uint32(),
+		ssrc:     rand.Uint32(),
+	}
+	if offer.dtmf != 0 && ans.DTMFType != 0 {
+		call.dtmfPT = ans.DTMFType
+	}
+	return call, nil
+}
+
+// silenceByte is the G.711 code for zero amplitude.
+func silenceByte(codec string) byte {
+	if codec == "PCMA" {
+		return 0xD5
+	}
+	return 0xFF
+}
+
+// start launches the RTP receive goroutine.
+func (c *Call) start() {
+	c.recv.Add(1)
+	go c.receive()
+}
+
+// CallID returns the SIP Call-ID.
+func (c *Call) CallID() string { return c.callID }
+
+// Codec returns the negotiated codec, "PCMU" or "PCMA".
+func (c *Call) Codec() string { return c.codec }
+
+// LocalRTP returns the address of the call's RTP socket.
+func (c *Call) LocalRTP() netip.AddrPort {
+	a := c.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// RemoteRTP returns the gateway's RTP address from its latest answer.
+func (c *Call) RemoteRTP() netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remote
+}
+
+// Ended is closed when the gateway sends BYE, after Hangup, or on Close.
+func (c *Call) Ended() <-chan struct{} { return c.ended }
+
+func (c *Call) markEnded() {
+	c.endOnce.Do(func() { close(c.ended) })
+}
+
+// OnPacket registers fn, called in the receive goroutine for every RTP
+// packet. With Config.NoRecord the packet's Payload is only valid during
+// the call. fn must not block.
+func (c *Call) OnPacket(fn func(p *Packet)) {
+	if fn == nil {
+		c.onPacket.Store(nil)
+		return
+	}
+	c.onPacket.Store(&fn)
+}
+
+// Received returns a copy of every RTP packet received so far, in arrival
+// order (nothing with Config.NoRecord).
+func (c *Call) Received() []Packet {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	return append([]Packet(nil), c.packets...)
+}
+
+func (c *Call) receive() {
+	defer c.recv.Done()
+	buf := make([]byte, 1500)
+	var h rtp.Header
+	for {
+		n, _, err := c.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("rtp read stopped", "error", err)
+			}
+			return
+		}
+		arrival := time.Now()
+		hdrLen, err := h.Unmarshal(buf[:n])
+		if err != nil || h.Version != 2 {
+			continue
+		}
+		end := n
+		if h.Padding && end > hdrLen {
+			pad := int(buf[end-1])
+			if pad > end-hdrLen {
+				continue
+			}
+			end -= pad
+		}
+		p := Packet{
+			Seq:         h.SequenceNumber,
+			Timestamp:   h.Timestamp,
+			SSRC:        h.SSRC,
+			PayloadType: h.PayloadType,
+			Marker:      h.Marker,
+			Payload:     buf[hdrLen:end],
+			Arrival:     arrival,
+		}
+		if !c.noRecord {
+			p.Payload = append([]byte(nil), p.Payload...)
+			c.recvMu.Lock()
+			c.packets = append(c.packets, p)
+			c.recvMu.Unlock()
+		}
+		if fn := c.onPacket.Load(); fn != nil {
+			(*fn)(&p)
+		}
+	}
+}
+
+// SendFrame sends payload as one RTP packet now, advancing the timestamp by
+// len(payload) samples. The first packet of the call carries the marker bit.
+func (c *Call) SendFrame(payload []byte) error {
+	if len(payload) > maxPayload {
+		return fmt.Errorf("sipcaller: frame of %d bytes exceeds %d", len(payload), maxPayload)
+	}
+	select {
+	case <-c.ended:
+		return ErrCallEnded
+	default:
+	}
+	remote := c.RemoteRTP()
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	marker := !c.started
+	c.started = true
+	ts := c.ts
+	c.ts += uint32(len(payload))
+	return c.sendLocked(remote, c.pt, marker, ts, payload)
+}
+
+// sendLocked writes one RTP packet; sendMu must be held.
+func (c *Call) sendLocked(remote netip.AddrPort, pt uint8, marker bool, ts uint32, payload []byte) error {
+	h := rtp.Header{
+		Version:        2,
+		PayloadType:    pt,
+		SequenceNumber: c.seq,
+		Timestamp:      ts,
+		SSRC:           c.ssrc,
+		Marker:         marker,
+	}
+	n, err := h.MarshalTo(c.sendBuf[:])
+	if err != nil {
+		return fmt.Errorf("sipcaller: rtp header: %w", err)
+	}
+	n += copy(c.sendBuf[n:], payload)
+	c.seq++
+	if _, err := c.conn.WriteToUDPAddrPort(c.sendBuf[:n], remote); err != nil {
+		return fmt.Errorf("sipcaller: rtp send: %w", err)
+	}
+	return nil
+}
+
+// SendAudio sends payload as 20 ms frames of 160 bytes, padding a short
+// last frame with the codec's silence. Frame i leaves at start + i*20 ms
+// (absolute deadlines, so the pace does not drift). It returns when the last
+// frame is sent, ctx is done, or the call ends.
+func (c *Call) SendAudio(ctx context.Context, payload []byte) error {
+	var frame [frameSamples]byte
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	start := time.Now()
+	for i, off := 0, 0; off < len(payload); i, off = i+1, off+frameSamples {
+		if wait := time.Until(start.Add(time.Duration(i) * frameDuration)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.ended:
+				return ErrCallEnded
+			}
+		}
+		chunk := payload[off:min(off+frameSamples, len(payload))]
+		if len(chunk) < frameSamples {
+			n := copy(frame[:], chunk)
+			for j := n; j < frameSamples; j++ {
+				frame[j] = c.silence
+			}
+			chunk = frame[:]
+		}
+		if err := c.SendFrame(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dtmfEvents maps DTMF characters to RFC 4733 event codes.
+func dtmfEvent(digit byte) (byte, bool) {
+	switch {
+	case digit >= '0' && digit <= '9':
+		return digit - '0', true
+	case digit == '*':
+		return 10, true
+	case digit == '#':
+		return 11, true
+	case digit >= 'A' && digit <= 'D':
+		return 12 + digit - 'A', true
+	case digit >= 'a' && digit <= 'd':
+		return 12 + digit - 'a', true
+	}
+	return 0, false
+}
+
+// SendDTMF sends digit as RFC 4733 telephone-event packets: one every 20 ms
+// with a growing duration for about d (at least one packet), the last one
+// (end bit set) sent three times. All packets share the event's timestamp;
+// the first carries the marker bit. It blocks for about d.
+func (c *Call) SendDTMF(digit byte, d time.Duration) error {
+	event, ok := dtmfEvent(digit)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrBadDigit, digit)
+	}
+	if c.dtmfPT == 0 {
+		return ErrNoDTMF
+	}
+	packets := max(1, int((d+frameDuration-1)/frameDuration))
+	remote := c.RemoteRTP()
+	c.sendMu.Lock()
+	ts := c.ts
+	c.ts += uint32(packets * frameSamples)
+	c.started = true
+	c.sendMu.Unlock()
+
+	const volume = 10 // -10 dBm0
+	var payload [4]byte
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	start := time.Now()
+	for k := 1; k <= packets; k++ {
+		if wait := time.Until(start.Add(time.Duration(k-1) * frameDuration)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-c.ended:
+				return ErrCallEnded
+			}
+		}
+		duration := min(k*frameSamples, 0xFFFF)
+		last := k == packets
+		payload[0] = event
+		payload[1] = volume
+		if last {
+			payload[1] |= 0x80
+		}
+		payload[2], payload[3] = byte(duration>>8), byte(duration)
+		sends := 1
+		if last {
+			sends = 3
+		}
+		for range sends {
+			c.sendMu.Lock()
+			err := c.sendLocked(remote, c.dtmfPT, k == 1, ts, payload[:])
+			c.sendMu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Hangup sends BYE and waits for its response (bounded by ctx). It returns
+// nil if the call has already ended.
+func (c *Call) Hangup(ctx context.Context) error {
+	select {
+	case <-c.ended:
+		return nil
+	default:
+	}
+	err := c.dlg.Bye(ctx)
+	c.markEnded()
+	if err != nil {
+		return fmt.Errorf("sipcaller: BYE: %w", err)
+	}
+	c.log.Info("hung up")
+	return nil
+}
+
+// SendReinvite sends a re-INVITE offering the same media with a=<direction>
+// (sendrecv, sendonly, recvonly or inactive), ACKs the 2xx and takes the
+// gateway's new RTP address. A non-2xx answer returns *StatusError.
+func (c *Call) SendReinvite(ctx context.Context, direction string) error {
+	switch direction {
+	case gwsip.DirSendRecv, gwsip.DirSendOnly, gwsip.DirRecvOnly, gwsip.DirInactive:
+	default:
+		return fmt.Errorf("sipcaller: re-INVITE direction %q invalid", direction)
+	}
+	select {
+	case <-c.ended:
+		return ErrCallEnded
+	default:
+	}
+	c.mu.Lock()
+	c.offer.version++
+	body, err := c.offer.marshal(direction)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	target := c.dlg.InviteRequest.Recipient
+	if cont := c.dlg.InviteResponse.Contact(); cont != nil {
+		target = cont.Address
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	res, err := c.dlg.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("sipcaller: re-INVITE: %w", err)
+	}
+	if !res.IsSuccess() {
+		return newStatusError(res)
+	}
+	if err := c.dlg.WriteRequest(sip.NewRequest(sip.ACK, target)); err != nil {
+		return fmt.Errorf("sipcaller: re-INVITE ACK: %w", err)
+	}
+	if len(res.Body()) > 0 {
+		ans, err := gwsip.ParseOffer(res.Body())
+		if err != nil {
+			return fmt.Errorf("sipcaller: re-INVITE answer: %w", err)
+		}
+		c.mu.Lock()
+		c.remote = ans.RTPAddr
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Close hangs up if the call is still up (best effort, 2 s), closes the RTP
+// socket and waits for the receive goroutine. It is idempotent.
+func (c *Call) Close() error {
+	c.closeOnce.Do(func() {
+		var errs []error
+		select {
+		case <-c.ended:
+		default:
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := c.Hangup(ctx); err != nil {
+				c.log.Debug("hangup on close failed", "error", err)
+			}
+			cancel()
+		}
+		c.markEnded()
+		if err := c.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+		c.recv.Wait()
+		c.client.forget(c)
+		errs = append(errs, c.dlg.Close())
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}

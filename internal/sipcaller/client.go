@@ -1,0 +1,395 @@
+// Package sipcaller places SIP calls with G.711 RTP media: a reusable
+// caller for the demo, the load generator and tests. One Client (one SIP
+// socket) carries any number of parallel calls; each Call has its own RTP
+// socket.
+package sipcaller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	gwsip "github.com/callstream/callstream/internal/sip"
+)
+
+var (
+	// ErrClientClosed means the Client was closed.
+	ErrClientClosed = errors.New("sipcaller: client closed")
+	// ErrCallEnded means the call was hung up (by either side) or closed.
+	ErrCallEnded = errors.New("sipcaller: call ended")
+	// ErrNoDTMF means telephone-event was not negotiated for the call.
+	ErrNoDTMF = errors.New("sipcaller: telephone-event not negotiated")
+	// ErrBadDigit means SendDTMF was given a character that is not a DTMF digit.
+	ErrBadDigit = errors.New("sipcaller: not a DTMF digit")
+	// ErrUnsupportedCodec means Config.Codec is neither PCMU nor PCMA.
+	ErrUnsupportedCodec = errors.New("sipcaller: unsupported codec")
+)
+
+// StatusError is a non-2xx final response to an INVITE or re-INVITE.
+type StatusError struct {
+	Code   int               // SIP status code
+	Reason string            // reason phrase of the status line
+	Header map[string]string // response headers: lower-case name -> first value (Reason, Warning, ...)
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("sipcaller: call rejected: %d %s", e.Code, e.Reason)
+}
+
+func newStatusError(res *sip.Response) *StatusError {
+	e := &StatusError{Code: res.StatusCode, Reason: res.Reason, Header: make(map[string]string)}
+	for _, h := range res.Headers() {
+		name := strings.ToLower(h.Name())
+		if _, ok := e.Header[name]; !ok {
+			e.Header[name] = h.Value()
+		}
+	}
+	return e
+}
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	LocalIP netip.Addr   // address of the SIP socket; default 127.0.0.1
+	Logger  *slog.Logger // default: discard
+}
+
+// Config describes one call.
+type Config struct {
+	Target      string            // gateway SIP address host:port (UDP); port defaults to 5060
+	From, To    string            // user parts of the From and To URIs
+	FromDisplay string            // From display name
+	Codec       string            // "PCMU" (default) or "PCMA", offered first
+	Only        bool              // offer only Codec, not the other G.711 law as well
+	DTMF        bool              // offer telephone-event/8000 on payload type 101
+	LocalIP     netip.Addr        // RTP address; default the Client's LocalIP
+	Headers     map[string]string // extra INVITE headers, e.g. "Diversion"
+	Logger      *slog.Logger      // default: the Client's logger
+	// NoRecord stops the call keeping received packets for Received
+	// (OnPacket still sees them); for long or many calls.
+	NoRecord bool
+}
+
+// Client is one SIP user agent and socket shared by many calls.
+type Client struct {
+	log     *slog.Logger
+	localIP netip.Addr
+	sipAddr netip.AddrPort
+	conn    net.PacketConn   // SIP socket; owned
+	ua      *sipgo.UserAgent // owned
+	dua     *sipgo.DialogUA  // builds and tracks dialogs
+	serving sync.WaitGroup   // the SIP read goroutine
+
+	mu     sync.Mutex
+	closed bool
+	calls  map[string]*Call // by dialog ID
+}
+
+// NewClient opens the SIP socket on cfg.LocalIP and starts serving it.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if !cfg.LocalIP.IsValid() {
+		cfg.LocalIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.LocalIP, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("sipcaller: listen sip: %w", err)
+	}
+	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("callstream-caller"),
+		sipgo.WithUserAgentHostname(cfg.LocalIP.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(cfg.Logger),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) {
+				cfg.Logger.Debug("unmatched SIP response", "response", res.StartLine())
+			}),
+		),
+	)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sipcaller: user agent: %w", err), conn.Close())
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Logger))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sipcaller: server: %w", err), ua.Close(), conn.Close())
+	}
+	cli, err := sipgo.NewClient(ua,
+		sipgo.WithClientLogger(cfg.Logger),
+		sipgo.WithClientHostname(local.Addr().String()),
+		sipgo.WithClientPort(int(local.Port())),
+		sipgo.WithClientConnectionAddr(local.String()),
+	)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sipcaller: client: %w", err), ua.Close(), conn.Close())
+	}
+	c := &Client{
+		log:     cfg.Logger,
+		localIP: cfg.LocalIP,
+		sipAddr: local,
+		conn:    conn,
+		ua:      ua,
+		dua: &sipgo.DialogUA{
+			Client:     cli,
+			ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: local.Addr().String(), Port: int(local.Port())}},
+		},
+		calls: make(map[string]*Call),
+	}
+	srv.OnBye(c.onBye)
+	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		respond(tx, req, sip.StatusOK, "OK")
+	})
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		respond(tx, req, sip.StatusNotImplemented, "Not Implemented")
+	})
+	c.serving.Add(1)
+	go func() {
+		defer c.serving.Done()
+		if err := srv.ServeUDP(conn); err != nil {
+			c.log.Debug("sip socket stopped", "error", err)
+		}
+	}()
+	// Requests leave through the served socket, so wait until the
+	// transport layer has registered it.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		if con, err := ua.TransportLayer().GetConnection("udp", local.String()); err == nil && con != nil {
+			con.TryClose()
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.Join(errors.New("sipcaller: sip socket not served"), c.Close())
+		}
+	}
+	return c, nil
+}
+
+// Addr returns the client's SIP socket address.
+func (c *Client) Addr() netip.AddrPort { return c.sipAddr }
+
+// Close hangs up and closes every call, then closes the SIP socket. It is
+// idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	calls := make([]*Call, 0, len(c.calls))
+	for _, call := range c.calls {
+		calls = append(calls, call)
+	}
+	c.mu.Unlock()
+	errs := make([]error, len(calls)+1)
+	var closing sync.WaitGroup
+	for i, call := range calls {
+		closing.Add(1)
+		go func() {
+			defer closing.Done()
+			errs[i] = call.Close()
+		}()
+	}
+	closing.Wait()
+	errs[len(calls)] = c.ua.Close()
+	if err := c.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, err)
+	}
+	c.serving.Wait()
+	return errors.Join(errs...)
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	id, err := sip.DialogIDFromRequestUAC(req)
+	var call *Call
+	if err == nil {
+		c.mu.Lock()
+		call = c.calls[id]
+		c.mu.Unlock()
+	}
+	if call == nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := call.dlg.ReadBye(req, tx); err != nil {
+		call.log.Debug("BYE handling failed", "error", err)
+	}
+	call.log.Info("gateway hung up")
+	call.markEnded()
+}
+
+func (c *Client) forget(call *Call) {
+	c.mu.Lock()
+	if c.calls[call.id] == call {
+		delete(c.calls, call.id)
+	}
+	c.mu.Unlock()
+}
+
+// Dial places a call: INVITE with an SDP offer (Codec first, the other
+// G.711 law second unless Only, telephone-event if DTMF), then waits for the
+// final response. A non-2xx answer returns *StatusError. On 2xx it sends
+// the ACK and returns the call with its RTP socket ready. If ctx is done
+// before the answer, Dial sends CANCEL and returns ctx's error.
+func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
+	codec := strings.ToUpper(cfg.Codec)
+	if codec == "" {
+		codec = "PCMU"
+	}
+	if codec != "PCMU" && codec != "PCMA" {
+		return nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, cfg.Codec)
+	}
+	host, port, err := splitTarget(cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.LocalIP.IsValid() {
+		cfg.LocalIP = c.localIP
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = c.log
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrClientClosed
+	}
+
+	rtpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.LocalIP, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("sipcaller: listen rtp: %w", err)
+	}
+	offer := &offerSDP{
+		ip:        cfg.LocalIP,
+		port:      uint16(rtpConn.LocalAddr().(*net.UDPAddr).Port),
+		codecs:    []string{codec},
+		sessionID: rand.Uint64() >> 1,
+		version:   1,
+	}
+	if !cfg.Only {
+		offer.codecs = append(offer.codecs, map[string]string{"PCMU": "PCMA", "PCMA": "PCMU"}[codec])
+	}
+	if cfg.DTMF {
+		offer.dtmf = dtmfPayloadType
+	}
+	body, err := offer.marshal(gwsip.DirSendRecv)
+	if err != nil {
+		return nil, errors.Join(err, rtpConn.Close())
+	}
+
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: cfg.To, Host: host, Port: port})
+	from := &sip.FromHeader{
+		DisplayName: cfg.FromDisplay,
+		Address:     sip.Uri{Scheme: "sip", User: cfg.From, Host: c.sipAddr.Addr().String()},
+		Params:      sip.NewParams(),
+	}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: cfg.To, Host: host}})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{
+		Scheme: "sip", User: cfg.From, Host: c.sipAddr.Addr().String(), Port: int(c.sipAddr.Port()),
+	}})
+	req.AppendHeader(sip.NewHeader("User-Agent", "callstream-caller"))
+	for _, name := range sortedKeys(cfg.Headers) {
+		req.AppendHeader(sip.NewHeader(name, cfg.Headers[name]))
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	req.SetTransport("UDP")
+
+	dlg, err := c.dua.WriteInvite(ctx, req)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sipcaller: send INVITE: %w", err), rtpConn.Close())
+	}
+	callID := dlg.InviteRequest.CallID().Value()
+	log = log.With("sip_call_id", callID)
+	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
+			// Answered while we were cancelling: confirm and end it.
+			endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = dlg.Ack(endCtx)
+			_ = dlg.Bye(endCtx)
+			cancel()
+		}
+		_ = dlg.Close()
+		closeErr := rtpConn.Close()
+		var dr *sipgo.ErrDialogResponse
+		switch {
+		case errors.As(err, &dr):
+			se := newStatusError(dr.Res)
+			log.Info("call rejected", "status", se.Code)
+			err = se
+		case ctx.Err() != nil:
+			log.Info("call cancelled")
+			err = fmt.Errorf("sipcaller: dial cancelled: %w", ctx.Err())
+		default:
+			err = fmt.Errorf("sipcaller: wait answer: %w", err)
+		}
+		if closeErr != nil {
+			return nil, errors.Join(err, closeErr)
+		}
+		return nil, err
+	}
+
+	call, err := newCall(c, dlg, rtpConn, offer, cfg, log)
+	if err != nil {
+		endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = dlg.Ack(endCtx)
+		_ = dlg.Bye(endCtx)
+		cancel()
+		_ = dlg.Close()
+		return nil, errors.Join(err, rtpConn.Close())
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.Join(ErrClientClosed, call.Close())
+	}
+	c.calls[call.id] = call
+	c.mu.Unlock()
+	if err := dlg.Ack(context.WithoutCancel(ctx)); err != nil {
+		return nil, errors.Join(fmt.Errorf("sipcaller: send ACK: %w", err), call.Close())
+	}
+	call.start()
+	log.Info("call answered", "codec", call.codec, "remote_rtp", call.RemoteRTP().String())
+	return call, nil
+}
+
+// splitTarget parses host[:port].
+func splitTarget(target string) (string, int, error) {
+	if target == "" {
+		return "", 0, errors.New("sipcaller: Config.Target is empty")
+	}
+	host, portText, err := net.SplitHostPort(target)
+	if err != nil {
+		return target, 5060, nil
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("sipcaller: target port %q invalid", portText)
+	}
+	return host, port, nil
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

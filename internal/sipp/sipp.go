@@ -1,0 +1,184 @@
+// Package sipp runs SIPp, a third-party SIP test tool, as a peer of the
+// gateway in tests: it fills one of the scenarios kept here, runs sipp and
+// reports how the call went.
+package sipp
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"text/template"
+	"time"
+)
+
+//go:embed scenarios/*.xml
+var scenarios embed.FS
+
+// Require returns the path of sipp. When it is missing the test fails under
+// CI=true (the test command installs it) and is skipped elsewhere.
+func Require(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("sipp is not installed (apt-get install sip-tester): %v", err)
+		}
+		t.Skip("sipp is not installed (apt-get install sip-tester)")
+	}
+	return p
+}
+
+// Params fill a scenario template.
+type Params struct {
+	PT           int    // payload type: 0 (PCMU) or 8 (PCMA)
+	Codec        string // PCMU or PCMA
+	File         string // headerless audio file for rtp_stream
+	PauseMs      int    // pause after starting the stream
+	WaitBye      bool   // wait for the gateway's BYE instead of sending one
+	Code         int    // expected final response (uac_reject)
+	ExtraHeaders string // extra INVITE header lines, each ending in "\n"
+}
+
+// Options describe one sipp run.
+type Options struct {
+	Scenario string // file name under scenarios/, e.g. "uac_stream.xml"
+	Params   Params
+	Target   string // gateway host:port
+	Service  string // request-URI user part (default 15559990000)
+	Dir      string // working folder (the scenario and audio files live here)
+	Timeout  time.Duration
+	Extra    []string // more sipp arguments (e.g. "-rtp_echo")
+}
+
+// Result is how the run went.
+type Result struct {
+	ExitCode  int
+	Output    string
+	MediaPort int
+	SIPPort   int
+}
+
+// FreeUDPPort returns a UDP port that was free a moment ago on 127.0.0.1.
+func FreeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// Run fills the scenario and runs sipp for one call. It returns an error
+// when sipp could not run or reported a failed call.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Service == "" {
+		opts.Service = "15559990000"
+	}
+	if opts.Params.Codec == "" {
+		opts.Params.Codec = "PCMU"
+	}
+	raw, err := scenarios.ReadFile("scenarios/" + opts.Scenario)
+	if err != nil {
+		return nil, fmt.Errorf("sipp scenario %s: %w", opts.Scenario, err)
+	}
+	tmpl, err := template.New(opts.Scenario).Parse(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("sipp scenario %s: %w", opts.Scenario, err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, opts.Params); err != nil {
+		return nil, fmt.Errorf("sipp scenario %s: %w", opts.Scenario, err)
+	}
+	dir := opts.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "sipp"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	scen := filepath.Join(dir, opts.Scenario)
+	if err := os.WriteFile(scen, buf.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	sipPort, err := FreeUDPPort()
+	if err != nil {
+		return nil, err
+	}
+	mediaPort, err := freeEvenPortPair()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{opts.Target,
+		"-sf", scen, "-s", opts.Service, "-m", "1", "-l", "1",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(sipPort),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort),
+		"-nostdin", "-timeout", fmt.Sprintf("%ds", int(opts.Timeout.Seconds())), "-timeout_error",
+		"-recv_timeout", "15000", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
+	}
+	args = append(args, opts.Extra...)
+	rctx, cancel := context.WithTimeout(ctx, opts.Timeout+5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, "sipp", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	res := &Result{Output: string(out), MediaPort: mediaPort, SIPPort: sipPort}
+	if errLog, rerr := os.ReadFile(filepath.Join(dir, "errors.log")); rerr == nil && len(errLog) > 0 {
+		res.Output += "\n--- sipp errors ---\n" + string(errLog)
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &ee):
+		res.ExitCode = ee.ExitCode()
+		return res, fmt.Errorf("sipp exited %d: %s", res.ExitCode, tail(res.Output, 2000))
+	default:
+		return res, fmt.Errorf("sipp: %w", err)
+	}
+}
+
+// freeEvenPortPair finds an even UDP port whose next port is free too (SIPp
+// uses the pair for RTP and RTCP, and more above it for video).
+func freeEvenPortPair() (int, error) {
+	for i := 0; i < 50; i++ {
+		p, err := FreeUDPPort()
+		if err != nil {
+			return 0, err
+		}
+		p &^= 1
+		if p < 1024 || p > 65000 {
+			continue
+		}
+		ok := true
+		for q := p; q < p+4; q++ {
+			c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(q))
+			if err != nil {
+				ok = false
+				break
+			}
+			c.Close()
+		}
+		if ok {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free media port pair")
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
