@@ -29,10 +29,17 @@ const (
 	// call's clock before the inbound track is filled with silence: the
 	// 40 ms reordering window plus one frame of phase.
 	inboundLag = 3
+	// mixLag is how far (in frames) the mixed track trails the clock: the
+	// caller's frame for a slot has normally arrived one frame later; two
+	// leave 20 ms for network jitter.
+	mixLag = 2
 	// inboundAhead is how far (in frames) the caller's audio may run ahead
 	// of the call's clock before frames are dropped.
 	inboundAhead = 10
 	ringSize     = 8
+	// startGrace is how long (in frames) the inbound track waits for the
+	// caller's first packet after the answer before it starts with silence.
+	startGrace = 10
 )
 
 // Errors of a call.
@@ -236,7 +243,8 @@ func (c *Call) Answer() error {
 	}
 	// The media clock runs from the next frame boundary of the call's clock.
 	first := uint64((time.Since(c.clock) + frame - 1) / frame)
-	c.tick.Store(first)
+	// Until the clock's first tick the current slot is the one before it.
+	c.tick.Store(max(first, 1) - 1)
 	if err := c.inv.Answer(conn.LocalAddr(), codec, offer.DTMFType); err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("answer: %w", err)
@@ -537,6 +545,12 @@ func (c *Call) clockLoop() {
 
 		// Inbound continuity: silence for what the caller did not send.
 		c.inMu.Lock()
+		if !c.inStarted && n >= first+startGrace {
+			// The caller sent nothing since the answer: the inbound track
+			// starts anyway, with silence, from the first tick.
+			c.inStarted = true
+			c.inIndex = first
+		}
 		if c.inStarted {
 			for c.inIndex+inboundLag < n {
 				c.emitInboundLocked(silence[:])
@@ -545,9 +559,9 @@ func (c *Call) clockLoop() {
 		}
 		// Mixed: the inbound and outbound frames of the slot inboundLag ago.
 		var mixIdx uint64
-		haveMix := n >= inboundLag
+		haveMix := n >= mixLag
 		if haveMix {
-			mixIdx = n - inboundLag
+			mixIdx = n - mixLag
 			in := silence[:]
 			if slot := mixIdx % ringSize; c.inRingIdx[slot] == mixIdx+1 {
 				in = c.inRing[slot][:]

@@ -221,6 +221,9 @@ type Options struct {
 	AppPath   string                    // the first document's path (default "/app")
 	Configure func(cfg *gateway.Config) // last changes to the gateway config
 	LogLevel  slog.Level                // default info
+	// AppOnWS serves the FlexML app from the WebSocket app's own address, so
+	// relative Stream urls resolve to the WebSocket app.
+	AppOnWS bool
 }
 
 // Start starts everything; t.Cleanup stops it and checks that no call is
@@ -231,6 +234,9 @@ func Start(t testing.TB, opts Options) *Env {
 	app, err := newApp()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.AppOnWS {
+		opts.WS.HTTP = http.HandlerFunc(app.serve)
 	}
 	ws, err := wsapp.Listen(opts.WS)
 	if err != nil {
@@ -257,6 +263,9 @@ func Start(t testing.TB, opts Options) *Env {
 		RTPPorts: "31000-38999",
 		Dialect:  d,
 		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
+	}
+	if opts.AppOnWS {
+		cfg.App = "http://" + ws.Addr() + opts.AppPath
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"sync"
@@ -48,7 +50,7 @@ type env struct {
 func newEnv(t *testing.T, handler func(ctx context.Context, call *gwsip.Invite)) *env {
 	t.Helper()
 	leakCheck(t)
-	srv, err := gwsip.NewServer(gwsip.Config{Addr: "127.0.0.1:0", Handler: handler})
+	srv, err := gwsip.NewServer(gwsip.Config{Addr: "127.0.0.1:0", Handler: handler, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "gw")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func newEnv(t *testing.T, handler func(ctx context.Context, call *gwsip.Invite))
 			t.Error("gateway did not stop")
 		}
 	})
-	client, err := NewClient(ClientConfig{})
+	client, err := NewClient(ClientConfig{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "caller")})
 	if err != nil {
 		t.Fatal(err)
 	}

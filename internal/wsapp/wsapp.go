@@ -78,6 +78,9 @@ type Options struct {
 	Refuse int
 	// Subprotocols accepted.
 	Subprotocols []string
+	// HTTP, when set, answers plain HTTP requests (not WebSocket upgrades),
+	// so one server can be both the FlexML app and the WebSocket app.
+	HTTP http.Handler
 }
 
 // Server is a WebSocket app listening on a loopback port.
@@ -116,6 +119,10 @@ func (s *Server) URL(path string) string { return "ws://" + s.ln.Addr().String()
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.HTTP != nil && !websocket.IsWebSocketUpgrade(r) {
+		s.opts.HTTP.ServeHTTP(w, r)
+		return
+	}
 	if s.opts.Refuse != 0 {
 		http.Error(w, "refused", s.opts.Refuse)
 		return

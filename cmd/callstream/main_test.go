@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/demo"
+	"github.com/callstream/callstream/internal/sipp"
+	"github.com/callstream/callstream/internal/wsapp"
+)
+
+func freeTCP(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// build compiles the command once per test binary.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "callstream")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// `callstream serve --app FILE` answers a SIPp call; the WebSocket server
+// receives connected, start, 20 ms media frames equal to what SIPp sent,
+// and stop after the BYE. Flags come partly from CALLSTREAM_* variables.
+func TestServeWithFileAppAndSIPp(t *testing.T) {
+	sipp.Require(t)
+	bin := build(t)
+	ws, err := wsapp.Listen(wsapp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.xml")
+	doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<Response>
+  <Start><Stream url="%s" name="file-app"><Parameter name="source" value="file"/></Stream></Start>
+  <Pause length="30"/>
+</Response>
+`, ws.URL("/media"))
+	if err := os.WriteFile(app, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sipPort, _ := sipp.FreeUDPPort()
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort)
+	httpAddr := freeTCP(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--app", app, "--sip", sipAddr, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "CALLSTREAM_HTTP="+httpAddr, "CALLSTREAM_RTP_PORTS=39000-39099")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", logs.String())
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz not 200 within 10 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	speech := assets.Speech()
+	if err := os.WriteFile(filepath.Join(dir, "speech.ulaw"), speech, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sipp.Run(ctx, sipp.Options{Scenario: "uac_stream.xml", Target: sipAddr, Dir: dir,
+		Params: sipp.Params{PT: 0, Codec: "PCMU", File: "speech.ulaw", PauseMs: 3400}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Output)
+	}
+	conn, err := ws.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-conn.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no close after BYE")
+	}
+	msgs := conn.Messages()
+	if string(msgs[0].Data) != `{"event":"connected","protocol":"Call","version":"0.2.0"}` {
+		t.Fatalf("first message %s", msgs[0].Data)
+	}
+	if !strings.Contains(string(msgs[1].Data), `"customParameters":{"source":"file"}`) {
+		t.Fatalf("start %s", msgs[1].Data)
+	}
+	var audio []byte
+	var prevAt time.Time
+	var gaps []time.Duration
+	for _, m := range msgs[2 : len(msgs)-1] {
+		var e struct {
+			Event string
+			Media struct{ Payload string }
+		}
+		if err := json.Unmarshal(m.Data, &e); err != nil || e.Event != "media" {
+			t.Fatalf("message %s", m.Data)
+		}
+		p, _ := base64.StdEncoding.DecodeString(e.Media.Payload)
+		audio = append(audio, p...)
+		if !prevAt.IsZero() {
+			gaps = append(gaps, m.At.Sub(prevAt))
+		}
+		prevAt = m.At
+	}
+	if !bytes.HasPrefix(audio, speech) {
+		t.Fatalf("received %d bytes that do not start with the %d bytes SIPp sent", len(audio), len(speech))
+	}
+	if !strings.Contains(string(msgs[len(msgs)-1].Data), `"event":"stop"`) {
+		t.Fatalf("last message %s", msgs[len(msgs)-1].Data)
+	}
+	// 20 ms frames: the whole stream spans ~20 ms per frame.
+	if n := len(gaps); n > 100 {
+		span := prevAt.Sub(msgs[2].At)
+		per := span / time.Duration(n)
+		if per < 18*time.Millisecond || per > 22*time.Millisecond {
+			t.Fatalf("media every %s on average, want 20 ms", per)
+		}
+	}
+}
+
+// The demo runs end to end and the audio matches.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	res, err := demo.Run(context.Background(), demo.Options{Out: &out, WAVPath: filepath.Join(t.TempDir(), "demo.wav")})
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	if !res.Match || res.Events["start"] != 1 || res.Events["stop"] != 1 || res.Events["connected"] != 1 {
+		t.Fatalf("demo result %+v", res)
+	}
+	if res.MediaFrames < res.SentFrames || res.PromptPackets < 70 {
+		t.Fatalf("demo result %+v", res)
+	}
+	for _, want := range []string{"media frames:", "first-frame latency:", "call ended:", "MATCH"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	if st, err := os.Stat(res.WAVPath); err != nil || st.Size() < 24000 {
+		t.Fatalf("wav %v %v", st, err)
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve"}, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "no app") {
+		t.Fatalf("serve without --app: code %d, %s", code, stderr.String())
+	}
+	stderr.Reset()
+	t.Setenv("CALLSTREAM_RTP_PORTS", "9-2")
+	if code := run(context.Background(), []string{"serve", "--app", "x.xml"}, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "port range") {
+		t.Fatalf("bad env port range: code %d, %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"nosuch"}, &stderr, &stderr); code != 2 {
+		t.Fatalf("unknown command: code %d", code)
+	}
+}
