@@ -592,3 +592,62 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// RFC 4733 events become digits, one per event (not per packet).
+func TestDTMFOneDigitPerEvent(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{})
+	env.App.Doc("/app", `<Response><Pause length="30"/></Response>`)
+	c := env.Dial(sipcaller.Config{DTMF: true})
+	for _, d := range []byte("11#") {
+		if err := c.SendDTMF(d, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitFor(t, 3*time.Second, func() bool { return len(dtmfDigits(env)) >= 3 }, "three digits")
+	time.Sleep(200 * time.Millisecond)
+	if got := dtmfDigits(env); got != "11#" {
+		t.Fatalf("digits %q, want \"11#\"", got)
+	}
+	_ = c.Hangup(env.Context(5 * time.Second))
+}
+
+func dtmfDigits(env *gatewaytest.Env) string {
+	var s string
+	for _, l := range env.Logs.Lines() {
+		if l["msg"] == "dtmf" {
+			s += fmt.Sprint(l["digit"])
+		}
+	}
+	return s
+}
+
+// Hold and unhold by re-INVITE keep the call and its stream up.
+func TestReinviteHoldKeepsCall(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{})
+	env.App.Doc("/app", streamDoc)
+	c := env.Dial(sipcaller.Config{})
+	conn := env.Accept()
+	go func() { _ = c.SendAudio(env.Context(5*time.Second), assets.Speech()[:8000]) }()
+	time.Sleep(300 * time.Millisecond)
+	if err := c.SendReinvite(env.Context(5*time.Second), "sendonly"); err != nil {
+		t.Fatalf("hold: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := c.SendReinvite(env.Context(5*time.Second), "sendrecv"); err != nil {
+		t.Fatalf("unhold: %v", err)
+	}
+	select {
+	case <-conn.Closed():
+		t.Fatal("the stream ended on hold")
+	case <-c.Ended():
+		t.Fatal("the call ended on hold")
+	case <-time.After(500 * time.Millisecond):
+	}
+	_ = c.Hangup(env.Context(5 * time.Second))
+	gatewaytest.WaitClosed(t, conn, 5*time.Second)
+	in := checkCarrierX(t, conn, callSid(t, env), []string{"inbound"}, nil)["inbound"]
+	if !bytes.Contains(in, assets.Speech()[:8000]) {
+		t.Fatal("audio across hold not intact")
+	}
+}
