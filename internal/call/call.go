@@ -26,9 +26,12 @@ const (
 	frame             = media.FrameDuration
 	frameBytes        = media.FrameSamples
 	// inboundLag is how far (in frames) the caller's audio may trail the
-	// call's clock before the inbound track is filled with silence: the
-	// 40 ms reordering window plus one frame of phase.
-	inboundLag = 3
+	// call's clock before the inbound track is filled with silence. Lost
+	// packets are reported by the receiver as soon as a later one arrives;
+	// this fill is for a caller that stops sending (hold, silence
+	// suppression, a stall), so it waits 100 ms rather than shift audio
+	// that is merely late.
+	inboundLag = 5
 	// mixLag is how far (in frames) the mixed track trails the clock: the
 	// caller's frame for a slot has normally arrived one frame later; two
 	// leave 20 ms for network jitter.
