@@ -333,6 +333,8 @@ func TestAppErrorsAndTimeout(t *testing.T) {
 		{"timeout", gatewaytest.Response{Body: streamDoc, Delay: 2 * time.Second}, "no answer within 500ms"},
 		{"invalid flexml", gatewaytest.Response{Body: "<Response>\n  <Start>\n    <Stream name=\"x\"/>\n  </Start>\n</Response>"}, `/app:3:5: <Stream>: attribute`},
 		{"not xml", gatewaytest.Response{Body: "hello"}, "invalid FlexML"},
+		{"verb of a later release", gatewaytest.Response{Body: "<Response><Say>hi</Say></Response>"}, "<Say> is not supported yet"},
+		{"unknown verb", gatewaytest.Response{Body: "<Response><Dance/></Response>"}, "unknown verb <Dance>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env.App.Set("/app", tc.resp)
@@ -649,5 +651,35 @@ func TestReinviteHoldKeepsCall(t *testing.T) {
 	in := checkCarrierX(t, conn, callSid(t, env), []string{"inbound"}, nil)["inbound"]
 	if !bytes.Contains(in, assets.Speech()[:8000]) {
 		t.Fatal("audio across hold not intact")
+	}
+}
+
+// After the answer, an app failure hangs up; falling off the end of a
+// document hangs up too; Play loops.
+func TestAfterAnswerFailuresAndDocumentEnd(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{})
+	withPrompt(env)
+	env.App.Doc("/app", `<Response><Pause length="0.2"/><Redirect>http://127.0.0.1:1/gone</Redirect></Response>`)
+	c := env.Dial(sipcaller.Config{})
+	select {
+	case <-c.Ended():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no BYE after the app failed mid-call")
+	}
+	if env.Logs.Find("ERROR", "app failed", map[string]string{"url": "http://127.0.0.1:1/gone", "err": "connection refused", "call_sid": callSid(t, env)}) == nil {
+		t.Fatal("mid-call app failure not logged with CallSid, URL and cause")
+	}
+
+	env.App.Doc("/app", `<Response><Play loop="2">{{.App}}/prompt.wav</Play></Response>`)
+	c = env.Dial(sipcaller.Config{})
+	select {
+	case <-c.Ended():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no BYE at the end of the document")
+	}
+	heard, _ := callerAudio(c)
+	prompt := promptULaw(t)
+	if !bytes.HasPrefix(heard, append(append([]byte(nil), prompt...), prompt...)) {
+		t.Fatalf("loop=2: heard %d bytes, want the %d-byte prompt twice", len(heard), len(prompt))
 	}
 }

@@ -735,3 +735,24 @@ func env2ctx() context.Context {
 	time.AfterFunc(6*time.Second, cancel)
 	return ctx
 }
+
+// statusCallback reports stream-error when the socket cannot be opened.
+func TestTwilioStatusCallbackError(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{Dialect: "twilio", WS: wsapp.Options{Refuse: 403}})
+	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/x" statusCallback="{{.App}}/status" statusCallbackMethod="GET"/></Start><Pause length="0.5"/><Hangup/></Response>`)
+	env.App.Doc("/status", "ok")
+	c := env.Dial(sipcaller.Config{})
+	<-c.Ended()
+	waitFor(t, 3*time.Second, func() bool {
+		var ev []string
+		for _, r := range env.App.Requests() {
+			if r.Path == "/status" && r.Method == "GET" {
+				ev = append(ev, r.Query.Get("StreamEvent"))
+				if r.Query.Get("StreamEvent") == "stream-error" && !strings.Contains(r.Query.Get("StreamError"), "403") {
+					t.Fatalf("stream-error without the cause: %v", r.Query)
+				}
+			}
+		}
+		return strings.Join(ev, ",") == "stream-error,stream-stopped"
+	}, "stream-error then stream-stopped")
+}
