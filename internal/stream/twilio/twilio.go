@@ -1,8 +1,6 @@
 package twilio
 
 import (
-	"fmt"
-
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/wire"
 )
@@ -119,88 +117,5 @@ func (Dialect) AppendMark(dst []byte, seq uint64, in *stream.Info, name string) 
 // Decode parses one message from the app. Payload reuses the backing array
 // of m.Payload. On error m is left in an unspecified state.
 func (Dialect) Decode(msg []byte, m *stream.AppMessage) error {
-	prevEvent, prevName := m.Event, m.Name
-	*m = stream.AppMessage{Payload: m.Payload[:0], Params: m.Params[:0]}
-	var event, media, mark []byte
-	o := wire.Members(msg)
-	for k, v, ok := o.Next(); ok; k, v, ok = o.Next() {
-		switch string(k) {
-		case "event":
-			event = v
-		case "media":
-			media = v
-		case "mark":
-			mark = v
-		}
-	}
-	if err := o.Err(); err != nil {
-		return fmt.Errorf("twilio: %w", err)
-	}
-	if event == nil {
-		return fmt.Errorf("twilio: %w %q", wire.ErrMissing, "event")
-	}
-	ev, err := wire.String(event, prevEvent)
-	if err != nil {
-		return fmt.Errorf("twilio: event: %w", err)
-	}
-	m.Event = ev
-	switch ev {
-	case "media":
-		m.Kind = stream.MsgMedia
-		p, err := decodePayload(media, m.Payload)
-		if err != nil {
-			return fmt.Errorf("twilio: %w", err)
-		}
-		m.Payload = p
-	case "clear":
-		m.Kind = stream.MsgClear
-	case "mark":
-		m.Kind = stream.MsgMark
-		name, err := markName(mark, prevName)
-		if err != nil {
-			return fmt.Errorf("twilio: %w", err)
-		}
-		m.Name = name
-	default:
-		m.Kind = stream.MsgUnknown
-	}
-	return nil
-}
-
-// decodePayload decodes media.payload, appending the audio to dst.
-func decodePayload(media, dst []byte) ([]byte, error) {
-	if media == nil {
-		return dst, fmt.Errorf("%w %q", wire.ErrMissing, "media")
-	}
-	p, found, err := wire.Field(media, "payload")
-	if err != nil {
-		return dst, fmt.Errorf("media: %w", err)
-	}
-	if !found {
-		return dst, fmt.Errorf("media: %w %q", wire.ErrMissing, "payload")
-	}
-	dst, err = wire.AppendDecodeBase64(dst, p)
-	if err != nil {
-		return dst, fmt.Errorf("media payload: %w", err)
-	}
-	return dst, nil
-}
-
-// markName returns mark.name, or "" when the message has none.
-func markName(mark []byte, prev string) (string, error) {
-	if mark == nil {
-		return "", nil
-	}
-	v, found, err := wire.Field(mark, "name")
-	if err != nil {
-		return "", fmt.Errorf("mark: %w", err)
-	}
-	if !found {
-		return "", nil
-	}
-	name, err := wire.String(v, prev)
-	if err != nil {
-		return "", fmt.Errorf("mark name: %w", err)
-	}
-	return name, nil
+	return wire.DecodeMediaControl("twilio", msg, m)
 }
