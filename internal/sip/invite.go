@@ -681,7 +681,9 @@ func (c *Invite) run() {
 		}
 	case state == stateNew && cause == EndRemoteBye:
 		// BYE in an early dialog: the INVITE still needs a final response.
-		c.tx.Respond(c.response(c.dlg.InviteRequest, sip.StatusRequestTerminated, "Request Terminated", nil))
+		if err := c.tx.Respond(c.response(c.dlg.InviteRequest, sip.StatusRequestTerminated, "Request Terminated", nil)); err != nil {
+			c.log.Debug("487 after early BYE failed", "error", err)
+		}
 	case state == stateAnswered && cause == EndNone && !byeSent:
 		ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 		if err := c.sendBye(ctx); err != nil {

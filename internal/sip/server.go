@@ -35,6 +35,10 @@ const byeTimeout = 5 * time.Second
 // during shutdown.
 const shutdownAckGrace = time.Second
 
+// settleQuiet is how long the transport must have been quiet before it is
+// closed.
+const settleQuiet = 50 * time.Millisecond
+
 // Config configures a Server. Every field but Handler has a working default.
 type Config struct {
 	// Addr is the listen address host:port, used for both UDP and TCP.
@@ -72,6 +76,7 @@ type Server struct {
 	stopping chan struct{}              // closed when shutdown starts
 	uas      map[string]*sipgo.DialogUA // by upper-case transport name
 	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
+	lastRead atomic.Int64               // unix ns of the last message let in
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
@@ -270,17 +275,23 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.mu.Unlock()
 	// Drop whatever still arrives so nothing races the transport teardown.
 	s.gate.Store(true)
+	settle(&s.lastRead)
 
-	closeErr := errors.Join(ua.Close(), udp.Close(), tcp.Close())
+	closeErr := errors.Join(ignoreClosed(ua.Close()), ignoreClosed(udp.Close()), ignoreClosed(tcp.Close()))
 	serving.Wait()
 	for len(errc) > 0 {
 		<-errc
 	}
-	if errors.Is(closeErr, net.ErrClosed) {
-		closeErr = nil
-	}
 	s.log.Info("sip server stopped", "addr", s.Addr())
 	return errors.Join(serveErr, closeErr)
+}
+
+// ignoreClosed drops the error of closing something already closed.
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // listenPair binds UDP and TCP on the same port. With port 0 it retries until
@@ -385,12 +396,25 @@ func (s *Server) awaitAck(tx sip.ServerTransaction) {
 }
 
 // readFilter passes datagrams and stream data through until shutdown
-// closes the gate.
+// closes the gate, noting when the last message went in.
 func (s *Server) readFilter(_ sip.TransportReadProps, data []byte) ([]byte, error) {
 	if s.gate.Load() {
 		return nil, nil
 	}
+	s.lastRead.Store(time.Now().UnixNano())
 	return data, nil
+}
+
+// settle waits until no message has been let in for settleQuiet: sipgo
+// handles each message in a goroutine of its own, and one still running when
+// the transport closes would open a new socket that nothing closes.
+func settle(lastRead *atomic.Int64) {
+	wait := settleQuiet - time.Since(time.Unix(0, lastRead.Load()))
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	<-t.C
 }
 
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {

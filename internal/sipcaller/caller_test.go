@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"sync"
@@ -50,7 +48,7 @@ type env struct {
 func newEnv(t *testing.T, handler func(ctx context.Context, call *gwsip.Invite)) *env {
 	t.Helper()
 	leakCheck(t)
-	srv, err := gwsip.NewServer(gwsip.Config{Addr: "127.0.0.1:0", Handler: handler, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "gw")})
+	srv, err := gwsip.NewServer(gwsip.Config{Addr: "127.0.0.1:0", Handler: handler})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +72,7 @@ func newEnv(t *testing.T, handler func(ctx context.Context, call *gwsip.Invite))
 			t.Error("gateway did not stop")
 		}
 	})
-	client, err := NewClient(ClientConfig{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "caller")})
+	client, err := NewClient(ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

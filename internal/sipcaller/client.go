@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -85,13 +86,15 @@ type Config struct {
 
 // Client is one SIP user agent and socket shared by many calls.
 type Client struct {
-	log     *slog.Logger
-	localIP netip.Addr
-	sipAddr netip.AddrPort
-	conn    net.PacketConn   // SIP socket; owned
-	ua      *sipgo.UserAgent // owned
-	dua     *sipgo.DialogUA  // builds and tracks dialogs
-	serving sync.WaitGroup   // the SIP read goroutine
+	log      *slog.Logger
+	localIP  netip.Addr
+	sipAddr  netip.AddrPort
+	conn     net.PacketConn   // SIP socket; owned
+	ua       *sipgo.UserAgent // owned
+	dua      *sipgo.DialogUA  // builds and tracks dialogs
+	serving  sync.WaitGroup   // the SIP read goroutine
+	gate     atomic.Bool      // set on Close: incoming messages are dropped
+	lastRead atomic.Int64     // unix ns of the last message let in
 
 	mu     sync.Mutex
 	closed bool
@@ -112,10 +115,20 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	c := &Client{
+		log:     cfg.Logger,
+		localIP: cfg.LocalIP,
+		sipAddr: local,
+		conn:    conn,
+		calls:   make(map[string]*Call),
+	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("callstream-caller"),
 		sipgo.WithUserAgentHostname(cfg.LocalIP.String()),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(cfg.Logger),
+			sip.WithTransportLayerReadFilter(c.readFilter),
+		),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(cfg.Logger),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) {
@@ -139,17 +152,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sipcaller: client: %w", err), ua.Close(), conn.Close())
 	}
-	c := &Client{
-		log:     cfg.Logger,
-		localIP: cfg.LocalIP,
-		sipAddr: local,
-		conn:    conn,
-		ua:      ua,
-		dua: &sipgo.DialogUA{
-			Client:     cli,
-			ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: local.Addr().String(), Port: int(local.Port())}},
-		},
-		calls: make(map[string]*Call),
+	c.ua = ua
+	c.dua = &sipgo.DialogUA{
+		Client:     cli,
+		ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: local.Addr().String(), Port: int(local.Port())}},
 	}
 	srv.OnBye(c.onBye)
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -206,12 +212,38 @@ func (c *Client) Close() error {
 		}()
 	}
 	closing.Wait()
+	// Drop late messages and let those already taken finish, so none races
+	// the transport teardown (sipgo would open a socket for it).
+	c.gate.Store(true)
+	c.settle()
 	errs[len(calls)] = c.ua.Close()
 	if err := c.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		errs = append(errs, err)
 	}
 	c.serving.Wait()
 	return errors.Join(errs...)
+}
+
+// settleQuiet is how long the SIP socket must have been quiet before the
+// transport closes.
+const settleQuiet = 50 * time.Millisecond
+
+func (c *Client) readFilter(_ sip.TransportReadProps, data []byte) ([]byte, error) {
+	if c.gate.Load() {
+		return nil, nil
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	return data, nil
+}
+
+// settle waits until no message has been let in for settleQuiet.
+func (c *Client) settle() {
+	wait := settleQuiet - time.Since(time.Unix(0, c.lastRead.Load()))
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	<-t.C
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
