@@ -145,11 +145,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if codec == "" {
 		codec = "PCMU"
 	}
-	sent := speech
+	// What the caller sends, and what the app must receive: a PCMA call
+	// reaches the app as the µ-law transcoding of its A-law bytes.
+	sent, want := speech, speech
 	if codec == "PCMA" {
 		sent = make([]byte, len(speech))
+		want = make([]byte, len(speech))
 		for i, b := range speech {
 			sent[i] = media.ULawToALaw(b)
+			want[i] = media.ALawToULaw(sent[i])
 		}
 	}
 	c, err := client.Dial(ctx, sipcaller.Config{
@@ -209,7 +213,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			res.PromptPackets++
 		}
 	}
-	res.Match = bytes.Contains(received, speech)
+	res.Match = bytes.Contains(received, want)
 
 	res.WAVPath = opts.WAVPath
 	if res.WAVPath == "" {
@@ -243,7 +247,7 @@ func (r *Result) print(w io.Writer, sentBytes int) {
 	for _, k := range names {
 		ev = append(ev, fmt.Sprintf("%s=%d", k, r.Events[k]))
 	}
-	verdict := "MATCH: the app received every byte the caller sent, in order"
+	verdict := "MATCH: the app received the caller's audio intact and in order"
 	if !r.Match {
 		verdict = "MISMATCH: the app did not receive the caller's audio intact"
 	}
