@@ -59,6 +59,9 @@ type Config struct {
 	RTPIP      netip.Addr    // address the RTP socket binds to
 	RTPTimeout time.Duration // no RTP for this long hangs up (default 30 s)
 	Logger     *slog.Logger
+	// Clock is the media clock shared by calls (borrowed). Nil: the call
+	// runs a clock of its own.
+	Clock *Clock
 }
 
 // Source is audio played to the caller, one 20 ms µ-law frame per tick.
@@ -105,8 +108,20 @@ type Call struct {
 	answeredAt  time.Time
 	dtmfSubs    []*dtmfSub
 
-	clock time.Time     // wall and monotonic time of frame index 0: when the call was created
-	tick  atomic.Uint64 // the clock's current frame index
+	clock    time.Time     // wall and monotonic time of frame index 0, a tick of the shared clock
+	base     uint64        // the shared clock's tick that is this call's index 0
+	tick     atomic.Uint64 // the call's current frame index
+	mclock   *Clock        // the shared clock (owned when ownClock)
+	ownClock bool
+
+	// Media clock state: used only by runTick, under tickMu.
+	tickMu   sync.Mutex
+	first    uint64 // the call's first tick after the answer
+	lastTick uint64
+	playing  bool
+	outFrame [frameBytes]byte
+	wireBuf  [frameBytes]byte
+	mixBuf   [frameBytes]byte
 
 	// Inbound track state, guarded by inMu (RTP goroutine + clock).
 	inMu      sync.Mutex
@@ -141,7 +156,11 @@ func New(cfg Config) *Call {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Call{cfg: cfg, log: cfg.Logger, inv: cfg.Invite, ctx: ctx, cancel: cancel, clock: time.Now()}
+	c := &Call{cfg: cfg, log: cfg.Logger, inv: cfg.Invite, ctx: ctx, cancel: cancel, mclock: cfg.Clock}
+	if c.mclock == nil {
+		c.mclock, c.ownClock = NewClock(), true
+	}
+	c.clock, c.base = c.mclock.grid()
 	empty := []*stream.Flow{}
 	c.flows.Store(&empty)
 	c.wg.Add(1)
@@ -220,6 +239,7 @@ func (c *Call) end(reason string) {
 	c.mu.Unlock()
 	c.log.Info("call ended", "reason", reason)
 	c.cancel()
+	c.mclock.remove(c)
 	if conn != nil {
 		_ = conn.Close()
 	}
@@ -244,10 +264,12 @@ func (c *Call) Answer() error {
 	if err != nil {
 		return fmt.Errorf("answer: rtp port: %w", err)
 	}
-	// The media clock runs from the next frame boundary of the call's clock.
-	first := uint64((time.Since(c.clock) + frame - 1) / frame)
-	// Until the clock's first tick the current slot is the one before it.
-	c.tick.Store(max(first, 1) - 1)
+	// The media clock runs the call from the shared clock's next tick; until
+	// then the current slot is the one before it.
+	_, m := c.mclock.grid()
+	c.first = m + 1 - c.base
+	c.lastTick = c.first - 1
+	c.tick.Store(c.first - 1)
 	if err := c.inv.Answer(conn.LocalAddr(), codec, offer.DTMFType); err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("answer: %w", err)
@@ -264,9 +286,9 @@ func (c *Call) Answer() error {
 	c.answered = true
 	c.answeredAt = time.Now()
 	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.inv.RemoteRTP())
-	c.wg.Add(2)
+	c.wg.Add(1)
 	go c.receiveLoop()
-	go c.clockLoop()
+	c.mclock.add(c)
 	return nil
 }
 
@@ -318,6 +340,9 @@ func (c *Call) Hangup(reason string) {
 func (c *Call) Close() error {
 	c.Hangup("call closed")
 	c.wg.Wait()
+	if c.ownClock {
+		c.mclock.Close()
+	}
 	return nil
 }
 
@@ -483,106 +508,103 @@ func (c *Call) emitInboundLocked(frame []byte) {
 	c.framesIn.Add(1)
 }
 
-// clockLoop is the call's media clock: every 20 ms it plays one frame to the
-// caller, feeds the outbound and mixed tracks, keeps the inbound track
-// continuous and watches for RTP inactivity.
-func (c *Call) clockLoop() {
-	defer c.wg.Done()
-	first := c.tick.Load()
-	pacer := rtpio.NewPacer(c.clock.Add(time.Duration(first)*frame), frame, 200*time.Millisecond)
-	var (
-		out      [frameBytes]byte
-		wire     [frameBytes]byte
-		mixed    [frameBytes]byte
-		silence  [frameBytes]byte
-		playing  bool
-		isALaw   = c.codec.PayloadType == 8
-		lastSkip uint64
-	)
-	fillSilence(silence[:])
-	for {
-		n, err := pacer.Wait(c.ctx)
-		if err != nil {
-			return
-		}
-		n += first
-		if s := pacer.Skipped(); s != lastSkip {
-			c.skipped.Add(s - lastSkip)
-			c.sender.Skip(int(s - lastSkip))
-			lastSkip = s
-		}
-		c.tick.Store(n)
-		c.ticks.Add(1)
+// runTick is the call's share of the media clock, run every 20 ms by the
+// shared Clock with its tick m: it plays one frame to the caller, feeds the
+// outbound and mixed tracks, keeps the inbound track continuous and watches
+// for RTP inactivity. It must not block.
+func (c *Call) runTick(m uint64) {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if c.ctx.Err() != nil || m < c.base {
+		return
+	}
+	n := m - c.base
+	if n <= c.lastTick {
+		return
+	}
+	if skipped := n - c.lastTick - 1; skipped > 0 {
+		c.skipped.Add(skipped)
+		c.sender.Skip(int(skipped))
+	}
+	c.lastTick = n
+	c.tick.Store(n)
+	c.ticks.Add(1)
+	out := c.outFrame[:]
 
-		// Outbound: what plays to the caller now.
-		got := false
-		if box := c.source.Load(); box != nil {
-			got = box.s.ReadFrame(out[:])
+	// Outbound: what plays to the caller now.
+	got := false
+	if box := c.source.Load(); box != nil {
+		got = box.s.ReadFrame(out)
+	}
+	if got {
+		if !c.playing {
+			c.sender.MarkTalkspurt()
 		}
-		if got {
-			if !playing {
-				c.sender.MarkTalkspurt()
+		payload := out
+		if c.codec.PayloadType == 8 {
+			for i, b := range out {
+				c.wireBuf[i] = media.ULawToALaw(b)
 			}
-			payload := out[:]
-			if isALaw {
-				for i, b := range out {
-					wire[i] = media.ULawToALaw(b)
-				}
-				payload = wire[:]
-			}
-			if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
-				c.log.Debug("rtp send", "err", err)
-			}
-			c.framesOut.Add(1)
-		} else {
-			copy(out[:], silence[:])
-			c.sender.Skip(1)
+			payload = c.wireBuf[:]
 		}
-		playing = got
-		copy(c.outRing[n%ringSize][:], out[:])
+		if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
+			c.log.Debug("rtp send", "err", err)
+		}
+		c.framesOut.Add(1)
+	} else {
+		fillSilence(out)
+		c.sender.Skip(1)
+	}
+	c.playing = got
+	copy(c.outRing[n%ringSize][:], out)
 
-		flows := *c.flows.Load()
-		for _, f := range flows {
-			f.Push(stream.TrackOutbound, n, out[:])
-		}
+	flows := *c.flows.Load()
+	for _, f := range flows {
+		f.Push(stream.TrackOutbound, n, out)
+	}
 
-		// Inbound continuity: silence for what the caller did not send.
-		c.inMu.Lock()
-		if !c.inStarted && n >= first+startGrace {
-			// The caller sent nothing since the answer: the inbound track
-			// starts anyway, with silence, from the first tick.
-			c.inStarted = true
-			c.inIndex = first
-		}
-		if c.inStarted {
-			for c.inIndex+inboundLag < n {
-				c.emitInboundLocked(silence[:])
-				c.silenceFilled.Add(1)
-			}
-		}
-		// Mixed: the inbound and outbound frames of the slot inboundLag ago.
-		var mixIdx uint64
-		haveMix := n >= mixLag
-		if haveMix {
-			mixIdx = n - mixLag
-			in := silence[:]
-			if slot := mixIdx % ringSize; c.inRingIdx[slot] == mixIdx+1 {
-				in = c.inRing[slot][:]
-			}
-			media.MixULaw(mixed[:], in, c.outRing[mixIdx%ringSize][:])
-		}
-		c.inMu.Unlock()
-		if haveMix {
-			for _, f := range flows {
-				f.Push(stream.TrackMixed, mixIdx, mixed[:])
-			}
-		}
-
-		if n%50 == 0 {
-			c.checkActivity()
+	// Inbound continuity: silence for what the caller did not send.
+	c.inMu.Lock()
+	if !c.inStarted && n >= c.first+startGrace {
+		// The caller sent nothing since the answer: the inbound track
+		// starts anyway, with silence, from the first tick.
+		c.inStarted = true
+		c.inIndex = c.first
+	}
+	if c.inStarted {
+		for c.inIndex+inboundLag < n {
+			c.emitInboundLocked(silenceFrame[:])
+			c.silenceFilled.Add(1)
 		}
 	}
+	// Mixed: the inbound and outbound frames of the slot mixLag ago.
+	var mixIdx uint64
+	haveMix := n >= mixLag
+	if haveMix {
+		mixIdx = n - mixLag
+		in := silenceFrame[:]
+		if slot := mixIdx % ringSize; c.inRingIdx[slot] == mixIdx+1 {
+			in = c.inRing[slot][:]
+		}
+		media.MixULaw(c.mixBuf[:], in, c.outRing[mixIdx%ringSize][:])
+	}
+	c.inMu.Unlock()
+	if haveMix {
+		for _, f := range flows {
+			f.Push(stream.TrackMixed, mixIdx, c.mixBuf[:])
+		}
+	}
+
+	if n%50 == 0 {
+		c.checkActivity()
+	}
 }
+
+// silenceFrame is 20 ms of µ-law silence; never written.
+var silenceFrame = func() (b [frameBytes]byte) {
+	fillSilence(b[:])
+	return b
+}()
 
 // checkActivity hangs up when no RTP arrived for RTPTimeout.
 func (c *Call) checkActivity() {

@@ -65,6 +65,7 @@ type Gateway struct {
 	sip      *sip.Server
 	ports    *rtpio.PortPool
 	rtpIP    netip.Addr
+	clock    *call.Clock // the media clock of every call (owned)
 	ctrl     Controller
 	httpLn   net.Listener
 	http     *http.Server
@@ -206,6 +207,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", g.cfg.HTTPAddr, err)
 	}
+	g.clock = call.NewClock()
+	defer g.clock.Close()
 	g.httpLn = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -296,6 +299,7 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		Invite:     inv,
 		Ports:      g.ports,
 		RTPIP:      g.rtpIP,
+		Clock:      g.clock,
 		RTPTimeout: g.cfg.RTPTimeout,
 		Logger:     log,
 	})

@@ -491,10 +491,10 @@ func TestSIPpEchoesPlayIntoStream(t *testing.T) {
 	a, _ := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
 	prompt, _ := a.ULaw8k()
 	dir := t.TempDir()
-	writeAudio(t, dir, "silence.ulaw", bytes.Repeat([]byte{0xFF}, 160))
+	// SIPp sends nothing of its own: every packet the gateway gets is an echo.
 	res, err := sipp.Run(env.Context(30*time.Second), sipp.Options{
 		Scenario: "uac_stream.xml", Target: env.GW.SIPAddr(), Dir: dir, Extra: []string{"-rtp_echo"},
-		Params: sipp.Params{PT: 0, Codec: "PCMU", File: "silence.ulaw", PauseMs: 10, WaitBye: true},
+		Params: sipp.Params{PT: 0, Codec: "PCMU", PauseMs: 10, WaitBye: true},
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res.Output)
@@ -502,7 +502,7 @@ func TestSIPpEchoesPlayIntoStream(t *testing.T) {
 	conn := env.Accept()
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	in := checkCarrierX(t, conn, callSid(t, env), []string{"inbound"}, nil)["inbound"]
-	if !bytes.Contains(in, prompt[:len(prompt)-len(prompt)%160]) {
+	if !bytes.HasPrefix(in, prompt[:len(prompt)-len(prompt)%160]) {
 		t.Fatalf("the echoed prompt is not in the stream (%d bytes)", len(in))
 	}
 }

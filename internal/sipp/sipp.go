@@ -40,7 +40,7 @@ func Require(t testing.TB) string {
 type Params struct {
 	PT           int    // payload type: 0 (PCMU) or 8 (PCMA)
 	Codec        string // PCMU or PCMA
-	File         string // headerless audio file for rtp_stream
+	File         string // headerless audio file for rtp_stream; empty: send no audio
 	PauseMs      int    // pause after starting the stream
 	WaitBye      bool   // wait for the gateway's BYE instead of sending one
 	Code         int    // expected final response (uac_reject)
