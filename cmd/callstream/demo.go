@@ -17,6 +17,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		dialect  = fs.String("stream-dialect", "carrierx", "carrierx or twilio")
 		codec    = fs.String("codec", "PCMU", "the caller's codec: PCMU or PCMA")
 		logLevel = fs.String("log-level", "warn", "gateway log level")
+		scn      = fs.Bool("scenario", false, "run the JavaScript echo-bot scenario instead of FlexML")
+		scnFile  = fs.String("scenario-file", "", "with --scenario: the script (default: the built-in echo bot)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -25,12 +27,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := lv.UnmarshalText([]byte(*logLevel)); err != nil {
 		return err
 	}
-	_, err := demo.Run(ctx, demo.Options{
+	opts := demo.Options{
 		Out:     stdout,
 		WAVPath: *wav,
 		Dialect: *dialect,
 		Codec:   *codec,
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv})),
-	})
+	}
+	if *scn {
+		_, err := demo.RunScenario(ctx, opts, *scnFile)
+		return err
+	}
+	_, err := demo.Run(ctx, opts)
 	return err
 }

@@ -194,3 +194,15 @@ func TestFlagErrors(t *testing.T) {
 		t.Fatalf("unknown command: code %d", code)
 	}
 }
+
+// `callstream demo --scenario` runs the echo-bot scenario end to end.
+func TestDemoScenario(t *testing.T) {
+	var out bytes.Buffer
+	res, err := demo.RunScenario(context.Background(), demo.Options{Out: &out, WAVPath: filepath.Join(t.TempDir(), "s.wav")}, "../../examples/scenarios/echo-bot.js")
+	if err != nil {
+		t.Fatalf("scenario demo: %v\n%s", err, out.String())
+	}
+	if !res.Match || res.HeardFrames < 150 || res.BotMessages < 150 {
+		t.Fatalf("scenario demo result %+v", res)
+	}
+}

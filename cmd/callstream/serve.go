@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/gateway"
+	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -29,6 +30,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		queue      = fs.Duration("stream-queue", stream.DefaultQueue, "audio queued towards a slow WebSocket before the oldest is dropped")
 		playout    = fs.Duration("playout-limit", stream.DefaultPlayoutLimit, "app audio queued ahead of real time on a bidirectional stream")
 		pprof      = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP listener")
+		scn        = fs.String("scenario", "", "run this JavaScript scenario (VoxEngine style) for every call instead of FlexML")
+		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,7 +47,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Config{
+	cfg := gateway.Config{
 		SIPAddr:           *sipAddr,
 		HTTPAddr:          *httpAddr,
 		App:               *app,
@@ -59,7 +62,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PlayoutLimit:      *playout,
 		Pprof:             *pprof,
 		Logger:            log,
-	})
+	}
+	var g *gateway.Gateway
+	if *scn != "" {
+		rt, err := scenario.New(scenario.Config{File: *scn, CustomData: *scnData, Logger: log,
+			HTTPAddr: func() string { return g.HTTPAddr() }})
+		if err != nil {
+			return err
+		}
+		// Sessions may outlive calls: close them after the gateway stops.
+		defer rt.Close()
+		gateway.WithScenario(&cfg, rt)
+	}
+	g, err = gateway.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ const (
 	// suppression, a stall), so it waits 100 ms rather than shift audio
 	// that is merely late.
 	inboundLag = 5
+	// fillLag is where a fill leaves the inbound track: 3 frames behind the
+	// clock, 40 ms short of the trigger.
+	fillLag = 3
 	// mixLag is how far (in frames) the mixed track trails the clock: the
 	// caller's frame for a slot has normally arrived one frame later; two
 	// leave 20 ms for network jitter.
@@ -202,26 +205,26 @@ func (c *Call) watchDialog() {
 	defer c.wg.Done()
 	select {
 	case <-c.inv.Done():
-		switch c.inv.EndCause() {
-		case sip.EndCancel:
-			c.end("caller cancelled")
-		case sip.EndRemoteBye:
-			c.end("caller hung up")
-		case sip.EndLocalBye:
-			c.mu.Lock()
-			reason := c.localReason
-			c.mu.Unlock()
-			c.end(reason)
-		default:
-			c.mu.Lock()
-			reason := c.localReason
-			c.mu.Unlock()
-			if reason == "" {
-				reason = "dialog ended"
-			}
-			c.end(reason)
-		}
+		c.endFromDialog()
 	case <-c.ctx.Done():
+	}
+}
+
+// endFromDialog ends the call with the reason the dialog ended.
+func (c *Call) endFromDialog() {
+	c.mu.Lock()
+	local := c.localReason
+	c.mu.Unlock()
+	switch c.inv.EndCause() {
+	case sip.EndCancel:
+		c.end("caller cancelled")
+	case sip.EndRemoteBye:
+		c.end("caller hung up")
+	default:
+		if local == "" {
+			local = "dialog ended"
+		}
+		c.end(local)
 	}
 }
 
@@ -318,6 +321,13 @@ func (c *Call) Hangup(reason string) {
 	c.mu.Unlock()
 	if ended {
 		return
+	}
+	select {
+	case <-c.inv.Done():
+		// The dialog ended first (BYE, CANCEL): that is the reason.
+		c.endFromDialog()
+		return
+	default:
 	}
 	c.mu.Lock()
 	if c.localReason == "" {
@@ -572,9 +582,13 @@ func (c *Call) runTick(m uint64) {
 		c.inIndex = c.first
 	}
 	if c.inStarted {
-		for c.inIndex+inboundLag < n {
-			c.emitInboundLocked(silenceFrame[:])
-			c.silenceFilled.Add(1)
+		if c.inIndex+inboundLag < n {
+			// Fill to fillLag, not to the trigger, so audio that resumes
+			// has room for jitter before the next fill.
+			for c.inIndex+fillLag < n {
+				c.emitInboundLocked(silenceFrame[:])
+				c.silenceFilled.Add(1)
+			}
 		}
 	}
 	// Mixed: the inbound and outbound frames of the slot mixLag ago.

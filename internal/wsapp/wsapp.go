@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -207,10 +208,12 @@ type Conn struct {
 
 	pauseMu sync.Mutex
 	read    chan struct{} // closed while reading is allowed
-	// OnMessage, set before the first message (e.g. by Options.Handler),
-	// sees each message as it arrives, in the read goroutine.
-	OnMessage func(m Message)
+	onMsg   atomic.Pointer[func(m Message)]
 }
+
+// OnMessage makes fn see each message as it arrives, in the read goroutine
+// (e.g. set by Options.Handler). Safe to call at any time.
+func (c *Conn) OnMessage(fn func(m Message)) { c.onMsg.Store(&fn) }
 
 func (c *Conn) readLoop() {
 	defer close(c.closed)
@@ -236,8 +239,8 @@ func (c *Conn) readLoop() {
 		c.mu.Lock()
 		c.msgs = append(c.msgs, m)
 		c.mu.Unlock()
-		if c.OnMessage != nil {
-			c.OnMessage(m)
+		if fn := c.onMsg.Load(); fn != nil {
+			(*fn)(m)
 		}
 		select {
 		case c.notify <- struct{}{}:

@@ -1,0 +1,113 @@
+package scenario
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Limits bound what one session may do. The zero value of each field means
+// the default, which follows the VoxEngine limits.
+type Limits struct {
+	CallbackTime    time.Duration // a callback running longer is interrupted and the session ends (1 s)
+	Timers          int           // timers alive at once (100)
+	MinInterval     time.Duration // shortest setInterval period (100 ms)
+	NoCallTimeout   time.Duration // a session without a call for this long ends (60 s)
+	AnswerTimeout   time.Duration // an inbound call not answered this long is dropped (60 s)
+	MediaBuffer     time.Duration // remote audio buffered ahead of playback (10 s)
+	MediaEndSilence time.Duration // silence after which MEDIA_ENDED fires (1 s)
+	ExtraSockets    int           // incoming WebSockets allowed beyond the session's calls (3)
+	ShutdownWait    time.Duration // how long a session's end waits for sockets and calls (5 s)
+	FetchSize       int64         // largest audio file or HTTP response read (10 MB)
+	TTSChars        int           // longest text for say and createTTSPlayer (1500)
+}
+
+// DefaultLimits returns the limits the zero Limits means.
+func DefaultLimits() Limits {
+	return Limits{
+		CallbackTime:    time.Second,
+		Timers:          100,
+		MinInterval:     100 * time.Millisecond,
+		NoCallTimeout:   60 * time.Second,
+		AnswerTimeout:   60 * time.Second,
+		MediaBuffer:     10 * time.Second,
+		MediaEndSilence: time.Second,
+		ExtraSockets:    3,
+		ShutdownWait:    5 * time.Second,
+		FetchSize:       10 << 20,
+		TTSChars:        1500,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.CallbackTime <= 0 {
+		l.CallbackTime = d.CallbackTime
+	}
+	if l.Timers <= 0 {
+		l.Timers = d.Timers
+	}
+	if l.MinInterval <= 0 {
+		l.MinInterval = d.MinInterval
+	}
+	if l.NoCallTimeout <= 0 {
+		l.NoCallTimeout = d.NoCallTimeout
+	}
+	if l.AnswerTimeout <= 0 {
+		l.AnswerTimeout = d.AnswerTimeout
+	}
+	if l.MediaBuffer <= 0 {
+		l.MediaBuffer = d.MediaBuffer
+	}
+	if l.MediaEndSilence <= 0 {
+		l.MediaEndSilence = d.MediaEndSilence
+	}
+	if l.ExtraSockets <= 0 {
+		l.ExtraSockets = d.ExtraSockets
+	}
+	if l.ShutdownWait <= 0 {
+		l.ShutdownWait = d.ShutdownWait
+	}
+	if l.FetchSize <= 0 {
+		l.FetchSize = d.FetchSize
+	}
+	if l.TTSChars <= 0 {
+		l.TTSChars = d.TTSChars
+	}
+	return l
+}
+
+// Config configures a Runtime. File or Source is required; every other
+// field's zero value means its default.
+type Config struct {
+	// File is the scenario script. It is read and compiled once by New.
+	File string
+	// Source, when set, is the script text; File then only names it in
+	// errors and stack traces.
+	Source string
+	// Logger receives the runtime's logs and the scenarios' Logger.write.
+	Logger *slog.Logger
+	// HTTPAddr returns the address of the HTTP listener the Routes are
+	// served on (the gateway's); access URLs are built from it.
+	HTTPAddr func() string
+	// PublicURL, when set, is the base of access URLs as callers of the
+	// listener see it (e.g. "https://gw.example.com"); default
+	// "http://" + HTTPAddr().
+	PublicURL string
+	// CustomData is what VoxEngine.customData() returns in sessions
+	// started by a call (POST /scenarios passes its own).
+	CustomData string
+	// HTTPClient fetches audio and runs Net.httpRequestAsync (default: a
+	// client with a 30 s timeout).
+	HTTPClient *http.Client
+	// TTSCommand is the text-to-speech program for say and createTTSPlayer,
+	// run as TTSCommand [-v voice] --stdout with the text on its standard
+	// input; it must write a WAV file to its standard output (default
+	// "espeak-ng").
+	TTSCommand string
+	// RecordDir is where recorders write their WAV files (default: the
+	// system's temporary directory).
+	RecordDir string
+	// Limits bound each session.
+	Limits Limits
+}

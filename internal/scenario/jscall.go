@@ -1,0 +1,424 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/stream"
+)
+
+// Call states as call.state() returns them.
+const (
+	callAlerting   = "ALERTING"
+	callConnected  = "CONNECTED"
+	callTerminated = "TERMINATED"
+)
+
+// sink is a unit that receives audio: a Call, a WebSocket, a Recorder.
+type sink interface {
+	// attach makes src the audio the unit receives; opts describe the
+	// stream (for a WebSocket). replaced runs on the loop when something
+	// else takes the unit over. detach undoes attach. Loop only.
+	attach(src call.Source, opts mediaOpts, replaced func()) (detach func(), err error)
+}
+
+// attachment is what plays to a caller now.
+type attachment struct {
+	src      call.Source
+	replaced func()
+}
+
+// jsCall is the JavaScript Call object of one call.
+type jsCall struct {
+	s   *session
+	c   *call.Call
+	obj *goja.Object
+	et  *eventTarget
+
+	// Loop only.
+	state       string
+	customData  string
+	answering   bool
+	ended       bool
+	answeredAt  time.Time
+	toneCancel  func()
+	cur         *attachment
+	answerTimer *time.Timer
+
+	audio atomic.Bool // AudioStarted fired (the media clock checks)
+}
+
+// callFlow is one call.sendMediaTo(websocket): a flow of the call's audio.
+type callFlow struct {
+	call *jsCall
+	ws   *jsSocket
+	tag  string
+	flow *stream.Flow
+}
+
+// sipReasons are the reason phrases of the codes a scenario rejects with.
+var sipReasons = map[int]string{
+	403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 480: "Temporarily Unavailable",
+	486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error",
+	503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline",
+}
+
+// addCall makes the Call object of c and watches the call.
+func (s *session) addCall(c *call.Call) *jsCall {
+	jc := &jsCall{s: s, c: c, state: callAlerting}
+	vm := s.vm
+	obj := vm.NewObject()
+	jc.obj = obj
+	jc.et = newEventTarget(obj, nil)
+	jc.et.methods(vm)
+	inv := c.Invite()
+	m := func(name string, fn func(goja.FunctionCall) goja.Value) { _ = obj.Set(name, fn) }
+	str := func(v string) func(goja.FunctionCall) goja.Value {
+		return func(goja.FunctionCall) goja.Value { return vm.ToValue(v) }
+	}
+	m("id", str(c.Sid()))
+	m("callerid", str(inv.From))
+	m("number", str(inv.To))
+	m("displayName", str(inv.FromDisplay))
+	m("clientType", str("sip"))
+	m("state", func(goja.FunctionCall) goja.Value { return vm.ToValue(jc.state) })
+	m("incoming", func(goja.FunctionCall) goja.Value { return vm.ToValue(true) })
+	m("headers", func(goja.FunctionCall) goja.Value {
+		h := vm.NewObject()
+		for k, v := range inv.Headers {
+			_ = h.Set(k, v)
+		}
+		return h
+	})
+	m("customData", func(fc goja.FunctionCall) goja.Value {
+		if v := fc.Argument(0); !isNothing(v) {
+			jc.customData = v.String()
+		}
+		return vm.ToValue(jc.customData)
+	})
+	m("answer", func(goja.FunctionCall) goja.Value { jc.answer(); return goja.Undefined() })
+	m("answerDirect", func(goja.FunctionCall) goja.Value { jc.answer(); return goja.Undefined() })
+	m("reject", func(fc goja.FunctionCall) goja.Value {
+		code := 486
+		if v := fc.Argument(0); !isNothing(v) {
+			code = int(v.ToInteger())
+		}
+		jc.reject(code)
+		return goja.Undefined()
+	})
+	m("decline", func(goja.FunctionCall) goja.Value { jc.reject(603); return goja.Undefined() })
+	m("ring", func(goja.FunctionCall) goja.Value {
+		s.log.Debug("call.ring: the gateway has already sent its provisional response")
+		return goja.Undefined()
+	})
+	m("startEarlyMedia", func(goja.FunctionCall) goja.Value {
+		s.log.Warn("call.startEarlyMedia is not supported yet: answer the call to play audio")
+		return goja.Undefined()
+	})
+	m("hangup", func(goja.FunctionCall) goja.Value { jc.hangup(); return goja.Undefined() })
+	m("say", func(fc goja.FunctionCall) goja.Value {
+		jc.play(ttsSource(fc.Argument(0).String(), voiceOf(fc.Argument(1))), false)
+		return goja.Undefined()
+	})
+	m("startPlayback", func(fc goja.FunctionCall) goja.Value {
+		jc.play(fetchSource(fc.Argument(0).String()), optBool(fc.Argument(1), "loop"))
+		return goja.Undefined()
+	})
+	m("stopPlayback", func(goja.FunctionCall) goja.Value { jc.stopPlayback(); return goja.Undefined() })
+	m("sendMediaTo", func(fc goja.FunctionCall) goja.Value {
+		s.sendMedia(obj, fc.Argument(0), fc.Argument(1))
+		return goja.Undefined()
+	})
+	m("stopMediaTo", func(fc goja.FunctionCall) goja.Value {
+		s.stopMedia(obj, fc.Argument(0))
+		return goja.Undefined()
+	})
+	m("handleTones", func(fc goja.FunctionCall) goja.Value {
+		jc.handleTones(fc.Argument(0).ToBoolean())
+		return goja.Undefined()
+	})
+	m("sendDigits", func(fc goja.FunctionCall) goja.Value {
+		jc.sendDigits(fc.Argument(0).String())
+		return goja.Undefined()
+	})
+
+	s.units[obj] = jc
+	s.calls = append(s.calls, jc)
+	s.liveCalls.Add(1)
+	s.disarmIdle()
+	s.clock.addCall(jc)
+	if c.Answered() {
+		jc.state = callConnected
+		jc.answeredAt = time.Now()
+	} else {
+		jc.answerTimer = time.AfterFunc(s.lim.AnswerTimeout, func() { s.post(jc.answerExpired) })
+	}
+	s.goroutine(func() {
+		select {
+		case <-c.Done():
+			s.post(jc.end)
+		case <-s.ctx.Done():
+		}
+	})
+	return jc
+}
+
+// event makes a call event: {name, call, id, ...fields}.
+func (jc *jsCall) event(name string, fields ...any) *goja.Object {
+	return jc.s.event(name, append([]any{"call", jc.obj, "id", jc.c.Sid()}, fields...)...)
+}
+
+func (jc *jsCall) answer() {
+	if jc.answering || jc.state != callAlerting {
+		return
+	}
+	jc.answering = true
+	s, c := jc.s, jc.c
+	s.goroutine(func() {
+		err := c.Answer()
+		s.post(func() { jc.answered(err) })
+	})
+}
+
+// answered runs on the loop when the answer is done.
+func (jc *jsCall) answered(err error) {
+	jc.answering = false
+	if jc.ended {
+		return
+	}
+	if err != nil {
+		jc.s.log.Warn("call.answer failed", "err", err)
+		jc.s.dispatch(jc.et, evFailed, jc.event(evFailed, "code", 500, "reason", err.Error()))
+		return
+	}
+	if jc.answerTimer != nil {
+		jc.answerTimer.Stop()
+	}
+	jc.state = callConnected
+	jc.answeredAt = time.Now()
+	jc.s.dispatch(jc.et, evConnected, jc.event(evConnected, "headers", jc.s.vm.NewObject(), "customData", jc.customData))
+}
+
+// answerExpired drops a call nobody answered in time.
+func (jc *jsCall) answerExpired() {
+	if jc.state != callAlerting || jc.ended {
+		return
+	}
+	jc.s.log.Error("call not answered in time: dropped", "answer_timeout", jc.s.lim.AnswerTimeout)
+	c := jc.c
+	jc.s.goroutine(func() { c.Hangup("not answered by the scenario in time") })
+}
+
+func (jc *jsCall) reject(code int) {
+	if jc.state != callAlerting {
+		jc.s.log.Warn("call.reject: the call is not ringing", "state", jc.state)
+		return
+	}
+	if code < 300 || code > 699 {
+		jc.s.log.Warn("call.reject: not a SIP error code, 486 sent", "code", code)
+		code = 486
+	}
+	reason := sipReasons[code]
+	if reason == "" {
+		reason = "Rejected"
+	}
+	c := jc.c
+	jc.s.goroutine(func() {
+		if err := c.Reject(code, reason); err != nil {
+			jc.s.log.Warn("call.reject failed", "err", err)
+		}
+	})
+}
+
+func (jc *jsCall) hangup() {
+	if jc.ended {
+		return
+	}
+	c := jc.c
+	jc.s.goroutine(func() { c.Hangup("scenario hung up") })
+}
+
+// end runs on the loop when the call has ended: its flows stop, and
+// Disconnected is dispatched.
+func (jc *jsCall) end() {
+	if jc.ended {
+		return
+	}
+	s := jc.s
+	jc.ended = true
+	wasConnected := jc.state == callConnected
+	jc.state = callTerminated
+	if jc.answerTimer != nil {
+		jc.answerTimer.Stop()
+	}
+	if jc.toneCancel != nil {
+		jc.toneCancel()
+		jc.toneCancel = nil
+	}
+	for _, f := range append([]*callFlow(nil), s.callFlows...) {
+		if f.call == jc {
+			s.stopCallFlow(f)
+		}
+	}
+	if a := jc.cur; a != nil {
+		jc.cur = nil
+		if a.replaced != nil {
+			a.replaced()
+		}
+	}
+	s.liveCalls.Add(-1)
+	s.clock.removeCall(jc)
+	duration := 0.0
+	code := 487
+	if wasConnected {
+		duration = time.Since(jc.answeredAt).Round(time.Millisecond).Seconds()
+		code = 200
+	}
+	s.dispatch(jc.et, evDisconnected, jc.event(evDisconnected,
+		"internalCode", code, "reason", jc.c.EndReason(), "duration", duration, "cost", 0, "direction", "incoming"))
+	if s.liveCalls.Load() == 0 && s.state == stateRunning {
+		s.armIdle()
+	}
+}
+
+// attach makes src what the caller hears; the previous source is replaced.
+func (jc *jsCall) attach(src call.Source, _ mediaOpts, replaced func()) (func(), error) {
+	if jc.ended {
+		return nil, fmt.Errorf("the call has ended: %w", call.ErrEnded)
+	}
+	prev := jc.cur
+	a := &attachment{src: src, replaced: replaced}
+	jc.cur = a
+	jc.c.SetSource(src)
+	if prev != nil && prev.replaced != nil {
+		prev.replaced()
+	}
+	return func() {
+		jc.c.ClearSource(src)
+		if jc.cur == a {
+			jc.cur = nil
+		}
+	}, nil
+}
+
+// play plays audio to the caller with PlaybackStarted and PlaybackFinished
+// on the call.
+func (jc *jsCall) play(src audioSource, loop bool) {
+	p := jc.s.newPlayer(jc, false)
+	p.loop = loop
+	p.load(src)
+	p.sendTo(jc.obj, jc, mediaOpts{})
+}
+
+// stopPlayback stops what startPlayback or say plays.
+func (jc *jsCall) stopPlayback() {
+	for _, p := range append([]*player(nil), jc.s.players...) {
+		if p.owner == jc {
+			p.stop()
+		}
+	}
+}
+
+func (jc *jsCall) handleTones(on bool) {
+	if on == (jc.toneCancel != nil) || jc.ended {
+		return
+	}
+	if !on {
+		jc.toneCancel()
+		jc.toneCancel = nil
+		return
+	}
+	s := jc.s
+	jc.toneCancel = jc.c.OnDTMF(func(d byte) {
+		tone := string(rune(d))
+		s.post(func() {
+			if jc.toneCancel == nil {
+				return
+			}
+			s.dispatch(jc.et, evToneReceived, jc.event(evToneReceived, "tone", tone, "type", "dtmf"))
+		})
+	})
+}
+
+// sendDigits plays the digits to the caller as in-band DTMF tones, then
+// whatever played before.
+func (jc *jsCall) sendDigits(digits string) {
+	tones, err := dtmfAudio(strings.ToUpper(digits))
+	if err != nil {
+		jc.s.log.Warn("call.sendDigits", "err", err)
+		jc.s.throw(err)
+	}
+	if jc.ended || len(tones) == 0 {
+		return
+	}
+	var next call.Source
+	if jc.cur != nil {
+		next = jc.cur.src
+	}
+	jc.c.SetSource(&prefixSource{data: tones, next: next})
+}
+
+// callToSocket starts call.sendMediaTo(ws): the caller's audio as a flow
+// on the socket, in the chosen encoding.
+func (s *session) callToSocket(jc *jsCall, w *jsSocket, o mediaOpts) {
+	if w.state == wsClosed || w.state == wsClosing {
+		w.postError(fmt.Errorf("call.sendMediaTo: %w", ErrNotOpen))
+		return
+	}
+	if jc.ended {
+		s.log.Warn("call.sendMediaTo: the call has ended")
+		return
+	}
+	enc, err := o.enc.newEncoder()
+	if err != nil {
+		s.mediaError(w, fmt.Errorf("call.sendMediaTo %s: %w", o.enc.name, err))
+		return
+	}
+	for _, f := range append([]*callFlow(nil), s.callFlows...) {
+		if f.call == jc && f.ws == w && f.tag == o.tag {
+			s.stopCallFlow(f)
+		}
+	}
+	_, now := jc.c.Clock()
+	info := stream.Info{
+		CallSid:    jc.c.Sid(),
+		Tag:        o.tag,
+		Tracks:     []stream.Track{stream.TrackInbound},
+		Params:     o.params,
+		Encoding:   o.enc.name,
+		SampleRate: o.enc.rate,
+	}
+	fl := w.sock.AddFlow(stream.FlowConfig{
+		Info:       info,
+		Tracks:     stream.TrackSet(0).With(stream.TrackInbound),
+		StartIndex: now,
+		Timestamps: stream.TimestampSamples,
+		Encoder:    enc,
+	})
+	jc.c.AddFlow(fl)
+	s.callFlows = append(s.callFlows, &callFlow{call: jc, ws: w, tag: o.tag, flow: fl})
+	s.log.Info("call audio to websocket", "ws", w.id, "tag", o.tag, "encoding", o.enc.name)
+}
+
+// stopCallFlow ends a call's flow: its stop message is sent.
+func (s *session) stopCallFlow(f *callFlow) {
+	f.call.c.RemoveFlow(f.flow)
+	f.ws.sock.StopFlow(f.flow, false)
+	s.dropCallFlow(f)
+}
+
+// dropCallFlow forgets a flow whose socket is gone.
+func (s *session) dropCallFlow(f *callFlow) {
+	f.call.c.RemoveFlow(f.flow)
+	for i, g := range s.callFlows {
+		if g == f {
+			s.callFlows = append(s.callFlows[:i], s.callFlows[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,455 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/dop251/goja"
+
+	"github.com/callstream/callstream/internal/media"
+)
+
+// audioSource produces a clip of 8 kHz µ-law audio: a fetched file or
+// synthesized speech.
+type audioSource struct {
+	desc string
+	load func(ctx context.Context, s *session) ([]byte, error)
+}
+
+// player plays a clip into one unit: the call of startPlayback or say
+// (events on the call), or wherever a URL or TTS player object is sent
+// (events on the player). It is a call.Source read by one clock at a time.
+type player struct {
+	s     *session
+	id    string
+	obj   *goja.Object // nil for startPlayback and say
+	et    *eventTarget
+	owner *jsCall // the call of startPlayback or say
+	loop  bool
+
+	mu     sync.Mutex
+	data   []byte
+	pos    int
+	paused bool
+	over   bool // finished or stopped: plays nothing more
+
+	// Loop only.
+	ended  bool // PlaybackFinished or stop done
+	target *goja.Object
+	detach func()
+}
+
+// newPlayer makes a player; with object it also gets its JavaScript object.
+func (s *session) newPlayer(owner *jsCall, object bool) *player {
+	p := &player{s: s, id: s.newID("player"), owner: owner}
+	s.players = append(s.players, p)
+	if !object {
+		return p
+	}
+	vm := s.vm
+	obj := vm.NewObject()
+	p.obj = obj
+	p.et = newEventTarget(obj, nil)
+	p.et.methods(vm)
+	m := func(name string, fn func(goja.FunctionCall) goja.Value) { _ = obj.Set(name, fn) }
+	m("id", func(goja.FunctionCall) goja.Value { return vm.ToValue(p.id) })
+	m("sendMediaTo", func(c goja.FunctionCall) goja.Value {
+		s.sendMedia(obj, c.Argument(0), c.Argument(1))
+		return goja.Undefined()
+	})
+	m("stopMediaTo", func(c goja.FunctionCall) goja.Value {
+		s.stopMedia(obj, c.Argument(0))
+		return goja.Undefined()
+	})
+	m("stop", func(goja.FunctionCall) goja.Value { p.stop(); return goja.Undefined() })
+	m("pause", func(goja.FunctionCall) goja.Value { p.setPaused(true); return goja.Undefined() })
+	m("resume", func(goja.FunctionCall) goja.Value { p.setPaused(false); return goja.Undefined() })
+	s.units[obj] = p
+	return p
+}
+
+// load fetches or synthesizes the clip in the background.
+func (p *player) load(src audioSource) {
+	s := p.s
+	s.goroutine(func() {
+		data, err := src.load(s.ctx, s)
+		if err != nil {
+			err = fmt.Errorf("%w: %s: %w", ErrPlayback, src.desc, err)
+		}
+		s.post(func() { p.loaded(data, err) })
+	})
+}
+
+// loaded starts playback of the clip (loop).
+func (p *player) loaded(data []byte, err error) {
+	if p.ended {
+		return
+	}
+	if err == nil && len(data) == 0 {
+		err = fmt.Errorf("%w: empty audio", ErrPlayback)
+	}
+	if err != nil {
+		p.finish(err)
+		return
+	}
+	p.mu.Lock()
+	p.data = data
+	p.mu.Unlock()
+	seconds := float64(len(data)) / media.SampleRate
+	if p.owner != nil {
+		p.s.dispatch(p.owner.et, evPlaybackStarted, p.owner.event(evPlaybackStarted, "duration", seconds))
+		return
+	}
+	p.s.dispatch(p.et, evPlayerReady, p.event(evPlayerReady, "duration", seconds))
+	p.s.dispatch(p.et, evPlayerStarted, p.event(evPlayerStarted, "duration", seconds))
+}
+
+func (p *player) event(name string, fields ...any) *goja.Object {
+	return p.s.event(name, append([]any{"player", p.obj, "id", p.id}, fields...)...)
+}
+
+// ReadFrame plays the next 20 ms (a call.Source).
+func (p *player) ReadFrame(dst []byte) bool {
+	p.mu.Lock()
+	if p.over || p.paused || p.data == nil {
+		p.mu.Unlock()
+		return false
+	}
+	n := copy(dst, p.data[p.pos:])
+	p.pos += n
+	end := false
+	if p.pos >= len(p.data) {
+		p.pos = 0
+		if p.loop {
+			for n < len(dst) {
+				m := copy(dst[n:], p.data)
+				n += m
+				p.pos = m % len(p.data)
+			}
+		} else {
+			for i := n; i < len(dst); i++ {
+				dst[i] = 0xFF
+			}
+			p.over = true
+			end = true
+		}
+	}
+	p.mu.Unlock()
+	if end {
+		p.s.post(func() { p.finish(nil) })
+	}
+	return true
+}
+
+func (p *player) setPaused(v bool) {
+	p.mu.Lock()
+	p.paused = v
+	p.mu.Unlock()
+}
+
+// finish ends playback: PlaybackFinished, with the error when it failed.
+func (p *player) finish(err error) {
+	if p.ended {
+		return
+	}
+	p.end()
+	var fields []any
+	if err != nil {
+		p.s.log.Warn("playback failed", "player", p.id, "err", err)
+		fields = []any{"error", err.Error()}
+	}
+	if p.owner != nil {
+		p.s.dispatch(p.owner.et, evPlaybackFinished, p.owner.event(evPlaybackFinished, fields...))
+		return
+	}
+	p.s.dispatch(p.et, evPlayerFinished, p.event(evPlayerFinished, fields...))
+}
+
+// stop stops playback without PlaybackFinished.
+func (p *player) stop() {
+	if p.ended {
+		return
+	}
+	p.end()
+	if p.obj != nil {
+		p.s.dispatch(p.et, evPlayerStopped, p.event(evPlayerStopped))
+	}
+}
+
+// end marks the player over, detaches it and forgets it.
+func (p *player) end() {
+	p.ended = true
+	p.mu.Lock()
+	p.over = true
+	p.mu.Unlock()
+	p.stopTo(nil)
+	for i, x := range p.s.players {
+		if x == p {
+			p.s.players = append(p.s.players[:i], p.s.players[i+1:]...)
+			break
+		}
+	}
+}
+
+// sendTo plays into unit, moving from where it played before.
+func (p *player) sendTo(unit *goja.Object, sk sink, o mediaOpts) {
+	if p.ended {
+		return
+	}
+	p.stopTo(nil)
+	detach, err := sk.attach(p, o, func() { p.replaced(unit) })
+	if err != nil {
+		p.s.mediaError(sk, err)
+		return
+	}
+	p.target, p.detach = unit, detach
+}
+
+// replaced runs when unit started playing something else.
+func (p *player) replaced(unit *goja.Object) {
+	if p.target != unit {
+		return
+	}
+	p.target, p.detach = nil, nil
+	if p.owner != nil {
+		// startPlayback or say cut off by other audio.
+		p.stop()
+	}
+}
+
+// stopTo stops playing into unit (any unit when nil).
+func (p *player) stopTo(unit *goja.Object) {
+	if p.detach == nil || (unit != nil && unit != p.target) {
+		return
+	}
+	d := p.detach
+	p.target, p.detach = nil, nil
+	d()
+}
+
+// fetchSource fetches a WAV file over HTTP(S).
+func fetchSource(raw string) audioSource {
+	return audioSource{desc: raw, load: func(ctx context.Context, s *session) ([]byte, error) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, errors.New("want an http or https URL")
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := s.rt.client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		limit := s.lim.FetchSize
+		body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(body)) > limit {
+			return nil, fmt.Errorf("larger than %d bytes", limit)
+		}
+		return decodeClip(body)
+	}}
+}
+
+// ttsSource synthesizes text with the TTS program.
+func ttsSource(text, voice string) audioSource {
+	desc := "say"
+	return audioSource{desc: desc, load: func(ctx context.Context, s *session) ([]byte, error) {
+		if strings.TrimSpace(text) == "" {
+			return nil, errors.New("no text")
+		}
+		if n := len([]rune(text)); n > s.lim.TTSChars {
+			return nil, fmt.Errorf("text of %d characters, at most %d", n, s.lim.TTSChars)
+		}
+		prog, err := exec.LookPath(s.rt.cfg.TTSCommand)
+		if err != nil {
+			return nil, fmt.Errorf("text-to-speech needs %q on PATH: %w", s.rt.cfg.TTSCommand, err)
+		}
+		var args []string
+		if voice != "" {
+			args = append(args, "-v", voice)
+		}
+		args = append(args, "--stdout")
+		cmd := exec.CommandContext(ctx, prog, args...)
+		cmd.Stdin = strings.NewReader(text)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %s", s.rt.cfg.TTSCommand, err, strings.TrimSpace(stderr.String()))
+		}
+		return decodeClip(out)
+	}}
+}
+
+// voicePattern finds a language and region in a voice name ("en_US").
+var voicePattern = regexp.MustCompile(`([a-z]{2})[_-]([A-Z]{2})`)
+
+// safeVoice is what a voice name handed to the TTS program may hold.
+var safeVoice = regexp.MustCompile(`^[A-Za-z0-9+_-]{1,32}$`)
+
+// voiceOf turns say's second argument (a VoiceList voice, a language
+// string, or {language}/{voice}) into a TTS voice name, "" for the default.
+func voiceOf(v goja.Value) string {
+	if isNothing(v) {
+		return ""
+	}
+	text := v.String()
+	if text == "[object Object]" {
+		if l := optString(v, "language"); l != "" {
+			text = l
+		} else {
+			text = optString(v, "voice")
+		}
+	}
+	if m := voicePattern.FindStringSubmatch(text); m != nil {
+		return m[1] + "-" + strings.ToLower(m[2])
+	}
+	if safeVoice.MatchString(text) {
+		return text
+	}
+	return ""
+}
+
+// decodeClip reads a WAV file as 8 kHz mono µ-law.
+func decodeClip(b []byte) ([]byte, error) {
+	a, err := media.ReadWAV(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("only WAV audio is supported: %w", err)
+	}
+	if a.Channels == 1 && (a.SampleRate == 8000 || a.SampleRate == 16000) {
+		return a.ULaw8k()
+	}
+	if a.Channels < 1 || a.SampleRate < 1000 {
+		return nil, fmt.Errorf("%w: %d channels at %d Hz", media.ErrUnsupportedFormat, a.Channels, a.SampleRate)
+	}
+	var pcm []int16
+	switch a.Encoding {
+	case media.EncodingULaw:
+		pcm = media.DecodeULaw(nil, a.Data)
+	case media.EncodingALaw:
+		pcm = media.DecodeALaw(nil, a.Data)
+	default:
+		pcm = media.PCM16LEToSamples(nil, a.Data)
+	}
+	if a.Channels > 1 {
+		mono := make([]int16, len(pcm)/a.Channels)
+		for i := range mono {
+			sum := 0
+			for c := range a.Channels {
+				sum += int(pcm[i*a.Channels+c])
+			}
+			mono[i] = int16(sum / a.Channels)
+		}
+		pcm = mono
+	}
+	return media.EncodeULaw(nil, resampleTo8k(pcm, a.SampleRate)), nil
+}
+
+// resampleTo8k converts a clip at any rate to 8 kHz with a
+// Blackman-windowed sinc low-pass (cutoff 3.6 kHz going down). It is for
+// whole clips, not the frame path.
+func resampleTo8k(x []int16, rate int) []int16 {
+	if rate == media.SampleRate {
+		return x
+	}
+	ratio := float64(rate) / media.SampleRate // input samples per output sample
+	cutoff := 3600.0 / float64(rate)          // cycles per input sample
+	if rate < media.SampleRate {
+		cutoff = 0.45
+	}
+	half := int(math.Ceil(16 * math.Max(1, ratio)))
+	out := make([]int16, int(float64(len(x))/ratio))
+	for n := range out {
+		t := float64(n) * ratio
+		c := int(t)
+		var acc float64
+		for k := max(c-half+1, 0); k <= c+half && k < len(x); k++ {
+			d := t - float64(k)
+			u := d / float64(half)
+			if u <= -1 || u >= 1 {
+				continue
+			}
+			w := 0.42 + 0.5*math.Cos(math.Pi*u) + 0.08*math.Cos(2*math.Pi*u)
+			arg := 2 * cutoff * d
+			sinc := 1.0
+			if arg != 0 {
+				sinc = math.Sin(math.Pi*arg) / (math.Pi * arg)
+			}
+			acc += float64(x[k]) * 2 * cutoff * sinc * w
+		}
+		out[n] = int16(max(min(math.Round(acc), math.MaxInt16), math.MinInt16))
+	}
+	return out
+}
+
+// dtmfTones are the row and column frequencies of each key.
+var dtmfTones = map[rune][2]float64{
+	'1': {697, 1209}, '2': {697, 1336}, '3': {697, 1477}, 'A': {697, 1633},
+	'4': {770, 1209}, '5': {770, 1336}, '6': {770, 1477}, 'B': {770, 1633},
+	'7': {852, 1209}, '8': {852, 1336}, '9': {852, 1477}, 'C': {852, 1633},
+	'*': {941, 1209}, '0': {941, 1336}, '#': {941, 1477}, 'D': {941, 1633},
+}
+
+// dtmfAudio renders digits as in-band DTMF: 100 ms of tone and 60 ms of
+// silence each, as µ-law.
+func dtmfAudio(digits string) ([]byte, error) {
+	const (
+		tone = 800 // samples of tone
+		gap  = 480 // samples of silence
+		amp  = 7000.0
+	)
+	var pcm []int16
+	for _, d := range digits {
+		f, ok := dtmfTones[d]
+		if !ok {
+			return nil, fmt.Errorf("sendDigits: %q is not a DTMF digit", d)
+		}
+		for i := range tone {
+			t := float64(i) / media.SampleRate
+			v := amp*math.Sin(2*math.Pi*f[0]*t) + amp*math.Sin(2*math.Pi*f[1]*t)
+			pcm = append(pcm, int16(v))
+		}
+		pcm = append(pcm, make([]int16, gap)...)
+	}
+	return media.EncodeULaw(nil, pcm), nil
+}
+
+// prefixSource plays data, then what played before.
+type prefixSource struct {
+	data []byte
+	pos  int
+	next interface{ ReadFrame([]byte) bool }
+}
+
+func (p *prefixSource) ReadFrame(dst []byte) bool {
+	if p.pos < len(p.data) {
+		n := copy(dst, p.data[p.pos:])
+		for i := n; i < len(dst); i++ {
+			dst[i] = 0xFF
+		}
+		p.pos += n
+		return true
+	}
+	if p.next == nil {
+		return false
+	}
+	return p.next.ReadFrame(dst)
+}

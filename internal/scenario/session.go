@@ -1,0 +1,496 @@
+package scenario
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/callstream/callstream/internal/call"
+)
+
+// sessionState is where a session is in its life.
+type sessionState uint8
+
+const (
+	stateRunning     sessionState = iota
+	stateTerminating              // Terminating dispatched, everything closing
+	stateTerminated               // the loop stops
+)
+
+// session is one run of the scenario: one JavaScript runtime, one event
+// loop goroutine that runs every callback, and the calls, sockets, players
+// and timers the script made. Go-side events (SIP, media, WebSocket, timers)
+// reach the script only through post.
+type session struct {
+	rt     *Runtime
+	id     string // sessionId
+	token  string // the access URL's secret path element
+	log    *slog.Logger
+	lim    Limits
+	ctx    context.Context // cancelled when the session has ended
+	cancel context.CancelFunc
+
+	qmu     sync.Mutex
+	queue   []func()
+	spare   []func()
+	qclosed bool
+	wake    chan struct{} // cap 1: the loop's doorbell
+
+	ended chan struct{} // closed when the loop has stopped (calls hung up, sockets closed)
+	done  chan struct{} // closed when every goroutine of the session has returned
+	wg    sync.WaitGroup
+
+	// Read by the HTTP handlers.
+	allowWS   atomic.Bool
+	liveCalls atomic.Int32
+	incoming  atomic.Int32 // incoming sockets open now
+	closing   atomic.Bool
+
+	clock *mediaClock
+
+	// Loop goroutine only.
+	vm          *goja.Runtime
+	wd          watchdog
+	depth       int
+	broken      bool // a script error: no more JavaScript runs
+	state       sessionState
+	finalEvents bool // Terminating/Terminated may be dispatched
+	app         *eventTarget
+	units       map[*goja.Object]any
+	calls       []*jsCall
+	sockets     []*jsSocket
+	players     []*player
+	recorders   []*recorder
+	callFlows   []*callFlow
+	timers      map[int64]*jsTimer
+	nextTimer   int64
+	customData  string
+	idle        *time.Timer
+	idleGen     uint64
+	nextID      uint64
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newSession(rt *Runtime, customData string) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		rt:         rt,
+		id:         newToken(),
+		token:      newToken(),
+		lim:        rt.cfg.Limits,
+		ctx:        ctx,
+		cancel:     cancel,
+		wake:       make(chan struct{}, 1),
+		ended:      make(chan struct{}),
+		done:       make(chan struct{}),
+		units:      map[*goja.Object]any{},
+		timers:     map[int64]*jsTimer{},
+		customData: customData,
+	}
+	s.log = rt.log.With("session_id", s.id)
+	s.clock = newMediaClock(s)
+	return s
+}
+
+// post queues f to run on the session's loop. It never blocks and reports
+// false once the session has ended.
+func (s *session) post(f func()) bool {
+	s.qmu.Lock()
+	if s.qclosed {
+		s.qmu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, f)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the queued jobs.
+func (s *session) take() []func() {
+	s.qmu.Lock()
+	jobs := s.queue
+	s.queue = s.spare[:0]
+	s.spare = nil
+	s.qmu.Unlock()
+	return jobs
+}
+
+// goroutine runs f in a goroutine the session waits for.
+func (s *session) goroutine(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// main is the session's loop goroutine: it starts the script, then runs
+// posted jobs until the session terminates, then releases everything.
+func (s *session) main(c *call.Call) {
+	defer s.rt.wg.Done()
+	s.goroutine(s.clock.run)
+	s.start(c)
+	for s.state != stateTerminated {
+		<-s.wake
+		jobs := s.take()
+		for i, j := range jobs {
+			jobs[i] = nil
+			if s.state == stateTerminated {
+				break
+			}
+			j()
+		}
+		s.qmu.Lock()
+		if s.spare == nil {
+			s.spare = jobs[:0]
+		}
+		s.qmu.Unlock()
+	}
+	s.qmu.Lock()
+	s.qclosed = true
+	s.queue = nil
+	s.qmu.Unlock()
+	s.cancel()
+	close(s.ended)
+	s.wg.Wait()
+	s.rt.remove(s)
+	s.log.Info("session ended")
+	close(s.done)
+}
+
+// start builds the runtime, runs the script and dispatches Started and,
+// for a call's session, CallAlerting.
+func (s *session) start(c *call.Call) {
+	s.vm = goja.New()
+	s.vm.SetMaxCallStackSize(2048)
+	s.wd = watchdog{vm: s.vm, limit: s.lim.CallbackTime}
+	s.vm.SetPromiseRejectionTracker(func(p *goja.Promise, op goja.PromiseRejectionOperation) {
+		if op == goja.PromiseRejectionReject {
+			s.log.Warn("scenario: promise rejected without a handler", "reason", fmt.Sprint(p.Result()))
+		}
+	})
+	if err := s.installGlobals(); err != nil {
+		s.log.Error("scenario: globals", "err", err)
+		s.broken = true
+		s.terminate("globals failed")
+		return
+	}
+	if !s.guard(func() error { _, err := s.vm.RunProgram(s.rt.prelude); return err }) {
+		s.terminate("prelude failed")
+		return
+	}
+	s.log.Info("session started", "call", c != nil)
+	if !s.guard(func() error { _, err := s.vm.RunProgram(s.rt.prog); return err }) {
+		s.terminate("script error")
+		return
+	}
+	access, secure := s.accessURLs()
+	s.dispatch(s.app, evStarted, s.event(evStarted,
+		"accessURL", access,
+		"accessSecureURL", secure,
+		"sessionId", s.id,
+		"applicationId", "",
+		"accountId", "",
+		"logURL", "",
+	))
+	if c == nil {
+		s.armIdle()
+		return
+	}
+	jc := s.addCall(c)
+	if jc == nil {
+		return
+	}
+	inv := c.Invite()
+	headers := s.vm.NewObject()
+	for k, v := range inv.Headers {
+		_ = headers.Set(k, v)
+	}
+	s.dispatch(s.app, evCallAlerting, s.event(evCallAlerting,
+		"call", jc.obj,
+		"callerid", inv.From,
+		"destination", inv.To,
+		"displayName", inv.FromDisplay,
+		"headers", headers,
+		"toURI", inv.ToURI,
+		"fromURI", inv.FromURI,
+		"scheme", "sip",
+		"customData", s.customData,
+	))
+}
+
+// accessURLs returns the session's access URLs over http and https.
+func (s *session) accessURLs() (string, string) {
+	base := s.rt.baseURL()
+	rest := base
+	if i := strings.Index(base, "://"); i >= 0 {
+		rest = base[i+3:]
+	}
+	path := "/request/" + s.token
+	return "http://" + rest + path, "https://" + rest + path
+}
+
+// wsURL returns the session's WebSocket URL (the access URL with ws).
+func (s *session) wsURL() string {
+	access, _ := s.accessURLs()
+	return "ws" + strings.TrimPrefix(access, "http")
+}
+
+// newID returns an id for a unit of this session.
+func (s *session) newID(kind string) string {
+	s.nextID++
+	return fmt.Sprintf("%s-%s-%d", kind, s.id[:8], s.nextID)
+}
+
+// guard runs f, which calls into JavaScript, under the callback time limit.
+// An error (a throw, an interrupt) breaks the session: it is logged and the
+// session terminates. It reports whether f succeeded.
+func (s *session) guard(f func() error) bool {
+	if s.broken {
+		return false
+	}
+	var err error
+	if s.depth > 0 {
+		err = f()
+	} else {
+		s.depth++
+		s.wd.arm()
+		err = f()
+		s.wd.disarm()
+		s.depth--
+	}
+	if err != nil {
+		s.scriptFailed(err)
+		return false
+	}
+	return true
+}
+
+// callJS calls cb under the time limit and reports whether it returned normally.
+func (s *session) callJS(cb goja.Callable, this goja.Value, args ...goja.Value) bool {
+	return s.guard(func() error {
+		_, err := cb(this, args...)
+		return err
+	})
+}
+
+// scriptFailed logs a script error with its place and stack and ends the
+// session.
+func (s *session) scriptFailed(err error) {
+	if s.broken {
+		return
+	}
+	s.broken = true
+	attrs := describeError(err)
+	if s.state == stateRunning {
+		s.log.Error("scenario error: the session ends", attrs...)
+		s.post(func() { s.terminate("script error") })
+	} else {
+		s.log.Error("scenario error while terminating", attrs...)
+	}
+}
+
+// describeError returns log attributes for a script error: the error with
+// its place (file:line:column), the stack, and the cause.
+func describeError(err error) []any {
+	var (
+		ie  *goja.InterruptedError
+		ex  *goja.Exception
+		cse *goja.CompilerSyntaxError
+	)
+	switch {
+	case errors.As(err, &ie):
+		where, stack := stackOf(ie.Stack())
+		cause := fmt.Sprint(ie.Value())
+		return []any{"err", cause, "at", where, "stack", stack, "kind", "interrupted"}
+	case errors.As(err, &ex):
+		where, stack := stackOf(ex.Stack())
+		msg := ""
+		if v := ex.Value(); v != nil {
+			msg = v.String()
+		}
+		return []any{"err", msg, "at", where, "stack", stack, "kind", "exception"}
+	case errors.As(err, &cse):
+		where := ""
+		if cse.File != nil {
+			where = cse.File.Position(cse.Offset).String()
+		}
+		return []any{"err", cse.Error(), "at", where, "kind", "syntax"}
+	}
+	return []any{"err", err.Error(), "kind", "error"}
+}
+
+// stackOf returns the first script position of a stack and the whole stack
+// as text, one frame a line.
+func stackOf(frames []goja.StackFrame) (where, stack string) {
+	var b strings.Builder
+	for i := range frames {
+		f := &frames[i]
+		p := f.Position()
+		if where == "" && p.Line > 0 {
+			where = fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+		}
+		b.WriteString("at ")
+		if fn := f.FuncName(); fn != "" {
+			b.WriteString(fn)
+			b.WriteString(" ")
+		}
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "(%s:%d:%d)", p.Filename, p.Line, p.Column)
+		} else {
+			b.WriteString("(native)")
+		}
+		b.WriteByte('\n')
+	}
+	return where, strings.TrimSuffix(b.String(), "\n")
+}
+
+// terminate ends the session: Terminating, then every call hung up and
+// every socket closed, then Terminated. It runs on the loop.
+func (s *session) terminate(reason string) {
+	if s.state != stateRunning {
+		return
+	}
+	s.state = stateTerminating
+	s.closing.Store(true)
+	s.log.Info("session terminating", "reason", reason)
+	s.finalEvents = true
+	s.dispatch(s.app, evTerminating, s.event(evTerminating))
+	s.finalEvents = false
+	s.shutdown()
+	s.finalEvents = true
+	s.dispatch(s.app, evTerminated, s.event(evTerminated))
+	s.finalEvents = false
+	s.state = stateTerminated
+}
+
+// shutdown stops timers, players and recorders, closes the sockets and
+// hangs up the calls, and waits (bounded) until they are released.
+func (s *session) shutdown() {
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	for _, t := range s.timers {
+		t.t.Stop()
+	}
+	clear(s.timers)
+	for _, f := range append([]*callFlow(nil), s.callFlows...) {
+		s.stopCallFlow(f)
+	}
+	for _, p := range append([]*player(nil), s.players...) {
+		p.stop()
+	}
+	for _, r := range s.recorders {
+		if _, err := r.finish(); err != nil {
+			s.log.Warn("recording not written", "recorder", r.id, "err", err)
+		}
+	}
+	s.clock.stop()
+	for _, w := range s.sockets {
+		w.shutdown()
+	}
+	for _, jc := range s.calls {
+		c := jc.c
+		s.goroutine(func() { c.Hangup("scenario session ended") })
+	}
+	deadline := time.NewTimer(s.lim.ShutdownWait)
+	defer deadline.Stop()
+	for _, w := range s.sockets {
+		select {
+		case <-w.sock.Done():
+		case <-deadline.C:
+			w.sock.Abort()
+			<-w.sock.Done()
+		}
+	}
+	for _, jc := range s.calls {
+		select {
+		case <-jc.c.Done():
+		case <-deadline.C:
+			s.log.Warn("call did not end in time")
+		}
+	}
+}
+
+// armIdle starts the no-call timer: a session without calls for
+// NoCallTimeout ends.
+func (s *session) armIdle() {
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	s.idleGen++
+	gen := s.idleGen
+	s.idle = time.AfterFunc(s.lim.NoCallTimeout, func() {
+		s.post(func() {
+			if gen != s.idleGen || s.liveCalls.Load() > 0 {
+				return
+			}
+			s.log.Warn("session has had no call: terminating", "no_call_timeout", s.lim.NoCallTimeout)
+			s.terminate("no call")
+		})
+	})
+}
+
+// disarmIdle stops the no-call timer.
+func (s *session) disarmIdle() {
+	s.idleGen++
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+}
+
+// throw raises err as a JavaScript exception in the running callback.
+func (s *session) throw(err error) {
+	panic(s.vm.NewGoError(err))
+}
+
+// watchdog interrupts a callback that runs longer than limit.
+type watchdog struct {
+	vm    *goja.Runtime
+	limit time.Duration
+	mu    sync.Mutex
+	gen   uint64
+	armed bool
+	t     *time.Timer
+}
+
+func (w *watchdog) arm() {
+	w.mu.Lock()
+	w.gen++
+	gen := w.gen
+	w.armed = true
+	w.mu.Unlock()
+	w.t = time.AfterFunc(w.limit, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.armed && w.gen == gen {
+			w.vm.Interrupt(fmt.Errorf("%w: a callback ran longer than %s and was interrupted", ErrCallbackTimeout, w.limit))
+		}
+	})
+}
+
+func (w *watchdog) disarm() {
+	w.mu.Lock()
+	w.armed = false
+	w.mu.Unlock()
+	w.t.Stop()
+	w.vm.ClearInterrupt()
+}
