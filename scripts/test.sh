@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of callstream. Installs the third-party tools the tests use
-# (SIPp, from Debian's sip-tester package) when they are missing, so the
+# (SIPp from Debian's sip-tester package, espeak-ng for scenario TTS) when
+# they are missing, so the
 # suite runs whole on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)   # scenario say / TTS players
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
