@@ -119,20 +119,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	gctx, gcancel := context.WithCancel(context.Background())
-	gdone := make(chan error, 1)
-	go func() { gdone <- g.Run(gctx) }()
-	defer func() {
-		gcancel()
-		<-gdone
-	}()
-	select {
-	case <-g.Ready():
-	case err := <-gdone:
-		return nil, fmt.Errorf("gateway: %w", err)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	stop, err := runGateway(ctx, g)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 
 	// The caller.
 	client, err := sipcaller.NewClient(sipcaller.ClientConfig{Logger: opts.Logger})
@@ -262,4 +253,26 @@ func (r *Result) print(w io.Writer, sentBytes int) {
   %s
 `, r.SentFrames, float64(sentBytes)/media.SampleRate, strings.Join(ev, " "), r.MediaFrames, r.AudioSeconds,
 		r.FirstFrameLatency.Round(100*time.Microsecond), r.PromptPackets, r.EndReason, r.WAVPath, verdict)
+}
+
+// runGateway runs g until the returned stop is called; it returns once g is
+// ready.
+func runGateway(ctx context.Context, g *gateway.Gateway) (stop func(), err error) {
+	gctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(gctx) }()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	select {
+	case <-g.Ready():
+		return stop, nil
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("gateway: %w", err)
+	case <-ctx.Done():
+		stop()
+		return nil, ctx.Err()
+	}
 }

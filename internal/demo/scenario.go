@@ -74,20 +74,11 @@ func RunScenario(ctx context.Context, opts Options, script string) (*ScenarioRes
 	if g, err = gateway.New(gcfg); err != nil {
 		return nil, err
 	}
-	gctx, gcancel := context.WithCancel(context.Background())
-	gdone := make(chan error, 1)
-	go func() { gdone <- g.Run(gctx) }()
-	defer func() {
-		gcancel()
-		<-gdone
-	}()
-	select {
-	case <-g.Ready():
-	case err := <-gdone:
-		return nil, fmt.Errorf("gateway: %w", err)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	stop, err := runGateway(ctx, g)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 
 	client, err := sipcaller.NewClient(sipcaller.ClientConfig{Logger: opts.Logger})
 	if err != nil {
