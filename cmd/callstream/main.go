@@ -4,6 +4,7 @@
 //
 //	callstream serve --app URL|FILE   run the gateway
 //	callstream demo                   one call end to end on this machine
+//	callstream bench                  load generator and benchmarks
 package main
 
 import (
@@ -24,6 +25,7 @@ const usage = `callstream — programmable-voice media gateway
 Usage:
   callstream serve [flags]   run the gateway (see 'callstream serve -h')
   callstream demo [flags]    place one call through a gateway on this machine and check the audio
+  callstream bench [flags]   load-test a gateway and measure latency, loss, pacing and CPU (see 'callstream bench -h')
   callstream version         print the version
 `
 
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callstream", version)
 	case "-h", "--help", "help":

@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"encoding/base64"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h Histogram
+	// 1..10000 µs, uniformly: quantile q is q*10 ms.
+	for i := 1; i <= 10000; i++ {
+		h.Add(time.Duration(i) * time.Microsecond)
+	}
+	for _, q := range []float64{0.01, 0.5, 0.9, 0.99, 0.999} {
+		want := time.Duration(q * float64(10*time.Millisecond))
+		got := h.Quantile(q)
+		if diff := (got - want).Abs(); float64(diff) > 0.008*float64(want)+float64(time.Microsecond) {
+			t.Errorf("q%.3f = %s, want %s (±0.8%%)", q, got, want)
+		}
+	}
+	if h.Max() != 10*time.Millisecond || h.Count() != 10000 {
+		t.Errorf("max %s count %d", h.Max(), h.Count())
+	}
+	if m := h.Mean(); (m - 5000500*time.Nanosecond).Abs() > time.Microsecond {
+		t.Errorf("mean %s", m)
+	}
+	var e Histogram
+	if e.Quantile(0.5) != 0 || e.Summary().N != 0 {
+		t.Error("empty histogram not zero")
+	}
+	// Every bucket's range contains the values mapped to it.
+	for u := uint64(0); u < 1<<24; u = u*5/4 + 1 {
+		lo, w := bucketRange(bucketOf(u))
+		if u < lo || u >= lo+w || w > max(1, lo/128) {
+			t.Fatalf("%d µs in bucket [%d, +%d)", u, lo, w)
+		}
+	}
+}
+
+func TestFrameID(t *testing.T) {
+	var f [FrameBytes]byte
+	PutFrameID(f[:], 513, 0xDEADBEEF)
+	call, seq, ok, intact := FrameID(f[:])
+	if call != 513 || seq != 0xDEADBEEF || !ok || !intact {
+		t.Fatalf("got %d %x %v %v", call, seq, ok, intact)
+	}
+	f[100] ^= 1
+	if _, _, ok, intact := FrameID(f[:]); !ok || intact {
+		t.Error("altered frame not detected")
+	}
+	silence := make([]byte, FrameBytes)
+	for i := range silence {
+		silence[i] = 0xFF
+	}
+	if _, _, ok, _ := FrameID(silence); ok {
+		t.Error("silence taken for a frame")
+	}
+}
+
+// udpSender sends frames from a plain UDP socket, as a caller would.
+type udpSender struct {
+	conn *net.UDPConn
+}
+
+func (u udpSender) SendFrame(p []byte) error {
+	pkt := make([]byte, 12+len(p))
+	pkt[0] = 0x80
+	copy(pkt[12:], p)
+	_, err := u.conn.Write(pkt)
+	return err
+}
+
+// delayRelay stands in for a gateway: it forwards each RTP payload to the
+// app's WebSocket as a CarrierX media message exactly delay after it
+// arrived, and can drop, repeat or swap frames by index.
+type delayRelay struct {
+	udp   *net.UDPConn
+	ws    *websocket.Conn
+	delay time.Duration
+	drop  map[int]bool
+	dup   map[int]bool
+	swap  map[int]bool // frame i goes after frame i+1
+	done  chan struct{}
+}
+
+func startRelay(t *testing.T, app *App, call int, delay time.Duration) (*delayRelay, *net.UDPConn) {
+	t.Helper()
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(app.WSBase()+"/"+callUser(call), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"event":"start","sequenceNumber":1,"start":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	caller, err := net.DialUDP("udp", nil, udp.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &delayRelay{udp: udp, ws: ws, delay: delay, drop: map[int]bool{}, dup: map[int]bool{}, swap: map[int]bool{}, done: make(chan struct{})}
+	t.Cleanup(func() {
+		udp.Close()
+		<-r.done
+		ws.Close()
+		caller.Close()
+	})
+	return r, caller
+}
+
+func (r *delayRelay) run() {
+	defer close(r.done)
+	buf := make([]byte, 1500)
+	var held []byte
+	for i := 0; ; i++ {
+		n, err := r.udp.Read(buf)
+		if err != nil {
+			return
+		}
+		due := time.Now().Add(r.delay)
+		msg := []byte(`{"event":"media","sequenceNumber":` + strconv.Itoa(i+2) +
+			`,"media":{"track":"inbound","chunk":1,"timestamp":0,"payload":"` + base64.StdEncoding.EncodeToString(buf[12:n]) + `"}}`)
+		time.Sleep(time.Until(due))
+		switch {
+		case r.drop[i]:
+		case r.swap[i]:
+			held = msg
+		default:
+			_ = r.ws.WriteMessage(websocket.TextMessage, msg)
+			if r.dup[i] {
+				_ = r.ws.WriteMessage(websocket.TextMessage, msg)
+			}
+			if held != nil {
+				_ = r.ws.WriteMessage(websocket.TextMessage, held)
+				held = nil
+			}
+		}
+	}
+}
+
+// measureRelay paces one call through r for one window of d.
+func measureRelay(t *testing.T, tr *tracker, c *benchCall, r *delayRelay, d time.Duration) *window {
+	t.Helper()
+	go r.run()
+	select {
+	case <-c.up:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream start not seen")
+	}
+	s := newSenders(tr)
+	s.add(c)
+	time.Sleep(100 * time.Millisecond)
+	tr.open.Store(0)
+	time.Sleep(d)
+	tr.open.Store(-1)
+	time.Sleep(r.delay + 200*time.Millisecond)
+	s.Close()
+	return tr.windows[0]
+}
+
+// A relay that adds a known delay is measured within 1 ms of it.
+func TestInjectedDelayIsMeasured(t *testing.T) {
+	const delay = 15 * time.Millisecond
+	tr := newTracker(ModeFork, 1, 1)
+	app, err := newApp("127.0.0.1:0", ModeFork, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	c := newBenchCall(0)
+	tr.calls[0].Store(c)
+	r, caller := startRelay(t, app, 0, delay)
+	c.sender = udpSender{caller}
+	w := measureRelay(t, tr, c, r, time.Second)
+
+	if w.sent.Load() < 45 || w.recv.Load() != w.sent.Load() {
+		t.Fatalf("sent %d received %d", w.sent.Load(), w.recv.Load())
+	}
+	// The median and the quartiles (robust to a stall of the machine) lie
+	// within 1 ms above the delay; nothing is measured below it.
+	lo := w.lat.Quantile(0.01)
+	t.Logf("injected %s: p1 %s p25 %s p50 %s p75 %s p99 %s", delay, lo, w.lat.Quantile(0.25), w.lat.Quantile(0.5),
+		w.lat.Quantile(0.75), w.lat.Quantile(0.99))
+	for _, q := range []float64{0.25, 0.5, 0.75} {
+		if got := w.lat.Quantile(q); got < delay || got > delay+time.Millisecond {
+			t.Errorf("p%.0f = %s, want within 1 ms above %s", 100*q, got, delay)
+		}
+	}
+	if lo < delay-200*time.Microsecond {
+		t.Errorf("p1 %s below the injected delay %s", lo, delay)
+	}
+}
+
+// Frames dropped, repeated or swapped by the relay are counted as such.
+func TestLossDuplicatesAndOrderAreCounted(t *testing.T) {
+	tr := newTracker(ModeFork, 1, 1)
+	app, err := newApp("127.0.0.1:0", ModeFork, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	c := newBenchCall(0)
+	tr.calls[0].Store(c)
+	r, caller := startRelay(t, app, 0, 0)
+	// Frames are counted from the first one the relay sees; the window
+	// opens 100 ms (5 frames) later and lasts 30 frames.
+	r.drop[10], r.drop[11] = true, true
+	r.dup[15] = true
+	r.swap[20] = true
+	c.sender = udpSender{caller}
+	w := measureRelay(t, tr, c, r, 600*time.Millisecond)
+	if got := w.sent.Load() - w.recv.Load(); got != 2 {
+		t.Errorf("lost %d, want 2 (sent %d)", got, w.sent.Load())
+	}
+	if w.dup.Load() != 1 || w.reordered.Load() != 1 || w.corrupt.Load() != 0 {
+		t.Errorf("dup %d reordered %d corrupt %d, want 1 1 0", w.dup.Load(), w.reordered.Load(), w.corrupt.Load())
+	}
+}
+
+// Underruns: a tick without audio at the caller is blamed on the target
+// when the app had sent the audio due at it in time; otherwise on late
+// audio, or on the generator when it sent the frame late.
+func TestUnderrunAttribution(t *testing.T) {
+	tr := newTracker(ModeBidi, 1, 1)
+	c := newBenchCall(0)
+	tr.calls[0].Store(c)
+	tr.open.Store(0)
+	var f [FrameBytes]byte
+	ts := rand.Uint32()
+	tick := int64(time.Second) // the target's tick of this frame, on its grid
+	const ms = int64(time.Millisecond)
+	for seq := uint32(0); seq < 12; seq++ {
+		ticks := uint32(1)
+		var late int64        // how late this packet arrives after its tick
+		echoBefore := 10 * ms // when the echo left the app, before the first empty tick
+		switch seq {
+		case 2: // one empty tick; the echo left the app just after it
+			ticks, echoBefore = 2, -ms/2
+		case 4: // two empty ticks; the echo had left 5 ms before the first
+			ticks, echoBefore = 3, 5*ms
+		case 5: // one empty tick; the echo had left 3 ms before it
+			ticks, echoBefore = 2, 3*ms
+		case 7: // two empty ticks; the generator sent the frame late
+			ticks, echoBefore = 3, 5*ms
+		case 9: // one empty tick; the echo left 1 ms before it, and this
+			// packet arrives 3 ms late: still not the target's fault
+			ticks, echoBefore, late = 2, ms, 3*ms
+		}
+		if seq > 0 {
+			ts += ticks * FrameBytes
+		}
+		tick += int64(ticks) * int64(frameDuration)
+		at := tick + late + ms/10
+		firstEmpty := tick - int64(ticks-1)*int64(frameDuration)
+		if ticks == 1 {
+			firstEmpty = tick
+		}
+		sentAt := at - 10*ms
+		tr.recordSend(c, seq, sentAt, 0, seq == 7)
+		PutFrameID(f[:], 0, seq)
+		tr.echoed(0, f[:], firstEmpty-echoBefore)
+		tr.rtpArrived(c, ts, f[:], at)
+	}
+	w := tr.windows[0]
+	if w.underGW.Load() != 3 || w.underLate.Load() != 2 || w.underGen.Load() != 2 || w.echo.Load() != 12 {
+		t.Errorf("underruns target %d late %d generator %d, echoed %d; want 3 2 2, 12",
+			w.underGW.Load(), w.underLate.Load(), w.underGen.Load(), w.echo.Load())
+	}
+	if g := w.gaps.Max(); g != 60*time.Millisecond {
+		t.Errorf("largest gap %s, want 60ms", g)
+	}
+	if rt := w.rtt.Quantile(0.5); rt < 9900*time.Microsecond || rt > 10100*time.Microsecond {
+		t.Errorf("round trip %s, want 10ms", rt)
+	}
+}

@@ -1,0 +1,125 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func quickConfig(mode Mode, calls int) Config {
+	return Config{Calls: calls, Mode: mode, Rate: 200, Duration: time.Second, Settle: 300 * time.Millisecond}
+}
+
+// checkClean asserts a step delivered every frame once, intact and in order.
+func checkClean(t *testing.T, res *Result, calls int) *Step {
+	t.Helper()
+	if len(res.Steps) != 1 {
+		t.Fatalf("steps = %d, want 1", len(res.Steps))
+	}
+	st := &res.Steps[0]
+	f := st.Frames
+	// 50 frames per call per second, give or take a tick at each end.
+	if want := uint64(calls * 50); f.Sent < want-uint64(calls) || f.Sent > want+uint64(calls) {
+		t.Errorf("sent %d frames in 1 s with %d calls, want about %d", f.Sent, calls, want)
+	}
+	if f.Received != f.Sent || f.Lost != 0 || f.Duplicates != 0 || f.Reordered != 0 || f.Corrupt != 0 || f.Late != 0 {
+		t.Errorf("frames not delivered cleanly: %+v", f)
+	}
+	if res.Totals.Lost != 0 || res.Totals.Sent < f.Sent {
+		t.Errorf("totals: %+v", res.Totals)
+	}
+	if st.Latency.N != f.Received || st.Latency.P50 <= 0 || st.Latency.P99 > 50 {
+		t.Errorf("latency %+v", st.Latency)
+	}
+	if st.Setup.Attempted != calls || st.Setup.Failed != 0 || st.Setup.RatePerSec <= 0 {
+		t.Errorf("setup %+v", st.Setup)
+	}
+	if st.Target.CPUSeconds <= 0 || st.Target.RSSKiB <= 0 || st.Target.OpenFiles <= 0 || st.Target.Goroutines <= 0 {
+		t.Errorf("target usage not sampled: %+v", st.Target)
+	}
+	if !st.Held {
+		t.Errorf("step did not hold: %s", st.Why)
+	}
+	return st
+}
+
+func TestForkAgainstGateway(t *testing.T) {
+	t.Parallel()
+	res, err := Run(context.Background(), quickConfig(ModeFork, 4), GatewayInProcess(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := checkClean(t, res, 4)
+	if st.Frames.Relayed != st.Frames.Received {
+		t.Errorf("relayed %d, want the %d received", st.Frames.Relayed, st.Frames.Received)
+	}
+	var out bytes.Buffer
+	rep := NewReport("test", res, nil)
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "gateway — mode fork") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	out.Reset()
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || back.Gateway.Steps[0].Frames.Sent != st.Frames.Sent {
+		t.Errorf("JSON does not round-trip: %v", err)
+	}
+	t.Logf("%+v", st)
+}
+
+func TestBidiAgainstGateway(t *testing.T) {
+	t.Parallel()
+	res, err := Run(context.Background(), quickConfig(ModeBidi, 4), GatewayInProcess(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := checkClean(t, res, 4)
+	f := st.Frames
+	if f.Echoed != f.Sent || f.EchoLost != 0 || f.Relayed != f.Received+f.Echoed {
+		t.Errorf("echo: %+v", f)
+	}
+	rt, gaps := dget(st.RoundTrip), dget(st.Gaps)
+	// The gateway plays what the app sent on its next 20 ms tick.
+	if rt.P50 <= 0 || rt.P50 > 30 || gaps.P50 < 15 || gaps.P50 > 25 {
+		t.Errorf("round trip %+v, gaps %+v", rt, gaps)
+	}
+	t.Logf("%+v rtt %+v gaps %+v", st, rt, gaps)
+}
+
+func TestBothTracksAgainstGateway(t *testing.T) {
+	t.Parallel()
+	res, err := Run(context.Background(), quickConfig(ModeBothTracks, 3), GatewayInProcess(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := checkClean(t, res, 3)
+	// The prompt plays continuously: about one outbound frame per inbound one.
+	if o := st.Frames.Outbound; o < st.Frames.Sent*8/10 || o > st.Frames.Sent*12/10 {
+		t.Errorf("outbound %d for %d inbound", o, st.Frames.Sent)
+	}
+	if g := dget(st.Gaps); g.P50 < 15 || g.P50 > 25 {
+		t.Errorf("gaps %+v", g)
+	}
+}
+
+func TestForkAndBidiAgainstBaseline(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []Mode{ModeFork, ModeBidi} {
+		res, err := Run(context.Background(), quickConfig(mode, 4), BaselineInProcess(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := checkClean(t, res, 4)
+		if mode == ModeBidi && (st.Frames.Echoed != st.Frames.Sent || dget(st.Gaps).P50 < 15) {
+			t.Errorf("bidi: %+v gaps %+v", st.Frames, dget(st.Gaps))
+		}
+	}
+}
