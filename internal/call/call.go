@@ -593,7 +593,7 @@ func (c *Call) runTick(m uint64) {
 	}
 	// Mixed: the inbound and outbound frames of the slot mixLag ago.
 	var mixIdx uint64
-	haveMix := n >= mixLag
+	haveMix := n >= mixLag && wantsTrack(flows, stream.TrackMixed)
 	if haveMix {
 		mixIdx = n - mixLag
 		in := silenceFrame[:]
@@ -612,6 +612,17 @@ func (c *Call) runTick(m uint64) {
 	if n%50 == 0 {
 		c.checkActivity()
 	}
+}
+
+// wantsTrack reports whether any flow takes track t, so the clock mixes
+// only for calls that stream a mixed track.
+func wantsTrack(flows []*stream.Flow, t stream.Track) bool {
+	for _, f := range flows {
+		if f.Wants(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // silenceFrame is 20 ms of µ-law silence; never written.
