@@ -376,9 +376,11 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
     ws.send('after close');
     var bad = new WebSocket('ws://127.0.0.1:1/refused');
     bad.onerror = function () { Logger.write('bad error ' + bad.readyState); };
-    bad.onclose = function (e) { Logger.write('bad close ' + e.code + ' ' + e.wasClean + ' ' + bad.readyState); VoxEngine.terminate(); };
+    var closed = 0;
+    function done() { if (++closed === 2) VoxEngine.terminate(); }
+    bad.onclose = function (e) { Logger.write('bad close ' + e.code + ' ' + e.wasClean + ' ' + bad.readyState); done(); };
     var junk = new WebSocket('not a url');
-    junk.onclose = function (e) { Logger.write('junk close ' + e.code); };
+    junk.onclose = function (e) { Logger.write('junk close ' + e.code); done(); };
   };
 });`, nil)
 	info := e.start(t, ws.URL(""))
