@@ -99,7 +99,6 @@ func (g *sendGroup) loop(ctx context.Context) {
 		g.mu.Lock()
 		calls = append(calls[:0], g.calls...)
 		g.mu.Unlock()
-		var sent, failed uint64
 		for _, c := range calls {
 			if c.stopped.Load() {
 				continue
@@ -110,21 +109,26 @@ func (g *sendGroup) loop(ctx context.Context) {
 			at := now()
 			lag := time.Duration(at - due)
 			g.t.recordSend(c, seq, at, wi, lag > lateSend)
+			// Count the frame as sent before it leaves: a window is
+			// closed once its arrivals catch up with its sends, so an
+			// arrival must never be counted ahead of its send.
+			g.t.all.sent.Add(1)
+			if w != nil {
+				w.sent.Add(1)
+			}
 			if err := c.sender.SendFrame(frame[:]); err != nil {
 				c.sent[seq%ringLen].meta.Store(0)
-				failed++
+				g.t.all.sent.Add(^uint64(0))
+				g.t.all.sendErr.Add(1)
+				if w != nil {
+					w.sent.Add(^uint64(0))
+					w.sendErr.Add(1)
+				}
 				continue
 			}
-			sent++
 			if w != nil {
 				w.sendLag.Add(lag)
 			}
-		}
-		g.t.all.sent.Add(sent)
-		g.t.all.sendErr.Add(failed)
-		if w != nil {
-			w.sent.Add(sent)
-			w.sendErr.Add(failed)
 		}
 	}
 }
