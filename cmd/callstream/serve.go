@@ -32,6 +32,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		pprof      = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP listener")
 		scn        = fs.String("scenario", "", "run this JavaScript scenario (VoxEngine style) for every call instead of FlexML")
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
+		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that a scenario's VoxEngine.callPSTN sends numbers to")
+		callerID   = fs.String("caller-id", "callstream", "caller id (From user) of outgoing calls whose scenario gives none")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +68,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var g *gateway.Gateway
 	if *scn != "" {
 		rt, err := scenario.New(scenario.Config{File: *scn, CustomData: *scnData, Logger: log,
+			PSTNTrunk: *pstnTrunk, CallerID: *callerID,
 			HTTPAddr: func() string { return g.HTTPAddr() }})
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,7 @@ var (
 // Config configures a call.
 type Config struct {
 	Sid        string      // the CallSid
-	Invite     *sip.Invite // the dialog (borrowed; the SIP server owns it)
+	Invite     *sip.Invite // an incoming call's dialog (borrowed; the SIP server owns it); nil for Dial
 	Ports      *rtpio.PortPool
 	RTPIP      netip.Addr    // address the RTP socket binds to
 	RTPTimeout time.Duration // no RTP for this long hangs up (default 30 s)
@@ -65,6 +66,43 @@ type Config struct {
 	// Clock is the media clock shared by calls (borrowed). Nil: the call
 	// runs a clock of its own.
 	Clock *Clock
+}
+
+// Dialer places outgoing calls; *sip.Server is one.
+type Dialer interface {
+	Dial(ctx context.Context, cfg sip.DialConfig) (*sip.Outgoing, error)
+}
+
+// dialog is the SIP side of an answered call: an incoming INVITE or an
+// outgoing call.
+type dialog interface {
+	Done() <-chan struct{}
+	EndCause() sip.EndCause
+	RemoteRTP() netip.AddrPort
+	OnRemoteChange(fn func(netip.AddrPort))
+	Hangup(ctx context.Context) error
+}
+
+// Parties names the two ends of a call as its SIP messages give them.
+type Parties struct {
+	From        string            // user part of From (the caller)
+	FromDisplay string            // From display name
+	To          string            // user part of To (the called party)
+	FromURI     string            // full From URI
+	ToURI       string            // full To URI
+	Headers     map[string]string // the incoming INVITE's (or the outgoing 200 OK's) headers, lower-case names
+	Outgoing    bool              // the gateway placed the call
+}
+
+// Tap receives a call's audio: Push gets one 20 ms µ-law frame per track
+// and slot, with the frame's index on the call's clock; a tap ignores the
+// tracks it does not want (Wants tells the call which tracks it must
+// produce at all, e.g. the mixed one). Push runs on the media path (the
+// RTP goroutine or the media clock) and must not block; frame is valid
+// only during the call. *stream.Flow is a Tap.
+type Tap interface {
+	Wants(t stream.Track) bool
+	Push(t stream.Track, index uint64, frame []byte)
 }
 
 // Source is audio played to the caller, one 20 ms µ-law frame per tick.
@@ -94,12 +132,16 @@ type Stats struct {
 type Call struct {
 	cfg    Config
 	log    *slog.Logger
-	inv    *sip.Invite
+	inv    *sip.Invite // incoming calls only
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu          sync.Mutex
+	dlg         dialog // set for incoming calls at New, for outgoing ones once answered
+	parties     Parties
+	dialErr     error         // why an outgoing call was not answered
+	connected   chan struct{} // outgoing calls: closed when answered
 	answered    bool
 	ended       bool
 	endReason   string
@@ -137,7 +179,7 @@ type Call struct {
 	// Outbound ring (clock goroutine only) for the mixed track.
 	outRing [ringSize][frameBytes]byte
 
-	flows  atomic.Pointer[[]*stream.Flow]
+	flows  atomic.Pointer[[]Tap]
 	flowMu sync.Mutex // serialises flow list updates
 	source atomic.Pointer[sourceBox]
 
@@ -159,22 +201,145 @@ func New(cfg Config) *Call {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Call{cfg: cfg, log: cfg.Logger, inv: cfg.Invite, ctx: ctx, cancel: cancel, mclock: cfg.Clock}
-	if c.mclock == nil {
-		c.mclock, c.ownClock = NewClock(), true
-	}
-	c.clock, c.base = c.mclock.grid()
-	empty := []*stream.Flow{}
-	c.flows.Store(&empty)
+	c := newCall(cfg, ctx, cancel)
+	c.inv = cfg.Invite
+	c.dlg = cfg.Invite
+	inv := cfg.Invite
+	c.parties = Parties{From: inv.From, FromDisplay: inv.FromDisplay, To: inv.To, FromURI: inv.FromURI, ToURI: inv.ToURI, Headers: inv.Headers}
 	c.wg.Add(1)
 	go c.watchDialog()
 	return c
 }
 
+func newCall(cfg Config, ctx context.Context, cancel context.CancelFunc) *Call {
+	c := &Call{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, mclock: cfg.Clock}
+	if c.mclock == nil {
+		c.mclock, c.ownClock = NewClock(), true
+	}
+	c.clock, c.base = c.mclock.grid()
+	empty := []Tap{}
+	c.flows.Store(&empty)
+	return c
+}
+
+// Dial places an outgoing call through d and returns at once: the call
+// rings until Connected is closed (answered; its media runs from then on)
+// or Done is (refused, cancelled, failed: DialErr says why). Hangup before
+// the answer cancels the call. dc.LocalRTP is set by Dial.
+func Dial(cfg Config, d Dialer, dc sip.DialConfig) *Call {
+	if cfg.RTPTimeout <= 0 {
+		cfg.RTPTimeout = DefaultRTPTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Invite = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	c := newCall(cfg, ctx, cancel)
+	c.connected = make(chan struct{})
+	c.parties = Parties{From: dc.From, FromDisplay: dc.FromDisplay, To: userOf(dc.Target), ToURI: dc.Target, Headers: map[string]string{}, Outgoing: true}
+	conn, err := cfg.Ports.Listen(cfg.RTPIP)
+	if err != nil {
+		c.fail(fmt.Errorf("dial: rtp port: %w", err))
+		return c
+	}
+	c.conn = conn
+	dc.LocalRTP = conn.LocalAddr()
+	if dc.Logger == nil {
+		dc.Logger = c.log
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		o, err := d.Dial(ctx, dc)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.connect(o)
+	}()
+	return c
+}
+
+// userOf returns the user part of a dial target ("sip:bob@host" -> "bob").
+func userOf(target string) string {
+	t := strings.TrimSpace(target)
+	if i := strings.IndexByte(t, ':'); i >= 0 && strings.EqualFold(t[:i], "sip") {
+		t = t[i+1:]
+	}
+	if i := strings.IndexByte(t, '@'); i >= 0 {
+		return t[:i]
+	}
+	return ""
+}
+
+// fail ends an outgoing call that was not answered.
+func (c *Call) fail(err error) {
+	c.mu.Lock()
+	if c.dialErr == nil {
+		c.dialErr = err
+	}
+	local := c.localReason
+	c.mu.Unlock()
+	reason := "call failed: " + err.Error()
+	var de *sip.DialError
+	switch {
+	case errors.As(err, &de):
+		reason = fmt.Sprintf("call failed: %d %s", de.Code, de.Reason)
+	case errors.Is(err, sip.ErrDialCancelled) && local != "":
+		reason = local
+	}
+	c.end(reason)
+}
+
+// connect starts the media of an answered outgoing call.
+func (c *Call) connect(o *sip.Outgoing) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = o.Hangup(ctx)
+		cancel()
+		return
+	}
+	c.dlg = o
+	c.parties.From, c.parties.To = o.From, o.To
+	c.parties.FromURI, c.parties.ToURI = o.FromURI, o.ToURI
+	c.parties.Headers = o.Headers
+	_, m := c.mclock.grid()
+	c.first = m + 1 - c.base
+	c.lastTick = c.first - 1
+	c.tick.Store(c.first - 1)
+	c.startMediaLocked(o.Codec, o.DTMFType)
+	close(c.connected)
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go c.watchDialog()
+}
+
+// Connected is closed when an outgoing call is answered; for an incoming
+// call it is nil.
+func (c *Call) Connected() <-chan struct{} { return c.connected }
+
+// DialErr says why an outgoing call ended before its answer: a
+// *sip.DialError for a refusal, sip.ErrDialCancelled when it was given up.
+func (c *Call) DialErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dialErr
+}
+
+// Parties returns the call's two ends.
+func (c *Call) Parties() Parties {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parties
+}
+
 // Sid returns the CallSid.
 func (c *Call) Sid() string { return c.cfg.Sid }
 
-// Invite returns the SIP dialog of the call.
+// Invite returns the SIP dialog of an incoming call (nil for Dial).
 func (c *Call) Invite() *sip.Invite { return c.inv }
 
 // Logger returns the call's logger (carrying call_sid).
@@ -204,7 +369,7 @@ func (c *Call) EndReason() string {
 func (c *Call) watchDialog() {
 	defer c.wg.Done()
 	select {
-	case <-c.inv.Done():
+	case <-c.dlg.Done():
 		c.endFromDialog()
 	case <-c.ctx.Done():
 	}
@@ -214,12 +379,16 @@ func (c *Call) watchDialog() {
 func (c *Call) endFromDialog() {
 	c.mu.Lock()
 	local := c.localReason
+	dlg, remote := c.dlg, "caller"
+	if c.parties.Outgoing {
+		remote = "callee"
+	}
 	c.mu.Unlock()
-	switch c.inv.EndCause() {
+	switch dlg.EndCause() {
 	case sip.EndCancel:
-		c.end("caller cancelled")
+		c.end(remote + " cancelled")
 	case sip.EndRemoteBye:
-		c.end("caller hung up")
+		c.end(remote + " hung up")
 	default:
 		if local == "" {
 			local = "dialog ended"
@@ -258,6 +427,9 @@ func (c *Call) Answer() error {
 	if c.ended {
 		return ErrEnded
 	}
+	if c.inv == nil {
+		return errors.New("answer: the call is outgoing")
+	}
 	offer := c.inv.Offer
 	if len(offer.Codecs) == 0 {
 		return sip.ErrNoCommonCodec
@@ -278,21 +450,28 @@ func (c *Call) Answer() error {
 		return fmt.Errorf("answer: %w", err)
 	}
 	c.conn = conn
+	c.startMediaLocked(codec, offer.DTMFType)
+	return nil
+}
+
+// startMediaLocked starts the media of an answered call on c.conn: the
+// RTP sender and receiver, and the call's share of the media clock.
+func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
+	conn := c.conn
 	c.codec = codec
-	c.sender = rtpio.NewSender(conn, c.inv.RemoteRTP(), codec.PayloadType)
-	c.inv.OnRemoteChange(func(a netip.AddrPort) { c.sender.SetRemote(a) })
+	c.sender = rtpio.NewSender(conn, c.dlg.RemoteRTP(), codec.PayloadType)
+	c.dlg.OnRemoteChange(func(a netip.AddrPort) { c.sender.SetRemote(a) })
 	c.recv = rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
 		AudioTypes: []uint8{codec.PayloadType},
-		DTMFType:   offer.DTMFType,
+		DTMFType:   dtmfType,
 		Logger:     c.log,
 	})
 	c.answered = true
 	c.answeredAt = time.Now()
-	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.inv.RemoteRTP())
+	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
 	c.wg.Add(1)
 	go c.receiveLoop()
 	c.mclock.add(c)
-	return nil
 }
 
 // Reject refuses an unanswered call with a SIP final response.
@@ -302,6 +481,10 @@ func (c *Call) Reject(code int, reason string) error {
 	c.mu.Unlock()
 	if answered {
 		return fmt.Errorf("reject %d: call already answered", code)
+	}
+	if c.inv == nil {
+		c.Hangup(fmt.Sprintf("rejected %d %s", code, reason))
+		return nil
 	}
 	why := fmt.Sprintf("rejected %d %s", code, reason)
 	c.mu.Lock()
@@ -317,31 +500,38 @@ func (c *Call) Reject(code int, reason string) error {
 // Hangup ends the call: BYE when answered, else a final response code 480.
 func (c *Call) Hangup(reason string) {
 	c.mu.Lock()
-	answered, ended := c.answered, c.ended
+	answered, ended, dlg := c.answered, c.ended, c.dlg
 	c.mu.Unlock()
 	if ended {
 		return
 	}
-	select {
-	case <-c.inv.Done():
-		// The dialog ended first (BYE, CANCEL): that is the reason.
-		c.endFromDialog()
-		return
-	default:
+	if dlg != nil {
+		select {
+		case <-dlg.Done():
+			// The dialog ended first (BYE, CANCEL): that is the reason.
+			c.endFromDialog()
+			return
+		default:
+		}
 	}
 	c.mu.Lock()
 	if c.localReason == "" {
 		c.localReason = reason
 	}
 	c.mu.Unlock()
-	if answered {
+	switch {
+	case answered:
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := c.inv.Hangup(ctx); err != nil {
+		if err := dlg.Hangup(ctx); err != nil {
 			c.log.Warn("hangup: BYE failed", "err", err)
 		}
 		cancel()
-	} else if err := c.inv.Reject(480, reason); err != nil {
-		c.log.Warn("hangup: final response failed", "err", err)
+	case c.inv != nil:
+		if err := c.inv.Reject(480, reason); err != nil {
+			c.log.Warn("hangup: final response failed", "err", err)
+		}
+	default:
+		// An outgoing call still ringing: ending the call cancels the dial.
 	}
 	c.end(reason)
 }
@@ -370,8 +560,12 @@ func (c *Call) Stats() Stats {
 	}
 	if conn != nil {
 		st.LocalRTP = conn.LocalAddr()
-		st.RemoteRTP = c.inv.RemoteRTP()
 	}
+	c.mu.Lock()
+	if c.dlg != nil {
+		st.RemoteRTP = c.dlg.RemoteRTP()
+	}
+	c.mu.Unlock()
 	st.FramesIn = c.framesIn.Load()
 	st.SilenceFilled = c.silenceFilled.Load()
 	st.InboundDropped = c.inDropped.Load()
@@ -384,22 +578,29 @@ func (c *Call) Stats() Stats {
 
 // AddFlow attaches a stream flow to the call's media: from now on it gets
 // the tracks it asks for, one frame per 20 ms each.
-func (c *Call) AddFlow(f *stream.Flow) {
+func (c *Call) AddFlow(f *stream.Flow) { c.AddTap(f) }
+
+// RemoveFlow detaches a flow.
+func (c *Call) RemoveFlow(f *stream.Flow) { c.RemoveTap(f) }
+
+// AddTap attaches t to the call's media: from now on it gets the tracks it
+// wants, one frame per 20 ms each.
+func (c *Call) AddTap(t Tap) {
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
 	old := *c.flows.Load()
-	next := make([]*stream.Flow, 0, len(old)+1)
+	next := make([]Tap, 0, len(old)+1)
 	next = append(next, old...)
-	next = append(next, f)
+	next = append(next, t)
 	c.flows.Store(&next)
 }
 
-// RemoveFlow detaches a flow.
-func (c *Call) RemoveFlow(f *stream.Flow) {
+// RemoveTap detaches t.
+func (c *Call) RemoveTap(f Tap) {
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
 	old := *c.flows.Load()
-	next := make([]*stream.Flow, 0, len(old))
+	next := make([]Tap, 0, len(old))
 	for _, g := range old {
 		if g != f {
 			next = append(next, g)
@@ -616,7 +817,7 @@ func (c *Call) runTick(m uint64) {
 
 // wantsTrack reports whether any flow takes track t, so the clock mixes
 // only for calls that stream a mixed track.
-func wantsTrack(flows []*stream.Flow, t stream.Track) bool {
+func wantsTrack(flows []Tap, t stream.Track) bool {
 	for _, f := range flows {
 		if f.Wants(t) {
 			return true

@@ -73,9 +73,16 @@ type Gateway struct {
 	sipReady atomic.Bool
 	metrics  *Metrics
 
-	mu    sync.Mutex
-	calls map[*call.Call]struct{}
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	calls    map[*call.Call]struct{}
+	stopping bool // shutdown started: no new outgoing calls
+	wg       sync.WaitGroup
+}
+
+// CallDialer is a Controller that places outgoing calls (a scenario's
+// callSIP): the gateway hands it its Dial.
+type CallDialer interface {
+	UseDialer(dial func(sip.DialConfig) *call.Call)
 }
 
 // ParsePortRange parses "min-max".
@@ -170,7 +177,50 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	g.sip = srv
+	if d, ok := g.ctrl.(CallDialer); ok {
+		d.UseDialer(g.Dial)
+	}
 	return g, nil
+}
+
+// refuseDialer fails every dial: the gateway is shutting down.
+type refuseDialer struct{}
+
+func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error) {
+	return nil, fmt.Errorf("gateway shutting down: %w", sip.ErrNotListening)
+}
+
+// Dial places an outgoing call and returns it at once (see call.Dial). The
+// gateway owns it like an incoming call: it gets a CallSid, metrics count
+// it, shutdown hangs it up, and its port and goroutines are released when
+// it ends.
+func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
+	sid := NewCallSid()
+	log := g.log.With("call_sid", sid)
+	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopping {
+		return call.Dial(cfg, refuseDialer{}, dc)
+	}
+	log.Info("outgoing call", "to", dc.Target, "from", dc.From)
+	c := call.Dial(cfg, g.sip, dc)
+	g.calls[c] = struct{}{}
+	g.metrics.callStarted()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		<-c.Done()
+		_ = c.Close()
+		g.mu.Lock()
+		delete(g.calls, c)
+		g.mu.Unlock()
+		st := c.Stats()
+		g.metrics.callEnded(st)
+		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
+			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost)
+	}()
+	return c
 }
 
 // Metrics returns the gateway's Prometheus metrics.
@@ -276,6 +326,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // shutdown hangs up every call and waits for them.
 func (g *Gateway) shutdown() {
 	g.mu.Lock()
+	g.stopping = true
 	calls := make([]*call.Call, 0, len(g.calls))
 	for c := range g.calls {
 		calls = append(calls, c)

@@ -110,4 +110,10 @@ type Config struct {
 	RecordDir string
 	// Limits bound each session.
 	Limits Limits
+	// PSTNTrunk is the SIP host[:port] that VoxEngine.callPSTN sends
+	// numbers to ("": callPSTN throws).
+	PSTNTrunk string
+	// CallerID is the caller id of outgoing calls whose scenario gives
+	// none (default "callstream").
+	CallerID string
 }

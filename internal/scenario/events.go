@@ -17,6 +17,7 @@ const (
 	evConnected        = "Call.Connected"
 	evDisconnected     = "Call.Disconnected"
 	evFailed           = "Call.Failed"
+	evRinging          = "Call.Ringing"
 	evToneReceived     = "Call.ToneReceived"
 	evPlaybackStarted  = "Call.PlaybackStarted"
 	evPlaybackFinished = "Call.PlaybackFinished"

@@ -51,9 +51,15 @@ func (s *session) installGlobals() error {
 		s.allowWS.Store(true)
 		return goja.Undefined()
 	})
-	for _, name := range []string{"callSIP", "callPSTN", "callUser", "callUserDirect", "callConference", "callWhatsappUser", "createASR", "createConference", "createSequencePlayer", "createToneScriptPlayer"} {
+	set(vox, "callSIP", func(c goja.FunctionCall) goja.Value {
+		return s.callSIP(c.Argument(0), c.Arguments)
+	})
+	set(vox, "callPSTN", func(c goja.FunctionCall) goja.Value {
+		return s.callPSTN(c.Argument(0), c.Argument(1), c.Argument(2))
+	})
+	for _, name := range []string{"callUser", "callUserDirect", "callConference", "callWhatsappUser", "createASR", "createConference", "createSequencePlayer", "createToneScriptPlayer"} {
 		set(vox, name, func(goja.FunctionCall) goja.Value {
-			err := fmt.Errorf("VoxEngine.%s is %w: callstream has no outbound call legs, conferences or ASR", name, ErrNotSupported)
+			err := fmt.Errorf("VoxEngine.%s is %w: callstream has no user directory, conferences or ASR", name, ErrNotSupported)
 			s.log.Error("scenario: "+err.Error(), "api", "VoxEngine."+name)
 			s.throw(err)
 			return nil
@@ -282,11 +288,14 @@ func (s *session) sendMedia(from, to, params goja.Value) {
 	}
 	switch src := src.(type) {
 	case *jsCall:
-		w, ok := dst.(*jsSocket)
-		if !ok {
-			s.throw(fmt.Errorf("call.sendMediaTo(%s) is %w: a call's audio goes to WebSockets only", unitKind(dst), ErrNotSupported))
+		switch d := dst.(type) {
+		case *jsSocket:
+			s.callToSocket(src, d, opts)
+		case sink:
+			s.callToUnit(src, d, to.(*goja.Object))
+		default:
+			s.throw(fmt.Errorf("call.sendMediaTo(%s) is %w: it plays no audio", unitKind(dst), ErrNotSupported))
 		}
-		s.callToSocket(src, w, opts)
 	case *jsSocket:
 		sk, ok := dst.(sink)
 		if !ok {
@@ -315,6 +324,11 @@ func (s *session) stopMedia(from, to goja.Value) {
 				if f.call == src && f.ws == w {
 					s.stopCallFlow(f)
 				}
+			}
+		}
+		for _, r := range append([]*callRelay(nil), s.callRelays...) {
+			if r.call == src && r.obj == obj {
+				s.stopRelay(r)
 			}
 		}
 	case *jsSocket:

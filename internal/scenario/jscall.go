@@ -1,7 +1,10 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -9,14 +12,16 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 )
 
 // Call states as call.state() returns them.
 const (
-	callAlerting   = "ALERTING"
-	callConnected  = "CONNECTED"
-	callTerminated = "TERMINATED"
+	callAlerting    = "ALERTING"
+	callProgressing = "PROGRESSING" // an outgoing call not answered yet
+	callConnected   = "CONNECTED"
+	callTerminated  = "TERMINATED"
 )
 
 // sink is a unit that receives audio: a Call, a WebSocket, a Recorder.
@@ -50,7 +55,18 @@ type jsCall struct {
 	cur         *attachment
 	answerTimer *time.Timer
 
-	audio atomic.Bool // AudioStarted fired (the media clock checks)
+	audio    atomic.Bool // AudioStarted fired (the media clock checks)
+	outgoing bool        // placed by callSIP/callPSTN
+	timedOut bool        // loop only: an outgoing call cancelled for ringing too long
+}
+
+// callRelay is one call.sendMediaTo(unit) to a call or a recorder: the
+// call's inbound audio through a relay that is the unit's source.
+type callRelay struct {
+	call   *jsCall
+	obj    *goja.Object // the unit
+	relay  *call.Relay
+	detach func()
 }
 
 // callFlow is one call.sendMediaTo(websocket): a flow of the call's audio.
@@ -70,27 +86,30 @@ var sipReasons = map[int]string{
 
 // addCall makes the Call object of c and watches the call.
 func (s *session) addCall(c *call.Call) *jsCall {
-	jc := &jsCall{s: s, c: c, state: callAlerting}
+	p := c.Parties()
+	jc := &jsCall{s: s, c: c, state: callAlerting, outgoing: p.Outgoing}
+	if p.Outgoing {
+		jc.state = callProgressing
+	}
 	vm := s.vm
 	obj := vm.NewObject()
 	jc.obj = obj
 	jc.et = newEventTarget(obj, nil)
 	jc.et.methods(vm)
-	inv := c.Invite()
 	m := func(name string, fn func(goja.FunctionCall) goja.Value) { _ = obj.Set(name, fn) }
 	str := func(v string) func(goja.FunctionCall) goja.Value {
 		return func(goja.FunctionCall) goja.Value { return vm.ToValue(v) }
 	}
 	m("id", str(c.Sid()))
-	m("callerid", str(inv.From))
-	m("number", str(inv.To))
-	m("displayName", str(inv.FromDisplay))
+	m("callerid", str(p.From))
+	m("number", func(goja.FunctionCall) goja.Value { return vm.ToValue(jc.c.Parties().To) })
+	m("displayName", str(p.FromDisplay))
 	m("clientType", str("sip"))
 	m("state", func(goja.FunctionCall) goja.Value { return vm.ToValue(jc.state) })
-	m("incoming", func(goja.FunctionCall) goja.Value { return vm.ToValue(true) })
+	m("incoming", func(goja.FunctionCall) goja.Value { return vm.ToValue(!jc.outgoing) })
 	m("headers", func(goja.FunctionCall) goja.Value {
 		h := vm.NewObject()
-		for k, v := range inv.Headers {
+		for k, v := range jc.c.Parties().Headers {
 			_ = h.Set(k, v)
 		}
 		return h
@@ -159,6 +178,21 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		jc.answerTimer = time.AfterFunc(s.lim.AnswerTimeout, func() { s.post(jc.answerExpired) })
 	}
 	s.goroutine(func() {
+		if conn := c.Connected(); conn != nil {
+			select {
+			case <-conn:
+				s.post(jc.connectedOut)
+			case <-c.Done():
+				// Answered and ended at once: Connected comes first.
+				select {
+				case <-conn:
+					s.post(jc.connectedOut)
+				default:
+				}
+			case <-s.ctx.Done():
+				return
+			}
+		}
 		select {
 		case <-c.Done():
 			s.post(jc.end)
@@ -168,12 +202,61 @@ func (s *session) addCall(c *call.Call) *jsCall {
 	return jc
 }
 
+// progress runs on the loop for a provisional response to an outgoing
+// call: 180 and 183 fire Ringing.
+func (jc *jsCall) progress(code int, reason string) {
+	if jc.ended || jc.state != callProgressing {
+		return
+	}
+	jc.s.dispatch(jc.et, evRinging, jc.event(evRinging, "code", code, "reason", reason))
+}
+
+// connectedOut runs on the loop when an outgoing call is answered.
+func (jc *jsCall) connectedOut() {
+	if jc.ended || jc.state != callProgressing {
+		return
+	}
+	if jc.answerTimer != nil {
+		jc.answerTimer.Stop()
+	}
+	jc.state = callConnected
+	jc.answeredAt = time.Now()
+	headers := jc.s.vm.NewObject()
+	h := jc.c.Parties().Headers
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if strings.HasPrefix(k, "x-") {
+			_ = headers.Set(k, h[k])
+		}
+	}
+	jc.s.dispatch(jc.et, evConnected, jc.event(evConnected, "headers", headers, "customData", jc.customData))
+}
+
+// failure returns the code and reason of Call.Failed for an outgoing call
+// that ended unanswered.
+func (jc *jsCall) failure() (int, string) {
+	err := jc.c.DialErr()
+	var de *sip.DialError
+	switch {
+	case errors.As(err, &de):
+		return de.Code, de.Reason
+	case jc.timedOut:
+		return 408, "Request Timeout"
+	case errors.Is(err, sip.ErrDialCancelled), err == nil:
+		return 487, "Request Terminated"
+	}
+	return 408, "Request Timeout"
+}
+
 // event makes a call event: {name, call, id, ...fields}.
 func (jc *jsCall) event(name string, fields ...any) *goja.Object {
 	return jc.s.event(name, append([]any{"call", jc.obj, "id", jc.c.Sid()}, fields...)...)
 }
 
 func (jc *jsCall) answer() {
+	if jc.outgoing {
+		jc.s.log.Debug("call.answer on an outgoing call: the callee answers it")
+		return
+	}
 	if jc.answering || jc.state != callAlerting {
 		return
 	}
@@ -206,6 +289,13 @@ func (jc *jsCall) answered(err error) {
 
 // answerExpired drops a call nobody answered in time.
 func (jc *jsCall) answerExpired() {
+	if jc.outgoing && jc.state == callProgressing && !jc.ended {
+		jc.s.log.Warn("outgoing call not answered in time: cancelled", "answer_timeout", jc.s.lim.AnswerTimeout)
+		jc.timedOut = true
+		c := jc.c
+		jc.s.goroutine(func() { c.Hangup("not answered in time") })
+		return
+	}
 	if jc.state != callAlerting || jc.ended {
 		return
 	}
@@ -215,6 +305,10 @@ func (jc *jsCall) answerExpired() {
 }
 
 func (jc *jsCall) reject(code int) {
+	if jc.outgoing {
+		jc.hangup()
+		return
+	}
 	if jc.state != callAlerting {
 		jc.s.log.Warn("call.reject: the call is not ringing", "state", jc.state)
 		return
@@ -252,6 +346,7 @@ func (jc *jsCall) end() {
 	s := jc.s
 	jc.ended = true
 	wasConnected := jc.state == callConnected
+	unanswered := jc.state == callProgressing
 	jc.state = callTerminated
 	if jc.answerTimer != nil {
 		jc.answerTimer.Stop()
@@ -265,6 +360,11 @@ func (jc *jsCall) end() {
 			s.stopCallFlow(f)
 		}
 	}
+	for _, r := range append([]*callRelay(nil), s.callRelays...) {
+		if r.call == jc {
+			s.stopRelay(r)
+		}
+	}
 	if a := jc.cur; a != nil {
 		jc.cur = nil
 		if a.replaced != nil {
@@ -273,14 +373,24 @@ func (jc *jsCall) end() {
 	}
 	s.liveCalls.Add(-1)
 	s.clock.removeCall(jc)
-	duration := 0.0
-	code := 487
-	if wasConnected {
-		duration = time.Since(jc.answeredAt).Round(time.Millisecond).Seconds()
-		code = 200
+	if unanswered {
+		code, reason := jc.failure()
+		s.log.Info("outgoing call failed", "code", code, "reason", reason)
+		s.dispatch(jc.et, evFailed, jc.event(evFailed, "code", code, "reason", reason))
+	} else {
+		duration := 0.0
+		code := 487
+		if wasConnected {
+			duration = time.Since(jc.answeredAt).Round(time.Millisecond).Seconds()
+			code = 200
+		}
+		direction := "incoming"
+		if jc.outgoing {
+			direction = "outgoing"
+		}
+		s.dispatch(jc.et, evDisconnected, jc.event(evDisconnected,
+			"internalCode", code, "reason", jc.c.EndReason(), "duration", duration, "cost", 0, "direction", direction))
 	}
-	s.dispatch(jc.et, evDisconnected, jc.event(evDisconnected,
-		"internalCode", code, "reason", jc.c.EndReason(), "duration", duration, "cost", 0, "direction", "incoming"))
 	if s.liveCalls.Load() == 0 && s.state == stateRunning {
 		s.armIdle()
 	}
@@ -418,6 +528,49 @@ func (s *session) dropCallFlow(f *callFlow) {
 	for i, g := range s.callFlows {
 		if g == f {
 			s.callFlows = append(s.callFlows[:i], s.callFlows[i+1:]...)
+			return
+		}
+	}
+}
+
+// callToUnit starts call.sendMediaTo(unit) for a call or a recorder: the
+// call's inbound audio becomes the unit's source through a relay.
+func (s *session) callToUnit(jc *jsCall, dst sink, obj *goja.Object) {
+	if jc.ended {
+		s.log.Warn("call.sendMediaTo: the call has ended")
+		return
+	}
+	for _, r := range append([]*callRelay(nil), s.callRelays...) {
+		if r.call == jc && r.obj == obj {
+			s.stopRelay(r)
+		}
+	}
+	rel := &callRelay{call: jc, obj: obj, relay: call.NewRelay()}
+	detach, err := dst.attach(rel.relay, mediaOpts{}, func() { s.dropRelay(rel) })
+	if err != nil {
+		s.mediaError(dst, fmt.Errorf("call.sendMediaTo(%s): %w", unitKind(dst), err))
+		return
+	}
+	rel.detach = detach
+	jc.c.AddTap(rel.relay)
+	s.callRelays = append(s.callRelays, rel)
+	s.log.Info("call audio to "+unitKind(dst), "call_id", jc.c.Sid())
+}
+
+// stopRelay ends a call's relay: the unit stops playing it.
+func (s *session) stopRelay(r *callRelay) {
+	if r.detach != nil {
+		r.detach()
+	}
+	s.dropRelay(r)
+}
+
+// dropRelay forgets a relay whose unit was taken over or ended.
+func (s *session) dropRelay(r *callRelay) {
+	r.call.c.RemoveTap(r.relay)
+	for i, g := range s.callRelays {
+		if g == r {
+			s.callRelays = append(s.callRelays[:i], s.callRelays[i+1:]...)
 			return
 		}
 	}

@@ -133,21 +133,30 @@
 
   var VoxEngine = g.VoxEngine;
 
-  // easyProcess connects two calls: media both ways, call1 answered when
-  // call2 connects, the session ended when either leg fails or hangs up.
+  // easyProcess connects two calls: media both ways; call2's ringing is
+  // relayed to call1, call1 is answered when call2 connects; when call2
+  // fails, call1 is rejected with its code; when either leg ends, the
+  // other is hung up and the session ends.
   VoxEngine.easyProcess = function (call1, call2, onEstablished, direct) {
     VoxEngine.sendMediaBetween(call1, call2);
+    call2.addEventListener(CallEvents.Ringing, function () { call1.ring(); });
     call2.addEventListener(CallEvents.Connected, function () {
       call1.answer();
       if (typeof onEstablished === 'function') {
         onEstablished(call1, call2);
       }
     });
-    var end = function () { VoxEngine.terminate(); };
-    [call1, call2].forEach(function (c) {
-      c.addEventListener(CallEvents.Failed, end);
-      c.addEventListener(CallEvents.Disconnected, end);
+    call2.addEventListener(CallEvents.Failed, function (e) {
+      if (call1.state() === 'ALERTING') {
+        call1.reject(e.code);
+      } else {
+        call1.hangup();
+      }
+      VoxEngine.terminate();
     });
+    call1.addEventListener(CallEvents.Failed, function () { call2.hangup(); VoxEngine.terminate(); });
+    call1.addEventListener(CallEvents.Disconnected, function () { call2.hangup(); VoxEngine.terminate(); });
+    call2.addEventListener(CallEvents.Disconnected, function () { call1.hangup(); VoxEngine.terminate(); });
   };
   VoxEngine.forwardCallToSIP = function (e) {
     VoxEngine.easyProcess(e.call, VoxEngine.callSIP(e.destination));

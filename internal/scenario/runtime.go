@@ -18,6 +18,7 @@ import (
 	"github.com/dop251/goja/parser"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/sip"
 )
 
 //go:embed prelude.js
@@ -36,6 +37,7 @@ type Runtime struct {
 	client  *http.Client
 
 	mu       sync.Mutex
+	dial     func(sip.DialConfig) *call.Call // places outgoing calls; nil: none
 	closed   bool
 	sessions map[string]*session // by access token
 	records  map[string]string   // recording file name -> path
@@ -150,6 +152,20 @@ func (rt *Runtime) Run(ctx context.Context, c *call.Call) error {
 		}
 	}
 	return nil
+}
+
+// UseDialer makes dial the way sessions place outgoing calls
+// (VoxEngine.callSIP, callPSTN); the gateway calls it with its Dial.
+func (rt *Runtime) UseDialer(dial func(sip.DialConfig) *call.Call) {
+	rt.mu.Lock()
+	rt.dial = dial
+	rt.mu.Unlock()
+}
+
+func (rt *Runtime) dialer() func(sip.DialConfig) *call.Call {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.dial
 }
 
 // Start starts a session without a call (what POST /scenarios does);

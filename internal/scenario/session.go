@@ -71,6 +71,7 @@ type session struct {
 	players     []*player
 	recorders   []*recorder
 	callFlows   []*callFlow
+	callRelays  []*callRelay
 	timers      map[int64]*jsTimer
 	nextTimer   int64
 	customData  string
@@ -219,7 +220,7 @@ func (s *session) start(c *call.Call) {
 	if jc == nil {
 		return
 	}
-	inv := c.Invite()
+	inv := c.Parties()
 	headers := s.vm.NewObject()
 	for k, v := range inv.Headers {
 		_ = headers.Set(k, v)

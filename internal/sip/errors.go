@@ -20,4 +20,9 @@ var (
 	ErrInvalidStatus = errors.New("sip: invalid final status code")
 	// ErrServerStarted means ListenAndServe was called more than once.
 	ErrServerStarted = errors.New("sip: server already started")
+	// ErrNotListening means Dial was called before the server listens or
+	// after it began shutting down.
+	ErrNotListening = errors.New("sip: server not listening")
+	// ErrDialCancelled means an outgoing call was given up before its answer.
+	ErrDialCancelled = errors.New("sip: outgoing call cancelled")
 )

@@ -180,6 +180,7 @@ type answerSDP struct {
 	ip        netip.Addr
 	port      uint16
 	codec     Codec
+	alt       []Codec // further codecs listed after codec (an offer)
 	dtmfType  uint8
 	sessionID uint64
 	version   uint64
@@ -205,6 +206,9 @@ func (a *answerSDP) marshal(userAgent string) ([]byte, error) {
 		},
 	}
 	md.WithCodec(a.codec.PayloadType, a.codec.Name, uint32(a.codec.ClockRate), 0, "")
+	for _, c := range a.alt {
+		md.WithCodec(c.PayloadType, c.Name, uint32(c.ClockRate), 0, "")
+	}
 	if a.dtmfType != 0 {
 		md.WithCodec(a.dtmfType, "telephone-event", 8000, 0, "0-16")
 	}

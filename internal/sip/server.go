@@ -82,10 +82,12 @@ type Server struct {
 	idle     *sync.Cond // signalled when inflight drops to zero
 	started  bool
 	addr     string
-	draining bool               // shutdown started: new calls get 503
-	stopped  bool               // all handlers returned: requests are refused
-	inflight int                // request handlers running
-	calls    map[string]*Invite // by dialog ID
+	draining bool                 // shutdown started: new calls get 503
+	stopped  bool                 // all handlers returned: requests are refused
+	inflight int                  // request handlers running
+	calls    map[string]*Invite   // by dialog ID
+	outgoing map[string]*Outgoing // answered outgoing calls, by dialog ID
+	dials    sync.WaitGroup       // Dial calls in progress
 }
 
 // NewServer checks cfg, fills in defaults and returns a server that is not
@@ -127,6 +129,7 @@ func NewServer(cfg Config) (*Server, error) {
 		ready:    make(chan struct{}),
 		addr:     cfg.Addr,
 		calls:    make(map[string]*Invite),
+		outgoing: make(map[string]*Outgoing),
 	}
 	s.idle = sync.NewCond(&s.mu)
 	return s, nil
@@ -267,6 +270,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.mu.Unlock()
 	close(s.stopping)
 	cancelBase()
+	// Dials in progress are cancelled with the base context; outgoing
+	// calls are not handlers, so they get their BYE here.
+	s.dials.Wait()
+	s.hangupOutgoing()
 	s.mu.Lock()
 	for s.inflight > 0 {
 		s.idle.Wait()
@@ -480,6 +487,10 @@ func (s *Server) lookup(req *sip.Request) *Invite {
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	inv := s.lookup(req)
 	if inv == nil {
+		if o := s.lookupOutgoing(req); o != nil {
+			o.reinvite(req, tx)
+			return
+		}
 		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		s.awaitAck(tx)
 		return
@@ -490,6 +501,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	inv := s.lookup(req)
 	if inv == nil {
+		if s.lookupOutgoing(req) != nil {
+			return // the ACK of a re-INVITE's 200 from an outgoing call's callee
+		}
 		s.log.Debug("ACK outside any dialog", "sip_call_id", callIDOf(req))
 		return
 	}
@@ -499,6 +513,10 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	inv := s.lookup(req)
 	if inv == nil {
+		if o := s.lookupOutgoing(req); o != nil {
+			o.remoteBye(req, tx)
+			return
+		}
 		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}

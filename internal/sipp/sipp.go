@@ -45,6 +45,8 @@ type Params struct {
 	WaitBye      bool   // wait for the gateway's BYE instead of sending one
 	Code         int    // expected final response (uac_reject)
 	ExtraHeaders string // extra INVITE header lines, each ending in "\n"
+	ExpectHeader string // uas_echo: the INVITE must carry this header ...
+	ExpectValue  string // ... with a value matching this regular expression
 }
 
 // Options describe one sipp run.
@@ -79,6 +81,29 @@ func FreeUDPPort() (int, error) {
 // Run fills the scenario and runs sipp for one call. It returns an error
 // when sipp could not run or reported a failed call.
 func Run(ctx context.Context, opts Options) (*Result, error) {
+	p, err := Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Process is a sipp run in the background, e.g. a UAS waiting for the
+// gateway's call.
+type Process struct {
+	cmd     *exec.Cmd
+	out     bytes.Buffer
+	dir     string
+	ownDir  bool
+	cancel  context.CancelFunc
+	res     *Result
+	waited  chan struct{}
+	waitErr error
+}
+
+// Start fills the scenario and starts sipp for one call. With an empty
+// Target sipp is a UAS: it waits for one call on Addr.
+func Start(ctx context.Context, opts Options) (*Process, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
@@ -100,52 +125,94 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := tmpl.Execute(&buf, opts.Params); err != nil {
 		return nil, fmt.Errorf("sipp scenario %s: %w", opts.Scenario, err)
 	}
-	dir := opts.Dir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sipp"); err != nil {
+	p := &Process{dir: opts.Dir, waited: make(chan struct{})}
+	if p.dir == "" {
+		if p.dir, err = os.MkdirTemp("", "sipp"); err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(dir)
+		p.ownDir = true
 	}
-	scen := filepath.Join(dir, opts.Scenario)
-	if err := os.WriteFile(scen, buf.Bytes(), 0o644); err != nil {
+	fail := func(err error) (*Process, error) {
+		if p.ownDir {
+			os.RemoveAll(p.dir)
+		}
 		return nil, err
+	}
+	scen := filepath.Join(p.dir, opts.Scenario)
+	if err := os.WriteFile(scen, buf.Bytes(), 0o644); err != nil {
+		return fail(err)
 	}
 	sipPort, err := FreeUDPPort()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	mediaPort, err := freeEvenPortPair()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	args := []string{opts.Target,
-		"-sf", scen, "-s", opts.Service, "-m", "1", "-l", "1",
+	var args []string
+	if opts.Target != "" {
+		args = append(args, opts.Target, "-s", opts.Service)
+	}
+	args = append(args,
+		"-sf", scen, "-m", "1", "-l", "1",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(sipPort),
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort),
 		"-nostdin", "-timeout", fmt.Sprintf("%ds", int(opts.Timeout.Seconds())), "-timeout_error",
-		"-recv_timeout", "15000", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
-	}
+		"-recv_timeout", "15000", "-trace_err", "-error_file", filepath.Join(p.dir, "errors.log"),
+	)
 	args = append(args, opts.Extra...)
 	rctx, cancel := context.WithTimeout(ctx, opts.Timeout+5*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(rctx, "sipp", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	res := &Result{Output: string(out), MediaPort: mediaPort, SIPPort: sipPort}
-	if errLog, rerr := os.ReadFile(filepath.Join(dir, "errors.log")); rerr == nil && len(errLog) > 0 {
+	p.cancel = cancel
+	p.cmd = exec.CommandContext(rctx, "sipp", args...)
+	p.cmd.Dir = p.dir
+	p.cmd.Stdout = &p.out
+	p.cmd.Stderr = &p.out
+	p.res = &Result{MediaPort: mediaPort, SIPPort: sipPort}
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		return fail(fmt.Errorf("sipp: %w", err))
+	}
+	go p.wait()
+	return p, nil
+}
+
+// Addr returns where sipp takes SIP: 127.0.0.1 and its port.
+func (p *Process) Addr() string { return "127.0.0.1:" + strconv.Itoa(p.res.SIPPort) }
+
+func (p *Process) wait() {
+	defer close(p.waited)
+	defer p.cancel()
+	err := p.cmd.Wait()
+	res := p.res
+	res.Output = p.out.String()
+	if errLog, rerr := os.ReadFile(filepath.Join(p.dir, "errors.log")); rerr == nil && len(errLog) > 0 {
 		res.Output += "\n--- sipp errors ---\n" + string(errLog)
+	}
+	if p.ownDir {
+		os.RemoveAll(p.dir)
 	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return res, nil
 	case errors.As(err, &ee):
 		res.ExitCode = ee.ExitCode()
-		return res, fmt.Errorf("sipp exited %d: %s", res.ExitCode, tail(res.Output, 2000))
+		p.waitErr = fmt.Errorf("sipp exited %d: %s", res.ExitCode, tail(res.Output, 2000))
 	default:
-		return res, fmt.Errorf("sipp: %w", err)
+		p.waitErr = fmt.Errorf("sipp: %w", err)
 	}
+}
+
+// Wait waits for sipp to exit and reports how the call went.
+func (p *Process) Wait() (*Result, error) {
+	<-p.waited
+	return p.res, p.waitErr
+}
+
+// Stop kills sipp if it still runs and waits for it.
+func (p *Process) Stop() {
+	p.cancel()
+	<-p.waited
 }
 
 // freeEvenPortPair finds an even UDP port whose next port is free too (SIPp
