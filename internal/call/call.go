@@ -474,6 +474,25 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 	c.mclock.add(c)
 }
 
+// Ring sends 180 Ringing to the caller of an unanswered incoming call.
+func (c *Call) Ring() error {
+	c.mu.Lock()
+	answered, ended := c.answered, c.ended
+	c.mu.Unlock()
+	switch {
+	case ended:
+		return ErrEnded
+	case c.inv == nil:
+		return errors.New("ring: the call is outgoing")
+	case answered:
+		return errors.New("ring: the call is answered")
+	}
+	if err := c.inv.Ringing(); err != nil {
+		return fmt.Errorf("ring: %w", err)
+	}
+	return nil
+}
+
 // Reject refuses an unanswered call with a SIP final response.
 func (c *Call) Reject(code int, reason string) error {
 	c.mu.Lock()

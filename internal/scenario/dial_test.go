@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
@@ -83,7 +85,12 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   VoxEngine.easyProcess(e.call, out);
 });`})
 	clip := ulawClip(160 * 150)
-	c := g.Dial(sipcaller.Config{})
+	var progress atomic.Int32
+	c := g.Dial(sipcaller.Config{OnProgress: func(code int) { progress.Store(int32(code)) }})
+	// easyProcess relayed the callee's ringing: the caller got 180.
+	if got := progress.Load(); got != 180 {
+		t.Errorf("the caller got provisional %d, want 180 relayed from the callee", got)
+	}
 	g.waitText(t, "placed PROGRESSING incoming=false number=bob callerid=gateway", 5*time.Second)
 	g.waitText(t, "ringing ALERTING", 5*time.Second)
 	g.waitText(t, "connected CONNECTED sipp bridge", 5*time.Second)
@@ -115,56 +122,11 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	}
 }
 
-// A session started by POST /scenarios calls out with callSIP; SIPp
-// answers and echoes. The scenario plays a WebSocket's audio into the
-// outgoing call and the call's audio to the socket: the app hears its own
-// clip back through SIP and RTP, byte for byte, as ULAW media messages.
-// A callee that answers 486 fires Failed {code, reason}.
-func TestCallSIPFromPostScenarios(t *testing.T) {
-	callee := startCallee(t, sipp.Params{PauseMs: 100})
-	busy := startCallee(t, sipp.Params{Code: 486})
-	clip := ulawClip(160 * 100)
-	app := wsServer(t, func(c *wsapp.Conn) {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if c.WaitFor(ctx, 1) != nil {
-			return
-		}
-		if err := c.SendJSON(map[string]any{"event": "start", "start": map[string]any{
-			"tag": "bot", "mediaFormat": map[string]any{"encoding": "ULAW", "sampleRate": 8000}}}); err != nil {
-			return
-		}
-		for i := 0; i < len(clip); i += 800 {
-			_ = c.SendJSON(map[string]any{"event": "media", "media": map[string]any{
-				"tag": "bot", "chunk": i/800 + 1, "timestamp": i, "payload": base64.StdEncoding.EncodeToString(clip[i : i+800])}})
-		}
-	})
-	g := startGateway(t, scenario.Config{Source: `
-VoxEngine.addEventListener(AppEvents.Started, function () {
-  var d = JSON.parse(VoxEngine.customData());
-  var failed = VoxEngine.callSIP(d.busy);
-  failed.addEventListener(CallEvents.Ringing, function () { Logger.write('busy ringing'); });
-  failed.addEventListener(CallEvents.Failed, function (e) { Logger.write('failed ' + e.code + ' ' + e.reason + ' ' + failed.state()); });
-  var out = VoxEngine.callSIP(d.sip, 'robot', 'Robot');
-  out.addEventListener(CallEvents.Connected, function () {
-    var ws = VoxEngine.createWebSocket(d.ws);
-    ws.addEventListener(WebSocketEvents.OPEN, function () {
-      out.sendMediaTo(ws, {encoding: WebSocketAudioEncoding.ULAW});
-      ws.sendMediaTo(out, {tag: 'bot'});
-    });
-    setTimeout(function () { out.hangup(); }, 3500);
-  });
-  out.addEventListener(CallEvents.Disconnected, function (e) {
-    Logger.write('disconnected ' + e.direction + ' ' + e.reason);
-    VoxEngine.terminate();
-  });
-});`})
-	data, _ := json.Marshal(map[string]string{
-		"sip":  "sip:alice@" + callee.Addr(),
-		"busy": "carol@" + busy.Addr(),
-		"ws":   app.URL("/bot"),
-	})
-	resp, err := http.PostForm("http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {string(data)}})
+// postScenario starts a session over HTTP with script_custom_data.
+func postScenario(t *testing.T, g *gw, data any) {
+	t.Helper()
+	b, _ := json.Marshal(data)
+	resp, err := http.PostForm("http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {string(b)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,30 +134,148 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST /scenarios: %d", resp.StatusCode)
 	}
-	g.waitText(t, "busy ringing", 5*time.Second)
-	g.waitText(t, "failed 486 Busy Here TERMINATED", 5*time.Second)
-	g.waitText(t, "disconnected outgoing scenario hung up", 10*time.Second)
+}
+
+// TestOutboundBotExample runs examples/scenarios/outbound-bot.js: a
+// session started by POST /scenarios calls SIPp, which answers and echoes.
+// The bot's clip plays into the outgoing call and the call's audio goes to
+// the bot: the bot hears its own clip back through SIP and RTP, byte for
+// byte, as ULAW media messages. When the bot closes the socket the call
+// is hung up (SIPp gets the BYE).
+func TestOutboundBotExample(t *testing.T) {
+	callee := startCallee(t, sipp.Params{PauseMs: 100, ExpectHeader: "X-Job", ExpectValue: "job-7"})
+	clip := ulawClip(160 * 100)
+	var heard atomic.Int32
+	app := wsServer(t, func(c *wsapp.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if c.WaitFor(ctx, 1) != nil {
+			return
+		}
+		if err := c.SendJSON(map[string]any{"event": "start", "start": map[string]any{
+			"mediaFormat": map[string]any{"encoding": "ULAW", "sampleRate": 8000}}}); err != nil {
+			return
+		}
+		for i := 0; i < len(clip); i += 800 {
+			_ = c.SendJSON(map[string]any{"event": "media", "media": map[string]any{
+				"chunk": i/800 + 1, "timestamp": i, "payload": base64.StdEncoding.EncodeToString(clip[i : i+800])}})
+		}
+		// Hang up once the clip has come back.
+		for ctx.Err() == nil {
+			if n := inOrder(clip, mediaFrames(t, c)); n == 100 {
+				heard.Store(int32(n))
+				_ = c.Close(1000, "done")
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	g := startGateway(t, scenario.Config{File: "../../examples/scenarios/outbound-bot.js"})
+	postScenario(t, g, map[string]string{"to": "sip:alice@" + callee.Addr(), "bot": app.URL("/agent"), "id": "job-7", "callerid": "15550001111"})
+	g.waitText(t, "ringing alice", 5*time.Second)
+	g.waitText(t, "connected alice", 5*time.Second)
+	g.waitText(t, "disconnected after *", 15*time.Second)
 	g.waitSessions(t, 5*time.Second)
 	if _, err := callee.Wait(); err != nil {
 		t.Errorf("callee: %v", err)
 	}
-	if _, err := busy.Wait(); err != nil {
-		t.Errorf("busy callee: %v", err)
+	if heard.Load() != 100 {
+		t.Errorf("the bot heard %d of its 100 frames back through the outgoing call", heard.Load())
 	}
-	conn := app.Conns()[0]
-	var frames [][]byte
 	var all []byte
-	for _, v := range parseVox(t, conn) {
+	for _, f := range mediaFrames(t, app.Conns()[0]) {
+		all = append(all, f...)
+	}
+	if !bytes.Contains(all, clip) {
+		t.Errorf("the bot's clip did not come back continuous")
+	}
+}
+
+// mediaFrames returns the payloads of the media messages a bot received.
+func mediaFrames(t *testing.T, c *wsapp.Conn) [][]byte {
+	var frames [][]byte
+	for _, v := range parseVox(t, c) {
 		if v.Event == "media" {
 			b, _ := base64.StdEncoding.DecodeString(v.Media.Payload)
 			frames = append(frames, b)
-			all = append(all, b...)
 		}
 	}
-	if n := inOrder(clip, frames); n != 100 {
-		t.Errorf("the app heard %d of its 100 frames back through the outgoing call", n)
+	return frames
+}
+
+// A callee that rings and answers 486 fires Ringing, then Failed {code,
+// reason}; the call's state is TERMINATED and no Disconnected fires.
+func TestCallSIPFailed(t *testing.T) {
+	busy := startCallee(t, sipp.Params{Code: 486})
+	g := startGateway(t, scenario.Config{Source: `
+VoxEngine.addEventListener(AppEvents.Started, function () {
+  var call = VoxEngine.callSIP(VoxEngine.customData());
+  call.addEventListener(CallEvents.Ringing, function () { Logger.write('ringing ' + call.state()); });
+  call.addEventListener(CallEvents.Disconnected, function () { Logger.write('disconnected'); });
+  call.addEventListener(CallEvents.Failed, function (e) {
+    Logger.write('failed ' + e.code + ' ' + e.reason + ' ' + call.state() + ' ' + (e.call === call));
+    setTimeout(function () { VoxEngine.terminate(); }, 200);
+  });
+});`})
+	resp, err := http.PostForm("http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {"carol@" + busy.Addr()}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !bytes.Contains(all, clip) {
-		t.Errorf("the app's clip did not come back continuous")
+	resp.Body.Close()
+	g.waitText(t, "ringing PROGRESSING", 5*time.Second)
+	g.waitText(t, "failed 486 Busy Here TERMINATED true", 5*time.Second)
+	g.waitSessions(t, 5*time.Second)
+	if _, err := busy.Wait(); err != nil {
+		t.Errorf("busy callee: %v", err)
 	}
+	for _, s := range g.texts() {
+		if s == "disconnected" {
+			t.Error("Disconnected fired for a call that never connected")
+		}
+	}
+}
+
+// call.sendMediaTo(recorder) records the caller's audio, byte for byte.
+func TestCallAudioToRecorder(t *testing.T) {
+	g := startGateway(t, scenario.Config{Source: `
+VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
+  var rec = VoxEngine.createRecorder();
+  rec.addEventListener(RecorderEvents.Stopped, function (ev) { Logger.write('recorded ' + ev.url); VoxEngine.terminate(); });
+  e.call.addEventListener(CallEvents.Connected, function () { e.call.sendMediaTo(rec); Logger.write('recording'); });
+  e.call.addEventListener(CallEvents.Disconnected, function () { rec.stop(); });
+  e.call.answer();
+});`})
+	clip := ulawClip(160 * 50)
+	c := g.Dial(sipcaller.Config{})
+	g.waitText(t, "recording", 5*time.Second)
+	if err := c.SendAudio(g.Context(5*time.Second), clip); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	url := strings.TrimPrefix(g.waitText(t, "recorded *", 5*time.Second), "recorded ")
+	if got := fetchWAV(t, url); !bytes.Contains(got, clip) {
+		t.Errorf("the recording (%d bytes) does not hold the caller's %d bytes", len(got), len(clip))
+	}
+	g.waitSessions(t, 5*time.Second)
+}
+
+// fetchWAV downloads a recording and returns its µ-law audio.
+func fetchWAV(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a, err := media.ReadWAV(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Encoding != media.EncodingULaw || a.SampleRate != 8000 {
+		t.Fatalf("recording %v %d Hz", a.Encoding, a.SampleRate)
+	}
+	return a.Data
 }

@@ -132,7 +132,15 @@ func (s *session) addCall(c *call.Call) *jsCall {
 	})
 	m("decline", func(goja.FunctionCall) goja.Value { jc.reject(603); return goja.Undefined() })
 	m("ring", func(goja.FunctionCall) goja.Value {
-		s.log.Debug("call.ring: the gateway has already sent its provisional response")
+		if jc.outgoing || jc.state != callAlerting {
+			s.log.Warn("call.ring: only an incoming call that is not answered rings", "state", jc.state)
+			return goja.Undefined()
+		}
+		s.goroutine(func() {
+			if err := c.Ring(); err != nil {
+				s.log.Warn("call.ring failed", "err", err)
+			}
+		})
 		return goja.Undefined()
 	})
 	m("startEarlyMedia", func(goja.FunctionCall) goja.Value {

@@ -82,6 +82,9 @@ type Config struct {
 	// NoRecord stops the call keeping received packets for Received
 	// (OnPacket still sees them); for long or many calls.
 	NoRecord bool
+	// OnProgress is called with the code of every provisional response
+	// above 100 (180, 183) before the answer. It must not block.
+	OnProgress func(code int)
 }
 
 // Client is one SIP user agent and socket shared by many calls.
@@ -356,7 +359,13 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	}
 	callID := dlg.InviteRequest.CallID().Value()
 	log = log.With("sip_call_id", callID)
-	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.IsProvisional() && res.StatusCode > 100 && cfg.OnProgress != nil {
+			cfg.OnProgress(res.StatusCode)
+		}
+		return nil
+	}}
+	if err := dlg.WaitAnswer(ctx, opts); err != nil {
 		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
 			// Answered while we were cancelling: confirm and end it.
 			endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
