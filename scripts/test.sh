@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)   # scenario say / TTS players
+# The OPUS encoding of the scenario WebSocket module (build tag opus, cgo).
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists opus; } || missing+=(libopus-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
@@ -27,5 +31,7 @@ go vet ./...
 # two cores would measure each other.
 go test -count=1 -run '^$' ./... >/dev/null
 go test -count=1 -p 1 -timeout 9m ./...
+# The OPUS paths, in a build with the codec.
+go test -count=1 -tags opus,nolibopusfile -run 'Opus|TestCallLimitsAndErrors|TestRemoteMediaRefused' ./internal/scenario/
 # The concurrent core once more under the race detector.
 go test -count=1 -race ./internal/stream/... ./internal/rtpio/ ./internal/sip/
