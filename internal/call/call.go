@@ -117,6 +117,7 @@ type Stats struct {
 	SilenceFilled   uint64 // inbound frames filled with silence by the clock
 	InboundDropped  uint64 // inbound frames dropped: running too far ahead of the clock
 	FramesOut       uint64 // RTP frames sent to the caller
+	LateFrames      uint64 // frames the source had only lateGrace after their tick (sent then)
 	Ticks           uint64 // clock ticks
 	ClockSkipped    uint64 // ticks skipped after a long stall
 	RTP             rtpio.ReceiverStats
@@ -164,6 +165,7 @@ type Call struct {
 	first    uint64 // the call's first tick after the answer
 	lastTick uint64
 	playing  bool
+	lateTick uint64 // the tick (+1) whose frame waits for finishTick; 0: none
 	outFrame [frameBytes]byte
 	wireBuf  [frameBytes]byte
 	mixBuf   [frameBytes]byte
@@ -184,7 +186,15 @@ type Call struct {
 	source atomic.Pointer[sourceBox]
 
 	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
+	lateFrames                                                 atomic.Uint64
 	skipped                                                    atomic.Uint64
+}
+
+// LateReader is a Source that tells a frame that is merely late from a
+// partial one: when the clock looks again within the same tick,
+// ReadLateFrame plays only a whole frame (*stream.Playout is one).
+type LateReader interface {
+	ReadLateFrame(dst []byte) bool
 }
 
 type sourceBox struct{ s Source }
@@ -589,6 +599,7 @@ func (c *Call) Stats() Stats {
 	st.SilenceFilled = c.silenceFilled.Load()
 	st.InboundDropped = c.inDropped.Load()
 	st.FramesOut = c.framesOut.Load()
+	st.LateFrames = c.lateFrames.Load()
 	st.Ticks = c.ticks.Load()
 	st.ClockSkipped = c.skipped.Load()
 	st.DTMF = c.dtmf.Load()
@@ -741,16 +752,24 @@ func (c *Call) emitInboundLocked(frame []byte) {
 // runTick is the call's share of the media clock, run every 20 ms by the
 // shared Clock with its tick m: it plays one frame to the caller, feeds the
 // outbound and mixed tracks, keeps the inbound track continuous and watches
-// for RTP inactivity. It must not block.
-func (c *Call) runTick(m uint64) {
+// for RTP inactivity. It must not block. It reports whether the frame to
+// play is late: the source was playing and had nothing yet; the clock then
+// runs finishTick for the same tick lateGrace later.
+func (c *Call) runTick(m uint64) (late bool) {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
 	if c.ctx.Err() != nil || m < c.base {
-		return
+		return false
 	}
 	n := m - c.base
 	if n <= c.lastTick {
-		return
+		return false
+	}
+	if c.lateTick != 0 {
+		// A late frame whose finishTick never ran (cannot happen with
+		// the shared clock, which finishes before the next tick).
+		c.playOut(c.lateTick-1, false)
+		c.lateTick = 0
 	}
 	if skipped := n - c.lastTick - 1; skipped > 0 {
 		c.skipped.Add(skipped)
@@ -759,39 +778,19 @@ func (c *Call) runTick(m uint64) {
 	c.lastTick = n
 	c.tick.Store(n)
 	c.ticks.Add(1)
-	out := c.outFrame[:]
 
-	// Outbound: what plays to the caller now.
-	got := false
-	if box := c.source.Load(); box != nil {
-		got = box.s.ReadFrame(out)
-	}
-	if got {
-		if !c.playing {
-			c.sender.MarkTalkspurt()
-		}
-		payload := out
-		if c.codec.PayloadType == 8 {
-			for i, b := range out {
-				c.wireBuf[i] = media.ULawToALaw(b)
-			}
-			payload = c.wireBuf[:]
-		}
-		if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
-			c.log.Debug("rtp send", "err", err)
-		}
-		c.framesOut.Add(1)
+	// Outbound: what plays to the caller now. A source that was playing
+	// and has nothing yet gets lateGrace more: the audio for this slot
+	// may be in a socket whose reader goroutine has not run yet.
+	box := c.source.Load()
+	got := box != nil && box.s.ReadFrame(c.outFrame[:])
+	late = !got && c.playing
+	if late {
+		c.lateTick = n + 1
 	} else {
-		fillSilence(out)
-		c.sender.Skip(1)
+		c.playOut(n, got)
 	}
-	c.playing = got
-	copy(c.outRing[n%ringSize][:], out)
-
 	flows := *c.flows.Load()
-	for _, f := range flows {
-		f.Push(stream.TrackOutbound, n, out)
-	}
 
 	// Inbound continuity: silence for what the caller did not send.
 	c.inMu.Lock()
@@ -831,6 +830,65 @@ func (c *Call) runTick(m uint64) {
 
 	if n%50 == 0 {
 		c.checkActivity()
+	}
+	return late
+}
+
+// finishTick plays the frame of tick m that runTick found late: what the
+// source has now, or silence.
+func (c *Call) finishTick(m uint64) {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if c.lateTick == 0 || m < c.base || c.lateTick != m-c.base+1 {
+		return
+	}
+	n := c.lateTick - 1
+	c.lateTick = 0
+	if c.ctx.Err() != nil {
+		return
+	}
+	got := false
+	if box := c.source.Load(); box != nil {
+		if lr, ok := box.s.(LateReader); ok {
+			got = lr.ReadLateFrame(c.outFrame[:])
+		} else {
+			got = box.s.ReadFrame(c.outFrame[:])
+		}
+	}
+	if got {
+		c.lateFrames.Add(1)
+	}
+	c.playOut(n, got)
+}
+
+// playOut sends the frame of slot n to the caller (got: c.outFrame holds
+// audio; else nothing is sent and the RTP clock moves on) and hands it to
+// the outbound track. tickMu must be held.
+func (c *Call) playOut(n uint64, got bool) {
+	out := c.outFrame[:]
+	if got {
+		if !c.playing {
+			c.sender.MarkTalkspurt()
+		}
+		payload := out
+		if c.codec.PayloadType == 8 {
+			for i, b := range out {
+				c.wireBuf[i] = media.ULawToALaw(b)
+			}
+			payload = c.wireBuf[:]
+		}
+		if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
+			c.log.Debug("rtp send", "err", err)
+		}
+		c.framesOut.Add(1)
+	} else {
+		fillSilence(out)
+		c.sender.Skip(1)
+	}
+	c.playing = got
+	copy(c.outRing[n%ringSize][:], out)
+	for _, f := range *c.flows.Load() {
+		f.Push(stream.TrackOutbound, n, out)
 	}
 }
 

@@ -13,6 +13,12 @@ import (
 // rather than replaying them (after a long stall of the machine).
 const maxBehind = 200 * time.Millisecond
 
+// lateGrace is how long a tick waits for audio that a playing call's
+// source did not have yet (its reader goroutine had not run): the frame
+// then leaves up to 4 ms late instead of not at all, and the caller's
+// jitter buffer absorbs that.
+const lateGrace = 4 * time.Millisecond
+
 // Clock is the media clock calls share: one goroutine ticks every 20 ms on a
 // drift-free schedule (a late tick is caught up, delay never accumulates)
 // and runs the tick of every answered call. A call therefore costs no
@@ -78,14 +84,34 @@ func (k *Clock) remove(c *Call) {
 func (k *Clock) run(ctx context.Context) {
 	defer close(k.done)
 	pacer := rtpio.NewPacer(k.start, frame, maxBehind)
+	grace := time.NewTimer(time.Hour)
+	grace.Stop()
+	var late []*Call
 	for {
 		m, err := pacer.Wait(ctx)
 		if err != nil {
 			return
 		}
 		k.tick.Store(m)
+		late = late[:0]
 		for _, c := range *k.calls.Load() {
-			c.runTick(m)
+			if c.runTick(m) {
+				late = append(late, c)
+			}
 		}
+		if len(late) == 0 {
+			continue
+		}
+		grace.Reset(lateGrace)
+		select {
+		case <-grace.C:
+		case <-ctx.Done():
+			grace.Stop()
+			return
+		}
+		for _, c := range late {
+			c.finishTick(m)
+		}
+		clear(late)
 	}
 }

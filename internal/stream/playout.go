@@ -127,6 +127,16 @@ func (p *Playout) collectLocked() {
 	}
 }
 
+// ReadLateFrame is ReadFrame for a second look within the same tick (the
+// call's clock grants a playing source a few ms of grace): it plays only a
+// whole frame, so a partial frame keeps its full tick to be completed.
+func (p *Playout) ReadLateFrame(dst []byte) bool {
+	p.mu.Lock()
+	whole := p.n >= len(dst)
+	p.mu.Unlock()
+	return whole && p.ReadFrame(dst)
+}
+
 func (p *Playout) report(names []string) {
 	if p.OnMark == nil {
 		return
