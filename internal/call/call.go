@@ -77,6 +77,7 @@ type Dialer interface {
 // outgoing call.
 type dialog interface {
 	Done() <-chan struct{}
+	OnEnd(fn func())
 	EndCause() sip.EndCause
 	RemoteRTP() netip.AddrPort
 	OnRemoteChange(fn func(netip.AddrPort))
@@ -216,8 +217,7 @@ func New(cfg Config) *Call {
 	c.dlg = cfg.Invite
 	inv := cfg.Invite
 	c.parties = Parties{From: inv.From, FromDisplay: inv.FromDisplay, To: inv.To, FromURI: inv.FromURI, ToURI: inv.ToURI, Headers: inv.Headers}
-	c.wg.Add(1)
-	go c.watchDialog()
+	c.dlg.OnEnd(c.dialogEnded)
 	return c
 }
 
@@ -323,9 +323,14 @@ func (c *Call) connect(o *sip.Outgoing) {
 	c.startMediaLocked(o.Codec, o.DTMFType)
 	close(c.connected)
 	c.mu.Unlock()
-	c.wg.Add(1)
-	go c.watchDialog()
+	o.OnEnd(c.dialogEnded)
 }
+
+// dialogEnded ends the call when its SIP dialog ends. It runs on the
+// goroutine that ended the dialog, which may hold the call's lock (an
+// answer that got no ACK), so the call ends in a goroutine of its own: one
+// short-lived goroutine per call instead of one waiting for its whole life.
+func (c *Call) dialogEnded() { go c.endFromDialog() }
 
 // Connected is closed when an outgoing call is answered; for an incoming
 // call it is nil.
@@ -373,16 +378,6 @@ func (c *Call) EndReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.endReason
-}
-
-// watchDialog ends the call when the SIP dialog ends.
-func (c *Call) watchDialog() {
-	defer c.wg.Done()
-	select {
-	case <-c.dlg.Done():
-		c.endFromDialog()
-	case <-c.ctx.Done():
-	}
 }
 
 // endFromDialog ends the call with the reason the dialog ended.

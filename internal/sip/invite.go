@@ -94,6 +94,7 @@ type Invite struct {
 	remote     netip.AddrPort
 	offer      Offer
 	onRemote   func(netip.AddrPort)
+	onEnd      []func()
 }
 
 func newInvite(s *Server, req *sip.Request, tx sip.ServerTransaction, dlg *sipgo.DialogServerSession, offer Offer, log *slog.Logger) *Invite {
@@ -199,6 +200,20 @@ func (c *Invite) OnRemoteChange(fn func(netip.AddrPort)) {
 	c.mu.Unlock()
 }
 
+// OnEnd registers fn to run once when the dialog ends (at once, in this
+// goroutine, if it has ended). fn runs on the goroutine that ended the
+// dialog (a SIP request's) and must not block on SIP.
+func (c *Invite) OnEnd(fn func()) {
+	c.mu.Lock()
+	if c.cause == EndNone {
+		c.onEnd = append(c.onEnd, fn)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	fn()
+}
+
 // end records the first cause, closes Done and cancels the handler context.
 func (c *Invite) end(cause EndCause) {
 	c.mu.Lock()
@@ -207,10 +222,15 @@ func (c *Invite) end(cause EndCause) {
 		return
 	}
 	c.cause = cause
+	fns := c.onEnd
+	c.onEnd = nil
 	c.mu.Unlock()
 	close(c.done)
 	c.cancel()
 	c.log.Info("call ended", "cause", cause.String())
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // begin admits a public method call unless the handler has returned.

@@ -81,6 +81,7 @@ type Outgoing struct {
 	byeSent  bool
 	remote   netip.AddrPort
 	onRemote func(netip.AddrPort)
+	onEnd    []func()
 	sdp      *answerSDP // what the gateway offers; re-INVITEs are answered from it
 }
 
@@ -344,7 +345,22 @@ func (o *Outgoing) OnRemoteChange(fn func(netip.AddrPort)) {
 	o.mu.Unlock()
 }
 
-// end records the first cause, closes Done and forgets the dialog.
+// OnEnd registers fn to run once when the dialog ends (at once, in this
+// goroutine, if it has ended). fn runs on the goroutine that ended the
+// dialog and must not block on SIP.
+func (o *Outgoing) OnEnd(fn func()) {
+	o.mu.Lock()
+	if o.cause == EndNone {
+		o.onEnd = append(o.onEnd, fn)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	fn()
+}
+
+// end records the first cause, closes Done, forgets the dialog and runs
+// the OnEnd functions.
 func (o *Outgoing) end(cause EndCause) {
 	o.mu.Lock()
 	if o.cause != EndNone {
@@ -352,7 +368,14 @@ func (o *Outgoing) end(cause EndCause) {
 		return
 	}
 	o.cause = cause
+	fns := o.onEnd
+	o.onEnd = nil
 	o.mu.Unlock()
+	defer func() {
+		for _, fn := range fns {
+			fn()
+		}
+	}()
 	o.srv.mu.Lock()
 	if o.srv.outgoing[o.id] == o {
 		delete(o.srv.outgoing, o.id)
