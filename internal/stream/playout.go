@@ -21,7 +21,8 @@ const DefaultPlayoutLimit = 60 * time.Second
 // the call's media clock.
 type Playout struct {
 	mu      sync.Mutex
-	buf     []byte // ring
+	buf     []byte // ring, grown on demand up to limit bytes
+	limit   int
 	r, n    int
 	written uint64 // bytes ever accepted
 	played  uint64 // bytes ever taken by ReadFrame (or cleared)
@@ -48,23 +49,56 @@ func NewPlayout(limit time.Duration) *Playout {
 	if limit <= 0 {
 		limit = DefaultPlayoutLimit
 	}
-	size := int(limit / FrameDuration * FrameBytes)
-	return &Playout{buf: make([]byte, size)}
+	return &Playout{limit: int(limit / FrameDuration * FrameBytes)}
+}
+
+// Ring sizes of a playout: it starts small and doubles as the app queues
+// more audio, so a call holds memory for what is queued, not for the limit;
+// once it runs empty a ring grown past keepBytes is released.
+const (
+	minRing   = 16 * FrameBytes // 320 ms
+	keepBytes = 64 << 10
+)
+
+// growLocked makes room for need queued bytes (never more than the limit).
+func (p *Playout) growLocked(need int) {
+	size := len(p.buf)
+	if size == 0 {
+		size = minRing
+	}
+	for size < need {
+		size *= 2
+	}
+	size = min(size, p.limit)
+	if size <= len(p.buf) {
+		return
+	}
+	nb := make([]byte, size)
+	if p.n > 0 {
+		c := copy(nb, p.buf[p.r:min(p.r+p.n, len(p.buf))])
+		copy(nb[c:p.n], p.buf)
+	}
+	p.buf, p.r = nb, 0
 }
 
 // Write queues audio. It returns the bytes accepted; the rest was dropped
 // because the buffer was full.
 func (p *Playout) Write(b []byte) int {
 	p.mu.Lock()
+	if p.n+len(b) > len(p.buf) && len(p.buf) < p.limit {
+		p.growLocked(p.n + len(b))
+	}
 	room := len(p.buf) - p.n
 	take := len(b)
 	if take > room {
 		take = room
 	}
-	w := (p.r + p.n) % len(p.buf)
-	c := copy(p.buf[w:], b[:take])
-	if c < take {
-		copy(p.buf, b[c:take])
+	if take > 0 {
+		w := (p.r + p.n) % len(p.buf)
+		c := copy(p.buf[w:], b[:take])
+		if c < take {
+			copy(p.buf, b[c:take])
+		}
 	}
 	p.n += take
 	p.written += uint64(take)
@@ -103,6 +137,9 @@ func (p *Playout) ReadFrame(dst []byte) bool {
 		p.n -= take
 		p.played += uint64(take)
 		got = true
+		if p.n == 0 {
+			p.emptiedLocked()
+		}
 	}
 	p.fresh = false
 	var fired []string
@@ -114,6 +151,16 @@ func (p *Playout) ReadFrame(dst []byte) bool {
 	p.mu.Unlock()
 	p.report(fired)
 	return got
+}
+
+// emptiedLocked rewinds an empty ring, so the next audio is written from its
+// start and only the pages in use stay resident, and releases a ring grown
+// large for a burst.
+func (p *Playout) emptiedLocked() {
+	p.r = 0
+	if len(p.buf) > keepBytes {
+		p.buf = nil
+	}
 }
 
 // collectLocked moves reached marks to p.fired.
@@ -151,6 +198,7 @@ func (p *Playout) Clear() {
 	p.mu.Lock()
 	p.played += uint64(p.n)
 	p.r, p.n = 0, 0
+	p.emptiedLocked()
 	p.fresh = false
 	p.collectLocked()
 	fired := append([]string(nil), p.fired...)

@@ -37,7 +37,8 @@ type item struct {
 // (start, stop, marks, close) are never dropped, and space is reserved for them.
 type queue struct {
 	mu      sync.Mutex
-	items   []item // ring storage
+	items   []item // ring storage, grown on demand up to size items
+	size    int    // the most items the ring may hold
 	head    int    // index of the oldest item
 	n       int    // items queued
 	media   int    // media items queued
@@ -50,15 +51,40 @@ type queue struct {
 // controlReserve is the room kept for control items beyond the media bound.
 const controlReserve = 64
 
+// minItems is the ring a queue starts with. A socket whose app keeps up
+// holds a frame or two at a time, so the bound (2 s of audio by default) is
+// room the queue may take when the app falls behind, not memory every call
+// holds.
+const minItems = 8
+
 func newQueue(maxMedia int) *queue {
 	if maxMedia < 1 {
 		maxMedia = 1
 	}
+	size := maxMedia + controlReserve
 	return &queue{
-		items:  make([]item, maxMedia+controlReserve),
+		items:  make([]item, min(minItems, size)),
+		size:   size,
 		maxMed: maxMedia,
 		wake:   make(chan struct{}, 1),
 	}
+}
+
+// growLocked doubles the ring (up to size), keeping the items in order.
+func (q *queue) growLocked() {
+	next := make([]item, min(2*len(q.items), q.size))
+	for i := 0; i < q.n; i++ {
+		next[i] = q.items[(q.head+i)%len(q.items)]
+	}
+	q.items, q.head = next, 0
+}
+
+// idle reports whether nothing is queued and the queue is open.
+func (q *queue) idle() bool {
+	q.mu.Lock()
+	ok := q.n == 0 && !q.closed
+	q.mu.Unlock()
+	return ok
 }
 
 // pushMedia queues one media frame, dropping the oldest media frame when the
@@ -69,7 +95,7 @@ func (q *queue) pushMedia(f *Flow, track Track, index uint64, payload []byte) bo
 		q.mu.Unlock()
 		return false
 	}
-	if q.media >= q.maxMed || q.n == len(q.items) {
+	if q.media >= q.maxMed || q.n == q.size {
 		q.dropOldestMediaLocked()
 	}
 	it := q.tailLocked()
@@ -99,7 +125,7 @@ func (q *queue) pushControl(kind itemKind, f *Flow, digit byte, code int, text s
 		q.mu.Unlock()
 		return false
 	}
-	if q.n == len(q.items) {
+	if q.n == q.size {
 		q.dropOldestMediaLocked()
 	}
 	it := q.tailLocked()
@@ -123,7 +149,10 @@ func (q *queue) pushControl(kind itemKind, f *Flow, digit byte, code int, text s
 // tailLocked claims the slot after the last item, or nil when full.
 func (q *queue) tailLocked() *item {
 	if q.n == len(q.items) {
-		return nil
+		if len(q.items) == q.size {
+			return nil
+		}
+		q.growLocked()
 	}
 	it := &q.items[(q.head+q.n)%len(q.items)]
 	q.n++

@@ -94,6 +94,7 @@ type Socket struct {
 
 	conn       *websocket.Conn // set by the writer once open
 	open       atomic.Bool
+	direct     atomic.Bool // the media path may write frames itself (pushMedia)
 	closing    atomic.Bool
 	readerDone chan struct{}
 
@@ -103,6 +104,15 @@ type Socket struct {
 	code    int
 	reason  string
 	started time.Time
+
+	// The write side: whoever holds wmu writes to the connection (the
+	// writer goroutine, or the media path while nothing is queued).
+	wmu   sync.Mutex
+	w     *connWriter
+	wbuf  []byte           // message buffer: hdrRoom bytes of header room, then the body
+	enc   []byte           // a flow encoder's output
+	m     Media            // the media message being encoded
+	frame [FrameBytes]byte // a short frame padded to 20 ms
 
 	sent, media, recv, bad atomic.Uint64
 	connectMs              atomic.Int64
@@ -267,7 +277,9 @@ func (s *Socket) setErr(err error) {
 }
 
 // writeLoop connects, then writes queued items until a close item, a write
-// error or the app closing.
+// error or the app closing. While the queue is empty the media path may
+// write frames itself (pushMedia); the writer takes over whatever cannot be
+// written at once.
 func (s *Socket) writeLoop() {
 	defer s.wg.Done()
 	defer s.finish()
@@ -284,6 +296,11 @@ func (s *Socket) writeLoop() {
 	s.mu.Lock()
 	s.conn = conn
 	s.mu.Unlock()
+	s.wmu.Lock()
+	w := newConnWriter(conn.NetConn(), s.cfg.Conn == nil, s.cfg.WriteTimeout)
+	s.w = w
+	s.wbuf = make([]byte, hdrRoom, 1024)
+	s.wmu.Unlock()
 	s.open.Store(true)
 	s.connectMs.Store(time.Since(s.started).Milliseconds())
 	s.lastHeard.Store(time.Now().UnixNano())
@@ -291,29 +308,68 @@ func (s *Socket) writeLoop() {
 		s.lastHeard.Store(time.Now().UnixNano())
 		return nil
 	})
+	// The reader's replies go through the same writer as everything else.
+	conn.SetPingHandler(func(data string) error {
+		s.lastHeard.Store(time.Now().UnixNano())
+		s.wmu.Lock()
+		if !w.closed {
+			_ = w.control(opPong, []byte(data))
+		}
+		s.wmu.Unlock()
+		return nil
+	})
+	conn.SetCloseHandler(func(code int, _ string) error {
+		s.direct.Store(false)
+		s.wmu.Lock()
+		if !w.closed {
+			_ = w.closeFrame(websocket.FormatCloseMessage(code, ""))
+		}
+		s.wmu.Unlock()
+		return nil
+	})
 	go s.readLoop(conn)
 	if s.cfg.OnOpen != nil {
 		s.cfg.OnOpen()
 	}
 
-	buf := make([]byte, 0, 1024)
-	enc := make([]byte, 0, 640)
 	if s.cfg.Info != nil {
-		if b, ok := s.cfg.Dialect.AppendConnected(buf[:0], s.cfg.Info); ok {
-			if err := s.write(conn, websocket.TextMessage, b); err != nil {
-				s.fail(conn, err)
-				return
-			}
+		s.wmu.Lock()
+		err := error(nil)
+		if b, ok := s.cfg.Dialect.AppendConnected(s.wbuf[:hdrRoom], s.cfg.Info); ok {
+			err = s.writeLocked(b, opText)
+		}
+		s.wmu.Unlock()
+		if err != nil {
+			s.fail(conn, err)
+			return
 		}
 	}
+	s.direct.Store(w.raw != nil)
 	var it item
-	var lastDeadline time.Time
 	// Pings prove the app reads: its WebSocket library answers them only
 	// while reading. An app silent for WriteTimeout is disconnected.
 	ping := time.NewTicker(pingEvery(s.cfg.WriteTimeout))
 	defer ping.Stop()
 	for {
+		s.wmu.Lock()
+		// Finish what a non-blocking write left, or report its failure.
+		if err := w.write(nil); err != nil {
+			s.direct.Store(false)
+			s.wmu.Unlock()
+			if w.err == nil {
+				// The app's close was answered: wait for the reader.
+				select {
+				case <-s.readerDone:
+				case <-s.ctx.Done():
+				}
+				_ = conn.Close()
+				return
+			}
+			s.fail(conn, err)
+			return
+		}
 		if !s.q.pop(&it) {
+			s.wmu.Unlock()
 			select {
 			case <-s.q.wake:
 				continue
@@ -322,7 +378,9 @@ func (s *Socket) writeLoop() {
 					s.fail(conn, fmt.Errorf("%w: nothing read for %s", ErrWriteTimeout, silent.Round(time.Millisecond)))
 					return
 				}
-				_ = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+				s.wmu.Lock()
+				_ = w.control(opPing, nil)
+				s.wmu.Unlock()
 				continue
 			case <-s.readerDone:
 				// The app closed or the connection broke.
@@ -333,61 +391,13 @@ func (s *Socket) writeLoop() {
 				return
 			}
 		}
-		// Refresh the write deadline at most every second: an app that
-		// reads nothing for WriteTimeout makes the write fail.
-		if now := time.Now(); now.Sub(lastDeadline) > time.Second {
-			lastDeadline = now
-			_ = conn.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
-		}
-		var (
-			b    []byte
-			kind = websocket.TextMessage
-			ok   = true
-		)
-		switch it.kind {
-		case itemMedia:
-			f := it.flow
-			payload := it.payload[:]
-			if f.cfg.Encoder != nil {
-				enc = f.cfg.Encoder.Encode(enc[:0], payload)
-				payload = enc
-			}
-			f.chunk[it.track]++
-			m := Media{Track: it.track, Chunk: f.chunk[it.track], Timestamp: f.timestamp(it.index), Payload: payload}
-			b = s.cfg.Dialect.AppendMedia(buf[:0], f.seq, &f.cfg.Info, &m)
-			f.seq++
-			f.bytesSent += uint64(len(payload))
-			f.frames++
-			s.media.Add(1)
-		case itemStart:
-			b = s.cfg.Dialect.AppendStart(buf[:0], it.flow.seq, &it.flow.cfg.Info)
-			it.flow.seq++
-		case itemStop:
-			f := it.flow
-			st := StopInfo{BytesSent: f.bytesSent, DurationMs: f.frames * uint64(FrameDuration/time.Millisecond)}
-			if f.cfg.Tracks != 0 {
-				st.DurationMs /= uint64(len(f.cfg.Tracks.Tracks()))
-			}
-			b = s.cfg.Dialect.AppendStop(buf[:0], f.seq, &f.cfg.Info, &st)
-			f.seq++
-		case itemDTMF:
-			b, ok = s.cfg.Dialect.AppendDTMF(buf[:0], it.flow.seq, &it.flow.cfg.Info, it.digit)
-			if ok {
-				it.flow.seq++
-			}
-		case itemMark:
-			b, ok = s.cfg.Dialect.AppendMark(buf[:0], it.flow.seq, &it.flow.cfg.Info, it.text)
-			if ok {
-				it.flow.seq++
-			}
-		case itemText:
-			b = append(buf[:0], it.text...)
-		case itemClose:
+		if it.kind == itemClose {
 			s.closing.Store(true)
-			msg := websocket.FormatCloseMessage(it.code, it.text)
-			if err := conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+			s.direct.Store(false)
+			if err := w.closeFrame(websocket.FormatCloseMessage(it.code, it.text)); err != nil {
 				s.log.Debug("websocket close frame not sent", "err", err)
 			}
+			s.wmu.Unlock()
 			// Wait for the app to answer the close, then release.
 			t := time.NewTimer(closeWait)
 			select {
@@ -399,17 +409,130 @@ func (s *Socket) writeLoop() {
 			_ = conn.Close()
 			return
 		}
-		if !ok {
-			continue
-		}
-		if cap(b) > cap(buf) {
-			buf = b[:0] // keep the grown buffer
-		}
-		if err := s.write(conn, kind, b); err != nil {
+		err := s.writeItemLocked(&it)
+		s.wmu.Unlock()
+		if err != nil {
+			s.direct.Store(false)
 			s.fail(conn, err)
 			return
 		}
 	}
+}
+
+// writeItemLocked writes one queued item (not a close). Under wmu.
+func (s *Socket) writeItemLocked(it *item) error {
+	var (
+		b  []byte
+		ok = true
+		f  = it.flow
+	)
+	switch it.kind {
+	case itemMedia:
+		return s.writeLocked(s.mediaLocked(f, it.track, it.index, it.payload[:]), opText)
+	case itemStart:
+		b = s.cfg.Dialect.AppendStart(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info)
+		f.seq++
+	case itemStop:
+		st := StopInfo{BytesSent: f.bytesSent, DurationMs: f.frames * uint64(FrameDuration/time.Millisecond)}
+		if f.cfg.Tracks != 0 {
+			st.DurationMs /= uint64(len(f.cfg.Tracks.Tracks()))
+		}
+		b = s.cfg.Dialect.AppendStop(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, &st)
+		f.seq++
+	case itemDTMF:
+		b, ok = s.cfg.Dialect.AppendDTMF(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, it.digit)
+		if ok {
+			f.seq++
+		}
+	case itemMark:
+		b, ok = s.cfg.Dialect.AppendMark(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, it.text)
+		if ok {
+			f.seq++
+		}
+	case itemText:
+		b = append(s.wbuf[:hdrRoom], it.text...)
+	}
+	if !ok {
+		return nil
+	}
+	return s.writeLocked(b, opText)
+}
+
+// mediaLocked encodes one media message of flow f into the socket's buffer
+// (b[hdrRoom:], see frameAt) and counts it. Under wmu.
+func (s *Socket) mediaLocked(f *Flow, t Track, index uint64, payload []byte) []byte {
+	if f.cfg.Encoder != nil {
+		s.enc = f.cfg.Encoder.Encode(s.enc[:0], payload)
+		payload = s.enc
+	}
+	f.chunk[t]++
+	s.m = Media{Track: t, Chunk: f.chunk[t], Timestamp: f.timestamp(index), Payload: payload}
+	b := s.cfg.Dialect.AppendMedia(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, &s.m)
+	s.m.Payload = nil
+	f.seq++
+	f.bytesSent += uint64(len(payload))
+	f.frames++
+	s.media.Add(1)
+	return b
+}
+
+// keepLocked keeps a message buffer that grew as the socket's buffer.
+func (s *Socket) keepLocked(b []byte) {
+	if cap(b) > cap(s.wbuf) {
+		s.wbuf = b[:hdrRoom]
+	}
+}
+
+// writeLocked frames b (a message body after hdrRoom bytes) and writes it,
+// blocking. Under wmu.
+func (s *Socket) writeLocked(b []byte, op byte) error {
+	s.keepLocked(b)
+	if err := s.w.write(frameAt(b, op, s.w.mask)); err != nil {
+		return err
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+// pushMedia sends one media frame of f: written at once by the caller when
+// nothing is queued or being written and the kernel takes it without
+// waiting, queued for the writer goroutine otherwise. It never blocks.
+func (s *Socket) pushMedia(f *Flow, t Track, index uint64, payload []byte) {
+	if f.cfg.Encoder == nil && s.direct.Load() && s.wmu.TryLock() {
+		done := s.writeNowLocked(f, t, index, payload)
+		s.wmu.Unlock()
+		if done {
+			return
+		}
+	}
+	s.q.pushMedia(f, t, index, payload)
+}
+
+// writeNowLocked writes a media frame with a non-blocking write if nothing
+// is ahead of it. It reports false when the frame must be queued instead.
+func (s *Socket) writeNowLocked(f *Flow, t Track, index uint64, payload []byte) bool {
+	w := s.w
+	if w == nil || !w.canWriteNow() || !s.q.idle() {
+		return false
+	}
+	if len(payload) != FrameBytes {
+		n := copy(s.frame[:], payload)
+		for i := n; i < FrameBytes; i++ {
+			s.frame[i] = 0xFF // µ-law silence pads a short frame
+		}
+		payload = s.frame[:]
+	}
+	b := s.mediaLocked(f, t, index, payload)
+	s.keepLocked(b)
+	if w.tryWrite(frameAt(b, opText, w.mask)) {
+		s.sent.Add(1)
+		return true
+	}
+	// Not all of it went: the writer finishes the frame (or reports why
+	// it could not), and frames queue behind it meanwhile.
+	s.sent.Add(1)
+	s.q.ring()
+	return true
 }
 
 // pingEvery returns the ping period for an idle limit.
@@ -419,18 +542,6 @@ func pingEvery(limit time.Duration) time.Duration {
 		p = 10 * time.Millisecond
 	}
 	return p
-}
-
-func (s *Socket) write(conn *websocket.Conn, kind int, b []byte) error {
-	if err := conn.WriteMessage(kind, b); err != nil {
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
-			return fmt.Errorf("%w for %s: %w", ErrWriteTimeout, s.cfg.WriteTimeout, err)
-		}
-		return fmt.Errorf("websocket write: %w", err)
-	}
-	s.sent.Add(1)
-	return nil
 }
 
 // fail ends the socket after a write error, unless the app had closed it.
