@@ -58,7 +58,13 @@ func (r *Request) values() url.Values {
 
 // isURL reports whether the app location is an http(s) URL (else a file path).
 func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+	return hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://")
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case (URL schemes are
+// case-insensitive).
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // fetchDocument gets a FlexML document: an http(s) URL is requested with
@@ -157,7 +163,7 @@ func (in *Interpreter) fetchAudio(ctx context.Context, loc string) ([]byte, erro
 // resolve resolves ref against the document's location: URLs against URLs,
 // paths against the document file's folder.
 func resolve(base, ref string) (string, error) {
-	if isURL(ref) || strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://") {
+	if isURL(ref) || hasPrefixFold(ref, "ws://") || hasPrefixFold(ref, "wss://") {
 		return ref, nil
 	}
 	if isURL(base) {
@@ -180,8 +186,10 @@ func resolve(base, ref string) (string, error) {
 // resolveWS resolves a Stream url: absolute ws(s) as is; relative against the
 // document's http(s) URL with http→ws and https→wss.
 func resolveWS(base, ref string) (string, error) {
-	if strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://") {
-		return ref, nil
+	if u, err := url.Parse(ref); err == nil && (strings.EqualFold(u.Scheme, "ws") || strings.EqualFold(u.Scheme, "wss")) {
+		// Schemes are case-insensitive (RFC 3986 §3.1); the dialer wants lower case.
+		u.Scheme = strings.ToLower(u.Scheme)
+		return u.String(), nil
 	}
 	if !isURL(base) {
 		return "", fmt.Errorf("relative stream url %q needs a document fetched over http(s)", ref)
@@ -191,10 +199,10 @@ func resolveWS(base, ref string) (string, error) {
 		return "", err
 	}
 	switch {
-	case strings.HasPrefix(abs, "https://"):
-		return "wss://" + strings.TrimPrefix(abs, "https://"), nil
-	case strings.HasPrefix(abs, "http://"):
-		return "ws://" + strings.TrimPrefix(abs, "http://"), nil
+	case hasPrefixFold(abs, "https://"):
+		return "wss://" + abs[len("https://"):], nil
+	case hasPrefixFold(abs, "http://"):
+		return "ws://" + abs[len("http://"):], nil
 	}
 	return "", fmt.Errorf("stream url %q: not a ws or wss url", ref)
 }

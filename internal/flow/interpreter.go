@@ -119,13 +119,8 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 	defer r.streams.closeAll()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	// The call ending cancels the run (no goroutine waits for it).
+	defer context.AfterFunc(c.Context(), cancel)()
 
 	method, loc := in.cfg.Method, in.cfg.App
 	for hops := 0; ; hops++ {

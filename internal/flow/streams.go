@@ -19,11 +19,13 @@ import (
 
 // liveStream is one running Stream verb of a call.
 type liveStream struct {
-	name string
-	bidi bool
-	sock *stream.Socket
-	flow *stream.Flow
-	log  *slog.Logger
+	name     string
+	bidi     bool
+	stopped  bool // a Stop verb stopped it: its name and its place are free (under streamSet.mu)
+	sock     *stream.Socket
+	flow     *stream.Flow
+	log      *slog.Logger
+	released chan struct{} // closed once the stream has left the call and the set
 }
 
 // streamSet holds a call's running streams.
@@ -72,6 +74,9 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	ss.mu.Lock()
 	uni := 0
 	for _, l := range ss.live {
+		if l.stopped {
+			continue
+		}
 		if s.Name != "" && l.name == s.Name {
 			ss.mu.Unlock()
 			log.Error("stream not started: a live stream of this call already has this name")
@@ -120,7 +125,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		SampleRate: 8000,
 	}
 	log = log.With("stream_sid", info.StreamSid)
-	ls := &liveStream{name: s.Name, bidi: bidi, log: log}
+	ls := &liveStream{name: s.Name, bidi: bidi, log: log, released: make(chan struct{})}
 
 	var playout *stream.Playout
 	if bidi {
@@ -188,9 +193,9 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	log.Info("stream started", "tracks", trackNames(info.Tracks), "bidirectional", bidi)
 
 	ss.wg.Add(1)
-	go func() {
+	sock.AfterDone(func() {
 		defer ss.wg.Done()
-		<-sock.Done()
+		defer close(ls.released)
 		r.c.RemoveFlow(f)
 		if stopDTMF != nil {
 			stopDTMF()
@@ -205,7 +210,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		if r.in.cfg.Metrics != nil {
 			r.in.cfg.Metrics.StreamEnded(st, sock.Err())
 		}
-	}()
+	})
 	return ls
 }
 
@@ -241,8 +246,10 @@ func (ss *streamSet) connect(ctx context.Context, s *flexml.Stream) error {
 	if ls == nil {
 		return nil
 	}
+	// Wait until the stream has left the call, so a <Connect> that
+	// follows finds no bidirectional stream in its way.
 	select {
-	case <-ls.sock.Done():
+	case <-ls.released:
 	case <-ctx.Done():
 	}
 	return nil
@@ -254,10 +261,13 @@ func (ss *streamSet) stop(name string) {
 	ss.mu.Lock()
 	var hit []*liveStream
 	for _, l := range ss.live {
-		if l.bidi {
+		if l.bidi || l.stopped {
 			continue
 		}
 		if name == "" || l.name == name {
+			// Its name and its place are free at once, while its
+			// socket closes in the background.
+			l.stopped = true
 			hit = append(hit, l)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,10 +412,10 @@ func TestParametersOrderAndRepeat(t *testing.T) {
 // <Connect><Stream> blocks FlexML until the WebSocket closes; the app gets
 // the inbound track only; maxLength is ignored with a warning.
 func TestConnectBlocksUntilAppCloses(t *testing.T) {
-	var closedAt time.Time
+	var closedAt atomic.Int64
 	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
 		time.Sleep(time.Second)
-		closedAt = time.Now()
+		closedAt.Store(time.Now().UnixNano())
 		_ = c.Close(1000, "bye")
 	}}})
 	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi" track="both" maxLength="0.2"/></Connect><Redirect>/after</Redirect></Response>`)
@@ -427,7 +428,7 @@ func TestConnectBlocksUntilAppCloses(t *testing.T) {
 	if len(reqs) != 2 || reqs[1].Path != "/after" {
 		t.Fatalf("requests %+v", reqs)
 	}
-	if reqs[1].At.Before(closedAt) {
+	if reqs[1].At.Before(time.Unix(0, closedAt.Load())) {
 		t.Fatal("the verb after </Connect> ran before the WebSocket closed")
 	}
 	ms := parseAll(t, conn)
@@ -439,6 +440,54 @@ func TestConnectBlocksUntilAppCloses(t *testing.T) {
 	}
 	if env.Logs.Find("WARN", "maxLength", nil) == nil || env.Logs.Find("WARN", "inbound track only", nil) == nil {
 		t.Fatal("missing warnings for track/maxLength on <Connect>")
+	}
+}
+
+// A <Connect> right after another finds the first stream gone: the verb
+// returns only once its stream has left the call.
+func TestConnectTwiceInARow(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
+		time.Sleep(200 * time.Millisecond)
+		_ = c.Close(1000, "")
+	}}})
+	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/a"/></Connect><Connect><Stream url="{{.WS}}/b"/></Connect><Connect><Stream url="{{.WS}}/c"/></Connect><Hangup/></Response>`)
+	c := env.Dial(sipcaller.Config{})
+	var paths []string
+	for range 3 {
+		paths = append(paths, env.Accept().Path)
+	}
+	<-c.Ended()
+	if strings.Join(paths, ",") != "/a,/b,/c" {
+		t.Fatalf("connections %v", paths)
+	}
+	if l := env.Logs.Find("ERROR", "stream not started", nil); l != nil {
+		t.Fatalf("a <Connect> was refused: %v", l)
+	}
+}
+
+// A name is free again as soon as <Stop> stopped its stream, even while
+// that stream's socket is still closing (here: an app that never answers
+// the close).
+func TestRestartSameNameAfterStop(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
+		if c.Path == "/one" {
+			c.PauseReading()
+		}
+	}}})
+	env.App.Doc("/app", `<Response><Start><Stream name="x" url="{{.WS}}/one"/></Start><Pause length="0.5"/>`+
+		`<Stop><Stream name="x"/></Stop><Start><Stream name="x" url="{{.WS}}/two"/></Start><Pause length="1"/><Hangup/></Response>`)
+	c := env.Dial(sipcaller.Config{})
+	one, two := env.Accept(), env.Accept()
+	<-c.Ended()
+	if one.Path != "/one" || two.Path != "/two" {
+		t.Fatalf("connections %s, %s", one.Path, two.Path)
+	}
+	if l := env.Logs.Find("ERROR", "stream not started", nil); l != nil {
+		t.Fatalf("the second stream x was refused: %v", l)
+	}
+	gatewaytest.WaitClosed(t, two, 5*time.Second)
+	if ms := parseAll(t, two); len(track(ms, "inbound")) < 30 {
+		t.Fatalf("second stream x carried %d frames", len(track(ms, "inbound")))
 	}
 }
 

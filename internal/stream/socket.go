@@ -90,7 +90,6 @@ type Socket struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	wg     sync.WaitGroup
 
 	conn       *websocket.Conn // set by the writer once open
 	open       atomic.Bool
@@ -98,12 +97,14 @@ type Socket struct {
 	closing    atomic.Bool
 	readerDone chan struct{}
 
-	mu      sync.Mutex
-	flows   []*Flow
-	err     error
-	code    int
-	reason  string
-	started time.Time
+	mu        sync.Mutex
+	flows     []*Flow
+	err       error
+	code      int
+	reason    string
+	started   time.Time
+	ended     bool     // Done is closed
+	afterDone []func() // run once ended
 
 	// The write side: whoever holds wmu writes to the connection (the
 	// writer goroutine, or the media path while nothing is queued).
@@ -147,13 +148,35 @@ func Open(cfg SocketConfig) *Socket {
 		readerDone: make(chan struct{}),
 		started:    time.Now(),
 	}
-	s.wg.Add(1)
 	go s.writeLoop()
-	go func() {
-		s.wg.Wait()
-		close(s.done)
-	}()
 	return s
+}
+
+// AfterDone arranges for fn to run once the socket has ended and released
+// everything (after Done is closed), in the socket's own goroutine; at once,
+// in the caller's, if it has already ended. No goroutine waits meanwhile.
+func (s *Socket) AfterDone(fn func()) {
+	s.mu.Lock()
+	if !s.ended {
+		s.afterDone = append(s.afterDone, fn)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	fn()
+}
+
+// end marks the socket ended, closes Done and runs the AfterDone functions.
+func (s *Socket) end() {
+	s.mu.Lock()
+	s.ended = true
+	fns := s.afterDone
+	s.afterDone = nil
+	s.mu.Unlock()
+	close(s.done)
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Done is closed when the socket has ended and released everything.
@@ -281,7 +304,7 @@ func (s *Socket) setErr(err error) {
 // write frames itself (pushMedia); the writer takes over whatever cannot be
 // written at once.
 func (s *Socket) writeLoop() {
-	defer s.wg.Done()
+	defer s.end()
 	defer s.finish()
 	conn := s.cfg.Conn
 	if conn == nil {
