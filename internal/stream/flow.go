@@ -39,8 +39,7 @@ const (
 )
 
 // FrameEncoder turns one 20 ms µ-law frame into the wire encoding of a flow.
-// It runs in the socket's writer goroutine, never on the media path (frames
-// of a flow with an encoder always go through the socket's queue).
+// It runs in the socket's writer goroutine, never on the media path.
 type FrameEncoder interface {
 	// Encode appends the encoded frame to dst.
 	Encode(dst []byte, ulaw []byte) []byte
@@ -71,7 +70,7 @@ type Flow struct {
 	base      atomic.Uint64    // call index of the flow's first frame, plus one (0: none yet)
 	stopped   atomic.Bool
 
-	// Write-side state, guarded by the socket's wmu.
+	// Writer-goroutine state.
 	seq       uint64
 	chunk     [3]uint64
 	bytesSent uint64
@@ -112,7 +111,7 @@ func (f *Flow) Push(t Track, index uint64, payload []byte) {
 	if f.maxFrames > 0 && n > f.maxFrames {
 		return
 	}
-	f.sock.pushMedia(f, t, index, payload)
+	f.sock.q.pushMedia(f, t, index, payload)
 	if f.maxFrames > 0 && n == f.maxFrames && t == f.first {
 		f.sock.log.Info("stream reached maxLength", "max_length", f.cfg.MaxLength)
 		f.sock.stopFlow(f, true)

@@ -93,7 +93,6 @@ type Socket struct {
 
 	conn       *websocket.Conn // set by the writer once open
 	open       atomic.Bool
-	direct     atomic.Bool // the media path may write frames itself (pushMedia)
 	closing    atomic.Bool
 	readerDone chan struct{}
 
@@ -106,20 +105,22 @@ type Socket struct {
 	ended     bool     // Done is closed
 	afterDone []func() // run once ended
 
-	// The write side: whoever holds wmu writes to the connection (the
-	// writer goroutine, or the media path while nothing is queued).
-	wmu   sync.Mutex
-	w     *connWriter
-	wbuf  []byte           // message buffer: hdrRoom bytes of header room, then the body
-	enc   []byte           // a flow encoder's output
-	m     Media            // the media message being encoded
-	frame [FrameBytes]byte // a short frame padded to 20 ms
+	// wmu is held while writing to the connection: by the writer, and by
+	// the reader for its pong and close replies.
+	wmu sync.Mutex
+	// The writer goroutine's own state.
+	mask    bool   // the socket is the client: frames are masked
+	wbuf    []byte // message buffer: hdrRoom bytes of header room, then the body
+	batch   []byte // frames gathered for one write()
+	batched uint64 // messages in batch
+	enc     []byte // a flow encoder's output
+	m       Media  // the media message being encoded
 
-	sent, media, recv, bad atomic.Uint64
-	connectMs              atomic.Int64
-	lastHeard              atomic.Int64 // unix nanos of the last frame (data, ping or pong) from the app
-	lastWarn               atomic.Int64 // unix nanos of the last rate-limited warning
-	warnSkipped            atomic.Uint64
+	sent, mediaSent, recv, bad atomic.Uint64
+	connectMs                  atomic.Int64
+	lastHeard                  atomic.Int64 // unix nanos of the last frame (data, ping or pong) from the app
+	lastWarn                   atomic.Int64 // unix nanos of the last rate-limited warning
+	warnSkipped                atomic.Uint64
 }
 
 // Open starts a socket: the writer goroutine connects (unless cfg.Conn is
@@ -204,7 +205,7 @@ func (s *Socket) Stats() SocketStats {
 	queued, dropped := s.q.stats()
 	st := SocketStats{
 		MessagesSent:  s.sent.Load(),
-		MediaSent:     s.media.Load(),
+		MediaSent:     s.mediaSent.Load(),
 		MediaDropped:  dropped,
 		MessagesRecv:  s.recv.Load(),
 		BadMessages:   s.bad.Load(),
@@ -300,9 +301,9 @@ func (s *Socket) setErr(err error) {
 }
 
 // writeLoop connects, then writes queued items until a close item, a write
-// error or the app closing. While the queue is empty the media path may
-// write frames itself (pushMedia); the writer takes over whatever cannot be
-// written at once.
+// error or the app closing. It waits on one channel, the queue's doorbell:
+// the reader ending, the socket being cancelled and the ping timer ring it
+// too, so a frame costs one wake-up and no select.
 func (s *Socket) writeLoop() {
 	defer s.end()
 	defer s.finish()
@@ -319,11 +320,9 @@ func (s *Socket) writeLoop() {
 	s.mu.Lock()
 	s.conn = conn
 	s.mu.Unlock()
-	s.wmu.Lock()
 	w := newConnWriter(conn.NetConn(), s.cfg.Conn == nil, s.cfg.WriteTimeout)
-	s.w = w
+	s.mask = w.mask
 	s.wbuf = make([]byte, hdrRoom, 1024)
-	s.wmu.Unlock()
 	s.open.Store(true)
 	s.connectMs.Store(time.Since(s.started).Milliseconds())
 	s.lastHeard.Store(time.Now().UnixNano())
@@ -342,7 +341,6 @@ func (s *Socket) writeLoop() {
 		return nil
 	})
 	conn.SetCloseHandler(func(code int, _ string) error {
-		s.direct.Store(false)
 		s.wmu.Lock()
 		if !w.closed {
 			_ = w.closeFrame(websocket.FormatCloseMessage(code, ""))
@@ -354,49 +352,45 @@ func (s *Socket) writeLoop() {
 	if s.cfg.OnOpen != nil {
 		s.cfg.OnOpen()
 	}
-
 	if s.cfg.Info != nil {
-		s.wmu.Lock()
-		err := error(nil)
 		if b, ok := s.cfg.Dialect.AppendConnected(s.wbuf[:hdrRoom], s.cfg.Info); ok {
-			err = s.writeLocked(b, opText)
-		}
-		s.wmu.Unlock()
-		if err != nil {
-			s.fail(conn, err)
-			return
+			s.addLocked(b, opText)
+			if err := s.flush(w); err != nil {
+				s.fail(conn, err)
+				return
+			}
 		}
 	}
-	s.direct.Store(w.raw != nil)
-	var it item
 	// Pings prove the app reads: its WebSocket library answers them only
 	// while reading. An app silent for WriteTimeout is disconnected.
-	ping := time.NewTicker(pingEvery(s.cfg.WriteTimeout))
+	period := pingEvery(s.cfg.WriteTimeout)
+	var pingDue atomic.Bool
+	ping := time.AfterFunc(period, func() {
+		pingDue.Store(true)
+		s.q.ring()
+	})
 	defer ping.Stop()
+	defer context.AfterFunc(s.ctx, s.q.ring)()
+	var it item
 	for {
-		s.wmu.Lock()
-		// Finish what a non-blocking write left, or report its failure.
-		if err := w.write(nil); err != nil {
-			s.direct.Store(false)
-			s.wmu.Unlock()
-			if w.err == nil {
-				// The app's close was answered: wait for the reader.
-				select {
-				case <-s.readerDone:
-				case <-s.ctx.Done():
-				}
+		if !s.q.pop(&it) {
+			// Nothing more queued: write what was gathered, then wait.
+			if err := s.flush(w); err != nil {
+				s.fail(conn, err)
+				return
+			}
+			select {
+			case <-s.readerDone:
+				// The app closed or the connection broke.
+				_ = conn.Close()
+				return
+			default:
+			}
+			if s.ctx.Err() != nil {
 				_ = conn.Close()
 				return
 			}
-			s.fail(conn, err)
-			return
-		}
-		if !s.q.pop(&it) {
-			s.wmu.Unlock()
-			select {
-			case <-s.q.wake:
-				continue
-			case <-ping.C:
+			if pingDue.Swap(false) {
 				if silent := time.Since(time.Unix(0, s.lastHeard.Load())); silent > s.cfg.WriteTimeout {
 					s.fail(conn, fmt.Errorf("%w: nothing read for %s", ErrWriteTimeout, silent.Round(time.Millisecond)))
 					return
@@ -404,19 +398,18 @@ func (s *Socket) writeLoop() {
 				s.wmu.Lock()
 				_ = w.control(opPing, nil)
 				s.wmu.Unlock()
-				continue
-			case <-s.readerDone:
-				// The app closed or the connection broke.
-				_ = conn.Close()
-				return
-			case <-s.ctx.Done():
-				_ = conn.Close()
-				return
+				ping.Reset(period)
 			}
+			<-s.q.wake
+			continue
 		}
 		if it.kind == itemClose {
+			if err := s.flush(w); err != nil {
+				s.fail(conn, err)
+				return
+			}
 			s.closing.Store(true)
-			s.direct.Store(false)
+			s.wmu.Lock()
 			if err := w.closeFrame(websocket.FormatCloseMessage(it.code, it.text)); err != nil {
 				s.log.Debug("websocket close frame not sent", "err", err)
 			}
@@ -432,18 +425,38 @@ func (s *Socket) writeLoop() {
 			_ = conn.Close()
 			return
 		}
-		err := s.writeItemLocked(&it)
-		s.wmu.Unlock()
-		if err != nil {
-			s.direct.Store(false)
-			s.fail(conn, err)
-			return
+		s.addItem(&it)
+		if len(s.batch) >= maxBatch {
+			if err := s.flush(w); err != nil {
+				s.fail(conn, err)
+				return
+			}
 		}
 	}
 }
 
-// writeItemLocked writes one queued item (not a close). Under wmu.
-func (s *Socket) writeItemLocked(it *item) error {
+// maxBatch bounds the bytes gathered for one write().
+const maxBatch = 32 << 10
+
+// flush writes the frames gathered in the batch with one write().
+func (s *Socket) flush(w *connWriter) error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	var err error
+	s.wmu.Lock()
+	if !w.closed || w.err != nil {
+		if err = w.write(s.batch); err == nil {
+			s.sent.Add(s.batched)
+		}
+	} // else the reader answered the app's close: nothing more is sent
+	s.wmu.Unlock()
+	s.batch, s.batched = s.batch[:0], 0
+	return err
+}
+
+// addItem adds the frame of one queued item (not a close) to the batch.
+func (s *Socket) addItem(it *item) {
 	var (
 		b  []byte
 		ok = true
@@ -451,7 +464,8 @@ func (s *Socket) writeItemLocked(it *item) error {
 	)
 	switch it.kind {
 	case itemMedia:
-		return s.writeLocked(s.mediaLocked(f, it.track, it.index, it.payload[:]), opText)
+		s.addLocked(s.media(f, it.track, it.index, it.payload[:]), opText)
+		return
 	case itemStart:
 		b = s.cfg.Dialect.AppendStart(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info)
 		f.seq++
@@ -475,15 +489,14 @@ func (s *Socket) writeItemLocked(it *item) error {
 	case itemText:
 		b = append(s.wbuf[:hdrRoom], it.text...)
 	}
-	if !ok {
-		return nil
+	if ok {
+		s.addLocked(b, opText)
 	}
-	return s.writeLocked(b, opText)
 }
 
-// mediaLocked encodes one media message of flow f into the socket's buffer
-// (b[hdrRoom:], see frameAt) and counts it. Under wmu.
-func (s *Socket) mediaLocked(f *Flow, t Track, index uint64, payload []byte) []byte {
+// media encodes one media message of flow f into the writer's buffer
+// (b[hdrRoom:], see frameAt) and counts it.
+func (s *Socket) media(f *Flow, t Track, index uint64, payload []byte) []byte {
 	if f.cfg.Encoder != nil {
 		s.enc = f.cfg.Encoder.Encode(s.enc[:0], payload)
 		payload = s.enc
@@ -495,67 +508,18 @@ func (s *Socket) mediaLocked(f *Flow, t Track, index uint64, payload []byte) []b
 	f.seq++
 	f.bytesSent += uint64(len(payload))
 	f.frames++
-	s.media.Add(1)
+	s.mediaSent.Add(1)
 	return b
 }
 
-// keepLocked keeps a message buffer that grew as the socket's buffer.
-func (s *Socket) keepLocked(b []byte) {
+// addLocked frames b (a message body after hdrRoom bytes) and adds the frame
+// to the batch.
+func (s *Socket) addLocked(b []byte, op byte) {
 	if cap(b) > cap(s.wbuf) {
-		s.wbuf = b[:hdrRoom]
+		s.wbuf = b[:hdrRoom] // keep the grown buffer
 	}
-}
-
-// writeLocked frames b (a message body after hdrRoom bytes) and writes it,
-// blocking. Under wmu.
-func (s *Socket) writeLocked(b []byte, op byte) error {
-	s.keepLocked(b)
-	if err := s.w.write(frameAt(b, op, s.w.mask)); err != nil {
-		return err
-	}
-	s.sent.Add(1)
-	return nil
-}
-
-// pushMedia sends one media frame of f: written at once by the caller when
-// nothing is queued or being written and the kernel takes it without
-// waiting, queued for the writer goroutine otherwise. It never blocks.
-func (s *Socket) pushMedia(f *Flow, t Track, index uint64, payload []byte) {
-	if f.cfg.Encoder == nil && s.direct.Load() && s.wmu.TryLock() {
-		done := s.writeNowLocked(f, t, index, payload)
-		s.wmu.Unlock()
-		if done {
-			return
-		}
-	}
-	s.q.pushMedia(f, t, index, payload)
-}
-
-// writeNowLocked writes a media frame with a non-blocking write if nothing
-// is ahead of it. It reports false when the frame must be queued instead.
-func (s *Socket) writeNowLocked(f *Flow, t Track, index uint64, payload []byte) bool {
-	w := s.w
-	if w == nil || !w.canWriteNow() || !s.q.idle() {
-		return false
-	}
-	if len(payload) != FrameBytes {
-		n := copy(s.frame[:], payload)
-		for i := n; i < FrameBytes; i++ {
-			s.frame[i] = 0xFF // µ-law silence pads a short frame
-		}
-		payload = s.frame[:]
-	}
-	b := s.mediaLocked(f, t, index, payload)
-	s.keepLocked(b)
-	if w.tryWrite(frameAt(b, opText, w.mask)) {
-		s.sent.Add(1)
-		return true
-	}
-	// Not all of it went: the writer finishes the frame (or reports why
-	// it could not), and frames queue behind it meanwhile.
-	s.sent.Add(1)
-	s.q.ring()
-	return true
+	s.batch = append(s.batch, frameAt(b, op, s.mask)...)
+	s.batched++
 }
 
 // pingEvery returns the ping period for an idle limit.
@@ -583,8 +547,11 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		HandshakeTimeout: s.cfg.DialTimeout,
 		Subprotocols:     s.cfg.Subprotocols,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
+		// Reading goes through a small buffer (a message of any size is
+		// still read whole); gorilla's write buffer is never used, as the
+		// socket frames its own messages, so none is allocated.
+		ReadBufferSize:  1024,
+		WriteBufferPool: unusedPool{},
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var nd net.Dialer
 			c, err := nd.DialContext(ctx, network, addr)
@@ -609,8 +576,17 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 	return conn, nil
 }
 
+// unusedPool stands for gorilla/websocket's write buffer pool: with a pool
+// set, it allocates a write buffer only when its own writer is used, which
+// the socket never does.
+type unusedPool struct{}
+
+func (unusedPool) Get() any { return nil }
+func (unusedPool) Put(any)  {}
+
 // readLoop reads the app's messages until the connection ends.
 func (s *Socket) readLoop(conn *websocket.Conn) {
+	defer s.q.ring() // the writer notices the reader has ended
 	defer close(s.readerDone)
 	var m AppMessage
 	for {

@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"syscall"
 	"time"
 )
 
 // The socket writes its WebSocket frames itself rather than through
-// gorilla/websocket's writer: the frame is built in the socket's buffer
-// (no allocation per message), and on a plain TCP connection the media path
-// can write a frame with one non-blocking write() when nothing else is queued,
-// so a frame costs no hand-off to the writer goroutine. gorilla/websocket
-// still does the handshake and all reading.
+// gorilla/websocket's writer: each frame is built in the writer's own buffer
+// (no allocation per message), and the frames the writer finds queued are
+// written together with one write(). gorilla/websocket still does the
+// handshake and all reading.
 
 // WebSocket opcodes (RFC 6455 §5.2).
 const (
@@ -29,9 +27,6 @@ const (
 // hdrRoom is the room kept before a message's body for the longest frame
 // header: 2 bytes, 8 of extended length, 4 of masking key.
 const hdrRoom = 14
-
-// errNotWritten reports that a non-blocking write found no room at all.
-var errNotWritten = errors.New("socket buffer full")
 
 // frameAt turns b[hdrRoom:] into a complete frame of opcode op: it writes the
 // header just before the body and masks the body in place when the socket is
@@ -79,77 +74,24 @@ func maskBody(p []byte, k uint32) {
 	}
 }
 
-// connWriter is the write side of one connection. All of it is guarded by
-// the socket's wmu: whoever holds wmu may write.
+// connWriter is the write side of one connection: the socket's writer
+// goroutine, and the reader for its pong and close replies, write through it
+// holding the socket's wmu.
 type connWriter struct {
 	nc       net.Conn
-	raw      syscall.RawConn // nil when non-blocking writes are not possible (TLS)
-	mask     bool            // the socket is the client: frames are masked
+	mask     bool // the socket is the client: frames are masked
 	timeout  time.Duration
 	deadline time.Time // the write deadline last set
-	pending  []byte    // the rest of a frame a non-blocking write could not finish
-	err      error     // a non-blocking write failed; the writer reports it
-	closed   bool      // a close frame went out (or the connection failed): nothing more is written
-
-	// The non-blocking write's arguments and results: fields, so that the
-	// callback handed to RawConn.Write is made once, not per frame.
-	rawBuf []byte
-	rawN   int
-	rawErr error
-	rawFn  func(fd uintptr) bool
+	err      error     // the write that failed
+	closed   bool      // a close frame went out (or a write failed): nothing more is written
 }
 
 func newConnWriter(nc net.Conn, mask bool, timeout time.Duration) *connWriter {
-	w := &connWriter{nc: nc, mask: mask, timeout: timeout}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil && rawWriteSupported {
-			w.raw = raw
-			w.rawFn = func(fd uintptr) bool {
-				w.rawN, w.rawErr = rawWrite(fd, w.rawBuf)
-				return true // never wait: a full buffer is the writer goroutine's job
-			}
-		}
-	}
-	return w
+	return &connWriter{nc: nc, mask: mask, timeout: timeout}
 }
 
-// canWriteNow reports whether a frame may be written by a non-blocking
-// write now, ahead of nothing.
-func (w *connWriter) canWriteNow() bool {
-	return w.raw != nil && !w.closed && w.err == nil && len(w.pending) == 0
-}
-
-// tryWrite writes frame without blocking. What the kernel does not take is
-// kept in pending for the writer goroutine, which it reports with false (as
-// it does a failure, kept in err).
-func (w *connWriter) tryWrite(frame []byte) bool {
-	w.rawBuf = frame
-	err := w.raw.Write(w.rawFn)
-	n, werr := w.rawN, w.rawErr
-	w.rawBuf = nil
-	if err == nil {
-		err = werr
-	}
-	if n < 0 {
-		n = 0
-	}
-	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
-		err = nil
-	}
-	if err != nil {
-		w.err = fmt.Errorf("websocket write: %w", err)
-		w.closed = true
-		return false
-	}
-	if n == len(frame) {
-		return true
-	}
-	w.pending = append(w.pending[:0], frame[n:]...)
-	return false
-}
-
-// write writes frame, blocking until it is written or the write deadline
-// passes; a pending remainder goes first.
+// write writes frames (one or more whole frames), blocking until they are
+// written or the write deadline passes.
 func (w *connWriter) write(frame []byte) error {
 	if w.err != nil {
 		return w.err
@@ -162,15 +104,6 @@ func (w *connWriter) write(frame []byte) error {
 		// nothing for the timeout makes the write fail.
 		w.deadline = now.Add(w.timeout)
 		_ = w.nc.SetWriteDeadline(w.deadline)
-	}
-	if len(w.pending) > 0 {
-		if _, err := w.nc.Write(w.pending); err != nil {
-			return w.fail(err)
-		}
-		w.pending = w.pending[:0]
-	}
-	if len(frame) == 0 {
-		return nil
 	}
 	if _, err := w.nc.Write(frame); err != nil {
 		return w.fail(err)
@@ -206,13 +139,7 @@ func (w *connWriter) closeFrame(msg []byte) error {
 	frame := frameAt(b[:hdrRoom+n], opClose, w.mask)
 	err := error(nil)
 	if w.err == nil && !w.closed {
-		if len(w.pending) > 0 {
-			_, err = w.nc.Write(w.pending)
-			w.pending = w.pending[:0]
-		}
-		if err == nil {
-			_, err = w.nc.Write(frame)
-		}
+		_, err = w.nc.Write(frame)
 	}
 	w.closed = true
 	return err

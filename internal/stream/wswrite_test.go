@@ -106,9 +106,9 @@ func TestTextFramesOfEveryLength(t *testing.T) {
 	}
 }
 
-// Frames written by the media path while the app's socket buffer fills up
-// (partial non-blocking writes, the writer finishing them) reach the app
-// whole and in order once it reads again.
+// Frames queued while the app's socket buffer is full (the writer blocked,
+// then writing what it finds queued in batches) reach the app whole and in
+// order once it reads again.
 func TestMediaIntactAcrossFullSocketBuffer(t *testing.T) {
 	app, err := wsapp.Listen(wsapp.Options{Handler: func(c *wsapp.Conn) { c.PauseReading() }})
 	if err != nil {
@@ -124,7 +124,7 @@ func TestMediaIntactAcrossFullSocketBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for !s.direct.Load() {
+	for !s.IsOpen() {
 		time.Sleep(time.Millisecond)
 	}
 	const n = 6000 // about 1.7 MB: far more than the socket buffers hold
