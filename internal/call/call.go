@@ -175,12 +175,12 @@ type Call struct {
 	inMu      sync.Mutex
 	inStarted bool
 	inIndex   uint64 // index the next inbound frame gets
-	inRing    [ringSize][frameBytes]byte
-	inRingIdx [ringSize]uint64
 	inScratch [frameBytes]byte
 
-	// Outbound ring (clock goroutine only) for the mixed track.
-	outRing [ringSize][frameBytes]byte
+	// The recent frames of both tracks for the mixed track, allocated when
+	// a flow first wants it; set and read holding both tickMu and inMu,
+	// read holding either.
+	mix *mixRings
 
 	flows  atomic.Pointer[[]Tap]
 	flowMu sync.Mutex // serialises flow list updates
@@ -199,6 +199,14 @@ type LateReader interface {
 }
 
 type sourceBox struct{ s Source }
+
+// mixRings keeps the last ringSize frames of each track, so the mixer can
+// sum the inbound and outbound frames of the same slot.
+type mixRings struct {
+	in    [ringSize][frameBytes]byte
+	inIdx [ringSize]uint64 // index+1 of the frame in each inbound slot; 0: empty
+	out   [ringSize][frameBytes]byte
+}
 
 type dtmfSub struct{ fn func(digit byte) }
 
@@ -611,6 +619,15 @@ func (c *Call) RemoveFlow(f *stream.Flow) { c.RemoveTap(f) }
 // AddTap attaches t to the call's media: from now on it gets the tracks it
 // wants, one frame per 20 ms each.
 func (c *Call) AddTap(t Tap) {
+	if t.Wants(stream.TrackMixed) {
+		// Keep both tracks' recent frames from now on, before the tap's
+		// first mixed frame is due.
+		c.tickMu.Lock()
+		c.inMu.Lock()
+		c.ensureMixLocked()
+		c.inMu.Unlock()
+		c.tickMu.Unlock()
+	}
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
 	old := *c.flows.Load()
@@ -618,6 +635,18 @@ func (c *Call) AddTap(t Tap) {
 	next = append(next, old...)
 	next = append(next, t)
 	c.flows.Store(&next)
+}
+
+// ensureMixLocked allocates the mixer's rings (slots not yet written mix
+// as silence). tickMu and inMu must be held.
+func (c *Call) ensureMixLocked() {
+	if c.mix != nil {
+		return
+	}
+	c.mix = new(mixRings)
+	for i := range c.mix.out {
+		fillSilence(c.mix.out[i][:])
+	}
 }
 
 // RemoveTap detaches t.
@@ -735,9 +764,11 @@ func (h *inbound) HandleDTMF(digit byte) {
 func (c *Call) emitInboundLocked(frame []byte) {
 	idx := c.inIndex
 	c.inIndex++
-	slot := idx % ringSize
-	copy(c.inRing[slot][:], frame)
-	c.inRingIdx[slot] = idx + 1 // 0 means empty
+	if m := c.mix; m != nil {
+		slot := idx % ringSize
+		copy(m.in[slot][:], frame)
+		m.inIdx[slot] = idx + 1
+	}
 	for _, f := range *c.flows.Load() {
 		f.Push(stream.TrackInbound, idx, frame)
 	}
@@ -811,10 +842,11 @@ func (c *Call) runTick(m uint64) (late bool) {
 	if haveMix {
 		mixIdx = n - mixLag
 		in := silenceFrame[:]
-		if slot := mixIdx % ringSize; c.inRingIdx[slot] == mixIdx+1 {
-			in = c.inRing[slot][:]
+		c.ensureMixLocked() // normally done by AddTap
+		if slot := mixIdx % ringSize; c.mix.inIdx[slot] == mixIdx+1 {
+			in = c.mix.in[slot][:]
 		}
-		media.MixULaw(c.mixBuf[:], in, c.outRing[mixIdx%ringSize][:])
+		media.MixULaw(c.mixBuf[:], in, c.mix.out[mixIdx%ringSize][:])
 	}
 	c.inMu.Unlock()
 	if haveMix {
@@ -881,7 +913,9 @@ func (c *Call) playOut(n uint64, got bool) {
 		c.sender.Skip(1)
 	}
 	c.playing = got
-	copy(c.outRing[n%ringSize][:], out)
+	if m := c.mix; m != nil {
+		copy(m.out[n%ringSize][:], out)
+	}
 	for _, f := range *c.flows.Load() {
 		f.Push(stream.TrackOutbound, n, out)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callstream/callstream/internal/call"
@@ -271,6 +272,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	})
 	reg := prometheus.NewRegistry()
+	// The process and Go runtime figures (go_*, process_*) beside ours.
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(g.metrics.collectors()...)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "callstream_calls_active", Help: "Calls in progress.",

@@ -141,11 +141,12 @@ type slot struct {
 	seq  uint16
 	pt   uint8
 	n    int
-	buf  [maxPacket]byte
+	buf  []byte // maxPacket bytes, allocated the first time the slot holds a packet
 }
 
-// NewReceiver returns a Receiver reading from c. It allocates everything the
-// read loop needs up front.
+// NewReceiver returns a Receiver reading from c. It allocates what the read
+// loop needs up front, except the reorder slots' buffers, allocated once
+// each the first time packets arrive out of order.
 func NewReceiver(c *Conn, cfg ReceiverConfig) *Receiver {
 	w := cfg.Window
 	if w <= 0 {
@@ -352,7 +353,11 @@ func (r *Receiver) hold(seq uint16, pt uint8, payload []byte, isEvent bool) {
 		r.top = seq
 	}
 	s.used, s.dtmf, s.seq, s.pt = true, isEvent, seq, pt
-	s.n = copy(s.buf[:], payload)
+	if s.buf == nil {
+		// Reordering is rare: a call that never sees it holds no buffers.
+		s.buf = make([]byte, maxPacket)
+	}
+	s.n = copy(s.buf, payload)
 	r.held++
 }
 

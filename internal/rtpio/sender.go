@@ -30,7 +30,8 @@ type Sender struct {
 	// Owned by the writing goroutine.
 	hdr  rtp.Header
 	mark bool // the next packet carries the marker bit
-	buf  [maxPacket]byte
+	buf  [headerSize + 2*frameSamples]byte // a 20 ms G.711 packet, with room to spare
+	big  []byte                            // for a larger payload, allocated when first needed
 }
 
 // NewSender returns a Sender writing packets of payloadType from c to remote.
@@ -81,15 +82,22 @@ func (s *Sender) WriteFrame(payload []byte) error {
 		return ErrNoRemote
 	}
 	s.hdr.Marker = s.mark
-	n, err := s.hdr.MarshalTo(s.buf[:])
+	buf := s.buf[:]
+	if headerSize+len(payload) > len(buf) {
+		if s.big == nil {
+			s.big = make([]byte, maxPacket)
+		}
+		buf = s.big
+	}
+	n, err := s.hdr.MarshalTo(buf)
 	if err != nil {
 		return fmt.Errorf("rtpio: marshal header: %w", err)
 	}
-	n += copy(s.buf[n:], payload)
+	n += copy(buf[n:], payload)
 	s.mark = false
 	s.hdr.SequenceNumber++
 	s.hdr.Timestamp += frameSamples
-	if _, err := s.conn.uc.WriteToUDPAddrPort(s.buf[:n], *remote); err != nil {
+	if _, err := s.conn.uc.WriteToUDPAddrPort(buf[:n], *remote); err != nil {
 		return fmt.Errorf("rtpio: send rtp: %w", err)
 	}
 	return nil

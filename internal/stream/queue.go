@@ -55,7 +55,7 @@ const controlReserve = 64
 // holds a frame or two at a time, so the bound (2 s of audio by default) is
 // room the queue may take when the app falls behind, not memory every call
 // holds.
-const minItems = 8
+const minItems = 2
 
 func newQueue(maxMedia int) *queue {
 	if maxMedia < 1 {

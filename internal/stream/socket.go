@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -300,13 +301,11 @@ func (s *Socket) setErr(err error) {
 	s.mu.Unlock()
 }
 
-// writeLoop connects, then writes queued items until a close item, a write
-// error or the app closing. It waits on one channel, the queue's doorbell:
+// writeLoop connects, then (in write) writes queued items until a close
+// item, a write error or the app closing. It waits on one channel, the queue's doorbell:
 // the reader ending, the socket being cancelled and the ping timer ring it
 // too, so a frame costs one wake-up and no select.
 func (s *Socket) writeLoop() {
-	defer s.end()
-	defer s.finish()
 	conn := s.cfg.Conn
 	if conn == nil {
 		var err error
@@ -314,15 +313,29 @@ func (s *Socket) writeLoop() {
 		if err != nil {
 			s.setErr(err)
 			s.q.closeNow()
+			s.finish()
+			s.end()
 			return
 		}
+		// The handshake grew this goroutine's stack; the writer runs for
+		// the whole stream, so it goes on in a fresh goroutine with a
+		// small one.
+		go s.write(conn)
+		return
 	}
+	s.write(conn)
+}
+
+// write is the writer once the connection is open.
+func (s *Socket) write(conn *websocket.Conn) {
+	defer s.end()
+	defer s.finish()
 	s.mu.Lock()
 	s.conn = conn
 	s.mu.Unlock()
 	w := newConnWriter(conn.NetConn(), s.cfg.Conn == nil, s.cfg.WriteTimeout)
 	s.mask = w.mask
-	s.wbuf = make([]byte, hdrRoom, 1024)
+	s.wbuf = make([]byte, hdrRoom, 512)
 	s.open.Store(true)
 	s.connectMs.Store(time.Since(s.started).Milliseconds())
 	s.lastHeard.Store(time.Now().UnixNano())
@@ -550,7 +563,7 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 		// Reading goes through a small buffer (a message of any size is
 		// still read whole); gorilla's write buffer is never used, as the
 		// socket frames its own messages, so none is allocated.
-		ReadBufferSize:  1024,
+		ReadBufferSize:  512,
 		WriteBufferPool: unusedPool{},
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var nd net.Dialer
@@ -589,8 +602,9 @@ func (s *Socket) readLoop(conn *websocket.Conn) {
 	defer s.q.ring() // the writer notices the reader has ended
 	defer close(s.readerDone)
 	var m AppMessage
+	var buf []byte
 	for {
-		kind, data, err := conn.ReadMessage()
+		kind, data, err := readMessage(conn, buf[:0])
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
@@ -607,6 +621,41 @@ func (s *Socket) readLoop(conn *websocket.Conn) {
 		s.recv.Add(1)
 		s.lastHeard.Store(time.Now().UnixNano())
 		s.handle(kind, data, &m)
+		// Keep the buffer for the next message, unless a burst grew it.
+		if cap(data) <= keepReadBuffer {
+			buf = data
+		} else {
+			buf = nil
+		}
+	}
+}
+
+// keepReadBuffer is the largest read buffer a socket keeps between messages.
+const keepReadBuffer = 64 << 10
+
+// readMessage reads the next data message into dst (grown as needed), so a
+// steady flow of messages reuses one buffer. Nothing the handlers keep may
+// point into it: decoded audio and strings are copies.
+func readMessage(conn *websocket.Conn, dst []byte) (int, []byte, error) {
+	kind, r, err := conn.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	if cap(dst) == 0 {
+		dst = make([]byte, 0, 512)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return kind, dst, nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
 	}
 }
 
