@@ -129,6 +129,16 @@ func (p *parser) build(data []byte) (*node, *Error) {
 				return root, p.syntaxError(off, fmt.Sprintf("unexpected end element </%s>", displayName(t.Name)))
 			}
 			top := stack[len(stack)-1]
+			if top.name != t.Name && len(stack) >= 2 && top.name.Local == "Stream" && top.name.Space == "" &&
+				stack[len(stack)-2].name == t.Name && isStreamParent(t.Name) {
+				// CarrierX's own examples leave <Stream ...> open inside
+				// <Start>, <Stop> and <Connect>: the parent's end tag
+				// closes it too.
+				p.warnf(top, "", "<Stream> is not closed: closed by </%s> (write <Stream .../>)", displayName(t.Name))
+				top.closed = true
+				stack = stack[:len(stack)-1]
+				top = stack[len(stack)-1]
+			}
 			if top.name != t.Name {
 				return root, p.syntaxError(off, fmt.Sprintf("element <%s> at %d:%d closed by </%s>",
 					displayName(top.name), top.pos.Line, top.pos.Col, displayName(t.Name)))
@@ -165,6 +175,11 @@ func (p *parser) build(data []byte) (*node, *Error) {
 		case xml.Comment:
 		}
 	}
+}
+
+// isStreamParent reports whether n is a verb whose children are Streams.
+func isStreamParent(n xml.Name) bool {
+	return n.Space == "" && (n.Local == "Start" || n.Local == "Stop" || n.Local == "Connect")
 }
 
 // checkDuplicateAttrs reports attributes given twice on one element.

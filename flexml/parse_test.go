@@ -414,3 +414,41 @@ func TestLeadingWhitespaceBeforeDeclaration(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The seed's own examples, as CarrierX prints them (their <Stream ...> inside
+// <Start> and <Stop> is never closed), parse to what they mean, with a
+// warning for each unclosed Stream; <Connect><Stream name> keeps its name.
+func TestSeedExamplesVerbatim(t *testing.T) {
+	in := `<Response>
+<Start>
+<Stream url="wss://example.com" name="myStream">
+</Start>
+<Stop>
+<Stream name="myStream">
+</Stop>
+<Connect>
+<Stream url="wss://example.com" name="myStream">
+</Stream>
+</Connect>
+</Response>`
+	doc := mustParse(t, in)
+	want := []Verb{
+		&Start{Pos: Pos{2, 1}, Streams: []*Stream{{Pos: Pos{3, 1}, URL: "wss://example.com", Name: "myStream",
+			Track: TrackInbound, TimestampStart: "relative", StatusCallbackMethod: "POST"}}},
+		&Stop{Pos: Pos{5, 1}, Streams: []*Stream{{Pos: Pos{6, 1}, Name: "myStream"}}},
+		&Connect{Pos: Pos{8, 1}, Stream: &Stream{Pos: Pos{9, 1}, URL: "wss://example.com", Name: "myStream",
+			Track: TrackInbound, TimestampStart: "relative", StatusCallbackMethod: "POST"}},
+	}
+	if !reflect.DeepEqual(doc.Verbs, want) {
+		t.Errorf("got %s", dump(doc))
+	}
+	w := errStrings(doc.Warnings)
+	if len(w) != 2 || !strings.Contains(w[0], "t.xml:3:1: <Stream>: <Stream> is not closed: closed by </Start>") ||
+		!strings.Contains(w[1], "t.xml:6:1: <Stream>: <Stream> is not closed: closed by </Stop>") {
+		t.Errorf("warnings %q", w)
+	}
+	// Anything else left open is still an error.
+	if _, err := Parse("t.xml", []byte(`<Response><Start><Stream url="wss://a"><Parameter name="x" value="1"></Start></Response>`)); err == nil {
+		t.Error("an unclosed <Parameter> was accepted")
+	}
+}

@@ -33,5 +33,9 @@ go test -count=1 -run '^$' ./... >/dev/null
 go test -count=1 -p 1 -timeout 9m ./...
 # The OPUS paths, in a build with the codec.
 go test -count=1 -tags opus,nolibopusfile -run 'Opus|TestCallLimitsAndErrors|TestRemoteMediaRefused' ./internal/scenario/
-# The concurrent core once more under the race detector.
-go test -count=1 -race ./internal/stream/... ./internal/rtpio/ ./internal/sip/
+# The concurrent core once more under the race detector, and the tests of
+# the gateway and the scenario runtime that exercise concurrency rather than
+# timing (the detector slows code too much for the pacing checks).
+go test -count=1 -race ./internal/stream/... ./internal/rtpio/ ./internal/sip/ ./internal/flow/
+go test -count=1 -race -run 'TestConnect|TestStop|TestRestartSameName|TestStreamLimit|TestAppFailureAffectsNoOtherCall|TestTwilioStatusCallbackError' ./internal/gateway/
+go test -count=1 -race -run 'TestParallelSessionsIsolated|TestWebSocketLifecycle|TestWebSocketCloseCodes|TestTimers|TestEventListeners|TestIncomingWebSockets|TestThrowingScript' ./internal/scenario/

@@ -17,6 +17,8 @@ import (
 
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/demo"
+	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -83,20 +85,7 @@ func TestServeWithFileAppAndSIPp(t *testing.T) {
 			t.Logf("serve logs:\n%s", logs.String())
 		}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + httpAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("healthz not 200 within 10 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHealthy(t, http.DefaultClient, "http://"+httpAddr+"/healthz")
 	speech := assets.Speech()
 	if err := os.WriteFile(filepath.Join(dir, "speech.ulaw"), speech, 0o644); err != nil {
 		t.Fatal(err)
@@ -169,7 +158,11 @@ func TestDemo(t *testing.T) {
 	if res.MediaFrames < res.SentFrames || res.PromptPackets < 70 {
 		t.Fatalf("demo result %+v", res)
 	}
-	for _, want := range []string{"media frames:", "first-frame latency:", "call ended:", "MATCH"} {
+	// The reason is the gateway's own, from the call it released.
+	if res.EndReason != "caller hung up" {
+		t.Fatalf("end reason %q", res.EndReason)
+	}
+	for _, want := range []string{"media frames:", "first-frame latency:", "call ended:          caller hung up", "MATCH"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("summary lacks %q:\n%s", want, out.String())
 		}
@@ -195,7 +188,19 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
-// `callstream demo --scenario` runs the echo-bot scenario end to end.
+// `callstream demo --scenario` runs the echo-bot scenario end to end: the
+// built-in copy (embedded from examples/scenarios) and the file.
+func TestDemoScenarioBuiltIn(t *testing.T) {
+	var out bytes.Buffer
+	res, err := demo.RunScenario(context.Background(), demo.Options{Out: &out, WAVPath: filepath.Join(t.TempDir(), "s.wav")}, "")
+	if err != nil {
+		t.Fatalf("scenario demo: %v\n%s", err, out.String())
+	}
+	if !res.Match || res.HeardFrames < 150 || res.BotMessages < 150 || res.Script != "echo-bot.js" {
+		t.Fatalf("scenario demo result %+v", res)
+	}
+}
+
 func TestDemoScenario(t *testing.T) {
 	var out bytes.Buffer
 	res, err := demo.RunScenario(context.Background(), demo.Options{Out: &out, WAVPath: filepath.Join(t.TempDir(), "s.wav")}, "../../examples/scenarios/echo-bot.js")
@@ -205,4 +210,102 @@ func TestDemoScenario(t *testing.T) {
 	if !res.Match || res.HeardFrames < 150 || res.BotMessages < 150 {
 		t.Fatalf("scenario demo result %+v", res)
 	}
+}
+
+// `callstream serve --scenario FILE.js --scenario-data URL` runs the echo
+// bot from its file for a call: the caller hears its own audio back through
+// the bot. With --https the same handlers answer over TLS.
+func TestServeWithScenario(t *testing.T) {
+	bin := build(t)
+	bot, err := wsapp.Listen(wsapp.Options{Handler: func(c *wsapp.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for n := 0; c.WaitFor(ctx, n+1) == nil; n++ { // every message back as it came
+			if c.SendText(string(c.Messages()[n].Data)) != nil {
+				return
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	certFile, keyFile, _, tlsClient := gatewaytest.TLSFiles(t)
+	sipAddr, httpsAddr := freeUDP(t), freeTCP(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--scenario", "../../examples/scenarios/echo-bot.js",
+		"--scenario-data", bot.URL("/echo"), "--sip", sipAddr, "--http", freeTCP(t), "--rtp-ports", "39100-39199",
+		"--https", httpsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--log-format", "json")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", logs.String())
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsClient}, Timeout: time.Second}
+	waitHealthy(t, hc, "https://"+httpsAddr+"/healthz")
+	client, err := sipcaller.NewClient(sipcaller.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := client.Dial(ctx, sipcaller.Config{Target: sipAddr, From: "15551112222", To: "15553334444"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	speech := assets.Speech()[:16000]
+	if err := c.SendAudio(ctx, speech); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var heard []byte
+	for _, p := range c.Received() {
+		heard = append(heard, p.Payload...)
+	}
+	// µ-law → 16-bit PCM → µ-law is exact: the echo is the caller's audio.
+	if !bytes.Contains(heard, speech[1600:12000]) {
+		t.Fatalf("the caller heard %d bytes, not its own audio echoed", len(heard))
+	}
+	if !strings.Contains(logs.String(), `"text":"call from 15551112222 to 15553334444"`) {
+		t.Fatal("the scenario's Logger.write line is missing from the logs")
+	}
+}
+
+// waitHealthy polls url until it answers 200, for at most 10 s.
+func waitHealthy(t *testing.T, hc *http.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not 200 within 10 s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeUDP(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
+	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/callstream/callstream/internal/gateway"
@@ -30,6 +34,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		queue      = fs.Duration("stream-queue", stream.DefaultQueue, "audio queued towards a slow WebSocket before the oldest is dropped")
 		playout    = fs.Duration("playout-limit", stream.DefaultPlayoutLimit, "app audio queued ahead of real time on a bidirectional stream")
 		pprof      = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP listener")
+		httpsAddr  = fs.String("https", "", "also serve the HTTP handlers over TLS on this address (wss:// for incoming scenario sockets); needs --tls-cert and --tls-key")
+		tlsCert    = fs.String("tls-cert", "", "PEM certificate (chain) of the --https listener")
+		tlsKey     = fs.String("tls-key", "", "PEM private key of the --https listener")
+		wsCA       = fs.String("ws-ca", "", "PEM file of CA certificates trusted for wss:// streams, besides the system's")
+		publicURL  = fs.String("public-url", "", "base URL at which callers reach the HTTP listener (e.g. https://gw.example.com behind a TLS proxy); scenario access URLs start with it")
 		scn        = fs.String("scenario", "", "run this JavaScript scenario (VoxEngine style) for every call instead of FlexML")
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
 		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that a scenario's VoxEngine.callPSTN sends numbers to")
@@ -49,6 +58,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wsTLS, err := trustFile(*wsCA)
+	if err != nil {
+		return err
+	}
 	cfg := gateway.Config{
 		SIPAddr:           *sipAddr,
 		HTTPAddr:          *httpAddr,
@@ -63,13 +76,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Queue:             *queue,
 		PlayoutLimit:      *playout,
 		Pprof:             *pprof,
+		HTTPSAddr:         *httpsAddr,
+		TLSCertFile:       *tlsCert,
+		TLSKeyFile:        *tlsKey,
+		WSTLS:             wsTLS,
 		Logger:            log,
 	}
 	var g *gateway.Gateway
 	if *scn != "" {
 		rt, err := scenario.New(scenario.Config{File: *scn, CustomData: *scnData, Logger: log,
 			PSTNTrunk: *pstnTrunk, CallerID: *callerID,
-			HTTPAddr: func() string { return g.HTTPAddr() }})
+			HTTPAddr:  func() string { return g.HTTPAddr() },
+			HTTPSAddr: func() string { return g.HTTPSAddr() },
+			PublicURL: *publicURL})
 		if err != nil {
 			return err
 		}
@@ -82,4 +101,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return g.Run(ctx)
+}
+
+// trustFile returns a TLS client configuration trusting the system's roots
+// and the PEM certificates in file; nil (the system's roots alone) for "".
+func trustFile(file string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--ws-ca: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ws-ca %s: no PEM certificate in it", file)
+	}
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
 }

@@ -5,6 +5,10 @@
 //    and allow incoming WebSockets.
 // 2. On AppEvents.WebSocket: play the client's audio to the call.
 // 3. The client sends start (ULAW at 8 kHz), 160-byte media chunks, stop.
+//
+// accessSecureURL is served by the gateway's TLS listener:
+//   callstream serve --scenario incoming-socket.js --https 127.0.0.1:8443 --tls-cert cert.pem --tls-key key.pem
+// (or give --public-url https://… when a TLS proxy sits in front).
 require(Modules.WebSocket);
 
 let socketURL = '';

@@ -41,8 +41,11 @@ const (
 	// leave 20 ms for network jitter.
 	mixLag = 2
 	// inboundAhead is how far (in frames) the caller's audio may run ahead
-	// of the call's clock before frames are dropped.
-	inboundAhead = 10
+	// of the call's clock before frames are dropped: 1 s, so a caller that
+	// catches up after a stall of its own (a burst of frames) loses
+	// nothing, while a caller whose clock runs fast cannot grow the track
+	// ahead of real time without bound.
+	inboundAhead = 50
 	ringSize     = 8
 	// startGrace is how long (in frames) the inbound track waits for the
 	// caller's first packet after the answer before it starts with silence.
@@ -155,40 +158,52 @@ type Call struct {
 	answeredAt  time.Time
 	dtmfSubs    []*dtmfSub
 
-	clock    time.Time     // wall and monotonic time of frame index 0, a tick of the shared clock
-	base     uint64        // the shared clock's tick that is this call's index 0
-	tick     atomic.Uint64 // the call's current frame index
-	mclock   *Clock        // the shared clock (owned when ownClock)
+	clock    time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
+	mclock   *Clock    // the shared clock (owned when ownClock)
 	ownClock bool
 
+	// What the shared clock touches for every call on every tick, kept
+	// together so that a tick costs a call few cache lines; the frame
+	// buffers come last.
+	over atomic.Bool   // the call has ended (set just before its context is cancelled)
+	base uint64        // the shared clock's tick that is this call's index 0
+	tick atomic.Uint64 // the call's current frame index
+
 	// Media clock state: used only by runTick, under tickMu.
-	tickMu   sync.Mutex
-	first    uint64 // the call's first tick after the answer
-	lastTick uint64
-	playing  bool
-	lateTick uint64 // the tick (+1) whose frame waits for finishTick; 0: none
-	outFrame [frameBytes]byte
-	wireBuf  [frameBytes]byte
-	mixBuf   [frameBytes]byte
+	tickMu    sync.Mutex
+	first     uint64 // the call's first tick after the answer
+	lastTick  uint64
+	lateTick  uint64 // the tick (+1) whose frame waits for finishTick; 0: none
+	playing   bool
+	outSilent bool // outFrame holds silence already
+	unsent    int  // frames not sent since the last one: the sender's timestamp skips them
 
 	// Inbound track state, guarded by inMu (RTP goroutine + clock).
 	inMu      sync.Mutex
 	inStarted bool
 	inIndex   uint64 // index the next inbound frame gets
-	inScratch [frameBytes]byte
 
 	// The recent frames of both tracks for the mixed track, allocated when
 	// a flow first wants it; set and read holding both tickMu and inMu,
 	// read holding either.
 	mix *mixRings
 
-	flows  atomic.Pointer[[]Tap]
-	flowMu sync.Mutex // serialises flow list updates
-	source atomic.Pointer[sourceBox]
+	flows atomic.Pointer[[]Tap]
+	// tapTracks is every track some tap takes (a superset while a list
+	// changes), so a tick skips the work for tracks nobody takes.
+	tapTracks atomic.Uint32
+	source    atomic.Pointer[sourceBox]
 
 	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
 	lateFrames                                                 atomic.Uint64
 	skipped                                                    atomic.Uint64
+
+	flowMu sync.Mutex // serialises flow list updates
+
+	outFrame  [frameBytes]byte // tickMu
+	wireBuf   [frameBytes]byte // tickMu
+	mixBuf    [frameBytes]byte // tickMu
+	inScratch [frameBytes]byte // inMu
 }
 
 // LateReader is a Source that tells a frame that is merely late from a
@@ -423,6 +438,7 @@ func (c *Call) end(reason string) {
 	conn := c.conn
 	c.mu.Unlock()
 	c.log.Info("call ended", "reason", reason)
+	c.over.Store(true)
 	c.cancel()
 	c.mclock.remove(c)
 	if conn != nil {
@@ -634,7 +650,21 @@ func (c *Call) AddTap(t Tap) {
 	next := make([]Tap, 0, len(old)+1)
 	next = append(next, old...)
 	next = append(next, t)
+	c.tapTracks.Store(uint32(tracksOf(next))) // before the list: a tick never misses the new tap's tracks
 	c.flows.Store(&next)
+}
+
+// tracksOf returns the tracks any of taps takes.
+func tracksOf(taps []Tap) stream.TrackSet {
+	var s stream.TrackSet
+	for _, t := range taps {
+		for tr := stream.TrackInbound; tr <= stream.TrackMixed; tr++ {
+			if t.Wants(tr) {
+				s = s.With(tr)
+			}
+		}
+	}
+	return s
 }
 
 // ensureMixLocked allocates the mixer's rings (slots not yet written mix
@@ -661,6 +691,7 @@ func (c *Call) RemoveTap(f Tap) {
 		}
 	}
 	c.flows.Store(&next)
+	c.tapTracks.Store(uint32(tracksOf(next)))
 }
 
 // SetSource makes s the audio played to the caller, replacing what played
@@ -739,8 +770,11 @@ func (h *inbound) HandleFrame(payload []byte, pt uint8, lost bool) {
 		fillSilence(frame)
 	case pt == 8:
 		media.TranscodeALawToULaw(frame, payload)
+	case len(payload) == frameBytes:
+		frame = payload // PCMU passes through as it came
 	default:
-		copy(frame, payload)
+		n := copy(frame, payload)
+		fillSilence(frame[n:])
 	}
 	c.emitInboundLocked(frame)
 	c.inMu.Unlock()
@@ -784,7 +818,7 @@ func (c *Call) emitInboundLocked(frame []byte) {
 func (c *Call) runTick(m uint64) (late bool) {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
-	if c.ctx.Err() != nil || m < c.base {
+	if c.over.Load() || m < c.base {
 		return false
 	}
 	n := m - c.base
@@ -799,7 +833,7 @@ func (c *Call) runTick(m uint64) (late bool) {
 	}
 	if skipped := n - c.lastTick - 1; skipped > 0 {
 		c.skipped.Add(skipped)
-		c.sender.Skip(int(skipped))
+		c.unsent += int(skipped)
 	}
 	c.lastTick = n
 	c.tick.Store(n)
@@ -809,6 +843,9 @@ func (c *Call) runTick(m uint64) (late bool) {
 	// and has nothing yet gets lateGrace more: the audio for this slot
 	// may be in a socket whose reader goroutine has not run yet.
 	box := c.source.Load()
+	if box != nil {
+		c.outSilent = false // a source may write into the frame even when it has nothing
+	}
 	got := box != nil && box.s.ReadFrame(c.outFrame[:])
 	late = !got && c.playing
 	if late {
@@ -816,8 +853,6 @@ func (c *Call) runTick(m uint64) (late bool) {
 	} else {
 		c.playOut(n, got)
 	}
-	flows := *c.flows.Load()
-
 	// Inbound continuity: silence for what the caller did not send.
 	c.inMu.Lock()
 	if !c.inStarted && n >= c.first+startGrace {
@@ -838,7 +873,12 @@ func (c *Call) runTick(m uint64) (late bool) {
 	}
 	// Mixed: the inbound and outbound frames of the slot mixLag ago.
 	var mixIdx uint64
-	haveMix := n >= mixLag && wantsTrack(flows, stream.TrackMixed)
+	var flows []Tap
+	haveMix := n >= mixLag && stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackMixed)
+	if haveMix {
+		flows = *c.flows.Load()
+		haveMix = wantsTrack(flows, stream.TrackMixed)
+	}
 	if haveMix {
 		mixIdx = n - mixLag
 		in := silenceFrame[:]
@@ -876,6 +916,7 @@ func (c *Call) finishTick(m uint64) {
 	}
 	got := false
 	if box := c.source.Load(); box != nil {
+		c.outSilent = false
 		if lr, ok := box.s.(LateReader); ok {
 			got = lr.ReadLateFrame(c.outFrame[:])
 		} else {
@@ -904,20 +945,29 @@ func (c *Call) playOut(n uint64, got bool) {
 			}
 			payload = c.wireBuf[:]
 		}
+		if c.unsent > 0 {
+			c.sender.Skip(c.unsent)
+			c.unsent = 0
+		}
 		if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
 			c.log.Debug("rtp send", "err", err)
 		}
 		c.framesOut.Add(1)
 	} else {
-		fillSilence(out)
-		c.sender.Skip(1)
+		if !c.outSilent {
+			fillSilence(out)
+		}
+		c.unsent++ // the RTP timestamp moves on when the next frame is sent
 	}
+	c.outSilent = !got
 	c.playing = got
 	if m := c.mix; m != nil {
 		copy(m.out[n%ringSize][:], out)
 	}
-	for _, f := range *c.flows.Load() {
-		f.Push(stream.TrackOutbound, n, out)
+	if stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackOutbound) {
+		for _, f := range *c.flows.Load() {
+			f.Push(stream.TrackOutbound, n, out)
+		}
 	}
 }
 
@@ -934,7 +984,9 @@ func wantsTrack(flows []Tap, t stream.Track) bool {
 
 // silenceFrame is 20 ms of µ-law silence; never written.
 var silenceFrame = func() (b [frameBytes]byte) {
-	fillSilence(b[:])
+	for i := range b {
+		b[i] = 0xFF
+	}
 	return b
 }()
 
@@ -943,6 +995,18 @@ func (c *Call) checkActivity() {
 	last := c.recv.LastPacket()
 	if last.IsZero() {
 		last = c.answeredAt
+	}
+	if c.inv != nil {
+		// A caller holding the call with an offer in which it sends
+		// nothing (inactive, recvonly) is not idle; once it takes the
+		// call back, the timeout counts from that re-INVITE.
+		d, at := c.inv.RemoteDirection()
+		if d == sip.DirInactive || d == sip.DirRecvOnly {
+			return
+		}
+		if at.After(last) {
+			last = at
+		}
 	}
 	if idle := time.Since(last); idle > c.cfg.RTPTimeout {
 		c.log.Warn("no RTP from caller: hanging up", "idle", idle.Round(time.Millisecond), "rtp_timeout", c.cfg.RTPTimeout)
@@ -954,8 +1018,10 @@ func (c *Call) checkActivity() {
 	}
 }
 
+// fillSilence sets b to µ-law silence (copies, not a byte loop: it runs for
+// every call on every tick that plays nothing).
 func fillSilence(b []byte) {
-	for i := range b {
-		b[i] = 0xFF
+	for len(b) > 0 {
+		b = b[copy(b, silenceFrame[:]):]
 	}
 }

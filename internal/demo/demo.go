@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sipcaller"
@@ -108,6 +109,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	released := make(chan string, 1) // the gateway's reason for the call's end
 	g, err := gateway.New(gateway.Config{
 		SIPAddr:  "127.0.0.1:0",
 		HTTPAddr: "127.0.0.1:0",
@@ -115,6 +117,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		RTPPorts: "40000-49999",
 		Dialect:  d,
 		Logger:   opts.Logger,
+		OnCallReleased: func(_ string, st call.Stats) {
+			select {
+			case released <- st.EndReason:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -174,7 +182,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// What the app received.
-	res := &Result{Events: map[string]int{}, SentFrames: (len(speech) + 159) / 160, EndReason: "caller hung up (BYE)"}
+	res := &Result{Events: map[string]int{}, SentFrames: (len(speech) + 159) / 160}
+	select {
+	case res.EndReason = <-released:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the gateway did not release the call: %w", ctx.Err())
+	}
 	var received []byte
 	firstMedia := time.Time{}
 	for _, m := range conn.Messages() {

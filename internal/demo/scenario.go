@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callstream/callstream/examples/scenarios"
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/media"
@@ -60,7 +61,11 @@ func RunScenario(ctx context.Context, opts Options, script string) (*ScenarioRes
 
 	cfg := scenario.Config{File: script, CustomData: bot.URL("/echo"), Logger: opts.Logger}
 	if script == "" {
-		cfg.File, cfg.Source = "echo-bot.js", echoBot
+		src, err := scenarios.Source("echo-bot.js")
+		if err != nil {
+			return nil, fmt.Errorf("built-in echo bot: %w", err)
+		}
+		cfg.File, cfg.Source = "echo-bot.js", src
 	}
 	var g *gateway.Gateway
 	cfg.HTTPAddr = func() string { return g.HTTPAddr() }
@@ -151,22 +156,3 @@ func RunScenario(ctx context.Context, opts Options, script string) (*ScenarioRes
 	}
 	return res, nil
 }
-
-// echoBot is the echo bot of examples/scenarios, built in so the demo needs
-// no files.
-const echoBot = `require(Modules.WebSocket);
-VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
-  const call = e.call;
-  const ws = VoxEngine.createWebSocket(VoxEngine.customData());
-  call.answer();
-  call.addEventListener(CallEvents.Connected, () => {
-    call.sendMediaTo(ws, { encoding: WebSocketAudioEncoding.PCM16_8KHZ });
-    ws.sendMediaTo(call);
-  });
-  ws.addEventListener(WebSocketEvents.CLOSE, () => call.hangup());
-  call.addEventListener(CallEvents.Disconnected, () => {
-    ws.close();
-    VoxEngine.terminate();
-  });
-});
-`

@@ -7,6 +7,7 @@ package flow
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,7 @@ type Config struct {
 	Queue        time.Duration // audio queued towards a slow app (default 2 s)
 	PlayoutLimit time.Duration // app audio queued ahead on a bidirectional stream (default 60 s)
 	AccountSid   string
+	WSTLS        *tls.Config // wss:// streams (nil: the system's roots)
 	Logger       *slog.Logger
 	// Metrics, when set, counts stream events.
 	Metrics Metrics

@@ -149,6 +149,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		QueueFrames: stream.QueueFor(r.in.cfg.Queue, len(info.Tracks)),
 		Logger:      log,
 		Playout:     playout,
+		TLS:         r.in.cfg.WSTLS,
 		OnOpen: func() {
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")

@@ -6,6 +6,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,11 +47,23 @@ type Config struct {
 	Queue             time.Duration // audio queued towards a slow app
 	PlayoutLimit      time.Duration // app audio queued ahead on bidirectional streams
 	Pprof             bool
-	Logger            *slog.Logger
+	// HTTPSAddr, when set, serves the same HTTP handlers over TLS there
+	// (wss:// for incoming scenario sockets), with the certificate and key
+	// of TLSCertFile and TLSKeyFile (PEM).
+	HTTPSAddr   string
+	TLSCertFile string
+	TLSKeyFile  string
+	// WSTLS configures the wss:// connections of FlexML streams (nil: the
+	// system's roots).
+	WSTLS  *tls.Config
+	Logger *slog.Logger
 	// Controller runs each call; nil means the FlexML interpreter for App.
 	Controller Controller
 	// Routes, when set, adds HTTP handlers (e.g. a scenario runtime's).
 	Routes func(mux *http.ServeMux)
+	// OnCallReleased, when set, is called once each incoming call has
+	// ended and released its media, with its id and figures.
+	OnCallReleased func(sid string, st call.Stats)
 }
 
 // Controller drives one call from answer to end; Run returns when the
@@ -69,6 +82,8 @@ type Gateway struct {
 	clock    *call.Clock // the media clock of every call (owned)
 	ctrl     Controller
 	httpLn   net.Listener
+	httpsLn  net.Listener // nil without HTTPSAddr
+	tlsCert  *tls.Certificate
 	http     *http.Server
 	ready    chan struct{}
 	sipReady atomic.Bool
@@ -117,6 +132,17 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
 	}
+	var cert *tls.Certificate
+	if cfg.HTTPSAddr != "" {
+		if cfg.TLSCertFile == "" || cfg.TLSKeyFile == "" {
+			return nil, errors.New("https: --https needs --tls-cert and --tls-key")
+		}
+		c, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("https: %w", err)
+		}
+		cert = &c
+	}
 	lo, hi, err := ParsePortRange(cfg.RTPPorts)
 	if err != nil {
 		return nil, err
@@ -143,6 +169,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("--sip listens on all addresses: give --public-ip for SDP")
 	}
 	g := &Gateway{
+		tlsCert: cert,
 		cfg:     cfg,
 		log:     cfg.Logger,
 		ports:   ports,
@@ -164,6 +191,7 @@ func New(cfg Config) (*Gateway, error) {
 			MaxStreams:   cfg.MaxStreamsPerCall,
 			Queue:        cfg.Queue,
 			PlayoutLimit: cfg.PlayoutLimit,
+			WSTLS:        cfg.WSTLS,
 			Logger:       cfg.Logger,
 			Metrics:      g.metrics,
 		})
@@ -241,6 +269,15 @@ func (g *Gateway) HTTPAddr() string {
 	return g.httpLn.Addr().String()
 }
 
+// HTTPSAddr returns the bound HTTPS address (after Ready), or "" when
+// there is none.
+func (g *Gateway) HTTPSAddr() string {
+	if g.httpsLn == nil {
+		return g.cfg.HTTPSAddr
+	}
+	return g.httpsLn.Addr().String()
+}
+
 // PortsInUse returns the RTP ports held by calls now.
 func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
 
@@ -258,9 +295,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", g.cfg.HTTPAddr, err)
 	}
+	g.httpLn = ln
+	if g.cfg.HTTPSAddr != "" {
+		tln, err := net.Listen("tcp", g.cfg.HTTPSAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("https listen %s: %w", g.cfg.HTTPSAddr, err)
+		}
+		g.httpsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{*g.tlsCert}, MinVersion: tls.VersionTLS12})
+	}
 	g.clock = call.NewClock()
 	defer g.clock.Close()
-	g.httpLn = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		select {
@@ -292,23 +337,29 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.cfg.Routes != nil {
 		g.cfg.Routes(mux)
 	}
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// Connection-level errors (a failed TLS handshake) go to the log at debug.
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- g.sip.ListenAndServe(ctx) }()
-	go func() {
-		if err := g.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
+	serveHTTP := func(name string, l net.Listener) {
+		if err := g.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("%s: %w", name, err)
 			return
 		}
 		errc <- nil
-	}()
+	}
+	go serveHTTP("http", ln)
+	if g.httpsLn != nil {
+		go serveHTTP("https", g.httpsLn)
+	}
 	select {
 	case <-g.sip.Ready():
 		close(g.ready)
-		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "rtp_ports", g.cfg.RTPPorts)
+		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(), "rtp_ports", g.cfg.RTPPorts)
 	case err := <-errc:
 		_ = g.http.Close()
 		return err
@@ -369,7 +420,11 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		st := c.Stats()
 		g.metrics.callEnded(st)
 		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
-			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled)
+			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled,
+			"inbound_dropped", st.InboundDropped)
+		if g.cfg.OnCallReleased != nil {
+			g.cfg.OnCallReleased(sid, st)
+		}
 	}()
 	if err := g.ctrl.Run(ctx, c); err != nil {
 		log.Error("call controller failed", "err", err)

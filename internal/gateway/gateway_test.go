@@ -115,6 +115,9 @@ func checkCarrierX(t *testing.T, conn *wsapp.Conn, callSid string, tracks []stri
 			if err := json.Unmarshal(e.Media.Timestamp, &ts); err != nil || e.Media.Timestamp[0] == '"' {
 				t.Fatalf("timestamp %s not an integer", e.Media.Timestamp)
 			}
+			if len(lastTS) == 0 && ts != 0 {
+				t.Fatalf("first media timestamp %d: relative timestamps start at 0", ts)
+			}
 			if prev, ok := lastTS[tr]; ok && ts != prev+20 {
 				t.Fatalf("track %s timestamp %d after %d: want +20 ms (no holes)", tr, ts, prev)
 			}
@@ -290,6 +293,26 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool {
 		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller cancelled"}) != nil
 	}, "a logged end after CANCEL")
+}
+
+// SIPp cancels its INVITE while the app is still answering: 200 for the
+// CANCEL, 487 for the INVITE, no call left behind.
+func TestSIPpCancelGets487(t *testing.T) {
+	sipp.Require(t)
+	env := gatewaytest.Start(t, gatewaytest.Options{})
+	env.App.Set("/app", gatewaytest.Response{Body: streamDoc, Delay: 3 * time.Second})
+	res, err := sipp.Run(env.Context(20*time.Second), sipp.Options{
+		Scenario: "uac_cancel.xml", Target: env.GW.SIPAddr(), Params: sipp.Params{PT: 0, Codec: "PCMU", PauseMs: 300},
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.Output)
+	}
+	waitFor(t, 5*time.Second, func() bool {
+		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller cancelled"}) != nil
+	}, "a logged end after CANCEL")
+	if n := len(env.WS.Conns()); n != 0 {
+		t.Fatalf("%d streams opened for a cancelled call", n)
+	}
 }
 
 // The app cannot be reached: 500 with a Reason naming the cause; the log
@@ -554,6 +577,40 @@ func TestRTPTimeoutHangsUp(t *testing.T) {
 	}
 	if env.Logs.Find("WARN", "no RTP", map[string]string{"call_sid": callSid(t, env)}) == nil {
 		t.Fatal("timeout not logged")
+	}
+}
+
+// A caller that holds the call with an offer in which it sends nothing
+// (inactive, recvonly) is not idle, however long the hold; once it takes
+// the call back, the RTP timeout applies again from then.
+func TestLongHoldIsNotAnRTPTimeout(t *testing.T) {
+	for _, dir := range []string{"inactive", "recvonly"} {
+		t.Run(dir, func(t *testing.T) {
+			env := gatewaytest.Start(t, gatewaytest.Options{Configure: func(cfg *gateway.Config) { cfg.RTPTimeout = time.Second }})
+			env.App.Doc("/app", `<Response><Pause length="30"/></Response>`)
+			c := env.Dial(sipcaller.Config{})
+			_ = c.SendAudio(env.Context(5*time.Second), assets.Speech()[:2400])
+			if err := c.SendReinvite(env.Context(5*time.Second), dir); err != nil {
+				t.Fatalf("hold: %v", err)
+			}
+			select {
+			case <-c.Ended():
+				t.Fatal("the call ended on hold")
+			case <-time.After(2500 * time.Millisecond): // 2.5 × the RTP timeout, no RTP at all
+			}
+			if err := c.SendReinvite(env.Context(5*time.Second), "sendrecv"); err != nil {
+				t.Fatalf("unhold: %v", err)
+			}
+			unheld := time.Now()
+			select {
+			case <-c.Ended():
+			case <-time.After(5 * time.Second):
+				t.Fatal("no RTP after the hold, and no BYE")
+			}
+			if d := time.Since(unheld); d < 900*time.Millisecond {
+				t.Fatalf("hung up %s after the unhold, before the 1 s RTP timeout", d)
+			}
+		})
 	}
 }
 

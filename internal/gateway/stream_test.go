@@ -189,6 +189,93 @@ func TestUnidirectionalIsBackgroundAndOneWay(t *testing.T) {
 	}
 }
 
+// RTP from the caller arrives reordered, duplicated and with a packet lost:
+// the stream carries the frames in order, each once, the lost one as a
+// frame of silence, and its timestamps advance by 20 ms without a hole.
+func TestStreamReorderLossDuplicate(t *testing.T) {
+	env := gatewaytest.Start(t, gatewaytest.Options{})
+	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/in"/></Start><Pause length="30"/></Response>`)
+	c := env.Dial(sipcaller.Config{})
+	conn := env.Accept()
+	frame := func(i int) []byte { return bytes.Repeat([]byte{byte(0x10 + i)}, 160) }
+	const n = 60
+	var order []int
+	for i := 0; i < n; i++ {
+		switch i {
+		case 10:
+			order = append(order, 11, 10) // 11 overtakes 10
+		case 11:
+		case 20:
+			order = append(order, 20, 20) // a duplicate
+		case 30: // lost
+		default:
+			order = append(order, i)
+		}
+	}
+	start := time.Now()
+	for k, i := range order {
+		time.Sleep(time.Until(start.Add(time.Duration(k) * 20 * time.Millisecond)))
+		if err := c.SendFrameAt(i, frame(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = c.Hangup(env.Context(5 * time.Second))
+	gatewaytest.WaitClosed(t, conn, 5*time.Second)
+	ms := track(parseAll(t, conn), "inbound")
+	first := -1
+	for j, m := range ms {
+		if bytes.Equal(m.payload(t), frame(0)) {
+			first = j
+			break
+		}
+	}
+	if first < 0 || len(ms) < first+n {
+		t.Fatalf("frame 0 at %d of %d messages", first, len(ms))
+	}
+	for i := 0; i < n; i++ {
+		m := ms[first+i]
+		want := frame(i)
+		if i == 30 {
+			want = bytes.Repeat([]byte{0xFF}, 160)
+		}
+		if !bytes.Equal(m.payload(t), want) {
+			t.Fatalf("message for frame %d carries % x…", i, m.payload(t)[:4])
+		}
+		if i > 0 && m.ts(t) != ms[first+i-1].ts(t)+20 {
+			t.Fatalf("frame %d timestamp %d after %d", i, m.ts(t), ms[first+i-1].ts(t))
+		}
+	}
+}
+
+// wss:// streams: the caller's audio reaches an app listening over TLS
+// intact, for <Start> and for <Connect>.
+func TestStreamOverWSS(t *testing.T) {
+	_, _, server, client := gatewaytest.TLSFiles(t)
+	env := gatewaytest.Start(t, gatewaytest.Options{
+		WS:        wsapp.Options{TLS: server},
+		Configure: func(cfg *gateway.Config) { cfg.WSTLS = client },
+	})
+	if !strings.HasPrefix(env.WS.URL("/"), "wss://") {
+		t.Fatalf("app url %s", env.WS.URL("/"))
+	}
+	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/fork"/></Start><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
+	c := env.Dial(sipcaller.Config{})
+	conns := acceptN(t, env, 2)
+	speech := assets.Speech()[:16000]
+	if err := c.SendAudio(env.Context(5*time.Second), speech); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	_ = c.Hangup(env.Context(5 * time.Second))
+	for path, conn := range conns {
+		gatewaytest.WaitClosed(t, conn, 5*time.Second)
+		if got := audioOf(t, track(parseAll(t, conn), "inbound")); !bytes.Contains(got, speech) {
+			t.Fatalf("%s: the app got %d bytes, not the caller's %d intact", path, len(got), len(speech))
+		}
+	}
+}
+
 // "inbound, outbound or both as a single track": outbound, both (two
 // aligned tracks) and mixed (the sum of both), with absolute timestamps.
 func TestTracksOutboundBothMixed(t *testing.T) {
@@ -333,6 +420,10 @@ func TestStreamLimitAndDuplicateName(t *testing.T) {
 	for _, cn := range conns {
 		gatewaytest.WaitClosed(t, cn, 5*time.Second)
 	}
+	// The refused streams never connected.
+	if n := len(env.WS.Conns()); n != 3 {
+		t.Fatalf("%d connections reached the app, want the 3 accepted streams", n)
+	}
 }
 
 // <Stop><Stream name> among three streams stops that one only; <Stop><Stream/>
@@ -437,6 +528,11 @@ func TestConnectBlocksUntilAppCloses(t *testing.T) {
 	}
 	if n := len(track(ms, "inbound")); n < 40 {
 		t.Fatalf("maxLength was applied to <Connect>: %d frames", n)
+	}
+	// The app received the caller's audio byte for byte.
+	got := bytes.TrimLeft(audioOf(t, track(ms, "inbound")), "\xff") // silence before the caller's first packet
+	if len(got) < 4000 || !bytes.Contains(assets.Speech(), got[:4000]) {
+		t.Fatalf("the bidirectional app got %d bytes that are not the caller's audio", len(got))
 	}
 	if env.Logs.Find("WARN", "maxLength", nil) == nil || env.Logs.Find("WARN", "inbound track only", nil) == nil {
 		t.Fatal("missing warnings for track/maxLength on <Connect>")

@@ -29,7 +29,7 @@ type Sender struct {
 
 	// Owned by the writing goroutine.
 	hdr  rtp.Header
-	mark bool // the next packet carries the marker bit
+	mark bool                              // the next packet carries the marker bit
 	buf  [headerSize + 2*frameSamples]byte // a 20 ms G.711 packet, with room to spare
 	big  []byte                            // for a larger payload, allocated when first needed
 }

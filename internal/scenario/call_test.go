@@ -37,10 +37,26 @@ type gw struct {
 // startGateway starts a gateway whose calls run the scenario of cfg.
 func startGateway(t *testing.T, cfg scenario.Config) *gw {
 	t.Helper()
-	var addr atomic.Pointer[string]
+	return startGatewayTLS(t, cfg, "", "")
+}
+
+// startGatewayTLS is startGateway with the gateway's HTTPS listener on
+// (certificate and key files), when certFile is not empty.
+func startGatewayTLS(t *testing.T, cfg scenario.Config, certFile, keyFile string) *gw {
+	t.Helper()
+	var addr, secure atomic.Pointer[string]
 	var rt *scenario.Runtime
 	env := gatewaytest.Start(t, gatewaytest.Options{
 		Configure: func(gc *gateway.Config) {
+			if certFile != "" {
+				gc.HTTPSAddr, gc.TLSCertFile, gc.TLSKeyFile = "127.0.0.1:0", certFile, keyFile
+				cfg.HTTPSAddr = func() string {
+					if p := secure.Load(); p != nil {
+						return *p
+					}
+					return ""
+				}
+			}
 			cfg.Logger = gc.Logger
 			cfg.HTTPAddr = func() string {
 				if p := addr.Load(); p != nil {
@@ -58,8 +74,9 @@ func startGateway(t *testing.T, cfg scenario.Config) *gw {
 			gateway.WithScenario(gc, rt)
 		},
 	})
-	a := env.GW.HTTPAddr()
+	a, sa := env.GW.HTTPAddr(), env.GW.HTTPSAddr()
 	addr.Store(&a)
+	secure.Store(&sa)
 	t.Cleanup(func() { _ = rt.Close() })
 	return &gw{Env: env, rt: rt}
 }
@@ -587,6 +604,9 @@ func TestCallEvents(t *testing.T) {
 	t.Cleanup(app.Close)
 	g := startGateway(t, scenario.Config{CustomData: app.URL + "/prompt.wav", TTSCommand: "no-such-tts-program", Source: `
 function log(s) { Logger.write(s); }
+VoxEngine.addEventListener(AppEvents.Started, function (e) {
+  log('started ' + e.name + ' ' + /^http:\/\/.*\/request\//.test(e.accessURL));
+});
 VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   var call = e.call;
   log(['alerting', e.name, e.callerid, e.destination, e.displayName, e.headers['x-test'],
@@ -622,6 +642,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	go func() { _ = c.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]) }()
 	g.waitText(t, "audio started", 5*time.Second)
 	g.waitText(t, "playback finished 2 *", 5*time.Second)
+	dtmfAt := time.Now()
 	if err := c.SendDTMF('5', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -633,6 +654,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	g.waitText(t, "disconnected *", 5*time.Second)
 	got := g.texts()
 	want := []string{
+		"started Application.Started true", // Started comes first, then CallAlerting
 		"alerting|Application.CallAlerting|15551112222|15553334444|Ann Caller|yes|true|true|true",
 		"members|string|15551112222|15553334444|Ann Caller|ALERTING",
 		"before answer ALERTING",
@@ -658,7 +680,63 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if len(heard) < 70 {
 		t.Errorf("the caller heard %d audible packets", len(heard))
 	}
+	// sendDigits('1#') played in-band: 697+1209 Hz, then 941+1477 Hz.
+	var after []sipcaller.Packet
+	for _, p := range received(c) {
+		if p.Arrival.After(dtmfAt) {
+			after = append(after, p)
+		}
+	}
+	if got := detectDTMF(media.DecodeULaw(nil, payloads(after))); !strings.Contains(got, "1#") {
+		t.Errorf("sendDigits('1#'): the caller heard the keys %q", got)
+	}
 	g.waitSessions(t, 5*time.Second)
+}
+
+// detectDTMF returns the keys heard in 8 kHz samples, 20 ms at a time
+// (Goertzel power at the eight DTMF frequencies; a key counts when its row
+// and column tones clearly dominate), each run of a key once.
+func detectDTMF(pcm []int16) string {
+	rows := []float64{697, 770, 852, 941}
+	cols := []float64{1209, 1336, 1477, 1633}
+	keys := [4][4]byte{{'1', '2', '3', 'A'}, {'4', '5', '6', 'B'}, {'7', '8', '9', 'C'}, {'*', '0', '#', 'D'}}
+	power := func(x []int16, f float64) float64 {
+		k := 2 * math.Cos(2*math.Pi*f/8000)
+		var s1, s2 float64
+		for _, v := range x {
+			s0 := float64(v) + k*s1 - s2
+			s2, s1 = s1, s0
+		}
+		return s1*s1 + s2*s2 - k*s1*s2
+	}
+	best := func(x []int16, fs []float64) (int, bool) {
+		i0, p0, p1 := 0, 0.0, 0.0
+		for i, f := range fs {
+			switch p := power(x, f); {
+			case p > p0:
+				i0, p0, p1 = i, p, p0
+			case p > p1:
+				p1 = p
+			}
+		}
+		return i0, p0 > 10*p1 && p0 > 1e9
+	}
+	var out []byte
+	var last byte
+	for off := 0; off+160 <= len(pcm); off += 160 {
+		x := pcm[off : off+160]
+		r, okR := best(x, rows)
+		c, okC := best(x, cols)
+		key := byte(0)
+		if okR && okC {
+			key = keys[r][c]
+		}
+		if key != 0 && key != last {
+			out = append(out, key)
+		}
+		last = key
+	}
+	return string(out)
 }
 
 func slicesContains(list []string, s string) bool {
@@ -793,8 +871,18 @@ func TestTranscriptionForkExample(t *testing.T) {
 			fork = append(fork, p...)
 		}
 	}
-	if !bytes.Contains(fork, bytes.TrimRight(speech, "\xff")) {
-		t.Error("the ASR server did not get the caller's speech intact")
+	if want := bytes.TrimRight(speech, "\xff"); !bytes.Contains(fork, want) {
+		// Where the fork parts from the speech, frame by frame.
+		at := bytes.Index(fork, want[:160])
+		diff := -1
+		for i := 0; at >= 0 && i < len(want) && at+i < len(fork); i++ {
+			if fork[at+i] != want[i] {
+				diff = i
+				break
+			}
+		}
+		t.Errorf("the ASR server did not get the caller's speech intact: fork %d bytes, speech %d, first frame at %d, differs at byte %d",
+			len(fork), len(want), at, diff)
 	}
 	prompt, _ := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
 	if !bytes.Contains(payloads(received(c)), bytes.Trim(prompt.Data, "\xff")) {
@@ -805,15 +893,22 @@ func TestTranscriptionForkExample(t *testing.T) {
 // TestIncomingSocketExample runs examples/scenarios/incoming-socket.js: a
 // media client connects to the session's URL and its audio (ULAW, 160-byte
 // chunks, sent at once) reaches the caller intact and paced.
+// The incoming-socket flow as written: the client connects over TLS to
+// exactly the URL the script printed (accessSecureURL with wss), served by
+// the gateway's HTTPS listener.
 func TestIncomingSocketExample(t *testing.T) {
-	g := startGateway(t, scenario.Config{File: "../../examples/scenarios/incoming-socket.js"})
+	certFile, keyFile, _, tlsClient := gatewaytest.TLSFiles(t)
+	g := startGatewayTLS(t, scenario.Config{File: "../../examples/scenarios/incoming-socket.js"}, certFile, keyFile)
 	c := g.Dial(sipcaller.Config{})
 	line := g.waitText(t, "media clients connect to wss://*", 5*time.Second)
 	sessions := g.rt.Sessions()
-	if len(sessions) != 1 || line != "media clients connect to "+strings.Replace(sessions[0].AccessSecureURL, "https", "wss", 1) {
+	printed := strings.TrimPrefix(line, "media clients connect to ")
+	if len(sessions) != 1 || printed != strings.Replace(sessions[0].AccessSecureURL, "https", "wss", 1) ||
+		!strings.HasPrefix(printed, "wss://"+g.GW.HTTPSAddr()+"/") {
 		t.Fatalf("%q vs %+v", line, sessions)
 	}
-	conn, _, err := websocket.DefaultDialer.Dial(sessions[0].WebSocketURL+"/client", nil)
+	d := websocket.Dialer{TLSClientConfig: tlsClient, HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.Dial(printed+"/client", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1020,7 +1115,9 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
     ws.onmessage = function (m) {
       switch (m.text) {
       case 'stop-in': ws.stopMediaTo(call); break;
+      case 'stop-in-other': ws.stopMediaTo(call, {tag: 'other'}); break;
       case 'stop-out': call.stopMediaTo(ws); break;
+      case 'stop-out-a': call.stopMediaTo(ws, {tag: 'a'}); break;
       case 'unlink': VoxEngine.stopMediaBetween(call, ws); break;
       case 'loop': call.startPlayback(cfg.wav, {loop: true}); break;
       case 'stopplay': call.stopPlayback(); break;
@@ -1059,28 +1156,45 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 		g.waitText(t, "did "+cmd, 5*time.Second)
 		return at
 	}
+	// A tag the remote does not send: nothing stops.
+	other := command("stop-in-other")
+	time.Sleep(200 * time.Millisecond)
+	if heard := audible(received(c)); len(heard) == 0 || heard[len(heard)-1].Arrival.Before(other.Add(150*time.Millisecond)) {
+		t.Error("ws.stopMediaTo(call, {tag: 'other'}) stopped the remote's untagged audio")
+	}
 	cut := command("stop-in")
 	time.Sleep(200 * time.Millisecond)
 	heard := audible(received(c))
 	if len(heard) < 15 || heard[len(heard)-1].Arrival.After(cut.Add(60*time.Millisecond)) {
 		t.Errorf("ws.stopMediaTo(call): %d packets, the last %s after the command", len(heard), heard[len(heard)-1].Arrival.Sub(cut))
 	}
-	command("stop-out")
-	waitVox(t, conn, "stop", 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
-	tags := map[string]int{}
-	seq := map[string]int{}
-	for _, v := range parseVox(t, conn) {
-		switch v.Event {
-		case "start":
-			tags["start "+v.Start.Tag+" "+v.Start.MediaFormat.Encoding]++
-		case "media":
-			seq[v.Media.Tag]++
-		case "stop":
-			tags["stop "+v.Stop.Tag]++
+	count := func() (map[string]int, map[string]int) {
+		tags := map[string]int{}
+		seq := map[string]int{}
+		for _, v := range parseVox(t, conn) {
+			switch v.Event {
+			case "start":
+				tags["start "+v.Start.Tag+" "+v.Start.MediaFormat.Encoding]++
+			case "media":
+				seq[v.Media.Tag]++
+			case "stop":
+				tags["stop "+v.Stop.Tag]++
+			}
 		}
+		return tags, seq
 	}
-	if tags["start a PCM8"] != 1 || tags["start b ULAW"] != 1 || tags["stop a"] != 1 || tags["stop b"] != 1 || seq["a"] < 10 || seq["a"] != seq["b"] {
+	// stopMediaTo with a tag stops that tag only.
+	command("stop-out-a")
+	waitVox(t, conn, "stop", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	tags, seq := count()
+	if tags["stop a"] != 1 || tags["stop b"] != 0 || seq["b"] < seq["a"]+10 {
+		t.Errorf("call.stopMediaTo(ws, {tag: 'a'}): %v, media %v", tags, seq)
+	}
+	command("stop-out")
+	time.Sleep(300 * time.Millisecond)
+	tags, seq = count()
+	if tags["start a PCM8"] != 1 || tags["start b ULAW"] != 1 || tags["stop a"] != 1 || tags["stop b"] != 1 || seq["a"] < 10 {
 		t.Errorf("two tags on one socket: %v, media %v", tags, seq)
 	}
 

@@ -90,6 +90,10 @@ type Config struct {
 	// HTTPAddr returns the address of the HTTP listener the Routes are
 	// served on (the gateway's); access URLs are built from it.
 	HTTPAddr func() string
+	// HTTPSAddr, when set and not empty, returns the address of the
+	// listener serving the same Routes over TLS: accessSecureURL points
+	// there.
+	HTTPSAddr func() string
 	// PublicURL, when set, is the base of access URLs as callers of the
 	// listener see it (e.g. "https://gw.example.com"); default
 	// "http://" + HTTPAddr().

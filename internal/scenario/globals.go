@@ -73,8 +73,8 @@ func (s *session) installGlobals() error {
 	})
 	set(vox, "stopMediaBetween", func(c goja.FunctionCall) goja.Value {
 		a, b := c.Argument(0), c.Argument(1)
-		s.stopMedia(a, b)
-		s.stopMedia(b, a)
+		s.stopMedia(a, b, nil)
+		s.stopMedia(b, a, nil)
 		return goja.Undefined()
 	})
 	set(vox, "createURLPlayer", func(c goja.FunctionCall) goja.Value {
@@ -314,14 +314,22 @@ func (s *session) sendMedia(from, to, params goja.Value) {
 }
 
 // stopMedia stops what sendMedia started.
-func (s *session) stopMedia(from, to goja.Value) {
+func (s *session) stopMedia(from, to, opts goja.Value) {
 	src := s.unitOf(from)
 	obj := asObject(to)
+	// Options with a tag stop only the media of that tag (WebSocket
+	// interaction); without one, everything sent to the unit stops.
+	tag, anyTag := "", true
+	if o := asObject(opts); o != nil {
+		if v := o.Get("tag"); !isNothing(v) {
+			tag, anyTag = v.String(), false
+		}
+	}
 	switch src := src.(type) {
 	case *jsCall:
 		if w, ok := s.unitOf(to).(*jsSocket); ok {
 			for _, f := range append([]*callFlow(nil), s.callFlows...) {
-				if f.call == src && f.ws == w {
+				if f.call == src && f.ws == w && (anyTag || f.tag == tag) {
 					s.stopCallFlow(f)
 				}
 			}
@@ -332,7 +340,7 @@ func (s *session) stopMedia(from, to goja.Value) {
 			}
 		}
 	case *jsSocket:
-		src.unbindUnit(obj)
+		src.unbindUnit(obj, tag, anyTag)
 	case *player:
 		src.stopTo(obj)
 	}

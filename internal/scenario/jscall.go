@@ -162,7 +162,7 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		return goja.Undefined()
 	})
 	m("stopMediaTo", func(fc goja.FunctionCall) goja.Value {
-		s.stopMedia(obj, fc.Argument(0))
+		s.stopMedia(obj, fc.Argument(0), fc.Argument(1))
 		return goja.Undefined()
 	})
 	m("handleTones", func(fc goja.FunctionCall) goja.Value {

@@ -113,10 +113,11 @@ func (w *jsSocket) unbind(unit *goja.Object, tag string) {
 	}
 }
 
-// unbindUnit stops every stream going into unit.
-func (w *jsSocket) unbindUnit(unit *goja.Object) {
+// unbindUnit stops the streams going into unit: those with tag, or all
+// when anyTag.
+func (w *jsSocket) unbindUnit(unit *goja.Object, tag string, anyTag bool) {
 	for _, b := range w.bindings() {
-		if b.unit == unit {
+		if b.unit == unit && (anyTag || b.tag == tag) {
 			w.removeBinding(b)
 		}
 	}

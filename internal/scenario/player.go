@@ -68,7 +68,7 @@ func (s *session) newPlayer(owner *jsCall, object bool) *player {
 		return goja.Undefined()
 	})
 	m("stopMediaTo", func(c goja.FunctionCall) goja.Value {
-		s.stopMedia(obj, c.Argument(0))
+		s.stopMedia(obj, c.Argument(0), nil)
 		return goja.Undefined()
 	})
 	m("stop", func(goja.FunctionCall) goja.Value { p.stop(); return goja.Undefined() })

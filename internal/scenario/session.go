@@ -246,7 +246,13 @@ func (s *session) accessURLs() (string, string) {
 		rest = base[i+3:]
 	}
 	path := "/request/" + s.token
-	return "http://" + rest + path, "https://" + rest + path
+	secure := "https://" + rest
+	if s.rt.cfg.PublicURL == "" && s.rt.cfg.HTTPSAddr != nil {
+		if a := s.rt.cfg.HTTPSAddr(); a != "" {
+			secure = "https://" + a // the gateway's own TLS listener
+		}
+	}
+	return "http://" + rest + path, secure + path
 }
 
 // wsURL returns the session's WebSocket URL (the access URL with ws).

@@ -108,7 +108,7 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 		return goja.Undefined()
 	})
 	m("stopMediaTo", func(c goja.FunctionCall) goja.Value {
-		s.stopMedia(obj, c.Argument(0))
+		s.stopMedia(obj, c.Argument(0), c.Argument(1))
 		return goja.Undefined()
 	})
 	m("clearMediaBuffer", func(c goja.FunctionCall) goja.Value {

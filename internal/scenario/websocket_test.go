@@ -224,6 +224,11 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
   log('ws2 create ' + (ws2 instanceof WebSocket) + ' ' + ws2.readyState + ' ' + (ws2.id() !== ws.id()));
   ws2.addEventListener(WebSocketEvents.OPEN, function () { ws2.close(); });
   ws2.addEventListener(WebSocketEvents.CLOSE, function (e) { log('ws2 close ' + e.code + ' ' + e.wasClean); });
+  // The constructor's other forms: no protocols (the default, 'chat'), an array.
+  var ws3 = new WebSocket(base + '/c');
+  ws3.onopen = function () { ws3.close(); };
+  var ws4 = new WebSocket(base + '/d', ['x1', 'x2']);
+  ws4.onopen = function () { ws4.close(); };
 });`, nil)
 	info := e.start(t, ws.URL(""))
 	e.logs.waitText(t, 5*time.Second, "close listener")
@@ -267,6 +272,12 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	b := ws.conn(t, "/b")
 	if p, h := b.Header.Get("Sec-WebSocket-Protocol"), b.Header.Get("X-Auth"); p != "p1, p2" || h != "secret" {
 		t.Errorf("createWebSocket: protocols %q header %q", p, h)
+	}
+	if p := ws.conn(t, "/c").Header.Get("Sec-WebSocket-Protocol"); p != "chat" {
+		t.Errorf("new WebSocket(url): protocols %q, want the default chat", p)
+	}
+	if p := ws.conn(t, "/d").Header.Get("Sec-WebSocket-Protocol"); p != "x1, x2" {
+		t.Errorf("new WebSocket(url, [x1, x2]): protocols %q", p)
 	}
 }
 

@@ -93,6 +93,7 @@ type Invite struct {
 	answer     *answerSDP
 	remote     netip.AddrPort
 	offer      Offer
+	offerAt    time.Time // when offer came
 	onRemote   func(netip.AddrPort)
 	onEnd      []func()
 }
@@ -110,6 +111,7 @@ func newInvite(s *Server, req *sip.Request, tx sip.ServerTransaction, dlg *sipgo
 		ackSig:  make(chan struct{}, 1),
 		remote:  offer.RTPAddr,
 		offer:   offer,
+		offerAt: time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
 	if from := req.From(); from != nil {
@@ -189,6 +191,15 @@ func (c *Invite) RemoteOffer() Offer {
 	o := c.offer
 	o.Codecs = append([]Codec(nil), o.Codecs...)
 	return o
+}
+
+// RemoteDirection returns the direction of the caller's latest offer
+// (sendrecv, sendonly, recvonly or inactive), without copying the offer, and
+// when that offer came (the INVITE's or the last re-INVITE's time).
+func (c *Invite) RemoteDirection() (string, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offer.Direction, c.offerAt
 }
 
 // OnRemoteChange registers fn, called (from the re-INVITE's goroutine,
@@ -646,6 +657,7 @@ func (c *Invite) updateSession(req *sip.Request, tx sip.ServerTransaction) ([]by
 		}
 		changed = offer.RTPAddr != c.remote
 		c.offer = *offer
+		c.offerAt = time.Now()
 		c.remote = offer.RTPAddr
 		c.answer.direction = answerDirection(offer.Direction)
 		remote, notify = c.remote, c.onRemote

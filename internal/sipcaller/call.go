@@ -68,6 +68,8 @@ type Call struct {
 	sendMu  sync.Mutex // guards the RTP sender state below
 	seq     uint16
 	ts      uint32
+	seq0    uint16 // the first sequence number and timestamp (SendFrameAt)
+	ts0     uint32
 	ssrc    uint32
 	started bool
 	sendBuf [12 + maxPayload]byte
@@ -100,6 +102,7 @@ func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer
 		ts:       rand.Uint32(),
 		ssrc:     rand.Uint32(),
 	}
+	call.seq0, call.ts0 = call.seq, call.ts
 	if offer.dtmf != 0 && ans.DTMFType != 0 {
 		call.dtmfPT = ans.DTMFType
 	}
@@ -230,6 +233,26 @@ func (c *Call) SendFrame(payload []byte) error {
 	ts := c.ts
 	c.ts += uint32(len(payload))
 	return c.sendLocked(remote, c.pt, marker, ts, payload)
+}
+
+// SendFrameAt sends payload as the 20 ms frame number i of the call (from
+// 0): sequence number and timestamp are those frame i has in a stream that
+// started with the call's first frame, whatever was sent before. Tests use
+// it to send frames out of order, twice, or not at all. It does not move
+// the counters SendFrame uses.
+func (c *Call) SendFrameAt(i int, payload []byte) error {
+	if len(payload) > maxPayload {
+		return fmt.Errorf("sipcaller: frame of %d bytes exceeds %d", len(payload), maxPayload)
+	}
+	remote := c.RemoteRTP()
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	seq := c.seq
+	c.seq = c.seq0 + uint16(i)
+	err := c.sendLocked(remote, c.pt, i == 0, c.ts0+uint32(i*frameSamples), payload)
+	c.seq = seq
+	c.started = true
+	return err
 }
 
 // sendLocked writes one RTP packet; sendMu must be held.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"sync"
@@ -391,4 +392,77 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		t.Fatalf("goroutines: %d before, %d after", before, n)
 	}
+}
+
+// Warnings about an app's bad messages are rate-limited: at most one a
+// second, the next one counting those suppressed meanwhile; every bad
+// message is counted and the stream goes on.
+func TestBadMessageWarningsRateLimited(t *testing.T) {
+	app := listen(t, wsapp.Options{})
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))
+	info := &stream.Info{}
+	p := stream.NewPlayout(time.Second)
+	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p, Logger: log})
+	conn, err := app.Accept(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings := func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []map[string]any
+		for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+			var m map[string]any
+			if json.Unmarshal(line, &m) == nil && m["level"] == "WARN" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for range 20 {
+		_ = conn.SendText(`not json`)
+	}
+	_ = conn.SendText(`{"event":"nosuch"}`)
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Stats().BadMessages < 21 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if w := warnings(); len(w) != 1 || w[0]["msg"] != "invalid message from app" {
+		t.Fatalf("warnings in the first second: %v", w)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	_ = conn.SendText(`{"event":"nosuch"}`)
+	deadline = time.Now().Add(2 * time.Second)
+	for len(warnings()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	w := warnings()
+	if len(w) != 2 || w[1]["msg"] != "unknown message from app" || w[1]["event"] != "nosuch" || w[1]["suppressed"] != float64(20) {
+		t.Fatalf("the warning after a second: %v", w)
+	}
+	// The stream went on: audio still plays.
+	_ = conn.SendText(`{"event":"media","payload":"` + string(bytes.Repeat([]byte{'q'}, 160)) + `"}`)
+	dst := make([]byte, 160)
+	deadline = time.Now().Add(2 * time.Second)
+	for !p.ReadFrame(dst) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if dst[0] != 'q' || s.Stats().BadMessages != 22 {
+		t.Fatalf("after bad messages: frame %q, bad %d", dst[:4], s.Stats().BadMessages)
+	}
+	s.Close(1000, "")
+	waitDone(t, s)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

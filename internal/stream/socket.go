@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,8 @@ type SocketConfig struct {
 	// Conn is an already-open connection (an incoming socket); URL is then
 	// only used in logs.
 	Conn *websocket.Conn
+	// TLS configures wss:// connections (nil: the system's roots).
+	TLS *tls.Config
 }
 
 // QueueFor returns the media queue bound for d of audio of n tracks.
@@ -559,6 +562,7 @@ func (s *Socket) fail(conn *websocket.Conn, err error) {
 func (s *Socket) dial() (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		HandshakeTimeout: s.cfg.DialTimeout,
+		TLSClientConfig:  s.cfg.TLS,
 		Subprotocols:     s.cfg.Subprotocols,
 		// Reading goes through a small buffer (a message of any size is
 		// still read whole); gorilla's write buffer is never used, as the

@@ -6,6 +6,7 @@ package wsapp
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -82,18 +83,21 @@ type Options struct {
 	// HTTP, when set, answers plain HTTP requests (not WebSocket upgrades),
 	// so one server can be both the FlexML app and the WebSocket app.
 	HTTP http.Handler
+	// TLS, when set, makes the server listen over TLS (wss://).
+	TLS *tls.Config
 }
 
 // Server is a WebSocket app listening on a loopback port.
 type Server struct {
-	opts  Options
-	ln    net.Listener
-	srv   *http.Server
-	conns chan *Conn
-	mu    sync.Mutex
-	all   []*Conn
-	wg    sync.WaitGroup
-	up    websocket.Upgrader
+	scheme string // ws or wss
+	opts   Options
+	ln     net.Listener
+	srv    *http.Server
+	conns  chan *Conn
+	mu     sync.Mutex
+	all    []*Conn
+	wg     sync.WaitGroup
+	up     websocket.Upgrader
 }
 
 // Listen starts a server on 127.0.0.1 with a free port.
@@ -102,19 +106,23 @@ func Listen(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wsapp listen: %w", err)
 	}
-	s := &Server{opts: opts, ln: ln, conns: make(chan *Conn, 1024)}
+	s := &Server{opts: opts, ln: ln, conns: make(chan *Conn, 1024), scheme: "ws"}
+	serveLn := ln
+	if opts.TLS != nil {
+		serveLn, s.scheme = tls.NewListener(ln, opts.TLS), "wss"
+	}
 	s.up = websocket.Upgrader{Subprotocols: opts.Subprotocols, CheckOrigin: func(*http.Request) bool { return true }}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		_ = s.srv.Serve(ln)
+		_ = s.srv.Serve(serveLn)
 	}()
 	return s, nil
 }
 
-// URL returns ws://host:port + path.
-func (s *Server) URL(path string) string { return "ws://" + s.ln.Addr().String() + path }
+// URL returns ws://host:port + path (wss:// over TLS).
+func (s *Server) URL(path string) string { return s.scheme + "://" + s.ln.Addr().String() + path }
 
 // Addr returns the listening address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
