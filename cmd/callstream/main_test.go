@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,20 +72,8 @@ func TestServeWithFileAppAndSIPp(t *testing.T) {
 	httpAddr := freeTCP(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--app", app, "--sip", sipAddr, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "CALLSTREAM_HTTP="+httpAddr, "CALLSTREAM_RTP_PORTS=39000-39099")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("serve logs:\n%s", logs.String())
-		}
-	}()
+	startServe(t, ctx, bin, []string{"CALLSTREAM_HTTP=" + httpAddr, "CALLSTREAM_RTP_PORTS=39000-39099"},
+		"--app", app, "--sip", sipAddr, "--log-format", "json")
 	waitHealthy(t, http.DefaultClient, "http://"+httpAddr+"/healthz")
 	speech := assets.Speech()
 	if err := os.WriteFile(filepath.Join(dir, "speech.ulaw"), speech, 0o644); err != nil {
@@ -234,21 +223,9 @@ func TestServeWithScenario(t *testing.T) {
 	sipAddr, httpsAddr := freeUDP(t), freeTCP(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--scenario", "../../examples/scenarios/echo-bot.js",
+	logs := startServe(t, ctx, bin, nil, "--scenario", "../../examples/scenarios/echo-bot.js",
 		"--scenario-data", bot.URL("/echo"), "--sip", sipAddr, "--http", freeTCP(t), "--rtp-ports", "39100-39199",
 		"--https", httpsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--log-format", "json")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("serve logs:\n%s", logs.String())
-		}
-	}()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsClient}, Timeout: time.Second}
 	waitHealthy(t, hc, "https://"+httpsAddr+"/healthz")
 	client, err := sipcaller.NewClient(sipcaller.ClientConfig{})
@@ -279,6 +256,46 @@ func TestServeWithScenario(t *testing.T) {
 	if !strings.Contains(logs.String(), `"text":"call from 15551112222 to 15553334444"`) {
 		t.Fatal("the scenario's Logger.write line is missing from the logs")
 	}
+}
+
+// startServe runs `bin serve args...` with env added to the environment; the
+// test's cleanup interrupts it, waits for it, and prints its logs if the
+// test failed. It returns the process's stderr as it fills.
+func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *syncBuffer {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", logs.String())
+		}
+	})
+	return logs
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // waitHealthy polls url until it answers 200, for at most 10 s.
