@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -260,12 +259,12 @@ func TestServeWithScenario(t *testing.T) {
 
 // startServe runs `bin serve args...` with env added to the environment; the
 // test's cleanup interrupts it, waits for it, and prints its logs if the
-// test failed. It returns the process's stderr as it fills.
-func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *syncBuffer {
+// test failed. It returns the process's stderr (JSON logs) as it fills.
+func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *gatewaytest.Logs {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &syncBuffer{}
+	logs := &gatewaytest.Logs{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -278,24 +277,6 @@ func startServe(t *testing.T, ctx context.Context, bin string, env []string, arg
 		}
 	})
 	return logs
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitHealthy polls url until it answers 200, for at most 10 s.
