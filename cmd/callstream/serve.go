@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/gateway"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -43,7 +44,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
 		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that a scenario's VoxEngine.callPSTN sends numbers to")
 		callerID   = fs.String("caller-id", "callstream", "caller id (From user) of outgoing calls whose scenario gives none")
+
+		apiToken                    = fs.String("api-token", "", "bearer token the HTTP API (POST /scenarios, /records/...) accepts; without a token those endpoints are off")
+		apiTokenFile                = fs.String("api-token-file", "", "file of bearer tokens, one per line")
+		metricsAddr                 = fs.String("metrics-addr", "", "serve GET /healthz and GET /metrics on this address instead of on --http")
+		denyPrivate                 = fs.Bool("deny-private-urls", false, "refuse fetches and WebSocket dials to loopback and private addresses (multi-tenant installs)")
+		playCache                   = fs.Int64("play-cache", 64<<20, "bytes of audio files fetched for Play kept in memory; 0: no cache")
+		drainTimeout                = fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long live calls may go on before they are ended")
+		reconnect                   = fs.Duration("stream-reconnect", 5*time.Second, "how long a stream whose app socket dropped is reconnected for; 0: never")
+		sipAuthFile                 = fs.String("sip-auth-file", "", "file of user:password lines; INVITEs must then authenticate with SIP digest")
+		sipRealm                    = fs.String("sip-realm", "callstream", "realm of SIP digest authentication")
+		sipTLS                      = fs.String("sip-tls", "", "also serve SIP over TLS on this address (needs --tls-cert and --tls-key)")
+		recordingsDir               = fs.String("recordings-dir", "", "where recordings are written (default: the system's temporary directory)")
+		recordingsTTL               = fs.Duration("recordings-ttl", 24*time.Hour, "delete recordings this long after they end")
+		urlAllow, urlDeny, sipAllow prefixList
+		limits                      limit.Limits
 	)
+	fs.Var(&urlAllow, "url-allow", "CIDR networks fetches and dials may reach even when --deny-private-urls refuses them (comma-separated)")
+	fs.Var(&urlDeny, "url-deny", "CIDR networks fetches and dials may never reach (comma-separated)")
+	fs.Var(&sipAllow, "sip-allow", "admit INVITEs only from these CIDR networks (comma-separated; default: any)")
+	limits.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +81,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	wsTLS, err := trustFile(*wsCA)
 	if err != nil {
 		return err
+	}
+	tokens, err := readTokens(*apiToken, *apiTokenFile)
+	if err != nil {
+		return err
+	}
+	sipAuth, err := readSIPAuth(*sipAuthFile)
+	if err != nil {
+		return err
+	}
+	cache := *playCache
+	if cache == 0 {
+		cache = -1
+	}
+	drain := *drainTimeout
+	if drain <= 0 {
+		drain = time.Nanosecond // end live calls at once
+	}
+	rec := *reconnect
+	if rec <= 0 {
+		rec = -1
 	}
 	cfg := gateway.Config{
 		SIPAddr:           *sipAddr,
@@ -81,6 +121,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		TLSKeyFile:        *tlsKey,
 		WSTLS:             wsTLS,
 		Logger:            log,
+		Limits:            limits.FromFlags(),
+		APITokens:         tokens,
+		MetricsAddr:       *metricsAddr,
+		URLAllow:          urlAllow,
+		URLDeny:           urlDeny,
+		DenyPrivateURLs:   *denyPrivate,
+		PlayCacheBytes:    cache,
+		DrainTimeout:      drain,
+		StreamReconnect:   rec,
+		SIPAllow:          sipAllow,
+		SIPAuth:           sipAuth,
+		SIPRealm:          *sipRealm,
+		SIPTLSAddr:        *sipTLS,
+		RecordingsDir:     *recordingsDir,
+		RecordingsTTL:     *recordingsTTL,
 	}
 	var g *gateway.Gateway
 	if *scn != "" {

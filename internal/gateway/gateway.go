@@ -26,6 +26,7 @@ import (
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/flow"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
@@ -64,6 +65,49 @@ type Config struct {
 	// OnCallReleased, when set, is called once each incoming call has
 	// ended and released its media, with its id and figures.
 	OnCallReleased func(sid string, st call.Stats)
+
+	// Limits bound what callers, apps and HTTP clients may make the
+	// gateway do (zero fields: defaults; negative: off).
+	Limits limit.Limits
+	// APITokens are the bearer tokens the HTTP endpoints that start or
+	// read anything accept (POST /scenarios, /records/…); with none those
+	// endpoints are off.
+	APITokens []string
+	// MetricsAddr, when set, serves GET /healthz and GET /metrics on a
+	// listener of their own instead of on HTTPAddr.
+	MetricsAddr string
+	// URLAllow and URLDeny are CIDR lists applied to every address the
+	// gateway fetches or dials on an app's behalf (not App itself): an
+	// address in URLDeny is refused, one in URLAllow is allowed even when
+	// DenyPrivateURLs would refuse it. Link-local and cloud-metadata
+	// addresses and the gateway's own listeners are always refused.
+	URLAllow, URLDeny []netip.Prefix
+	// DenyPrivateURLs refuses loopback and private addresses too (for
+	// installs serving many tenants).
+	DenyPrivateURLs bool
+	// PlayCacheBytes bounds the cache of audio files fetched for Play
+	// (default 64 MiB; negative: no cache).
+	PlayCacheBytes int64
+	// DrainTimeout bounds how long Shutdown lets live calls run before it
+	// ends them (default 30 s).
+	DrainTimeout time.Duration
+	// StreamReconnect is how long a stream whose app socket dropped is
+	// reconnected for (default 5 s; negative: never).
+	StreamReconnect time.Duration
+	// SIPAllow, when not empty, admits INVITEs only from these networks.
+	SIPAllow []netip.Prefix
+	// SIPAuth, when not empty, makes INVITEs authenticate with SIP digest
+	// (user name -> password) in realm SIPRealm (default "callstream").
+	SIPAuth  map[string]string
+	SIPRealm string
+	// SIPTLSAddr, when set, also serves SIP over TLS there with the
+	// certificate of TLSCertFile and TLSKeyFile.
+	SIPTLSAddr string
+	// RecordingsDir is where recordings are written (default: the system's
+	// temporary directory); RecordingsTTL deletes them that long after they
+	// end (default 24 h).
+	RecordingsDir string
+	RecordingsTTL time.Duration
 }
 
 // Controller drives one call from answer to end; Run returns when the

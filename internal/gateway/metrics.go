@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -20,6 +21,7 @@ type Metrics struct {
 	mediaSent     prometheus.Counter
 	mediaDropped  prometheus.Counter
 	playoutDrops  prometheus.Counter
+	refusals      *prometheus.CounterVec
 }
 
 // NewMetrics makes unregistered metrics.
@@ -36,12 +38,13 @@ func NewMetrics() *Metrics {
 		mediaSent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "callstream_stream_media_sent_total", Help: "Media messages written to apps."}),
 		mediaDropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "callstream_stream_media_dropped_total", Help: "Media frames dropped because an app was slow."}),
 		playoutDrops:  prometheus.NewCounter(prometheus.CounterOpts{Name: "callstream_playout_dropped_bytes_total", Help: "App audio bytes dropped: playout buffer full."}),
+		refusals:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callstream_refusals_total", Help: "Things a limit refused or cut short, by limit."}, []string{"limit"}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.calls, m.callsEnded, m.framesIn, m.framesOut, m.rtpLost, m.streams,
-		m.streamsActive, m.streamErrors, m.mediaSent, m.mediaDropped, m.playoutDrops}
+		m.streamsActive, m.streamErrors, m.mediaSent, m.mediaDropped, m.playoutDrops, m.refusals}
 }
 
 func (m *Metrics) callStarted() { m.calls.Inc() }
@@ -73,3 +76,6 @@ func (m *Metrics) StreamEnded(st stream.SocketStats, err error) {
 	m.mediaDropped.Add(float64(st.MediaDropped))
 	m.playoutDrops.Add(float64(st.PlayoutDrops))
 }
+
+// Refused counts one refusal by a limit.
+func (m *Metrics) Refused(r limit.Refusal) { m.refusals.WithLabelValues(string(r)).Inc() }

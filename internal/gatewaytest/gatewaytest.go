@@ -66,6 +66,23 @@ func newApp() (*App, error) {
 	return a, nil
 }
 
+// NewApp starts a FlexML app server on loopback for t; t's cleanup closes
+// it. vars fill its document templates (e.g. "WS" for {{.WS}}); "App" is set
+// to its own base URL.
+func NewApp(t testing.TB, vars map[string]string) *App {
+	t.Helper()
+	a, err := newApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range vars {
+		a.vars[k] = v
+	}
+	a.vars["App"] = a.URL("")
+	t.Cleanup(func() { _ = a.srv.Close() })
+	return a
+}
+
 // URL returns the app's base URL + path.
 func (a *App) URL(path string) string { return "http://" + a.ln.Addr().String() + path }
 
