@@ -96,6 +96,11 @@ func (a *App) Set(path string, r Response) {
 // Doc makes the app answer path with a FlexML document template.
 func (a *App) Doc(path, body string) { a.Set(path, Response{Body: body}) }
 
+// DocTo makes the app answer path with a FlexML document template for
+// calls to the number to only (the request's To); other calls get the
+// path's own document.
+func (a *App) DocTo(path, to, body string) { a.Set(path+"#to="+to, Response{Body: body}) }
+
 // Requests returns the requests received so far.
 func (a *App) Requests() []AppRequest {
 	a.mu.Lock()
@@ -117,7 +122,14 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	a.reqs = append(a.reqs, req)
-	resp, ok := a.docs[r.URL.Path]
+	to := req.JSON["To"]
+	if to == "" {
+		to = req.Query.Get("To")
+	}
+	resp, ok := a.docs[r.URL.Path+"#to="+to]
+	if !ok {
+		resp, ok = a.docs[r.URL.Path]
+	}
 	vars := a.vars
 	a.mu.Unlock()
 	if !ok {

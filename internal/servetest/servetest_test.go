@@ -43,3 +43,16 @@ func TestSeriesKeyAndNormalize(t *testing.T) {
 		t.Fatal("Sum")
 	}
 }
+
+// A bystander call comes through an idle gateway intact, and the process
+// returns to its baseline after it.
+func TestBystander(t *testing.T) {
+	env := StartEnv(t, EnvOptions{})
+	base := env.Baseline(t)
+	b := env.Bystander(t)
+	b.Check(t)
+	if b.Frames() < 150 {
+		t.Fatalf("%d frames", b.Frames())
+	}
+	env.Settled(t, base, 5*time.Second)
+}

@@ -1,0 +1,168 @@
+package servetest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/wsapp"
+)
+
+// Env is a gateway process with a real FlexML app server (the gateway's
+// --app), a real WebSocket app and a real SIP caller on loopback.
+type Env struct {
+	*Proc
+	App    *gatewaytest.App
+	WS     *wsapp.Server
+	Caller *sipcaller.Client
+}
+
+// EnvOptions configure StartEnv.
+type EnvOptions struct {
+	Options               // the process; --app is set to the app's /app
+	WS      wsapp.Options // the WebSocket app's behaviour
+}
+
+// StartEnv starts the WebSocket app, the FlexML app (its documents see the
+// WebSocket app's base URL as {{.WS}}), a SIP caller and the gateway.
+func StartEnv(t testing.TB, opts EnvOptions) *Env {
+	t.Helper()
+	ws, err := wsapp.Listen(opts.WS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	app := gatewaytest.NewApp(t, map[string]string{"WS": strings.TrimSuffix(ws.URL(""), "/")})
+	caller, err := sipcaller.NewClient(sipcaller.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caller.Close() })
+	o := opts.Options
+	o.Args = append([]string{"--app", app.URL("/app")}, o.Args...)
+	p := Start(t, o)
+	return &Env{Proc: p, App: app, WS: ws, Caller: caller}
+}
+
+// Dial places a call to the gateway with the Go caller (From and To
+// default to two numbers).
+func (e *Env) Dial(t testing.TB, cfg sipcaller.Config) (*sipcaller.Call, error) {
+	t.Helper()
+	cfg.Target = e.SIPAddr()
+	if cfg.From == "" {
+		cfg.From = "15551112222"
+	}
+	if cfg.To == "" {
+		cfg.To = "15553334444"
+	}
+	c, err := e.Caller.Dial(Context(t, 10*time.Second), cfg)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+// bystanders numbers the bystander calls of a test binary.
+var bystanders atomic.Int32
+
+// Bystander is a call that runs beside an attack and must come through it
+// untouched: 3 s of speech streamed to the WebSocket app, every frame
+// counted.
+type Bystander struct {
+	env  *Env
+	call *sipcaller.Call
+	conn *wsapp.Conn
+	path string
+	sent chan error
+}
+
+// Bystander places a call whose document streams the caller to the
+// WebSocket app, and starts sending 3 s of speech on it.
+func (e *Env) Bystander(t testing.TB) *Bystander {
+	t.Helper()
+	n := bystanders.Add(1)
+	to := fmt.Sprintf("bystander-%d", n)
+	path := "/" + to
+	e.App.DocTo("/app", to, `<Response><Start><Stream url="{{.WS}}`+path+`"/></Start><Pause length="120"/></Response>`)
+	c, err := e.Dial(t, sipcaller.Config{To: to})
+	if err != nil {
+		t.Fatalf("bystander call: %v", err)
+	}
+	b := &Bystander{env: e, call: c, path: path, sent: make(chan error, 1)}
+	deadline := time.Now().Add(10 * time.Second)
+	for b.conn == nil {
+		for _, conn := range e.WS.Conns() {
+			if conn.Path == path {
+				b.conn = conn
+			}
+		}
+		if b.conn == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the bystander's stream did not connect")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	go func() { b.sent <- c.SendAudio(Context(t, 20*time.Second), assets.Speech()[:24000]) }()
+	return b
+}
+
+// Check waits until the bystander has sent its speech, hangs it up and
+// checks that its stream got every frame, byte for byte, and ended cleanly.
+func (b *Bystander) Check(t testing.TB) {
+	t.Helper()
+	if err := <-b.sent; err != nil {
+		t.Fatalf("bystander: sending audio: %v", err)
+	}
+	if err := b.call.Hangup(Context(t, 5*time.Second)); err != nil {
+		t.Fatalf("bystander: hangup: %v", err)
+	}
+	select {
+	case <-b.conn.Closed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("bystander: stream not closed after the hangup")
+	}
+	var audio []byte
+	frames := 0
+	var last string
+	for _, m := range b.conn.Messages() {
+		ev, err := m.Parse()
+		if err != nil {
+			t.Fatalf("bystander: message %q: %v", m.Data, err)
+		}
+		last = ev.Event
+		if ev.Event != "media" {
+			continue
+		}
+		p, err := ev.Payload()
+		if err != nil {
+			t.Fatalf("bystander: payload: %v", err)
+		}
+		audio = append(audio, p...)
+		frames++
+	}
+	speech := assets.Speech()[:24000]
+	if !bytes.Contains(audio, speech) {
+		t.Fatalf("bystander: the app got %d frames that do not hold the caller's %d frames intact", frames, len(speech)/160)
+	}
+	if last != "stop" {
+		t.Fatalf("bystander: last message %q, want stop", last)
+	}
+}
+
+// Frames returns the media messages the bystander's app got so far.
+func (b *Bystander) Frames() int {
+	n := 0
+	for _, m := range b.conn.Messages() {
+		if bytes.Contains(m.Data, []byte(`"event":"media"`)) {
+			n++
+		}
+	}
+	return n
+}
