@@ -39,3 +39,13 @@ go test -count=1 -tags opus,nolibopusfile -run 'Opus|TestCallLimitsAndErrors|Tes
 go test -count=1 -race ./internal/stream/... ./internal/rtpio/ ./internal/sip/ ./internal/flow/
 go test -count=1 -race -run 'TestConnect|TestStop|TestRestartSameName|TestStreamLimit|TestAppFailureAffectsNoOtherCall|TestTwilioStatusCallbackError' ./internal/gateway/
 go test -count=1 -race -run 'TestParallelSessionsIsolated|TestWebSocketLifecycle|TestWebSocketCloseCodes|TestTimers|TestEventListeners|TestIncomingWebSockets|TestThrowingScript' ./internal/scenario/
+
+# Every fuzz target for FUZZTIME (10 s by default), one after another: the
+# seed corpus already ran with the tests above; this explores beyond it.
+fuzztime="${FUZZTIME:-10s}"
+for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
+  for target in $(grep -h --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/^func //' | sort -u); do
+    echo "fuzz $dir $target ($fuzztime)"
+    out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -parallel 2 "$dir" 2>&1) || { echo "$out"; exit 1; }
+  done
+done
