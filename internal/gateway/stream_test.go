@@ -21,6 +21,7 @@ import (
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -119,6 +120,15 @@ func callerAudio(c *sipcaller.Call) ([]byte, []sipcaller.Packet) {
 }
 
 // gaps returns the inter-arrival gaps of packets.
+// arrivals returns when each packet arrived.
+func arrivals(pk []sipcaller.Packet) []time.Time {
+	out := make([]time.Time, len(pk))
+	for i, p := range pk {
+		out[i] = p.Arrival
+	}
+	return out
+}
+
 func gaps(pk []sipcaller.Packet) []time.Duration {
 	var g []time.Duration
 	for i := 1; i < len(pk); i++ {
@@ -627,11 +637,8 @@ func TestBidirectionalAudioExactAndPaced(t *testing.T) {
 	if !bytes.HasPrefix(heard, speech) {
 		t.Fatalf("caller heard %d bytes, not the app's %d bytes", len(heard), len(speech))
 	}
-	g := gaps(pk[:len(speech)/160])
-	med, p99 := pct(g, 0.5), pct(g, 0.99)
-	t.Logf("caller inter-arrival: median %s p99 %s p1 %s", med, p99, pct(g, 0.01))
-	if med < 19*time.Millisecond || med > 21*time.Millisecond || p99 > 25*time.Millisecond || pct(g, 0.01) < 15*time.Millisecond {
-		t.Fatalf("pacing: median %s, p1 %s, p99 %s; want 20 ms, within 20±5 ms", med, pct(g, 0.01), p99)
+	if err := pacetest.Check(arrivals(pk[:len(speech)/160]), 20*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 	gatewaytest.WaitClosed(t, conns["/fork"], 5*time.Second)
 	if !bytes.Contains(audioOf(t, track(parseAll(t, conns["/fork"]), "outbound")), speech[:16000]) {
@@ -758,9 +765,8 @@ func TestStalledAppDoesNotDisturbCaller(t *testing.T) {
 	if !bytes.HasPrefix(heard, speech) {
 		t.Fatal("caller did not hear the app's audio intact")
 	}
-	g := gaps(pk[:len(speech)/160])
-	if med, p99 := pct(g, 0.5), pct(g, 0.99); med < 19*time.Millisecond || med > 21*time.Millisecond || p99 > 25*time.Millisecond {
-		t.Fatalf("caller pacing with stalled apps: median %s p99 %s", med, p99)
+	if err := pacetest.Check(arrivals(pk[:len(speech)/160]), 20*time.Millisecond); err != nil {
+		t.Fatalf("caller pacing with stalled apps: %v", err)
 	}
 	_ = c.Hangup(env.Context(5 * time.Second))
 }

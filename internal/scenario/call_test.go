@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -262,24 +262,26 @@ func payloads(ps []sipcaller.Packet) []byte {
 	return b
 }
 
-// checkPacing checks the arrival gaps of a run of packets at the caller:
-// median 20 ms ± 1 ms, and, when strict, the 1st and 99th percentiles
-// within 20 ± 5 ms.
+// checkPacing checks the arrivals of a run of packets at the caller: a
+// median gap of 20 ms ± 1 ms and, when strict, the whole run on a 20 ms
+// grid (see pacetest).
 func checkPacing(t *testing.T, ps []sipcaller.Packet, strict bool) {
 	t.Helper()
 	if len(ps) < 40 {
 		t.Fatalf("only %d packets", len(ps))
 	}
-	var gaps []time.Duration
-	for i := 1; i < len(ps); i++ {
-		gaps = append(gaps, ps[i].Arrival.Sub(ps[i-1].Arrival))
+	at := make([]time.Time, len(ps))
+	for i, p := range ps {
+		at[i] = p.Arrival
 	}
-	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
-	med := gaps[len(gaps)/2]
-	p := func(q float64) time.Duration { return gaps[min(len(gaps)-1, int(math.Ceil(q*float64(len(gaps))))-1)] }
-	lo, hi := p(0.01), p(0.99)
-	if med < 19*time.Millisecond || med > 21*time.Millisecond || strict && (lo < 15*time.Millisecond || hi > 25*time.Millisecond) {
-		t.Errorf("pacing at the caller: median %s, p1 %s, p99 %s over %d gaps; extremes %v %v", med, lo, hi, len(gaps), gaps[:3], gaps[len(gaps)-3:])
+	if strict {
+		if err := pacetest.Check(at, 20*time.Millisecond); err != nil {
+			t.Errorf("pacing at the caller: %v", err)
+		}
+		return
+	}
+	if st := pacetest.Measure(at, 20*time.Millisecond); st.Median < 19*time.Millisecond || st.Median > 21*time.Millisecond {
+		t.Errorf("pacing at the caller: median gap %s over %d packets", st.Median, st.N)
 	}
 }
 
@@ -855,6 +857,11 @@ func TestTranscriptionForkExample(t *testing.T) {
 	g.waitText(t, "playback finished", 5*time.Second)
 	if p := ttsText.Load(); p == nil || *p != "hello world" {
 		t.Errorf("TTS asked for %v", p)
+	}
+	// The fork trails the caller by its media clock: hang up once the ASR
+	// server has the start message and every frame of the speech.
+	if err := asr.Conns()[0].WaitFor(g.Context(5*time.Second), 1+len(speech)/160); err != nil {
+		t.Fatalf("the ASR server got %d messages: %v", len(asr.Conns()[0].Messages()), err)
 	}
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)

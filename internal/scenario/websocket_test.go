@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -767,7 +767,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 				t.Fatalf("start %+v", msgs[0])
 			}
 			var audio []byte
-			var gaps []time.Duration
+			var arrivals []time.Time
 			var payloadBytes int
 			frames := 0
 			for i, m := range msgs[1:] {
@@ -794,11 +794,11 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 				}
 				payloadBytes += len(p)
 				audio = append(audio, p...)
-				if i > 0 {
-					gaps = append(gaps, m.At.Sub(msgs[i].At))
-				}
+				arrivals = append(arrivals, m.At)
 			}
-			checkPacing(t, gaps, 2*time.Millisecond, 25*time.Millisecond)
+			if err := pacetest.Check(arrivals, 20*time.Millisecond); err != nil {
+				t.Error(err)
+			}
 			if tc.encode != nil {
 				want := tc.encode(ulaw)
 				if !bytes.Contains(audio, want) {
@@ -821,29 +821,6 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 			}
 		})
 	}
-}
-
-// checkPacing checks inter-arrival gaps: median 20 ms within med, 99th
-// percentile within p99 of 20 ms.
-func checkPacing(t testing.TB, gaps []time.Duration, med, p99 time.Duration) {
-	t.Helper()
-	if len(gaps) < 20 {
-		t.Fatalf("only %d gaps", len(gaps))
-	}
-	s := append([]time.Duration(nil), gaps...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	m := s[len(s)/2]
-	lo, hi := s[len(s)/100], s[len(s)-1-len(s)/100]
-	if absDur(m-20*time.Millisecond) > med || absDur(lo-20*time.Millisecond) > p99 || absDur(hi-20*time.Millisecond) > p99 {
-		t.Errorf("pacing: median %s, p1 %s, p99 %s over %d gaps", m, lo, hi, len(s))
-	}
-}
-
-func absDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
 }
 
 // TestClearMediaBuffer checks barge-in: after clearMediaBuffer({tag}) the
