@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/bench"
+	"github.com/callstream/callstream/internal/servetest"
 )
 
 // `callstream bench --calls 20 --duration 5s` against a gateway it starts as
@@ -20,7 +21,7 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about 8 s")
 	}
-	bin := build(t)
+	bin := servetest.Binary(t)
 	dir := t.TempDir()
 	jsonFile, svgFile := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.svg")
 	var out, errOut bytes.Buffer

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,38 +17,20 @@ import (
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/demo"
 	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
-func freeTCP(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// build compiles the command once per test binary.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "callstream")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // `callstream serve --app FILE` answers a SIPp call; the WebSocket server
 // receives connected, start, 20 ms media frames equal to what SIPp sent,
 // and stop after the BYE. Flags come partly from CALLSTREAM_* variables.
+func TestMain(m *testing.M) { os.Exit(servetest.Main(m)) }
+
 func TestServeWithFileAppAndSIPp(t *testing.T) {
 	sipp.Require(t)
-	bin := build(t)
+	bin := servetest.Binary(t)
 	ws, err := wsapp.Listen(wsapp.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +49,7 @@ func TestServeWithFileAppAndSIPp(t *testing.T) {
 	}
 	sipPort, _ := sipp.FreeUDPPort()
 	sipAddr := fmt.Sprintf("127.0.0.1:%d", sipPort)
-	httpAddr := freeTCP(t)
+	httpAddr := servetest.FreeTCPAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	startServe(t, ctx, bin, []string{"CALLSTREAM_HTTP=" + httpAddr, "CALLSTREAM_RTP_PORTS=39000-39099"},
@@ -204,7 +185,7 @@ func TestDemoScenario(t *testing.T) {
 // bot from its file for a call: the caller hears its own audio back through
 // the bot. With --https the same handlers answer over TLS.
 func TestServeWithScenario(t *testing.T) {
-	bin := build(t)
+	bin := servetest.Binary(t)
 	bot, err := wsapp.Listen(wsapp.Options{Handler: func(c *wsapp.Conn) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -219,11 +200,11 @@ func TestServeWithScenario(t *testing.T) {
 	}
 	defer bot.Close()
 	certFile, keyFile, _, tlsClient := gatewaytest.TLSFiles(t)
-	sipAddr, httpsAddr := freeUDP(t), freeTCP(t)
+	sipAddr, httpsAddr := servetest.FreeSIPAddr(t), servetest.FreeTCPAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	logs := startServe(t, ctx, bin, nil, "--scenario", "../../examples/scenarios/echo-bot.js",
-		"--scenario-data", bot.URL("/echo"), "--sip", sipAddr, "--http", freeTCP(t), "--rtp-ports", "39100-39199",
+		"--scenario-data", bot.URL("/echo"), "--sip", sipAddr, "--http", servetest.FreeTCPAddr(t), "--rtp-ports", "39100-39199",
 		"--https", httpsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--log-format", "json")
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsClient}, Timeout: time.Second}
 	waitHealthy(t, hc, "https://"+httpsAddr+"/healthz")
@@ -296,14 +277,4 @@ func waitHealthy(t *testing.T, hc *http.Client, url string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freeUDP(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
 }
