@@ -272,12 +272,23 @@ func cleanString(s string) (string, bool) {
 	return s, changed
 }
 
-// truncate cuts s to at most MaxValue bytes on a rune boundary and marks
-// it with n, the full length.
-func truncate(s string, n int) string {
-	cut := min(MaxValue, len(s))
-	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
-		cut--
+// Cut returns s when it has at most n bytes; else its first n bytes (on a
+// rune boundary) marked "…[truncated, N bytes]" with its full length. For
+// a log site that logs a peer's text, e.g. an unknown event name.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s[:cut] + "…[truncated, " + strconv.Itoa(n) + " bytes]"
+	return cut(s, n, len(s))
+}
+
+// truncate cuts s to MaxValue bytes and marks it with n, the full length.
+func truncate(s string, n int) string { return cut(s, MaxValue, n) }
+
+func cut(s string, limit, n int) string {
+	at := min(max(limit, 0), len(s))
+	for at > 0 && at < len(s) && !utf8.RuneStart(s[at]) {
+		at--
+	}
+	return s[:at] + "…[truncated, " + strconv.Itoa(n) + " bytes]"
 }

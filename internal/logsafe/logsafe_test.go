@@ -51,6 +51,15 @@ func TestText(t *testing.T) {
 	}
 }
 
+func TestCut(t *testing.T) {
+	if got := Cut("short", 10); got != "short" {
+		t.Errorf("Cut short: %q", got)
+	}
+	if got := Cut("ab€cd", 4); got != "ab…[truncated, 7 bytes]" { // '€' is 3 bytes: not split
+		t.Errorf("Cut: %q", got)
+	}
+}
+
 func TestSecretKey(t *testing.T) {
 	for k, want := range map[string]bool{
 		"token": true, "api_token": true, "accessToken": true, "X-Api-Key": true, "APIKey": true,
