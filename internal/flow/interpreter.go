@@ -165,7 +165,8 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 		return nil, err
 	}
 	r.docURL = loc
-	doc, err := flexml.Parse(loc, b)
+	// Errors and warnings name the document by its URL without the query.
+	doc, err := flexml.Parse(logsafe.URL(loc), b)
 	if err != nil {
 		return nil, fmt.Errorf("invalid FlexML: %w", err)
 	}

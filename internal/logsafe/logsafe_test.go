@@ -40,10 +40,12 @@ func TestText(t *testing.T) {
 	for in, want := range map[string]string{
 		`app request failed: Get "http://127.0.0.1:1/app?token=x": dial tcp: refused`: `app request failed: Get "http://127.0.0.1:1/app": dial tcp: refused`,
 		"two: ws://a:b@h1/x?y and wss://h2/z#f done":                                  "two: ws://h1/x and wss://h2/z done",
-		"no url here? none#":        "no url here? none#",
-		"ws://clean/path then text": "ws://clean/path then text",
-		"://nothing?x":              "://nothing?x",
-		"(1http://h?q)":             "(1http://h", // a scheme starts with a letter
+		"no url here? none#":                "no url here? none#",
+		"ws://clean/path then text":         "ws://clean/path then text",
+		"://nothing?x":                      "://nothing?x",
+		"(1http://h?q)":                     "(1http://h)", // a scheme starts with a letter
+		"play http://h/a.wav?k=s: HTTP 404": "play http://h/a.wav: HTTP 404",
+		"see http://h/p?q=1.":               "see http://h/p.",
 	} {
 		if got := Text(in); got != want {
 			t.Errorf("Text(%q) = %q, want %q", in, got, want)

@@ -134,6 +134,10 @@ func cleanText(s string) (string, bool) {
 			end++
 		}
 		from = end
+		// Punctuation that ends a sentence or a "URL: cause" is not the URL's.
+		for end > i+3 && strings.IndexByte(".,;:!)", s[end-1]) >= 0 {
+			end--
+		}
 		if start == i {
 			continue // no scheme before "://"
 		}
@@ -147,7 +151,7 @@ func cleanText(s string) (string, bool) {
 		}
 		b.WriteString(s[done:start])
 		b.WriteString(clean)
-		done = end
+		done = end // the punctuation after it is written with what follows
 	}
 	if !used {
 		return s, false
