@@ -81,7 +81,11 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	if conn != nil {
 		w.state = wsOpen
 	}
-	w.log = s.log.With("ws", w.id, "url", logsafe.URL(url)) // the query often carries a token
+	if conn == nil {
+		w.log = s.log.With("ws", w.id, "url", logsafe.URL(url)) // the query often carries a token
+	} else {
+		w.log = s.log.With("ws", w.id) // the access URL's path is the session's secret
+	}
 	obj := vm.NewObject()
 	w.obj = obj
 	if proto := asObject(asObject(vm.Get("WebSocket")).Get("prototype")); proto != nil {

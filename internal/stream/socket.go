@@ -588,9 +588,9 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 	conn, resp, err := d.DialContext(ctx, s.cfg.URL, s.cfg.Header)
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, s.cfg.URL, resp.StatusCode, err)
+			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, logsafe.URL(s.cfg.URL), resp.StatusCode, err)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrDial, s.cfg.URL, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrDial, logsafe.URL(s.cfg.URL), err)
 	}
 	return conn, nil
 }
