@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/callstream/callstream/internal/logsafe"
 )
 
 const usage = `callstream — programmable-voice media gateway
@@ -90,17 +92,22 @@ func envFlags(fs *flag.FlagSet) error {
 }
 
 // newLogger makes the process logger from --log-level and --log-format.
+// Records above DEBUG go through logsafe: no secrets, no query strings,
+// no value over 200 bytes.
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return slog.New(logsafe.NewHandler(h)), nil
 }

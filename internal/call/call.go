@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
@@ -69,6 +70,9 @@ type Config struct {
 	// Clock is the media clock shared by calls (borrowed). Nil: the call
 	// runs a clock of its own.
 	Clock *Clock
+	// Refusals counts what the call's bounds refuse, e.g. RTP from a
+	// source other than the caller's (borrowed; nil: not counted).
+	Refusals limit.Counter
 }
 
 // Dialer places outgoing calls; *sip.Server is one.
@@ -488,12 +492,21 @@ func (c *Call) Answer() error {
 func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 	conn := c.conn
 	c.codec = codec
-	c.sender = rtpio.NewSender(conn, c.dlg.RemoteRTP(), codec.PayloadType)
-	c.dlg.OnRemoteChange(func(a netip.AddrPort) { c.sender.SetRemote(a) })
-	c.recv = rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
+	remote := c.dlg.RemoteRTP()
+	sender := rtpio.NewSender(conn, remote, codec.PayloadType)
+	// The receiver latches to the caller's source, preferring its SDP
+	// address; a re-INVITE that moves the caller opens the latch again.
+	recv := rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
 		AudioTypes: []uint8{codec.PayloadType},
 		DTMFType:   dtmfType,
 		Logger:     c.log,
+		Remote:     remote,
+		Refusals:   c.cfg.Refusals,
+	})
+	c.sender, c.recv = sender, recv
+	c.dlg.OnRemoteChange(func(a netip.AddrPort) {
+		sender.SetRemote(a)
+		recv.Relatch(a)
 	})
 	c.answered = true
 	c.answeredAt = time.Now()
@@ -784,7 +797,8 @@ func (h *inbound) HandleFrame(payload []byte, pt uint8, lost bool) {
 func (h *inbound) HandleDTMF(digit byte) {
 	c := (*Call)(h)
 	c.dtmf.Add(1)
-	c.log.Info("dtmf", "digit", string(digit))
+	// The digit is the caller's secret (a PIN, a card number): DEBUG only.
+	c.log.Debug("dtmf received", "digit", string(digit))
 	c.mu.Lock()
 	subs := append([]*dtmfSub(nil), c.dtmfSubs...)
 	c.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/callstream/callstream/flexml"
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -143,7 +144,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 			if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
 				return nil
 			}
-			r.log.Error("flexml: verb failed", "url", loc, "err", err)
+			r.log.Error("flexml: verb failed", "url", logsafe.URL(loc), "err", err)
 			c.Hangup("flexml error")
 			return nil
 		}
@@ -164,12 +165,13 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 		return nil, err
 	}
 	r.docURL = loc
-	doc, err := flexml.Parse(loc, b)
+	// Errors and warnings name the document by its URL without the query.
+	doc, err := flexml.Parse(logsafe.URL(loc), b)
 	if err != nil {
 		return nil, fmt.Errorf("invalid FlexML: %w", err)
 	}
 	for _, w := range doc.Warnings {
-		r.log.Warn("flexml warning", "url", loc, "warning", w.Error())
+		r.log.Warn("flexml warning", "url", logsafe.URL(loc), "warning", w.Error())
 	}
 	return doc, nil
 }
@@ -177,12 +179,14 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 // fail ends the call after the app could not give a usable document:
 // before answer with a SIP 500 naming the cause, after answer by hanging up.
 func (r *run) fail(err error, loc string) {
-	r.log.Error("flexml: app failed", "url", loc, "err", err)
+	r.log.Error("flexml: app failed", "url", logsafe.URL(loc), "err", err)
+	// The cause goes to the caller too: without the app URL's query string.
+	cause := logsafe.Text(firstLine(err.Error()))
 	if r.c.Answered() {
-		r.c.Hangup("app failed: " + firstLine(err.Error()))
+		r.c.Hangup("app failed: " + cause)
 		return
 	}
-	_ = r.c.Reject(500, "app failed: "+firstLine(err.Error()))
+	_ = r.c.Reject(500, "app failed: "+cause)
 }
 
 func firstLine(s string) string {
@@ -235,7 +239,7 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 				if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
 					return nil, call.ErrEnded
 				}
-				r.log.Error("play failed", "url", v.URL, "err", err)
+				r.log.Error("play failed", "url", logsafe.URL(v.URL), "err", err)
 			}
 		case *flexml.Hangup:
 			r.c.Hangup("hangup verb")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/flexml"
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -66,10 +67,10 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	log := r.log.With("stream", s.Name)
 	wsURL, err := resolveWS(r.docURL, s.URL)
 	if err != nil {
-		log.Error("stream not started", "url", s.URL, "err", err)
+		log.Error("stream not started", "url", logsafe.URL(s.URL), "err", err)
 		return nil
 	}
-	log = log.With("url", wsURL)
+	log = log.With("url", logsafe.URL(wsURL))
 
 	ss.mu.Lock()
 	uni := 0
@@ -325,7 +326,7 @@ func newStatusCallback(r *run, s *flexml.Stream, sid string) *statusCallback {
 	}
 	u, err := resolve(r.docURL, s.StatusCallback)
 	if err != nil {
-		r.log.Warn("statusCallback ignored", "url", s.StatusCallback, "err", err)
+		r.log.Warn("statusCallback ignored", "url", logsafe.URL(s.StatusCallback), "err", err)
 		return nil
 	}
 	m := s.StatusCallbackMethod
@@ -368,16 +369,16 @@ func (cb *statusCallback) send(ctx context.Context, event, errText string) {
 		}
 	}
 	if err != nil {
-		cb.r.log.Warn("statusCallback", "url", cb.url, "err", err)
+		cb.r.log.Warn("statusCallback", "url", logsafe.URL(cb.url), "err", err)
 		return
 	}
 	resp, err := cb.r.in.cfg.HTTPClient.Do(req)
 	if err != nil {
-		cb.r.log.Warn("statusCallback", "url", cb.url, "event", event, "err", err)
+		cb.r.log.Warn("statusCallback", "url", logsafe.URL(cb.url), "event", event, "err", err)
 		return
 	}
 	resp.Body.Close()
 	if resp.StatusCode > 299 {
-		cb.r.log.Warn("statusCallback", "url", cb.url, "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
+		cb.r.log.Warn("statusCallback", "url", logsafe.URL(cb.url), "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
 }

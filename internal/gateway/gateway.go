@@ -27,6 +27,7 @@ import (
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
@@ -173,6 +174,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Records above DEBUG lose secrets, query strings and long values.
+	cfg.Logger = logsafe.Logger(cfg.Logger)
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
 	}
@@ -270,13 +273,13 @@ func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error)
 func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
-	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log}
+	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log, Refusals: g.metrics}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopping {
 		return call.Dial(cfg, refuseDialer{}, dc)
 	}
-	log.Info("outgoing call", "to", dc.Target, "from", dc.From)
+	log.Info("outgoing call", "to", logsafe.URL(dc.Target), "from", dc.From)
 	c := call.Dial(cfg, g.sip, dc)
 	g.calls[c] = struct{}{}
 	g.metrics.callStarted()
@@ -451,6 +454,7 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		Clock:      g.clock,
 		RTPTimeout: g.cfg.RTPTimeout,
 		Logger:     log,
+		Refusals:   g.metrics,
 	})
 	g.mu.Lock()
 	g.calls[c] = struct{}{}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -652,9 +653,10 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
 	}
 }
 
-// RFC 4733 events become digits, one per event (not per packet).
+// RFC 4733 events become digits, one per event (not per packet). The
+// digits are logged at DEBUG only.
 func TestDTMFOneDigitPerEvent(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{})
+	env := gatewaytest.Start(t, gatewaytest.Options{LogLevel: slog.LevelDebug})
 	env.App.Doc("/app", `<Response><Pause length="30"/></Response>`)
 	c := env.Dial(sipcaller.Config{DTMF: true})
 	for _, d := range []byte("11#") {
@@ -674,7 +676,7 @@ func TestDTMFOneDigitPerEvent(t *testing.T) {
 func dtmfDigits(env *gatewaytest.Env) string {
 	var s string
 	for _, l := range env.Logs.Lines() {
-		if l["msg"] == "dtmf" {
+		if l["msg"] == "dtmf received" && l["level"] == "DEBUG" {
 			s += fmt.Sprint(l["digit"])
 		}
 	}

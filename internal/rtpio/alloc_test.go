@@ -41,13 +41,15 @@ func (s *packetSource) at(seq uint16, ts uint32) []byte {
 	return s.buf
 }
 
-var benchFrom = netip.MustParseAddrPort("127.0.0.1:4000")
+var (
+	benchFrom     = netip.MustParseAddrPort("127.0.0.1:4000")
+	benchStranger = netip.MustParseAddrPort("127.0.0.2:4000")
+)
 
 func TestHandlePacketAllocs(t *testing.T) {
 	r := NewReceiver(nil, ReceiverConfig{AudioTypes: []uint8{0, 8}, DTMFType: 101})
 	h := &nopHandler{}
 	r.h = h
-	r.SetRemoteFilter(benchFrom)
 	audio := newPacketSource(t, 0, make([]byte, 160))
 	long := newPacketSource(t, 8, make([]byte, 240))
 	event := newPacketSource(t, 101, eventPayload(5, false, 160))
@@ -77,6 +79,9 @@ func TestHandlePacketAllocs(t *testing.T) {
 			seq++
 			r.handlePacket(long.at(seq, ts), benchFrom)
 		},
+		"foreign source": func() {
+			r.handlePacket(audio.at(seq+1, ts), benchStranger)
+		},
 		"dtmf event": func() {
 			seq++
 			ts += 1000
@@ -91,7 +96,7 @@ func TestHandlePacketAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocs per run", name, allocs)
 		}
 	}
-	if h.frames.Load() == 0 || h.lost.Load() == 0 || h.digits.Load() == 0 || r.Stats().Invalid != 0 {
+	if st := r.Stats(); h.frames.Load() == 0 || h.lost.Load() == 0 || h.digits.Load() == 0 || st.Invalid != 0 || st.Foreign == 0 {
 		t.Fatalf("paths not exercised: %+v", r.Stats())
 	}
 }
@@ -105,6 +110,21 @@ func BenchmarkHandlePacket(b *testing.B) {
 	for b.Loop() {
 		seq++
 		r.handlePacket(src.at(seq, uint32(seq)*160), benchFrom)
+	}
+}
+
+// BenchmarkHandlePacketForeign drops packets from a source other than the
+// latched one, as under a flood of stray RTP.
+func BenchmarkHandlePacketForeign(b *testing.B) {
+	r := NewReceiver(nil, ReceiverConfig{Refusals: &refusals{}})
+	r.h = &nopHandler{}
+	src := newPacketSource(b, 0, make([]byte, 160))
+	r.handlePacket(src.at(1, 160), benchFrom)
+	seq := uint16(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		r.handlePacket(src.at(seq, uint32(seq)*160), benchStranger)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/callstream/callstream/internal/limit"
 )
 
 const (
@@ -40,12 +42,20 @@ type Handler interface {
 	HandleDTMF(digit byte) // '0'-'9', '*', '#', 'A'-'D'
 }
 
-// ReceiverConfig configures a Receiver. The zero value accepts PCMU without DTMF.
+// ReceiverConfig configures a Receiver. The zero value accepts PCMU without
+// DTMF from the first source that sends it.
 type ReceiverConfig struct {
 	AudioTypes []uint8      // accepted audio payload types, e.g. {0} or {8}; default {0}
 	DTMFType   uint8        // telephone-event payload type; 0 = none
 	Window     int          // reordering window in packets (20 ms each); default 2 (= 40 ms), at most 32
 	Logger     *slog.Logger // default: discard
+	// Remote is the caller's RTP address from its SDP: the source latch
+	// prefers it (see Receiver). Zero: the first source latches.
+	Remote netip.AddrPort
+	// Refusals counts each datagram dropped for its source as
+	// limit.RTPSource (nil: not counted). It runs on the read loop and
+	// must not block.
+	Refusals limit.Counter
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -58,6 +68,7 @@ type ReceiverStats struct {
 	Reordered  uint64 // packets that arrived after a later one and were still put in order
 	DTMF       uint64 // digits reported
 	Invalid    uint64 // datagrams dropped: not RTP v2, too large, unknown payload type, short event, filtered source
+	Foreign    uint64 // datagrams dropped because they came from a source other than the latched one
 }
 
 // Receiver turns the RTP packets arriving on a Conn into in-order 20 ms frames
@@ -92,6 +103,15 @@ type ReceiverStats struct {
 // updates and the repeated end packets of the same event are ignored, as are
 // late packets of an older event. Events take part in sequence tracking but
 // carry no audio.
+//
+// Source latch: the first valid packet latches the Receiver to its source
+// address and port, and datagrams from any other source are dropped
+// (Foreign) before they are parsed, so a third party can neither put
+// audio or digits into the call nor keep it alive (LastPacket). When the
+// first source is not the caller's SDP address (ReceiverConfig.Remote), a
+// valid packet from the SDP address within 2 s takes the latch over.
+// Relatch opens the latch again when the caller moves. See latch for the
+// rule in full.
 type Receiver struct {
 	conn   *Conn // borrowed; closing it ends Run
 	log    *slog.Logger
@@ -99,16 +119,21 @@ type Receiver struct {
 	dtmfPT uint8
 	window int
 
-	filter  atomic.Pointer[netip.AddrPort] // nil: accept any source
-	last    atomic.Int64                   // arrival of the last valid packet, Unix ns
-	running atomic.Bool
+	filter   atomic.Pointer[netip.AddrPort] // nil: accept any source
+	last     atomic.Int64                   // arrival of the last valid packet, Unix ns
+	running  atomic.Bool
+	refusals limit.Counter                  // borrowed; may be nil
+	expect   atomic.Pointer[netip.AddrPort] // the SDP address Relatch gave; read by the loop on a new generation
+	relatch  atomic.Uint64                  // Relatch generation
+	source   atomic.Pointer[netip.AddrPort] // the latched source, for Source; nil: not latched
 
-	packets, frames, lost, late, dups, reordered, digits, invalid atomic.Uint64
+	packets, frames, lost, late, dups, reordered, digits, invalid, foreign atomic.Uint64
 
 	// Read-loop state, owned by the goroutine in Run.
 	h   Handler
 	pkt rtp.Packet
 	buf [maxPacket + 1]byte
+	lt  latch
 
 	// Sequence tracking.
 	started  bool
@@ -158,13 +183,15 @@ func NewReceiver(c *Conn, cfg ReceiverConfig) *Receiver {
 		size <<= 1
 	}
 	r := &Receiver{
-		conn:    c,
-		log:     cfg.Logger,
-		dtmfPT:  cfg.DTMFType & 0x7f,
-		window:  w,
-		ring:    make([]slot, size),
-		mask:    uint16(size - 1),
-		lastLen: frameSamples,
+		conn:     c,
+		log:      cfg.Logger,
+		dtmfPT:   cfg.DTMFType & 0x7f,
+		window:   w,
+		ring:     make([]slot, size),
+		mask:     uint16(size - 1),
+		lastLen:  frameSamples,
+		refusals: cfg.Refusals,
+		lt:       latch{expect: sdpAddr(cfg.Remote)},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -197,6 +224,7 @@ func (r *Receiver) Run(h Handler) error {
 		n, from, err := r.conn.uc.ReadFromUDPAddrPort(r.buf[:])
 		if err != nil {
 			r.flushHeld()
+			r.reportForeign()
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -226,12 +254,13 @@ func (r *Receiver) Stats() ReceiverStats {
 		Reordered:  r.reordered.Load(),
 		DTMF:       r.digits.Load(),
 		Invalid:    r.invalid.Load(),
+		Foreign:    r.foreign.Load(),
 	}
 }
 
 // SetRemoteFilter makes the Receiver drop (and count as Invalid) packets from
-// any source but addr; the zero AddrPort accepts any source again. Safe to
-// call from any goroutine.
+// any source but addr; the zero AddrPort removes the filter (the source
+// latch still applies). Safe to call from any goroutine.
 func (r *Receiver) SetRemoteFilter(addr netip.AddrPort) {
 	if !addr.IsValid() {
 		r.filter.Store(nil)
@@ -248,8 +277,17 @@ func (r *Receiver) handlePacket(b []byte, from netip.AddrPort) {
 		r.invalid.Add(1)
 		return
 	}
-	if f := r.filter.Load(); f != nil && (from.Port() != f.Port() || from.Addr().Unmap() != f.Addr()) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	if f := r.filter.Load(); f != nil && from != *f {
 		r.invalid.Add(1)
+		return
+	}
+	if g := r.relatch.Load(); g != r.lt.gen {
+		r.reopenLatch(g)
+	}
+	ok, takeover := r.admits(from)
+	if !ok {
+		r.dropForeign(from)
 		return
 	}
 	if err := r.pkt.Unmarshal(b); err != nil || r.pkt.Version != 2 {
@@ -262,12 +300,13 @@ func (r *Receiver) handlePacket(b []byte, from netip.AddrPort) {
 		r.invalid.Add(1)
 		return
 	}
+	if !r.lt.latched || takeover {
+		r.latchTo(from)
+	}
 	r.last.Store(time.Now().UnixNano())
 	if r.started && r.pkt.SSRC != r.ssrc {
 		r.log.Debug("rtp source changed", "old_ssrc", r.ssrc, "ssrc", r.pkt.SSRC)
-		r.flushHeld()
-		r.started = false
-		r.eventSeen = false
+		r.restartStream()
 	}
 	if isEvent {
 		r.handleEvent(r.pkt.Timestamp, r.pkt.Payload[0])

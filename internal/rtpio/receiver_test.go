@@ -375,10 +375,13 @@ func TestReceiverRemoteFilter(t *testing.T) {
 	g.peer.n++ // count other's datagram for settle
 	g.expect(t, "1")
 	g.expectStats(t, ReceiverStats{Packets: 1, Frames: 1, Invalid: 1})
+	// Without the filter the source latch still keeps other out.
 	g.recv.SetRemoteFilter(netip.AddrPort{})
 	other.audio(t, 2)
 	g.peer.n++
+	g.peer.audio(t, 2)
 	g.expect(t, "1 2")
+	g.expectStats(t, ReceiverStats{Packets: 2, Frames: 2, Invalid: 1, Foreign: 1})
 }
 
 func TestReceiverCloseFlushesAndReturns(t *testing.T) {

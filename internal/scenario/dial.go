@@ -6,6 +6,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/sip"
 )
 
@@ -120,7 +121,7 @@ func (s *session) dial(api string, dc sip.DialConfig) goja.Value {
 	}
 	c := d(dc)
 	jc = s.addCall(c)
-	s.log.Info("outgoing call placed", "api", api, "to", dc.Target, "call_id", c.Sid())
+	s.log.Info("outgoing call placed", "api", api, "to", logsafe.URL(dc.Target), "call_id", c.Sid())
 	return jc.obj
 }
 

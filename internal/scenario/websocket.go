@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/voximplant"
 )
@@ -80,7 +81,11 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	if conn != nil {
 		w.state = wsOpen
 	}
-	w.log = s.log.With("ws", w.id, "url", url)
+	if conn == nil {
+		w.log = s.log.With("ws", w.id, "url", logsafe.URL(url)) // the query often carries a token
+	} else {
+		w.log = s.log.With("ws", w.id) // the access URL's path is the session's secret
+	}
 	obj := vm.NewObject()
 	w.obj = obj
 	if proto := asObject(asObject(vm.Get("WebSocket")).Get("prototype")); proto != nil {

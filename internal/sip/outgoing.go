@@ -15,6 +15,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logsafe"
 )
 
 // dtmfOfferType is the telephone-event payload type the gateway offers.
@@ -211,7 +213,7 @@ func (s *Server) Dial(ctx context.Context, cfg DialConfig) (*Outgoing, error) {
 	}
 	callID := callIDOf(dlg.InviteRequest)
 	log = log.With("sip_call_id", callID)
-	log.Info("outgoing call", "to", target.String(), "from", from, "transport", transport)
+	log.Info("outgoing call", "to", logsafe.URL(target.String()), "from", from, "transport", transport)
 	err = dlg.WaitAnswer(dctx, sipgo.AnswerOptions{
 		Username: cfg.AuthUser,
 		Password: cfg.Password,

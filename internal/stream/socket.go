@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/callstream/callstream/internal/logsafe"
 )
 
 // Defaults for a socket.
@@ -554,7 +556,7 @@ func (s *Socket) fail(conn *websocket.Conn, err error) {
 		// The app closed first: its close is what ended the socket.
 	default:
 		s.setErr(err)
-		s.log.Warn("websocket ended", "url", s.cfg.URL, "err", err)
+		s.log.Warn("websocket ended", "url", logsafe.URL(s.cfg.URL), "err", err)
 	}
 	_ = conn.Close()
 }
@@ -586,9 +588,9 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 	conn, resp, err := d.DialContext(ctx, s.cfg.URL, s.cfg.Header)
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, s.cfg.URL, resp.StatusCode, err)
+			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, logsafe.URL(s.cfg.URL), resp.StatusCode, err)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrDial, s.cfg.URL, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrDial, logsafe.URL(s.cfg.URL), err)
 	}
 	return conn, nil
 }
@@ -708,7 +710,7 @@ func (s *Socket) handle(kind int, data []byte, m *AppMessage) {
 		s.cfg.Playout.Mark(m.Name)
 	default:
 		s.bad.Add(1)
-		s.warn("unknown message from app", "event", m.Event)
+		s.warn("unknown message from app", "event", logsafe.Cut(m.Event, 64))
 	}
 }
 
