@@ -118,7 +118,7 @@ func (s *Socket) messageTooBig(l *link, r io.Reader) {
 	s.tooBig.Store(true)
 	s.setErr(fmt.Errorf("%w: over %d bytes", ErrMessageTooBig, s.cfg.MaxMessage))
 	limit.Count(s.cfg.Refusals, limit.WSMessageTooBig)
-	s.log.Warn("app message too big: websocket closed with 1009", "url", logURL(s.cfg.URL),
+	s.log.Warn("app message too big: websocket closed with 1009",
 		"max_message_bytes", s.cfg.MaxMessage)
 	s.mu.Lock()
 	s.code, s.reason = websocket.CloseMessageTooBig, "message too big"

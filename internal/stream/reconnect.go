@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -36,9 +37,10 @@ func (s *Socket) reconnect(cause error) *websocket.Conn {
 	start := time.Now()
 	s.dropAt = start
 	deadline := start.Add(s.cfg.Reconnect)
-	s.log.Warn("stream reconnecting", "url", logURL(s.cfg.URL), "err", cause, "reconnect_for", s.cfg.Reconnect)
+	s.log.Warn("stream reconnecting", "err", cause, "reconnect_for", s.cfg.Reconnect)
 	var (
 		delay    time.Duration
+		step     = reconnectFirstDelay / 2
 		attempts int
 		lastErr  error
 	)
@@ -56,7 +58,7 @@ func (s *Socket) reconnect(cause error) *websocket.Conn {
 			// the drop is what ended it.
 			s.outageMs.Add(time.Since(start).Milliseconds())
 			s.setErr(cause)
-			s.log.Info("stream closed while reconnecting", "url", logURL(s.cfg.URL), "attempts", attempts,
+			s.log.Info("stream closed while reconnecting", "attempts", attempts,
 				"outage_ms", time.Since(start).Milliseconds())
 			return nil
 		}
@@ -72,17 +74,15 @@ func (s *Socket) reconnect(cause error) *websocket.Conn {
 			s.reconnects.Add(1)
 			s.outageMs.Add(outage.Milliseconds())
 			queued, dropped := s.q.stats()
-			s.log.Info("stream reconnected", "url", logURL(s.cfg.URL), "attempts", attempts,
+			s.log.Info("stream reconnected", "attempts", attempts,
 				"outage_ms", outage.Milliseconds(), "queued_frames", queued, "media_dropped", dropped)
 			return conn
 		}
 		lastErr = err
-		switch {
-		case delay == 0:
-			delay = reconnectFirstDelay
-		default:
-			delay = min(2*delay, reconnectMaxDelay)
-		}
+		step = min(2*step, reconnectMaxDelay)
+		// Up to a fifth less, so the streams of an app that restarts do
+		// not all come back in step.
+		delay = step - time.Duration(rand.Int64N(int64(step/5)+1))
 		if left := time.Until(deadline); left < delay {
 			delay = max(left, time.Millisecond)
 		}
@@ -96,7 +96,7 @@ func (s *Socket) reconnect(cause error) *websocket.Conn {
 	err := fmt.Errorf("%w: %d attempts in %s: %w (the connection dropped: %w)", ErrReconnectFailed, attempts,
 		elapsed.Round(time.Millisecond), lastErr, cause)
 	s.setErr(err)
-	s.log.Warn("stream reconnect failed", "url", logURL(s.cfg.URL), "attempts", attempts,
+	s.log.Warn("stream reconnect failed", "attempts", attempts,
 		"outage_ms", elapsed.Milliseconds(), "err", err)
 	return nil
 }

@@ -78,7 +78,9 @@ type SocketConfig struct {
 	// not have delivered (with their own chunk and timestamp), then what
 	// queued. Zero: never; an incoming socket (Conn) never reconnects.
 	Reconnect time.Duration
-	Logger    *slog.Logger
+	// Logger is the stream's logger: it names the stream (its URL without
+	// query string, its ids); the socket's lines add no URL of their own.
+	Logger *slog.Logger
 	// Refusals counts the bounds the socket hits: message size, control
 	// queue, pending marks.
 	Refusals limit.Counter
@@ -356,7 +358,7 @@ func (s *Socket) pushEcho(kind itemKind, f *Flow, digit byte, text string) bool 
 	case pushedFull:
 		s.controlDropped.Add(1)
 		limit.Count(s.cfg.Refusals, limit.ControlQueueFull)
-		s.warnControl.Log("message to app dropped: control queue full", "url", logURL(s.cfg.URL),
+		s.warnControl.Log("message to app dropped: control queue full",
 			"kind", kind.String(), "control_queue", s.cfg.ControlQueue, "dropped_total", s.controlDropped.Load())
 	}
 	return false

@@ -234,7 +234,7 @@ func (s *Socket) mayReconnect() bool {
 // dropped records a drop that ends the socket.
 func (s *Socket) dropped(l *link, err error) {
 	s.setErr(err)
-	s.log.Warn("websocket ended", "url", logURL(s.cfg.URL), "err", err)
+	s.log.Warn("websocket ended", "err", err)
 }
 
 // maxBatch bounds the bytes gathered for one write().
