@@ -237,3 +237,49 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 	s.Abort()
 	waitDone(t, s)
 }
+
+// Close returns once the socket has ended and its goroutines are gone,
+// also when the app never answers the close: then within a few seconds.
+func TestCloseWaitsForTheSocket(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pause bool
+	}{{"app answers", false}, {"app reads nothing", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := listen(t, wsapp.Options{})
+			info := &stream.Info{}
+			ended := make(chan struct{})
+			s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info,
+				OnClose: func(int, string, error) { close(ended) }})
+			s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
+			c, err := app.Accept(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WaitFor(ctxT(t), 2); err != nil {
+				t.Fatal(err)
+			}
+			if tc.pause {
+				c.PauseReading()
+			}
+			start := time.Now()
+			if err := s.Close(1000, ""); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			select {
+			case <-s.Done():
+			default:
+				t.Fatal("Close returned before the socket ended")
+			}
+			select {
+			case <-ended:
+			default:
+				t.Fatal("Close returned before OnClose ran")
+			}
+			if d := time.Since(start); d > 4*time.Second {
+				t.Fatalf("Close took %s", d)
+			}
+			c.ResumeReading()
+		})
+	}
+}
