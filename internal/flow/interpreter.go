@@ -48,7 +48,7 @@ type Config struct {
 	// Metrics, when set, counts stream events.
 	Metrics Metrics
 
-	// Stream bounds and reconnect (see streamSocketConfig).
+	// Stream bounds and reconnect of every stream the interpreter opens.
 	WSMaxMessage int64         // largest message read from an app (0: 1 MiB; negative: no bound)
 	PendingMarks int           // Twilio marks pending per stream (0: 1,000; negative: no bound)
 	Reconnect    time.Duration // how long a dropped stream is reconnected for (0: 5 s; negative: never)
