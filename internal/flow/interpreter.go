@@ -17,6 +17,7 @@ import (
 
 	"github.com/callstream/callstream/flexml"
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
@@ -47,6 +48,12 @@ type Config struct {
 	Logger       *slog.Logger
 	// Metrics, when set, counts stream events.
 	Metrics Metrics
+
+	// Stream bounds and reconnect of every stream the interpreter opens.
+	WSMaxMessage int64         // largest message read from an app (0: 1 MiB; negative: no bound)
+	PendingMarks int           // Twilio marks pending per stream (0: 1,000; negative: no bound)
+	Reconnect    time.Duration // how long a dropped stream is reconnected for (0: 5 s; negative: never)
+	Refusals     limit.Counter // counts the bounds streams hit
 }
 
 // Metrics receives stream events; implementations must not block.

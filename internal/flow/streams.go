@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/flexml"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -131,26 +132,25 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	var playout *stream.Playout
 	if bidi {
 		playout = stream.NewPlayout(r.in.cfg.PlayoutLimit)
-		var lastWarn time.Time
-		var mu sync.Mutex
+		playout.MaxMarks = r.in.cfg.PendingMarks
+		overflow := limit.NewWarner(log, slog.LevelWarn, time.Second)
 		playout.OnOverflow = func(n int) {
-			mu.Lock()
-			defer mu.Unlock()
-			if time.Since(lastWarn) > time.Second {
-				lastWarn = time.Now()
-				log.Warn("app audio dropped: more than the playout limit queued", "bytes", n, "limit", r.in.cfg.PlayoutLimit, "dropped_total", playout.Dropped())
-			}
+			overflow.Log("app audio dropped: more than the playout limit queued", "bytes", n, "limit", r.in.cfg.PlayoutLimit, "dropped_total", playout.Dropped())
 		}
 	}
 	cb := newStatusCallback(r, s, info.StreamSid)
 	sock := stream.Open(stream.SocketConfig{
-		URL:         wsURL,
-		Dialect:     r.in.cfg.Dialect,
-		Info:        &info,
-		QueueFrames: stream.QueueFor(r.in.cfg.Queue, len(info.Tracks)),
-		Logger:      log,
-		Playout:     playout,
-		TLS:         r.in.cfg.WSTLS,
+		URL:          wsURL,
+		Dialect:      r.in.cfg.Dialect,
+		Info:         &info,
+		QueueFrames:  stream.QueueFor(r.in.cfg.Queue, len(info.Tracks)),
+		ControlQueue: controlQueue(playout),
+		MaxMessage:   r.in.cfg.WSMaxMessage,
+		Reconnect:    reconnectFor(r.in.cfg.Reconnect),
+		Refusals:     r.in.cfg.Refusals,
+		Logger:       log,
+		Playout:      playout,
+		TLS:          r.in.cfg.WSTLS,
 		OnOpen: func() {
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")
@@ -208,12 +208,41 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		ss.remove(ls)
 		st := sock.Stats()
 		log.Info("stream ended", "messages_sent", st.MessagesSent, "media_sent", st.MediaSent,
-			"media_dropped", st.MediaDropped, "messages_received", st.MessagesRecv, "bad_messages", st.BadMessages)
+			"media_dropped", st.MediaDropped, "messages_received", st.MessagesRecv, "bad_messages", st.BadMessages,
+			"reconnects", st.Reconnects, "reconnect_failed", st.ReconnectFailed)
 		if r.in.cfg.Metrics != nil {
 			r.in.cfg.Metrics.StreamEnded(st, sock.Err())
 		}
 	})
 	return ls
+}
+
+// controlQueue returns the bound on a stream's queued marks, dtmf events
+// and text: on a bidirectional stream, room for every mark that may be
+// pending (each is answered once) besides the default.
+func controlQueue(p *stream.Playout) int {
+	n := stream.DefaultControlQueue
+	if p != nil {
+		switch {
+		case p.MaxMarks == 0:
+			n += stream.DefaultMaxMarks
+		case p.MaxMarks > 0:
+			n += p.MaxMarks
+		}
+	}
+	return n
+}
+
+// reconnectFor turns the Reconnect setting into the socket's: 0 is the
+// default, negative is never.
+func reconnectFor(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return stream.DefaultReconnect
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 func trackNames(ts []stream.Track) string {
@@ -280,7 +309,7 @@ func (ss *streamSet) stop(name string) {
 	}
 	for _, l := range hit {
 		l.log.Info("stream stopping", "by", "Stop verb")
-		l.sock.Close(1000, "")
+		l.sock.BeginClose(1000, "")
 	}
 }
 
@@ -291,7 +320,7 @@ func (ss *streamSet) closeAll() {
 	live := append([]*liveStream(nil), ss.live...)
 	ss.mu.Unlock()
 	for _, l := range live {
-		l.sock.Close(1000, "")
+		l.sock.BeginClose(1000, "")
 	}
 	done := make(chan struct{})
 	go func() {

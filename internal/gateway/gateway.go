@@ -226,6 +226,13 @@ func New(cfg Config) (*Gateway, error) {
 		metrics: NewMetrics(),
 	}
 	g.ctrl = cfg.Controller
+	// Stream bounds and reconnect: FlexML streams, and scenario sockets.
+	streamLimits := cfg.Limits.WithDefaults()
+	if u, ok := g.ctrl.(interface {
+		UseGatewayLimits(limit.Limits, limit.Counter)
+	}); ok {
+		u.UseGatewayLimits(streamLimits, g.metrics)
+	}
 	if g.ctrl == nil {
 		if cfg.Dialect == nil {
 			return nil, errors.New("no stream dialect")
@@ -241,6 +248,10 @@ func New(cfg Config) (*Gateway, error) {
 			WSTLS:        cfg.WSTLS,
 			Logger:       cfg.Logger,
 			Metrics:      g.metrics,
+			WSMaxMessage: streamLimits.WSMessage,
+			PendingMarks: streamLimits.PendingMarks,
+			Reconnect:    cfg.StreamReconnect,
+			Refusals:     g.metrics,
 		})
 	}
 	srv, err := sip.NewServer(sip.Config{

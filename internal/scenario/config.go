@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // Limits bound what one session may do. The zero value of each field means
@@ -120,4 +122,10 @@ type Config struct {
 	// CallerID is the caller id of outgoing calls whose scenario gives
 	// none (default "callstream").
 	CallerID string
+	// WSMaxMessage bounds a message read from a WebSocket, outgoing or
+	// incoming, in bytes (0: 1 MiB; negative: no bound); a larger one
+	// closes the socket with 1009. Refusals counts it and the sockets'
+	// other bounds. A gateway sets both (see Runtime.UseGatewayLimits).
+	WSMaxMessage int64
+	Refusals     limit.Counter
 }

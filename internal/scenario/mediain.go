@@ -99,7 +99,7 @@ func (w *jsSocket) newPlayout(tag string) *stream.Playout {
 	limit := w.s.lim.MediaBuffer
 	pl := stream.NewPlayout(limit)
 	pl.OnOverflow = func(n int) {
-		w.warn("remote audio dropped: more than the media buffer is queued", "bytes", n, "limit", limit, "tag", tag, "dropped_total", pl.Dropped())
+		w.warn.Log("remote audio dropped: more than the media buffer is queued", "bytes", n, "limit", limit, "tag", tag, "dropped_total", pl.Dropped())
 	}
 	return pl
 }
@@ -210,7 +210,7 @@ func (w *jsSocket) remoteStart(m *stream.AppMessage) {
 	if err != nil {
 		st.started = false
 		w.inMu.Unlock()
-		w.warn("remote media stream refused", "tag", tag, "err", err)
+		w.warn.Log("remote media stream refused", "tag", tag, "err", err)
 		w.postError(err)
 		return
 	}
@@ -238,14 +238,14 @@ func (w *jsSocket) remoteMedia(m *stream.AppMessage) {
 	st := w.in[m.Tag]
 	if st == nil || !st.started {
 		w.inMu.Unlock()
-		w.warn("remote media without a start: dropped", "tag", m.Tag)
+		w.warn.Log("remote media without a start: dropped", "tag", m.Tag)
 		return
 	}
 	buf, err := st.dec.decode(st.buf[:0], m.Payload)
 	st.buf = buf
 	if err != nil {
 		w.inMu.Unlock()
-		w.warn("remote media not decoded", "tag", m.Tag, "err", err)
+		w.warn.Log("remote media not decoded", "tag", m.Tag, "err", err)
 		return
 	}
 	for _, b := range st.sinks {
@@ -278,7 +278,7 @@ func (w *jsSocket) remoteStop(m *stream.AppMessage) {
 	st := w.in[m.Tag]
 	if st == nil || !st.started {
 		w.inMu.Unlock()
-		w.warn("remote stop without a start", "tag", m.Tag)
+		w.warn.Log("remote stop without a start", "tag", m.Tag)
 		return
 	}
 	st.started = false

@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/voximplant"
@@ -48,11 +48,18 @@ type jsSocket struct {
 
 	// Remote → gateway media, shared by the socket's reader, the media
 	// clock and the loop.
-	inMu     sync.Mutex
-	in       map[string]*inStream // by tag
-	scratch  stream.AppMessage    // reader only: re-decoding a bad message
-	lastWarn atomic.Int64
-	warned   atomic.Uint64
+	inMu    sync.Mutex
+	in      map[string]*inStream // by tag
+	scratch stream.AppMessage    // reader only: re-decoding a bad message
+	warn    *limit.Warner        // warnings about the remote, at most one a second
+}
+
+// UseGatewayLimits takes the gateway's bounds and refusal counter for the
+// sessions' WebSockets: WSMessage bounds a message read. Call it before the
+// runtime serves anything.
+func (rt *Runtime) UseGatewayLimits(l limit.Limits, refusals limit.Counter) {
+	rt.cfg.WSMaxMessage = l.WSMessage
+	rt.cfg.Refusals = refusals
 }
 
 // installWebSocketClass defines the WebSocket constructor.
@@ -86,6 +93,7 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	} else {
 		w.log = s.log.With("ws", w.id) // the access URL's path is the session's secret
 	}
+	w.warn = limit.NewWarner(w.log, slog.LevelWarn, time.Second)
 	obj := vm.NewObject()
 	w.obj = obj
 	if proto := asObject(asObject(vm.Get("WebSocket")).Get("prototype")); proto != nil {
@@ -135,6 +143,8 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 		Subprotocols: protos,
 		Dialect:      voximplant.New(),
 		QueueFrames:  stream.QueueFor(stream.DefaultQueue, 4),
+		MaxMessage:   s.rt.cfg.WSMaxMessage,
+		Refusals:     s.rt.cfg.Refusals,
 		Logger:       w.log,
 		OnMessage:    w.onMessage,
 		OnOpen:       w.onOpen,
@@ -265,7 +275,7 @@ func (w *jsSocket) close(codeV, reasonV goja.Value) {
 	}
 	w.state = wsClosing
 	w.closeCode, w.closeReason = code, reason
-	w.sock.Close(code, reason)
+	w.sock.BeginClose(code, reason)
 }
 
 // shutdown closes the socket at the session's end.
@@ -275,7 +285,7 @@ func (w *jsSocket) shutdown() {
 	}
 	w.state = wsClosing
 	w.closeCode = websocket.CloseNormalClosure
-	w.sock.Close(websocket.CloseNormalClosure, "session ended")
+	w.sock.BeginClose(websocket.CloseNormalClosure, "session ended")
 }
 
 // attach makes the socket send src's audio as a new flow (another unit's
@@ -315,31 +325,17 @@ func (f flowSink) writeFrame(index uint64, frame []byte) {
 	f.f.Push(stream.TrackInbound, index, frame)
 }
 
-// warn logs a warning about the remote at most once a second.
-func (w *jsSocket) warn(msg string, args ...any) {
-	now := time.Now().UnixNano()
-	last := w.lastWarn.Load()
-	if now-last < int64(time.Second) || !w.lastWarn.CompareAndSwap(last, now) {
-		w.warned.Add(1)
-		return
-	}
-	if n := w.warned.Swap(0); n > 0 {
-		args = append(args, "suppressed", n)
-	}
-	w.log.Warn(msg, args...)
-}
-
 // onMessage sees every frame from the remote (socket reader goroutine):
 // start, media and stop drive the remote's audio streams; any other text
 // is a MESSAGE for the script.
 func (w *jsSocket) onMessage(raw []byte, binary bool, m *stream.AppMessage, err error) bool {
 	if binary {
-		w.warn("binary websocket frame ignored: media travels in media messages", "bytes", len(raw))
+		w.warn.Log("binary websocket frame ignored: media travels in media messages", "bytes", len(raw))
 		return true
 	}
 	if err != nil {
 		if w.mediaEvent(raw) {
-			w.warn("invalid media message from the remote", "err", err)
+			w.warn.Log("invalid media message from the remote", "err", err)
 			w.postError(fmt.Errorf("invalid %s message: %w", w.scratch.Event, err))
 			return true
 		}

@@ -75,6 +75,8 @@ type Flow struct {
 	chunk     [3]uint64
 	bytesSent uint64
 	frames    uint64
+	startSent bool // its start message went out (on this or an earlier connection)
+	stopSent  bool // its stop message went out
 }
 
 // Info returns the flow's description.
@@ -118,12 +120,13 @@ func (f *Flow) Push(t Track, index uint64, payload []byte) {
 	}
 }
 
-// PushDTMF sends a dtmf event when the dialect has one.
+// PushDTMF sends a dtmf event when the dialect has one. It never blocks:
+// when the socket's control queue is full the event is dropped and counted.
 func (f *Flow) PushDTMF(digit byte) {
 	if f.stopped.Load() {
 		return
 	}
-	f.sock.q.pushControl(itemDTMF, f, digit, 0, "")
+	f.sock.pushEcho(itemDTMF, f, digit, "")
 }
 
 // timestamp computes a media message's timestamp for call frame index.

@@ -10,12 +10,20 @@ import (
 // bidirectional stream.
 const DefaultPlayoutLimit = 60 * time.Second
 
+// DefaultMaxMarks bounds the marks waiting for their audio on one playout.
+const DefaultMaxMarks = 1000
+
+// maxMarkBytes bounds the bytes of the names of the marks waiting, so that
+// long names cannot make the pending marks large either.
+const maxMarkBytes = 1 << 20
+
 // Playout holds the audio an app sends to be played into a call. The app may
 // send any chunk size at any speed; the call's media clock takes exactly one
 // 20 ms frame per tick with ReadFrame, so playback is paced by the call, not
 // by the app. Audio beyond the limit is dropped and counted. Clear drops what
 // is queued at once. Marks are reported when the audio queued before them has
-// been played, or at once on Clear.
+// been played, or at once on Clear; past MaxMarks pending marks (or 1 MiB
+// of their names) the oldest is reported at once, as if its audio had played.
 //
 // Write, Clear and Mark are called from the socket's reader; ReadFrame from
 // the call's media clock.
@@ -26,8 +34,10 @@ type Playout struct {
 	r, n    int
 	written uint64 // bytes ever accepted
 	played  uint64 // bytes ever taken by ReadFrame (or cleared)
-	marks   []mark
-	fresh   bool // a Write happened since the last ReadFrame
+	marks   []mark // pending marks from markHead on, in order
+	markHd  int    // index of the oldest pending mark in marks
+	markLen int    // bytes of the pending marks' names
+	fresh   bool   // a Write happened since the last ReadFrame
 	dropped atomic.Uint64
 	fired   []string // scratch for marks to report, reused
 
@@ -37,6 +47,9 @@ type Playout struct {
 	// OnOverflow is called (outside the lock) with the bytes dropped by a
 	// Write that did not fit.
 	OnOverflow func(dropped int)
+	// MaxMarks bounds the marks waiting for their audio (0: DefaultMaxMarks;
+	// negative: no bound). Set it before the playout is used.
+	MaxMarks int
 }
 
 type mark struct {
@@ -143,7 +156,7 @@ func (p *Playout) ReadFrame(dst []byte) bool {
 	}
 	p.fresh = false
 	var fired []string
-	if len(p.marks) > 0 {
+	if p.pendingLocked() > 0 {
 		p.collectLocked()
 		fired = append(fired, p.fired...) // marks are rare: a copy is fine
 		p.fired = p.fired[:0]
@@ -165,13 +178,31 @@ func (p *Playout) emptiedLocked() {
 
 // collectLocked moves reached marks to p.fired.
 func (p *Playout) collectLocked() {
-	i := 0
-	for ; i < len(p.marks) && p.marks[i].pos <= p.played; i++ {
-		p.fired = append(p.fired, p.marks[i].name)
+	for p.pendingLocked() > 0 && p.marks[p.markHd].pos <= p.played {
+		p.fired = append(p.fired, p.popMarkLocked())
 	}
-	if i > 0 {
-		p.marks = append(p.marks[:0], p.marks[i:]...)
+}
+
+func (p *Playout) pendingLocked() int { return len(p.marks) - p.markHd }
+
+// popMarkLocked removes the oldest pending mark and returns its name.
+func (p *Playout) popMarkLocked() string {
+	m := &p.marks[p.markHd]
+	name := m.name
+	m.name = ""
+	p.markHd++
+	p.markLen -= len(name)
+	switch {
+	case p.markHd == len(p.marks):
+		p.marks, p.markHd = p.marks[:0], 0
+	case p.markHd > 64 && p.markHd*2 > len(p.marks):
+		// Slide the pending marks to the front now and then, so the slice
+		// does not grow with marks long gone.
+		n := copy(p.marks, p.marks[p.markHd:])
+		clear(p.marks[n:])
+		p.marks, p.markHd = p.marks[:n], 0
 	}
+	return name
 }
 
 // ReadLateFrame is ReadFrame for a second look within the same tick (the
@@ -207,11 +238,42 @@ func (p *Playout) Clear() {
 	p.report(fired)
 }
 
-// Mark queues a mark after the audio written so far.
-func (p *Playout) Mark(name string) {
+// Mark queues a mark after the audio written so far. When more marks than
+// MaxMarks (or more than 1 MiB of names) would be pending, the oldest are
+// reported at once through OnMark, as if their audio had played; Mark
+// returns how many were.
+func (p *Playout) Mark(name string) (early int) {
+	limit := p.markLimit()
 	p.mu.Lock()
 	p.marks = append(p.marks, mark{pos: p.written, name: name})
+	p.markLen += len(name)
+	for p.pendingLocked() > 1 && ((limit > 0 && p.pendingLocked() > limit) || p.markLen > maxMarkBytes) {
+		p.fired = append(p.fired, p.popMarkLocked())
+		early++
+	}
+	var fired []string
+	if early > 0 {
+		fired = append(fired, p.fired...)
+		p.fired = p.fired[:0]
+	}
 	p.mu.Unlock()
+	p.report(fired)
+	return early
+}
+
+// markLimit returns the bound on pending marks (negative: none).
+func (p *Playout) markLimit() int {
+	if p.MaxMarks == 0 {
+		return DefaultMaxMarks
+	}
+	return p.MaxMarks
+}
+
+// PendingMarks returns the marks waiting for their audio.
+func (p *Playout) PendingMarks() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pendingLocked()
 }
 
 // Buffered returns the audio waiting to be played.

@@ -1,6 +1,9 @@
 package stream
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // FrameBytes is the size of one 20 ms µ-law frame at 8 kHz.
 const FrameBytes = 160
@@ -18,6 +21,34 @@ const (
 	itemClose                 // a close frame, then the socket ends
 )
 
+// echo reports whether items of kind k are echoes: messages other than
+// media that the app or the call cause at their own pace (marks, dtmf,
+// text). They have a bound of their own; the lifecycle items (start, stop,
+// close) have none, as each flow has one start and one stop and a socket
+// one close.
+func (k itemKind) echo() bool { return k == itemDTMF || k == itemMark || k == itemText }
+
+// String names the kind in logs.
+func (k itemKind) String() string {
+	switch k {
+	case itemMedia:
+		return "media"
+	case itemStart:
+		return "start"
+	case itemStop:
+		return "stop"
+	case itemDTMF:
+		return "dtmf"
+	case itemMark:
+		return "mark"
+	case itemText:
+		return "text"
+	case itemClose:
+		return "close"
+	}
+	return "unknown"
+}
+
 // item is one entry of a socket's send queue. Media frames are held inline so
 // that queueing a frame never allocates.
 type item struct {
@@ -31,60 +62,70 @@ type item struct {
 	payload [FrameBytes]byte
 }
 
-// queue is a bounded FIFO of items between the media path (producers) and a
-// socket's writer goroutine (the one consumer). Pushing never blocks: when the
-// queue is full the oldest media frame is dropped to make room; control items
-// (start, stop, marks, close) are never dropped, and space is reserved for them.
-type queue struct {
-	mu      sync.Mutex
-	items   []item // ring storage, grown on demand up to size items
-	size    int    // the most items the ring may hold
-	head    int    // index of the oldest item
-	n       int    // items queued
-	media   int    // media items queued
-	maxMed  int    // media items allowed at once
-	dropped uint64 // media frames dropped because the queue was full
-	closed  bool
-	wake    chan struct{} // 1-buffered: the writer's doorbell
-}
+// pushResult says what became of a pushed item.
+type pushResult uint8
 
-// controlReserve is the room kept for control items beyond the media bound.
-const controlReserve = 64
+const (
+	pushed       pushResult = iota
+	pushedClosed            // the queue is closed: nothing more is sent
+	pushedFull              // an echo over the echo bound: refused
+)
+
+// Bounds of the echoes queued before the socket's reader waits: an app
+// whose messages cause echoes (marks answered early, clear) is read no
+// faster than the echoes are written, so the echoes a burst of marks
+// causes always find room (see Socket.handle).
+const (
+	gateEchoes = 32
+	gateBytes  = 256 << 10
+)
+
+// queue is a bounded FIFO of items between the media path and the app's
+// reader (producers) and a socket's writer goroutine (the one consumer).
+// Pushing never blocks. Each class of item has its own bound: media frames
+// (when full, the oldest frame is dropped to make room), echoes (when full,
+// the new one is refused and the caller counts it) and lifecycle items
+// (start, stop, close: never refused while the queue is open).
+type queue struct {
+	mu        sync.Mutex
+	items     []item // ring storage, grown on demand
+	head      int    // index of the oldest item
+	n         int    // items queued
+	media     int    // media items queued
+	maxMed    int    // media items allowed at once
+	echo      int    // echo items queued
+	echoBytes int    // text bytes of the echo items queued
+	maxEcho   int    // echo items allowed at once
+	dropped   uint64 // media frames dropped because the queue was full
+	closed    bool
+	gated     bool          // the reader waits for echoes to drain
+	room      *sync.Cond    // signalled when echoes drained below the gate, or on close
+	wake      chan struct{} // 1-buffered: the writer's doorbell
+}
 
 // minItems is the ring a queue starts with. A socket whose app keeps up
-// holds a frame or two at a time, so the bound (2 s of audio by default) is
-// room the queue may take when the app falls behind, not memory every call
-// holds.
+// holds a frame or two at a time, so the bounds are room the queue may take
+// when the app falls behind, not memory every call holds.
 const minItems = 2
 
-func newQueue(maxMedia int) *queue {
-	if maxMedia < 1 {
-		maxMedia = 1
+func newQueue(maxMedia, maxEcho int) *queue {
+	q := &queue{
+		items:   make([]item, minItems),
+		maxMed:  max(maxMedia, 1),
+		maxEcho: max(maxEcho, 1),
+		wake:    make(chan struct{}, 1),
 	}
-	size := maxMedia + controlReserve
-	return &queue{
-		items:  make([]item, min(minItems, size)),
-		size:   size,
-		maxMed: maxMedia,
-		wake:   make(chan struct{}, 1),
-	}
+	q.room = sync.NewCond(&q.mu)
+	return q
 }
 
-// growLocked doubles the ring (up to size), keeping the items in order.
+// growLocked doubles the ring, keeping the items in order.
 func (q *queue) growLocked() {
-	next := make([]item, min(2*len(q.items), q.size))
+	next := make([]item, 2*len(q.items))
 	for i := 0; i < q.n; i++ {
 		next[i] = q.items[(q.head+i)%len(q.items)]
 	}
 	q.items, q.head = next, 0
-}
-
-// idle reports whether nothing is queued and the queue is open.
-func (q *queue) idle() bool {
-	q.mu.Lock()
-	ok := q.n == 0 && !q.closed
-	q.mu.Unlock()
-	return ok
 }
 
 // pushMedia queues one media frame, dropping the oldest media frame when the
@@ -95,14 +136,10 @@ func (q *queue) pushMedia(f *Flow, track Track, index uint64, payload []byte) bo
 		q.mu.Unlock()
 		return false
 	}
-	if q.media >= q.maxMed || q.n == q.size {
+	if q.media >= q.maxMed {
 		q.dropOldestMediaLocked()
 	}
 	it := q.tailLocked()
-	if it == nil {
-		q.mu.Unlock()
-		return false
-	}
 	it.kind = itemMedia
 	it.flow = f
 	it.track = track
@@ -117,22 +154,23 @@ func (q *queue) pushMedia(f *Flow, track Track, index uint64, payload []byte) bo
 	return true
 }
 
-// pushControl queues a control item. It reports false when the queue is closed
-// or, after a close item, when nothing more may follow.
-func (q *queue) pushControl(kind itemKind, f *Flow, digit byte, code int, text string) bool {
+// pushControl queues an item that is not media. Echoes over their bound are
+// refused (pushedFull); a close item closes the queue to further items.
+func (q *queue) pushControl(kind itemKind, f *Flow, digit byte, code int, text string) pushResult {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return false
+		return pushedClosed
 	}
-	if q.n == q.size {
-		q.dropOldestMediaLocked()
+	if kind.echo() {
+		if q.echo >= q.maxEcho {
+			q.mu.Unlock()
+			return pushedFull
+		}
+		q.echo++
+		q.echoBytes += len(text)
 	}
 	it := q.tailLocked()
-	if it == nil {
-		q.mu.Unlock()
-		return false
-	}
 	it.kind = kind
 	it.flow = f
 	it.digit = digit
@@ -140,18 +178,16 @@ func (q *queue) pushControl(kind itemKind, f *Flow, digit byte, code int, text s
 	it.text = text
 	if kind == itemClose {
 		q.closed = true
+		q.releaseLocked()
 	}
 	q.mu.Unlock()
 	q.ring()
-	return true
+	return pushed
 }
 
-// tailLocked claims the slot after the last item, or nil when full.
+// tailLocked claims the slot after the last item, growing the ring when full.
 func (q *queue) tailLocked() *item {
 	if q.n == len(q.items) {
-		if len(q.items) == q.size {
-			return nil
-		}
 		q.growLocked()
 	}
 	it := &q.items[(q.head+q.n)%len(q.items)]
@@ -173,6 +209,7 @@ func (q *queue) dropOldestMediaLocked() {
 			q.items[(q.head+j)%size] = q.items[(q.head+j-1)%size]
 		}
 		q.items[q.head].flow = nil
+		q.items[q.head].text = ""
 		q.head = (q.head + 1) % size
 		q.n--
 		q.media--
@@ -201,11 +238,46 @@ func (q *queue) pop(dst *item) bool {
 	src.text = ""
 	q.head = (q.head + 1) % len(q.items)
 	q.n--
-	if dst.kind == itemMedia {
+	switch {
+	case dst.kind == itemMedia:
 		q.media--
+	case dst.kind.echo():
+		q.echo--
+		q.echoBytes -= len(dst.text)
+		if q.gated && q.belowGateLocked() {
+			q.releaseLocked()
+		}
 	}
 	q.mu.Unlock()
 	return true
+}
+
+func (q *queue) belowGateLocked() bool { return q.echo <= gateEchoes && q.echoBytes <= gateBytes }
+
+// releaseLocked wakes a reader waiting in waitEchoRoom.
+func (q *queue) releaseLocked() {
+	q.gated = false
+	q.room.Broadcast()
+}
+
+// waitEchoRoom blocks the app's reader while more echoes are queued than the
+// gate allows, until the writer drains them, the queue closes or ended is
+// set (the connection is gone). It reports whether the queue is still open.
+func (q *queue) waitEchoRoom(ended *atomic.Bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !q.closed && !ended.Load() && !q.belowGateLocked() {
+		q.gated = true
+		q.room.Wait()
+	}
+	return !q.closed
+}
+
+// kick wakes a reader waiting in waitEchoRoom, so it sees its connection end.
+func (q *queue) kick() {
+	q.mu.Lock()
+	q.releaseLocked()
+	q.mu.Unlock()
 }
 
 // stats returns the queued media frames and the frames dropped so far.
@@ -215,10 +287,18 @@ func (q *queue) stats() (queued int, dropped uint64) {
 	return q.media, q.dropped
 }
 
+// isClosed reports whether the queue takes no more items.
+func (q *queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
 // closeNow stops accepting items; what is queued may still be popped.
 func (q *queue) closeNow() {
 	q.mu.Lock()
 	q.closed = true
+	q.releaseLocked()
 	q.mu.Unlock()
 	q.ring()
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -15,22 +12,39 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/callstream/callstream/internal/logsafe"
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // Defaults for a socket.
 const (
-	DefaultQueue        = 2 * time.Second  // audio queued towards a slow app before the oldest is dropped
+	// DefaultQueue is the audio queued towards a slow app, or during a
+	// reconnect, before the oldest is dropped. It holds an outage of 2 s
+	// plus the reconnect's back-off and handshake (see DefaultReconnect).
+	DefaultQueue        = 3 * time.Second
 	DefaultDialTimeout  = 10 * time.Second // WebSocket connect + handshake
 	DefaultWriteTimeout = 10 * time.Second // an app that reads nothing this long is disconnected
-	closeWait           = 2 * time.Second  // how long to wait for the app's close frame
-	sendBuffer          = 64 << 10         // kernel send buffer of a stream's TCP connection
+	// DefaultMaxMessage bounds a message read from an app.
+	DefaultMaxMessage = 1 << 20
+	// DefaultControlQueue bounds the messages other than media and a
+	// flow's start and stop (marks, dtmf, text) waiting to be written.
+	DefaultControlQueue = 256
+	// DefaultReconnect is how long a FlexML stream whose app socket
+	// dropped is reconnected for.
+	DefaultReconnect = 5 * time.Second
+	closeWait        = 2 * time.Second // how long to wait for the app's close frame
+	sendBuffer       = 64 << 10        // kernel send buffer of a stream's TCP connection
 )
 
 // Errors reported by a socket.
 var (
 	ErrDial         = errors.New("websocket connect failed")
 	ErrWriteTimeout = errors.New("app stopped reading")
+	// ErrMessageTooBig ends a socket whose app sent a message over the
+	// socket's MaxMessage; the socket closes with 1009.
+	ErrMessageTooBig = errors.New("websocket message too big")
+	// ErrReconnectFailed ends a socket whose connection dropped and could
+	// not be opened again within its Reconnect time.
+	ErrReconnectFailed = errors.New("websocket reconnect failed")
 )
 
 // SocketConfig configures one WebSocket connection to an app.
@@ -42,10 +56,33 @@ type SocketConfig struct {
 	Info         *Info // identifies the stream in the connected message (Twilio streamSid)
 	// QueueFrames bounds the media frames waiting to be written (default:
 	// DefaultQueue worth of frames per track, see QueueFor).
-	QueueFrames  int
+	QueueFrames int
+	// ControlQueue bounds the marks, dtmf events and text frames waiting to
+	// be written (default DefaultControlQueue). One more is dropped and
+	// counted (ControlDropped, limit.ControlQueueFull). A socket whose app
+	// may leave marks pending needs room for them all: its playout's
+	// MaxMarks more.
+	ControlQueue int
+	// MaxMessage bounds a message read from the app, in bytes (default
+	// DefaultMaxMessage; negative: no bound). A larger message is not read
+	// whole: the socket ends with ErrMessageTooBig and closes with 1009.
+	MaxMessage   int64
 	DialTimeout  time.Duration
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Reconnect, when positive, is how long the socket tries to connect to
+	// URL again after its connection dropped (no close frame from the app:
+	// a reset, a read or write error). Meanwhile media queue up to
+	// QueueFrames; once connected again the socket sends connected, a start
+	// for every running flow, the last media frames the old connection may
+	// not have delivered (with their own chunk and timestamp), then what
+	// queued. Zero: never; an incoming socket (Conn) never reconnects.
+	Reconnect time.Duration
+	// Logger is the stream's logger: it names the stream (its URL without
+	// query string, its ids); the socket's lines add no URL of their own.
+	Logger *slog.Logger
+	// Refusals counts the bounds the socket hits: message size, control
+	// queue, pending marks.
+	Refusals limit.Counter
 	// Playout receives the app's audio (media messages, binary frames), clear
 	// and marks. Nil on a unidirectional stream: the app's audio is ignored.
 	Playout *Playout
@@ -53,7 +90,8 @@ type SocketConfig struct {
 	// true means it handled the message. raw is the frame's bytes; m is the
 	// dialect's decoding (nil for binary frames or when decoding failed).
 	OnMessage func(raw []byte, binary bool, m *AppMessage, err error) bool
-	// OnOpen runs in the writer goroutine once the socket is open.
+	// OnOpen runs in the writer goroutine once the socket is first open
+	// (not again after a reconnect).
 	OnOpen func()
 	// OnClose runs once when the socket has ended, with the close code the
 	// app sent (0 when none) and the error that ended it (nil for a clean close).
@@ -75,35 +113,47 @@ func QueueFor(d time.Duration, tracks int) int {
 
 // SocketStats counts what a socket did.
 type SocketStats struct {
-	MessagesSent  uint64 // messages written, all kinds
-	MediaSent     uint64 // media messages written
-	MediaDropped  uint64 // media frames dropped because the app was slow
-	MessagesRecv  uint64 // messages received from the app
-	BadMessages   uint64 // app messages that could not be decoded or were unknown
-	QueuedFrames  int    // media frames waiting now
-	PlayoutDrops  uint64 // bytes of app audio dropped: playout buffer full
-	ConnectTimeMs int64  // time to open the connection
+	MessagesSent   uint64 // messages written, all kinds
+	MediaSent      uint64 // media messages written (replays included)
+	MediaDropped   uint64 // media frames dropped because the app was slow or away
+	MessagesRecv   uint64 // messages received from the app
+	BadMessages    uint64 // app messages that could not be decoded or were unknown
+	QueuedFrames   int    // media frames waiting now
+	PlayoutDrops   uint64 // bytes of app audio dropped: playout buffer full
+	ConnectTimeMs  int64  // time to open the connection
+	ControlDropped uint64 // marks, dtmf events and text frames dropped: control queue full
+	MarksEarly     uint64 // marks answered before their audio played: too many pending
+	TooBig         bool   // the app sent a message over MaxMessage
+	// Reconnects counts the connections opened again after a drop;
+	// ReconnectAttempts the dials tried for them; ReconnectFailed is set
+	// when the last drop could not be reconnected in time.
+	Reconnects        uint64
+	ReconnectAttempts uint64
+	ReconnectFailed   bool
+	OutageMs          int64  // time without a connection between drops and reconnects
+	MediaReplayed     uint64 // media frames sent again on a new connection
 }
 
 // Socket is one WebSocket connection to an app carrying one or more flows.
 // One writer goroutine owns the connection's writes; sending never blocks
-// the caller. Close or the app closing ends it; Done is closed when every
+// the caller. Close or the app closing ends it; a connection that drops is
+// opened again when the config asks for it. Done is closed when every
 // goroutine has returned and the connection is released.
 type Socket struct {
 	cfg    SocketConfig
 	log    *slog.Logger
 	q      *queue
-	ctx    context.Context
+	ctx    context.Context // cancelled by Abort, and when the socket has ended
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	conn       *websocket.Conn // set by the writer once open
-	open       atomic.Bool
-	closing    atomic.Bool
-	readerDone chan struct{}
+	open         atomic.Bool // a connection is up
+	ending       atomic.Bool // the gateway closes the socket: no reconnect
+	reconnecting atomic.Bool // the writer is dialling again after a drop
 
 	mu        sync.Mutex
 	flows     []*Flow
+	link      *link // the connection now (nil before the first, between drops)
 	err       error
 	code      int
 	reason    string
@@ -115,18 +165,25 @@ type Socket struct {
 	// the reader for its pong and close replies.
 	wmu sync.Mutex
 	// The writer goroutine's own state.
-	mask    bool   // the socket is the client: frames are masked
-	wbuf    []byte // message buffer: hdrRoom bytes of header room, then the body
-	batch   []byte // frames gathered for one write()
-	batched uint64 // messages in batch
-	enc     []byte // a flow encoder's output
-	m       Media  // the media message being encoded
+	mask    bool      // the socket is the client: frames are masked
+	wbuf    []byte    // message buffer: hdrRoom bytes of header room, then the body
+	batch   []byte    // frames gathered for one write()
+	batched uint64    // messages in batch
+	enc     []byte    // a flow encoder's output
+	m       Media     // the media message being encoded
+	replay  replay    // the last media frames written, sent again after a reconnect
+	dropAt  time.Time // when the last drop was seen
+
+	// Warnings about the app, each kind at most once a second.
+	warnBad, warnControl, warnMarks limit.Warner
 
 	sent, mediaSent, recv, bad atomic.Uint64
-	connectMs                  atomic.Int64
+	controlDropped, marksEarly atomic.Uint64
+	reconnects, attempts       atomic.Uint64
+	replayed                   atomic.Uint64
+	outageMs, connectMs        atomic.Int64
+	reconnectFailed, tooBig    atomic.Bool
 	lastHeard                  atomic.Int64 // unix nanos of the last frame (data, ping or pong) from the app
-	lastWarn                   atomic.Int64 // unix nanos of the last rate-limited warning
-	warnSkipped                atomic.Uint64
 }
 
 // Open starts a socket: the writer goroutine connects (unless cfg.Conn is
@@ -141,21 +198,33 @@ func Open(cfg SocketConfig) *Socket {
 	if cfg.QueueFrames <= 0 {
 		cfg.QueueFrames = QueueFor(DefaultQueue, 1)
 	}
+	if cfg.ControlQueue <= 0 {
+		cfg.ControlQueue = DefaultControlQueue
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = DefaultMaxMessage
+	}
+	if cfg.Conn != nil {
+		cfg.Reconnect = 0
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Socket{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		q:          newQueue(cfg.QueueFrames),
-		ctx:        ctx,
-		cancel:     cancel,
-		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
-		started:    time.Now(),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		q:       newQueue(cfg.QueueFrames, cfg.ControlQueue),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		started: time.Now(),
 	}
-	go s.writeLoop()
+	s.replay.on, s.replay.queue = cfg.Reconnect > 0, cfg.QueueFrames
+	for _, w := range []*limit.Warner{&s.warnBad, &s.warnControl, &s.warnMarks} {
+		w.Logger, w.Level, w.Period = cfg.Logger, slog.LevelWarn, time.Second
+	}
+	go s.run()
 	return s
 }
 
@@ -189,8 +258,8 @@ func (s *Socket) end() {
 // Done is closed when the socket has ended and released everything.
 func (s *Socket) Done() <-chan struct{} { return s.done }
 
-// IsOpen reports whether the connection is open.
-func (s *Socket) IsOpen() bool { return s.open.Load() && !s.closing.Load() }
+// IsOpen reports whether a connection is open and the socket is not closing.
+func (s *Socket) IsOpen() bool { return s.open.Load() && !s.ending.Load() }
 
 // Err returns what ended the socket (nil while running or after a clean close).
 func (s *Socket) Err() error {
@@ -210,13 +279,21 @@ func (s *Socket) CloseStatus() (int, string) {
 func (s *Socket) Stats() SocketStats {
 	queued, dropped := s.q.stats()
 	st := SocketStats{
-		MessagesSent:  s.sent.Load(),
-		MediaSent:     s.mediaSent.Load(),
-		MediaDropped:  dropped,
-		MessagesRecv:  s.recv.Load(),
-		BadMessages:   s.bad.Load(),
-		QueuedFrames:  queued,
-		ConnectTimeMs: s.connectMs.Load(),
+		MessagesSent:      s.sent.Load(),
+		MediaSent:         s.mediaSent.Load(),
+		MediaDropped:      dropped,
+		MessagesRecv:      s.recv.Load(),
+		BadMessages:       s.bad.Load(),
+		QueuedFrames:      queued,
+		ConnectTimeMs:     s.connectMs.Load(),
+		ControlDropped:    s.controlDropped.Load(),
+		MarksEarly:        s.marksEarly.Load(),
+		TooBig:            s.tooBig.Load(),
+		Reconnects:        s.reconnects.Load(),
+		ReconnectAttempts: s.attempts.Load(),
+		ReconnectFailed:   s.reconnectFailed.Load(),
+		OutageMs:          s.outageMs.Load(),
+		MediaReplayed:     s.replayed.Load(),
 	}
 	if s.cfg.Playout != nil {
 		st.PlayoutDrops = s.cfg.Playout.Dropped()
@@ -254,23 +331,43 @@ func (s *Socket) stopFlow(f *Flow, closeAfter bool) {
 	}
 	s.q.pushControl(itemStop, f, 0, 0, "")
 	if closeAfter {
-		s.q.pushControl(itemClose, nil, 0, websocket.CloseNormalClosure, "")
+		s.pushClose(websocket.CloseNormalClosure, "")
 	}
 }
 
 // PushMark queues a mark reply for f (dialects without marks send nothing).
+// It never blocks: when the control queue is full the reply is dropped and
+// counted.
 func (s *Socket) PushMark(f *Flow, name string) {
-	s.q.pushControl(itemMark, f, 0, 0, name)
+	s.pushEcho(itemMark, f, 0, name)
 }
 
-// SendText queues a raw text frame (a scenario's ws.send).
+// SendText queues a raw text frame (a scenario's ws.send). It reports false
+// when the socket is closing or its control queue is full.
 func (s *Socket) SendText(text string) bool {
-	return s.q.pushControl(itemText, nil, 0, 0, text)
+	return s.pushEcho(itemText, nil, 0, text)
 }
 
-// Close stops every flow still running (their stop messages are sent) and
-// closes the connection with code once what is queued has been written.
-func (s *Socket) Close(code int, reason string) {
+// pushEcho queues a mark, dtmf or text item; one over the control queue's
+// bound is dropped, counted and warned about.
+func (s *Socket) pushEcho(kind itemKind, f *Flow, digit byte, text string) bool {
+	switch s.q.pushControl(kind, f, digit, 0, text) {
+	case pushed:
+		return true
+	case pushedFull:
+		s.controlDropped.Add(1)
+		limit.Count(s.cfg.Refusals, limit.ControlQueueFull)
+		s.warnControl.Log("message to app dropped: control queue full",
+			"kind", kind.String(), "control_queue", s.cfg.ControlQueue, "dropped_total", s.controlDropped.Load())
+	}
+	return false
+}
+
+// BeginClose stops every flow still running (their stop messages are
+// queued) and asks the writer to close the connection with code once what
+// is queued has been written. It returns at once; Done is closed when the
+// socket has ended. A socket waiting to reconnect ends at once.
+func (s *Socket) BeginClose(code int, reason string) {
 	s.mu.Lock()
 	flows := append([]*Flow(nil), s.flows...)
 	s.mu.Unlock()
@@ -280,21 +377,54 @@ func (s *Socket) Close(code int, reason string) {
 	if code == 0 {
 		code = websocket.CloseNormalClosure
 	}
-	if !s.q.pushControl(itemClose, nil, 0, code, reason) {
+	if !s.pushClose(code, reason) {
 		// Already closing: make sure a stuck writer gives up.
+		s.cancel()
+	}
+}
+
+// Close is BeginClose, then waits until the socket has ended: for the app's
+// close frame up to 2 s, then it cuts the connection. It returns what ended
+// the socket (nil for a clean close).
+func (s *Socket) Close(code int, reason string) error {
+	s.BeginClose(code, reason)
+	t := time.NewTimer(closeWait + time.Second)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		s.Abort()
+		<-s.done
+	}
+	return s.Err()
+}
+
+// pushClose queues the close item; no reconnect follows. It reports false
+// when the queue was already closed.
+func (s *Socket) pushClose(code int, reason string) bool {
+	s.stopReconnecting()
+	return s.q.pushControl(itemClose, nil, 0, code, reason) == pushed
+}
+
+// stopReconnecting marks the socket ending, so a drop is not reconnected,
+// and cuts short a reconnect under way.
+func (s *Socket) stopReconnecting() {
+	s.ending.Store(true)
+	if s.reconnecting.Load() {
 		s.cancel()
 	}
 }
 
 // Abort ends the socket at once without sending anything more.
 func (s *Socket) Abort() {
+	s.ending.Store(true)
 	s.q.closeNow()
 	s.cancel()
 	s.mu.Lock()
-	c := s.conn
+	l := s.link
 	s.mu.Unlock()
-	if c != nil {
-		_ = c.Close()
+	if l != nil {
+		_ = l.conn.Close()
 	}
 }
 
@@ -306,440 +436,11 @@ func (s *Socket) setErr(err error) {
 	s.mu.Unlock()
 }
 
-// writeLoop connects, then (in write) writes queued items until a close
-// item, a write error or the app closing. It waits on one channel, the queue's doorbell:
-// the reader ending, the socket being cancelled and the ping timer ring it
-// too, so a frame costs one wake-up and no select.
-func (s *Socket) writeLoop() {
-	conn := s.cfg.Conn
-	if conn == nil {
-		var err error
-		conn, err = s.dial()
-		if err != nil {
-			s.setErr(err)
-			s.q.closeNow()
-			s.finish()
-			s.end()
-			return
-		}
-		// The handshake grew this goroutine's stack; the writer runs for
-		// the whole stream, so it goes on in a fresh goroutine with a
-		// small one.
-		go s.write(conn)
-		return
-	}
-	s.write(conn)
-}
-
-// write is the writer once the connection is open.
-func (s *Socket) write(conn *websocket.Conn) {
-	defer s.end()
-	defer s.finish()
-	s.mu.Lock()
-	s.conn = conn
-	s.mu.Unlock()
-	w := newConnWriter(conn.NetConn(), s.cfg.Conn == nil, s.cfg.WriteTimeout)
-	s.mask = w.mask
-	s.wbuf = make([]byte, hdrRoom, 512)
-	s.open.Store(true)
-	s.connectMs.Store(time.Since(s.started).Milliseconds())
-	s.lastHeard.Store(time.Now().UnixNano())
-	conn.SetPongHandler(func(string) error {
-		s.lastHeard.Store(time.Now().UnixNano())
-		return nil
-	})
-	// The reader's replies go through the same writer as everything else.
-	conn.SetPingHandler(func(data string) error {
-		s.lastHeard.Store(time.Now().UnixNano())
-		s.wmu.Lock()
-		if !w.closed {
-			_ = w.control(opPong, []byte(data))
-		}
-		s.wmu.Unlock()
-		return nil
-	})
-	conn.SetCloseHandler(func(code int, _ string) error {
-		s.wmu.Lock()
-		if !w.closed {
-			_ = w.closeFrame(websocket.FormatCloseMessage(code, ""))
-		}
-		s.wmu.Unlock()
-		return nil
-	})
-	go s.readLoop(conn)
-	if s.cfg.OnOpen != nil {
-		s.cfg.OnOpen()
-	}
-	if s.cfg.Info != nil {
-		if b, ok := s.cfg.Dialect.AppendConnected(s.wbuf[:hdrRoom], s.cfg.Info); ok {
-			s.addLocked(b, opText)
-			if err := s.flush(w); err != nil {
-				s.fail(conn, err)
-				return
-			}
-		}
-	}
-	// Pings prove the app reads: its WebSocket library answers them only
-	// while reading. An app silent for WriteTimeout is disconnected.
-	period := pingEvery(s.cfg.WriteTimeout)
-	var pingDue atomic.Bool
-	ping := time.AfterFunc(period, func() {
-		pingDue.Store(true)
-		s.q.ring()
-	})
-	defer ping.Stop()
-	defer context.AfterFunc(s.ctx, s.q.ring)()
-	var it item
-	for {
-		if !s.q.pop(&it) {
-			// Nothing more queued: write what was gathered, then wait.
-			if err := s.flush(w); err != nil {
-				s.fail(conn, err)
-				return
-			}
-			select {
-			case <-s.readerDone:
-				// The app closed or the connection broke.
-				_ = conn.Close()
-				return
-			default:
-			}
-			if s.ctx.Err() != nil {
-				_ = conn.Close()
-				return
-			}
-			if pingDue.Swap(false) {
-				if silent := time.Since(time.Unix(0, s.lastHeard.Load())); silent > s.cfg.WriteTimeout {
-					s.fail(conn, fmt.Errorf("%w: nothing read for %s", ErrWriteTimeout, silent.Round(time.Millisecond)))
-					return
-				}
-				s.wmu.Lock()
-				_ = w.control(opPing, nil)
-				s.wmu.Unlock()
-				ping.Reset(period)
-			}
-			<-s.q.wake
-			continue
-		}
-		if it.kind == itemClose {
-			if err := s.flush(w); err != nil {
-				s.fail(conn, err)
-				return
-			}
-			s.closing.Store(true)
-			s.wmu.Lock()
-			if err := w.closeFrame(websocket.FormatCloseMessage(it.code, it.text)); err != nil {
-				s.log.Debug("websocket close frame not sent", "err", err)
-			}
-			s.wmu.Unlock()
-			// Wait for the app to answer the close, then release.
-			t := time.NewTimer(closeWait)
-			select {
-			case <-s.readerDone:
-			case <-t.C:
-			case <-s.ctx.Done():
-			}
-			t.Stop()
-			_ = conn.Close()
-			return
-		}
-		s.addItem(&it)
-		if len(s.batch) >= maxBatch {
-			if err := s.flush(w); err != nil {
-				s.fail(conn, err)
-				return
-			}
-		}
-	}
-}
-
-// maxBatch bounds the bytes gathered for one write().
-const maxBatch = 32 << 10
-
-// flush writes the frames gathered in the batch with one write().
-func (s *Socket) flush(w *connWriter) error {
-	if len(s.batch) == 0 {
-		return nil
-	}
-	var err error
-	s.wmu.Lock()
-	if !w.closed || w.err != nil {
-		if err = w.write(s.batch); err == nil {
-			s.sent.Add(s.batched)
-		}
-	} // else the reader answered the app's close: nothing more is sent
-	s.wmu.Unlock()
-	s.batch, s.batched = s.batch[:0], 0
-	return err
-}
-
-// addItem adds the frame of one queued item (not a close) to the batch.
-func (s *Socket) addItem(it *item) {
-	var (
-		b  []byte
-		ok = true
-		f  = it.flow
-	)
-	switch it.kind {
-	case itemMedia:
-		s.addLocked(s.media(f, it.track, it.index, it.payload[:]), opText)
-		return
-	case itemStart:
-		b = s.cfg.Dialect.AppendStart(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info)
-		f.seq++
-	case itemStop:
-		st := StopInfo{BytesSent: f.bytesSent, DurationMs: f.frames * uint64(FrameDuration/time.Millisecond)}
-		if f.cfg.Tracks != 0 {
-			st.DurationMs /= uint64(len(f.cfg.Tracks.Tracks()))
-		}
-		b = s.cfg.Dialect.AppendStop(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, &st)
-		f.seq++
-	case itemDTMF:
-		b, ok = s.cfg.Dialect.AppendDTMF(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, it.digit)
-		if ok {
-			f.seq++
-		}
-	case itemMark:
-		b, ok = s.cfg.Dialect.AppendMark(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, it.text)
-		if ok {
-			f.seq++
-		}
-	case itemText:
-		b = append(s.wbuf[:hdrRoom], it.text...)
-	}
-	if ok {
-		s.addLocked(b, opText)
-	}
-}
-
-// media encodes one media message of flow f into the writer's buffer
-// (b[hdrRoom:], see frameAt) and counts it.
-func (s *Socket) media(f *Flow, t Track, index uint64, payload []byte) []byte {
-	if f.cfg.Encoder != nil {
-		s.enc = f.cfg.Encoder.Encode(s.enc[:0], payload)
-		payload = s.enc
-	}
-	f.chunk[t]++
-	s.m = Media{Track: t, Chunk: f.chunk[t], Timestamp: f.timestamp(index), Payload: payload}
-	b := s.cfg.Dialect.AppendMedia(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, &s.m)
-	s.m.Payload = nil
-	f.seq++
-	f.bytesSent += uint64(len(payload))
-	f.frames++
-	s.mediaSent.Add(1)
-	return b
-}
-
-// addLocked frames b (a message body after hdrRoom bytes) and adds the frame
-// to the batch.
-func (s *Socket) addLocked(b []byte, op byte) {
-	if cap(b) > cap(s.wbuf) {
-		s.wbuf = b[:hdrRoom] // keep the grown buffer
-	}
-	s.batch = append(s.batch, frameAt(b, op, s.mask)...)
-	s.batched++
-}
-
-// pingEvery returns the ping period for an idle limit.
-func pingEvery(limit time.Duration) time.Duration {
-	p := limit / 5
-	if p < 10*time.Millisecond {
-		p = 10 * time.Millisecond
-	}
-	return p
-}
-
-// fail ends the socket after a write error, unless the app had closed it.
-func (s *Socket) fail(conn *websocket.Conn, err error) {
-	select {
-	case <-s.readerDone:
-		// The app closed first: its close is what ended the socket.
-	default:
-		s.setErr(err)
-		s.log.Warn("websocket ended", "url", logsafe.URL(s.cfg.URL), "err", err)
-	}
-	_ = conn.Close()
-}
-
-func (s *Socket) dial() (*websocket.Conn, error) {
-	d := websocket.Dialer{
-		HandshakeTimeout: s.cfg.DialTimeout,
-		TLSClientConfig:  s.cfg.TLS,
-		Subprotocols:     s.cfg.Subprotocols,
-		// Reading goes through a small buffer (a message of any size is
-		// still read whole); gorilla's write buffer is never used, as the
-		// socket frames its own messages, so none is allocated.
-		ReadBufferSize:  512,
-		WriteBufferPool: unusedPool{},
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var nd net.Dialer
-			c, err := nd.DialContext(ctx, network, addr)
-			if tc, ok := c.(*net.TCPConn); ok {
-				// A small send buffer makes an app that stops reading show
-				// up as a blocked write within seconds, not minutes.
-				_ = tc.SetWriteBuffer(sendBuffer)
-				_ = tc.SetNoDelay(true)
-			}
-			return c, err
-		},
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DialTimeout)
-	defer cancel()
-	conn, resp, err := d.DialContext(ctx, s.cfg.URL, s.cfg.Header)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, logsafe.URL(s.cfg.URL), resp.StatusCode, err)
-		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrDial, logsafe.URL(s.cfg.URL), err)
-	}
-	return conn, nil
-}
-
-// unusedPool stands for gorilla/websocket's write buffer pool: with a pool
-// set, it allocates a write buffer only when its own writer is used, which
-// the socket never does.
-type unusedPool struct{}
-
-func (unusedPool) Get() any { return nil }
-func (unusedPool) Put(any)  {}
-
-// readLoop reads the app's messages until the connection ends.
-func (s *Socket) readLoop(conn *websocket.Conn) {
-	defer s.q.ring() // the writer notices the reader has ended
-	defer close(s.readerDone)
-	var m AppMessage
-	var buf []byte
-	for {
-		kind, data, err := readMessage(conn, buf[:0])
-		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				s.mu.Lock()
-				s.code, s.reason = ce.Code, ce.Text
-				s.mu.Unlock()
-			} else if !s.closing.Load() {
-				s.setErr(fmt.Errorf("websocket read: %w", err))
-			}
-			s.closing.Store(true)
-			s.q.closeNow()
-			return
-		}
-		s.recv.Add(1)
-		s.lastHeard.Store(time.Now().UnixNano())
-		s.handle(kind, data, &m)
-		// Keep the buffer for the next message, unless a burst grew it.
-		if cap(data) <= keepReadBuffer {
-			buf = data
-		} else {
-			buf = nil
-		}
-	}
-}
-
-// keepReadBuffer is the largest read buffer a socket keeps between messages.
-const keepReadBuffer = 64 << 10
-
-// readMessage reads the next data message into dst (grown as needed), so a
-// steady flow of messages reuses one buffer. Nothing the handlers keep may
-// point into it: decoded audio and strings are copies.
-func readMessage(conn *websocket.Conn, dst []byte) (int, []byte, error) {
-	kind, r, err := conn.NextReader()
-	if err != nil {
-		return 0, nil, err
-	}
-	if cap(dst) == 0 {
-		dst = make([]byte, 0, 512)
-	}
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return kind, dst, nil
-		}
-		if err != nil {
-			return 0, nil, err
-		}
-	}
-}
-
-func (s *Socket) handle(kind int, data []byte, m *AppMessage) {
-	if kind == websocket.BinaryMessage {
-		if s.cfg.OnMessage != nil && s.cfg.OnMessage(data, true, nil, nil) {
-			return
-		}
-		// A binary frame is raw µ-law audio.
-		if s.cfg.Playout != nil {
-			s.cfg.Playout.Write(data)
-		}
-		return
-	}
-	err := s.cfg.Dialect.Decode(data, m)
-	if s.cfg.OnMessage != nil {
-		var mp *AppMessage
-		if err == nil {
-			mp = m
-		}
-		if s.cfg.OnMessage(data, false, mp, err) {
-			return
-		}
-	}
-	if err != nil {
-		s.bad.Add(1)
-		s.warn("invalid message from app", "err", err)
-		return
-	}
-	switch m.Kind {
-	case MsgMedia:
-		if s.cfg.Playout == nil {
-			s.log.Debug("app audio on a unidirectional stream ignored")
-			return
-		}
-		s.cfg.Playout.Write(m.Payload)
-	case MsgClear:
-		if s.cfg.Playout != nil {
-			s.cfg.Playout.Clear()
-		}
-	case MsgMark:
-		if _, ok := s.cfg.Dialect.AppendMark(nil, 0, &Info{}, ""); !ok || s.cfg.Playout == nil {
-			s.log.Debug("mark from app ignored", "name", m.Name)
-			return
-		}
-		s.cfg.Playout.Mark(m.Name)
-	default:
-		s.bad.Add(1)
-		s.warn("unknown message from app", "event", logsafe.Cut(m.Event, 64))
-	}
-}
-
-// warn logs at most one warning a second; the others are counted and the
-// count is reported with the next one.
-func (s *Socket) warn(msg string, args ...any) {
-	now := time.Now().UnixNano()
-	last := s.lastWarn.Load()
-	if now-last < int64(time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
-		s.warnSkipped.Add(1)
-		return
-	}
-	if n := s.warnSkipped.Swap(0); n > 0 {
-		args = append(args, "suppressed", n)
-	}
-	s.log.Warn(msg, args...)
-}
-
-// finish runs once when the writer ends: waits for the reader, reports.
+// finish runs once when the last connection has ended: reports.
 func (s *Socket) finish() {
 	s.open.Store(false)
-	s.closing.Store(true)
+	s.ending.Store(true)
 	s.q.closeNow()
-	s.mu.Lock()
-	c := s.conn
-	s.mu.Unlock()
-	if c != nil {
-		<-s.readerDone
-	}
 	s.cancel()
 	s.mu.Lock()
 	for _, f := range s.flows {

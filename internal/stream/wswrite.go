@@ -82,6 +82,7 @@ type connWriter struct {
 	mask     bool // the socket is the client: frames are masked
 	timeout  time.Duration
 	deadline time.Time // the write deadline last set
+	wroteAt  int64     // unix nanos of the last write
 	err      error     // the write that failed
 	closed   bool      // a close frame went out (or a write failed): nothing more is written
 }
@@ -99,7 +100,9 @@ func (w *connWriter) write(frame []byte) error {
 	if w.closed {
 		return net.ErrClosed
 	}
-	if now := time.Now(); now.Sub(w.deadline) > -w.timeout+time.Second {
+	now := time.Now()
+	w.wroteAt = now.UnixNano()
+	if now.Sub(w.deadline) > -w.timeout+time.Second {
 		// Refresh the deadline at most every second: an app that reads
 		// nothing for the timeout makes the write fail.
 		w.deadline = now.Add(w.timeout)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -85,6 +86,10 @@ type Options struct {
 	HTTP http.Handler
 	// TLS, when set, makes the server listen over TLS (wss://).
 	TLS *tls.Config
+	// Addr is the address to listen on (default 127.0.0.1 with a free
+	// port); a server restarted on the address of one closed is the same
+	// app come back.
+	Addr string
 }
 
 // Server is a WebSocket app listening on a loopback port.
@@ -100,9 +105,13 @@ type Server struct {
 	up     websocket.Upgrader
 }
 
-// Listen starts a server on 127.0.0.1 with a free port.
+// Listen starts a server on opts.Addr, by default on 127.0.0.1 with a free port.
 func Listen(opts Options) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("wsapp listen: %w", err)
 	}
@@ -327,6 +336,26 @@ func (c *Conn) SendBinary(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// SendFrom sends one message whose body is read from r, in pieces: a
+// message of any size costs the app no more memory than a copy buffer.
+func (c *Conn) SendFrom(binary bool, r io.Reader) error {
+	kind := websocket.TextMessage
+	if binary {
+		kind = websocket.BinaryMessage
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	w, err := c.ws.NextWriter(kind)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // SendJSON sends v as a JSON text message.
