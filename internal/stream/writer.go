@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -344,6 +345,21 @@ func pingEvery(limit time.Duration) time.Duration {
 
 // dial opens a connection to the app within timeout (ctx cancels it).
 func (s *Socket) dial(ctx context.Context, timeout time.Duration) (*websocket.Conn, error) {
+	// gorilla stops watching ctx once the TCP connection is up; closing
+	// the connection is what ends a handshake the app never answers when
+	// the socket is aborted meanwhile.
+	var (
+		rawMu sync.Mutex
+		raw   net.Conn
+	)
+	stop := context.AfterFunc(ctx, func() {
+		rawMu.Lock()
+		defer rawMu.Unlock()
+		if raw != nil {
+			_ = raw.Close()
+		}
+	})
+	defer stop()
 	d := websocket.Dialer{
 		HandshakeTimeout: timeout,
 		TLSClientConfig:  s.cfg.TLS,
@@ -356,6 +372,11 @@ func (s *Socket) dial(ctx context.Context, timeout time.Duration) (*websocket.Co
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var nd net.Dialer
 			c, err := nd.DialContext(ctx, network, addr)
+			if c != nil {
+				rawMu.Lock()
+				raw = c
+				rawMu.Unlock()
+			}
 			if tc, ok := c.(*net.TCPConn); ok {
 				// A small send buffer makes an app that stops reading show
 				// up as a blocked write within seconds, not minutes.
