@@ -62,8 +62,8 @@ func TestReconnectAfterDropLosesNothing(t *testing.T) {
 	if err := c1.WaitFor(ctxT(t), 2+50); err != nil {
 		t.Fatal(err)
 	}
-	// The app goes away without a close frame; frames keep coming.
-	c1.Abort()
+	// The app goes away without a close frame (the listener first, so no
+	// reconnect reaches the dying app); frames keep coming.
 	app.Close()
 	for ; i < 100; i++ {
 		f.Push(stream.TrackInbound, uint64(i), numbered(i))
@@ -81,6 +81,9 @@ func TestReconnectAfterDropLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The app has upgraded the connection; the socket is back once it has
+	// read the handshake's answer too.
+	waitStats(t, s, "reconnected", func(st stream.SocketStats) bool { return st.Reconnects == 1 })
 	for ; i < total; i++ {
 		f.Push(stream.TrackInbound, uint64(i), numbered(i))
 	}
@@ -165,8 +168,7 @@ func TestReconnectGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	c.Abort()
-	app.Close()
+	app.Close() // the listener, then the connection, without a close frame
 	waitDone(t, s)
 	err = <-closed
 	if !errors.Is(err, stream.ErrReconnectFailed) || !errors.Is(err, stream.ErrDial) {
@@ -241,8 +243,7 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	if err := c.WaitFor(ctxT(t), 2); err != nil {
 		t.Fatal(err)
 	}
-	c.Abort()
-	app.Close()
+	app.Close() // the listener, then the connection, without a close frame
 	waitStats(t, s, "reconnecting", func(st stream.SocketStats) bool { return st.ReconnectAttempts >= 1 })
 	start := time.Now()
 	err = s.Close(1000, "")
