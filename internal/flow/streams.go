@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/flexml"
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -150,6 +152,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Logger:      log,
 		Playout:     playout,
 		TLS:         r.in.cfg.WSTLS,
+		// The stream's host is dialed through the URL policy.
+		NetDialContext: r.in.fetch.Dialer(log, wsURL),
 		OnOpen: func() {
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")
@@ -325,7 +329,7 @@ func newStatusCallback(r *run, s *flexml.Stream, sid string) *statusCallback {
 	}
 	u, err := resolve(r.docURL, s.StatusCallback)
 	if err != nil {
-		r.log.Warn("statusCallback ignored", "url", s.StatusCallback, "err", err)
+		r.log.Warn("statusCallback ignored", "url", fetch.Redact(s.StatusCallback), "err", err)
 		return nil
 	}
 	m := s.StatusCallbackMethod
@@ -367,17 +371,21 @@ func (cb *statusCallback) send(ctx context.Context, event, errText string) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	}
+	shown := fetch.Redact(cb.url)
 	if err != nil {
-		cb.r.log.Warn("statusCallback", "url", cb.url, "err", err)
+		cb.r.log.Warn("statusCallback", "url", shown, "err", err)
 		return
 	}
-	resp, err := cb.r.in.cfg.HTTPClient.Do(req)
+	resp, err := cb.r.in.fetch.Do(req, cb.r.log.With("stream", cb.name))
 	if err != nil {
-		cb.r.log.Warn("statusCallback", "url", cb.url, "event", event, "err", err)
+		cb.r.log.Warn("statusCallback", "url", shown, "event", event, "err", err)
 		return
 	}
+	// The answer is not used: read a little of it so the connection can
+	// be reused, no more.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
 	if resp.StatusCode > 299 {
-		cb.r.log.Warn("statusCallback", "url", cb.url, "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
+		cb.r.log.Warn("statusCallback", "url", shown, "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
 }

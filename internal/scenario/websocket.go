@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/voximplant"
 )
@@ -80,7 +83,7 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	if conn != nil {
 		w.state = wsOpen
 	}
-	w.log = s.log.With("ws", w.id, "url", url)
+	w.log = s.log.With("ws", w.id, "url", fetch.Redact(url))
 	obj := vm.NewObject()
 	w.obj = obj
 	if proto := asObject(asObject(vm.Get("WebSocket")).Get("prototype")); proto != nil {
@@ -124,6 +127,11 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	s.units[obj] = w
 	s.sockets = append(s.sockets, w)
 	s.post(func() { s.dispatch(w.et, evWSCreated, w.event(evWSCreated)) })
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if conn == nil {
+		client, _ := s.rt.fetcher()
+		dialer = client.Dialer(w.log, url)
+	}
 	w.sock = stream.Open(stream.SocketConfig{
 		URL:          url,
 		Header:       header,
@@ -135,6 +143,8 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 		OnOpen:       w.onOpen,
 		OnClose:      w.onClose,
 		Conn:         conn,
+		// An outgoing socket's host is dialed through the URL policy.
+		NetDialContext: dialer,
 	})
 	s.clock.addSocket(w)
 	w.log.Info("websocket created", "incoming", w.incoming)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/callstream/callstream/internal/fetch"
 )
 
 // Defaults for a socket.
@@ -61,6 +63,9 @@ type SocketConfig struct {
 	Conn *websocket.Conn
 	// TLS configures wss:// connections (nil: the system's roots).
 	TLS *tls.Config
+	// NetDialContext, when set, opens the TCP connection to the URL's
+	// host:port (the gateway's URL policy); nil dials directly.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // QueueFor returns the media queue bound for d of audio of n tracks.
@@ -570,8 +575,12 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 		ReadBufferSize:  512,
 		WriteBufferPool: unusedPool{},
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var nd net.Dialer
-			c, err := nd.DialContext(ctx, network, addr)
+			dial := s.cfg.NetDialContext
+			if dial == nil {
+				var nd net.Dialer
+				dial = nd.DialContext
+			}
+			c, err := dial(ctx, network, addr)
 			if tc, ok := c.(*net.TCPConn); ok {
 				// A small send buffer makes an app that stops reading show
 				// up as a blocked write within seconds, not minutes.
@@ -585,10 +594,12 @@ func (s *Socket) dial() (*websocket.Conn, error) {
 	defer cancel()
 	conn, resp, err := d.DialContext(ctx, s.cfg.URL, s.cfg.Header)
 	if err != nil {
+		// Errors reach logs: the URL goes without its query string.
+		shown := fetch.Redact(s.cfg.URL)
 		if resp != nil {
-			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, s.cfg.URL, resp.StatusCode, err)
+			return nil, fmt.Errorf("%w: %s: HTTP %d: %w", ErrDial, shown, resp.StatusCode, err)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrDial, s.cfg.URL, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrDial, shown, err)
 	}
 	return conn, nil
 }
