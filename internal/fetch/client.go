@@ -189,7 +189,8 @@ func (c *Client) Do(req *http.Request, log *slog.Logger) (*http.Response, error)
 
 // Dialer returns the function that dials rawURL's host for a WebSocket
 // client (gorilla/websocket's NetDialContext): through the policy, unless
-// rawURL is on the trusted origin. A refusal is counted and logged on log.
+// rawURL is on the trusted origin. A refusal is counted and logged on log,
+// with rawURL (without its query) as "url": log should not carry one.
 func (c *Client) Dialer(log *slog.Logger, rawURL string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := c.checked
 	if o, err := originOf(rawURL); err == nil && o == c.trusted {

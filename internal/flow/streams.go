@@ -153,7 +153,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Playout:     playout,
 		TLS:         r.in.cfg.WSTLS,
 		// The stream's host is dialed through the URL policy.
-		NetDialContext: r.in.fetch.Dialer(log, wsURL),
+		NetDialContext: r.in.fetch.Dialer(r.log.With("stream", s.Name, "stream_sid", info.StreamSid), wsURL),
 		OnOpen: func() {
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")

@@ -241,6 +241,7 @@ func New(cfg Config) (*Gateway, error) {
 	})
 	_ = g.fetch.Policy().AddOwn(cfg.SIPAddr, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.MetricsAddr, cfg.SIPTLSAddr) // names join once bound
 	g.fetch.Policy().AddLocal(publicIP)
+	g.log.Info("url policy", "policy", g.fetch.Policy().String())
 	g.ctrl = cfg.Controller
 	if g.ctrl == nil {
 		if cfg.Dialect == nil {

@@ -130,7 +130,7 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	if conn == nil {
 		client, _ := s.rt.fetcher()
-		dialer = client.Dialer(w.log, url)
+		dialer = client.Dialer(s.log.With("ws", w.id), url) // the refusal names the URL itself
 	}
 	w.sock = stream.Open(stream.SocketConfig{
 		URL:          url,

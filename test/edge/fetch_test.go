@@ -282,13 +282,15 @@ func TestFetchCallbackAndStreamRefused(t *testing.T) {
 }
 
 // When the app fails — an error status, an invalid document, no answer in
-// time, not reachable — the caller's 500 carries a generic reason and no
-// URL and no byte of what the app sent; the operator's log line has the
-// CallSid, the URL without its query, and the cause.
+// time, not reachable, a <Redirect> the URL policy refuses — the caller's
+// 500 carries a generic reason and no URL and no byte of what the app
+// sent; the operator's log line has the CallSid, the URL without its
+// query, and the cause.
 func TestFetchAppFailureIsGeneric(t *testing.T) {
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--app-timeout", "1s"}}})
 	warmUp(t, env)
 	base := env.Baseline(t)
+	before := urlRefusals(t, env)
 	b := env.Bystander(t)
 	env.App.Set("/fail500", gatewaytest.Response{Status: 500, Body: bodySecret + " stack trace at /srv/app/handler.py"})
 	env.App.Set("/invalid", gatewaytest.Response{Status: 200, Body: "<Response><Play>" + bodySecret + "</Play><Bogus/></Response>"})
@@ -302,6 +304,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 		{"text", env.App.URL("/text"), "application error", "invalid FlexML"},
 		{"slow", env.App.URL("/slow"), "application unavailable", "no answer within 1s"},
 		{"down", "http://127.0.0.1:1/down", "application unavailable", "connection refused"},
+		{"refused", "http://169.254.169.254/latest/user-data", "application unavailable", "link-local and cloud-metadata addresses are refused"},
 	} {
 		t.Run(tc.to, func(t *testing.T) {
 			env.App.DocTo("/app", tc.to, `<Response><Redirect>`+tc.url+`?token=`+querySecret+`</Redirect></Response>`)
@@ -328,6 +331,9 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 	}
 	if strings.Contains(env.Logs.String(), querySecret) {
 		t.Error("a query string reached the gateway's log")
+	}
+	if got := urlRefusals(t, env); got != before+1 {
+		t.Errorf("%v url_policy refusals counted, want 1 (the refused Redirect)", got-before)
 	}
 	if !env.Alive() {
 		t.Fatal("the gateway died")
