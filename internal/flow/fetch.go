@@ -12,9 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/callstream/callstream/internal/media"
 )
 
-// maxDocument bounds a FlexML document or a WAV file fetched for a call.
+// maxDocument bounds a FlexML document fetched for a call, maxAudio a WAV
+// file.
 const (
 	maxDocument = 1 << 20
 	maxAudio    = 16 << 20
@@ -110,7 +113,7 @@ func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, re
 	}
 	hreq.Header.Set("Accept", "application/xml, text/xml")
 	hreq.Header.Set("User-Agent", "callstream")
-	resp, err := in.cfg.HTTPClient.Do(hreq)
+	resp, err := in.fetch.Do(hreq, in.cfg.Logger.With("call_sid", req.CallSid))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%w: no answer within %s: %w", ErrApp, in.cfg.Timeout, err)
@@ -131,33 +134,21 @@ func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, re
 	return b, nil
 }
 
-// fetchAudio gets a WAV file by http(s) URL or file path.
-func (in *Interpreter) fetchAudio(ctx context.Context, loc string) ([]byte, error) {
-	if !isURL(loc) {
-		return os.ReadFile(loc)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*in.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+// openAudio reads a WAV file at path (the document came from a file too)
+// and converts it as it is read.
+func openAudio(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := in.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAudio+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxAudio {
-		return nil, fmt.Errorf("audio larger than %d bytes", maxAudio)
-	}
-	return b, nil
+	defer f.Close()
+	return decodeAudio(f)
+}
+
+// decodeAudio reads a WAV file as it arrives and converts it to 8 kHz
+// µ-law: the Play cache's decoder.
+func decodeAudio(r io.Reader) ([]byte, error) {
+	return media.ReadULaw8k(r, maxAudio)
 }
 
 // resolve resolves ref against the document's location: URLs against URLs,

@@ -5,21 +5,19 @@
 package flow
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/callstream/callstream/flexml"
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
-	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -35,10 +33,16 @@ const (
 
 // Config configures the interpreter.
 type Config struct {
-	App          string // http(s) URL or file path of the first document
-	Method       string // POST (JSON body) or GET (query parameters)
-	Timeout      time.Duration
-	HTTPClient   *http.Client
+	App     string // http(s) URL or file path of the first document
+	Method  string // POST (JSON body) or GET (query parameters)
+	Timeout time.Duration
+	// Fetch fetches documents after the first, Play audio and status
+	// callbacks, and dials streams, through the gateway's URL policy
+	// (default: a client with the default policy that trusts App's origin).
+	Fetch *fetch.Client
+	// PlayCache bounds the decoded Play audio kept for reuse by later calls
+	// (default 64 MiB; negative: none kept).
+	PlayCache    int64
 	Dialect      stream.Dialect
 	MaxStreams   int           // unidirectional streams per call (default 4)
 	Queue        time.Duration // audio queued towards a slow app (default 2 s)
@@ -64,7 +68,9 @@ type Metrics interface {
 
 // Interpreter runs FlexML for calls. One Interpreter serves every call.
 type Interpreter struct {
-	cfg Config
+	cfg   Config
+	fetch *fetch.Client
+	cache *fetch.Cache // Play audio by URL
 }
 
 // New returns an interpreter with defaults filled in.
@@ -75,8 +81,8 @@ func New(cfg Config) *Interpreter {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+	if cfg.Fetch == nil {
+		cfg.Fetch = fetch.New(fetch.Config{Trusted: cfg.App})
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = DefaultMaxStreams
@@ -90,7 +96,13 @@ func New(cfg Config) *Interpreter {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Interpreter{cfg: cfg}
+	cache := cfg.Fetch.NewCache(fetch.CacheConfig{
+		MaxBytes: cfg.PlayCache,
+		MaxFetch: maxAudio,
+		Timeout:  2 * cfg.Timeout,
+		Decode:   decodeAudio,
+	})
+	return &Interpreter{cfg: cfg, fetch: cfg.Fetch, cache: cache}
 }
 
 // run is the state of one call's FlexML execution.
@@ -135,7 +147,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 	method, loc := in.cfg.Method, in.cfg.App
 	for hops := 0; ; hops++ {
 		if hops > DefaultMaxRedirects {
-			r.fail(fmt.Errorf("more than %d redirects", DefaultMaxRedirects), loc)
+			r.fail(fmt.Errorf("%w: more than %d redirects", errInvalidApp, DefaultMaxRedirects), loc)
 			return nil
 		}
 		doc, err := r.load(ctx, method, loc)
@@ -152,7 +164,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 				return nil
 			}
 			r.log.Error("flexml: verb failed", "url", logsafe.URL(loc), "err", err)
-			c.Hangup("flexml error")
+			c.Hangup(reasonAppError)
 			return nil
 		}
 		if next == nil {
@@ -175,7 +187,7 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 	// Errors and warnings name the document by its URL without the query.
 	doc, err := flexml.Parse(logsafe.URL(loc), b)
 	if err != nil {
-		return nil, fmt.Errorf("invalid FlexML: %w", err)
+		return nil, fmt.Errorf("%w: invalid FlexML: %w", errInvalidApp, err)
 	}
 	for _, w := range doc.Warnings {
 		r.log.Warn("flexml warning", "url", logsafe.URL(loc), "warning", w.Error())
@@ -183,24 +195,31 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 	return doc, nil
 }
 
+// What callers are told when the app fails. The cause, the URL and what
+// the app sent are for the operator's log only: a caller may be anyone.
+const (
+	reasonAppUnavailable = "application unavailable" // not reached, non-2xx, timed out
+	reasonAppError       = "application error"       // an invalid document, too many redirects, a verb that failed
+)
+
+// errInvalidApp is wrapped by a document the app sent that cannot run.
+var errInvalidApp = errors.New("invalid app document")
+
 // fail ends the call after the app could not give a usable document:
-// before answer with a SIP 500 naming the cause, after answer by hanging up.
+// before answer with a SIP 500, after answer by hanging up. The caller
+// gets a generic reason; the log line has the CallSid, the URL (without its
+// query string) and the cause.
 func (r *run) fail(err error, loc string) {
 	r.log.Error("flexml: app failed", "url", logsafe.URL(loc), "err", err)
-	// The cause goes to the caller too: without the app URL's query string.
-	cause := logsafe.Text(firstLine(err.Error()))
+	reason := reasonAppUnavailable
+	if errors.Is(err, errInvalidApp) {
+		reason = reasonAppError
+	}
 	if r.c.Answered() {
-		r.c.Hangup("app failed: " + cause)
+		r.c.Hangup(reason)
 		return
 	}
-	_ = r.c.Reject(500, "app failed: "+cause)
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " (more errors in the log)"
-	}
-	return s
+	_ = r.c.Reject(500, reason)
 }
 
 // redirect is where a Redirect verb sends the call.
@@ -272,26 +291,25 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 	return nil, nil
 }
 
-// play loads and plays a Play verb's WAV file.
+// play plays a Play verb's WAV file: by URL from the Play cache, shared
+// with every call playing it; by path (a document read from a file) read
+// for this call.
 func (r *run) play(ctx context.Context, v *flexml.Play) error {
 	if err := r.c.Answer(); err != nil {
 		return err
 	}
 	loc, err := resolve(r.docURL, v.URL)
 	if err != nil {
-		return fmt.Errorf("play %q: %w", v.URL, err)
+		return fmt.Errorf("play: %w", err)
 	}
-	b, err := r.in.fetchAudio(ctx, loc)
-	if err != nil {
-		return fmt.Errorf("play %s: %w", loc, err)
+	var ulaw []byte
+	if isURL(loc) {
+		ulaw, err = r.in.cache.Get(ctx, loc, r.log)
+	} else {
+		ulaw, err = openAudio(loc)
 	}
-	a, err := media.ReadWAV(bytes.NewReader(b))
 	if err != nil {
-		return fmt.Errorf("play %s: %w", loc, err)
-	}
-	ulaw, err := a.ULaw8k()
-	if err != nil {
-		return fmt.Errorf("play %s: %w", loc, err)
+		return fmt.Errorf("play %s: %w", logsafe.URL(loc), err)
 	}
 	return r.c.Play(ctx, ulaw, v.Loop)
 }

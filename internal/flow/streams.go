@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -151,6 +152,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Logger:       log,
 		Playout:      playout,
 		TLS:          r.in.cfg.WSTLS,
+		// The stream's host is dialed through the URL policy.
+		NetDialContext: r.in.fetch.Dialer(r.log.With("stream", s.Name, "stream_sid", info.StreamSid), wsURL),
 		OnOpen: func() {
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")
@@ -397,17 +400,21 @@ func (cb *statusCallback) send(ctx context.Context, event, errText string) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	}
+	shown := logsafe.URL(cb.url)
 	if err != nil {
-		cb.r.log.Warn("statusCallback", "url", logsafe.URL(cb.url), "err", err)
+		cb.r.log.Warn("statusCallback", "url", shown, "err", err)
 		return
 	}
-	resp, err := cb.r.in.cfg.HTTPClient.Do(req)
+	resp, err := cb.r.in.fetch.Do(req, cb.r.log.With("stream", cb.name))
 	if err != nil {
-		cb.r.log.Warn("statusCallback", "url", logsafe.URL(cb.url), "event", event, "err", err)
+		cb.r.log.Warn("statusCallback", "url", shown, "event", event, "err", err)
 		return
 	}
+	// The answer is not used: read a little of it so the connection can
+	// be reused, no more.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
 	if resp.StatusCode > 299 {
-		cb.r.log.Warn("statusCallback", "url", logsafe.URL(cb.url), "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
+		cb.r.log.Warn("statusCallback", "url", shown, "event", event, "err", fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
@@ -133,6 +134,7 @@ type Gateway struct {
 	ready    chan struct{}
 	sipReady atomic.Bool
 	metrics  *Metrics
+	fetch    *fetch.Client // everything fetched or dialed on an app's behalf (owned)
 
 	mu       sync.Mutex
 	calls    map[*call.Call]struct{}
@@ -144,6 +146,13 @@ type Gateway struct {
 // callSIP): the gateway hands it its Dial.
 type CallDialer interface {
 	UseDialer(dial func(sip.DialConfig) *call.Call)
+}
+
+// Fetcher is a Controller that fetches and dials on its apps' behalf (a
+// scenario runtime): the gateway hands it its client, which holds the URL
+// policy, and the Play cache's size.
+type Fetcher interface {
+	UseFetch(c *fetch.Client, playCache int64)
 }
 
 // ParsePortRange parses "min-max".
@@ -225,6 +234,17 @@ func New(cfg Config) (*Gateway, error) {
 		calls:   map[*call.Call]struct{}{},
 		metrics: NewMetrics(),
 	}
+	// One client fetches and dials for every app, through the URL policy.
+	// The operator's --app origin is trusted. The gateway's listeners are
+	// refused: as configured now, as bound once Run has bound them.
+	g.fetch = fetch.New(fetch.Config{
+		Policy:   fetch.NewPolicy(fetch.PolicyConfig{Allow: cfg.URLAllow, Deny: cfg.URLDeny, DenyPrivate: cfg.DenyPrivateURLs}),
+		Trusted:  cfg.App,
+		Refusals: g.metrics,
+	})
+	_ = g.fetch.Policy().AddOwn(cfg.SIPAddr, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.MetricsAddr, cfg.SIPTLSAddr) // names join once bound
+	g.fetch.Policy().AddLocal(publicIP)
+	g.log.Info("url policy", "policy", g.fetch.Policy().String())
 	g.ctrl = cfg.Controller
 	// Stream bounds and reconnect: FlexML streams, and scenario sockets.
 	streamLimits := cfg.Limits.WithDefaults()
@@ -252,7 +272,11 @@ func New(cfg Config) (*Gateway, error) {
 			PendingMarks: streamLimits.PendingMarks,
 			Reconnect:    cfg.StreamReconnect,
 			Refusals:     g.metrics,
+			Fetch:        g.fetch,
+			PlayCache:    cfg.PlayCacheBytes,
 		})
+	} else if f, ok := g.ctrl.(Fetcher); ok {
+		f.UseFetch(g.fetch, cfg.PlayCacheBytes)
 	}
 	srv, err := sip.NewServer(sip.Config{
 		Addr:     cfg.SIPAddr,
@@ -336,6 +360,14 @@ func (g *Gateway) HTTPSAddr() string {
 	return g.httpsLn.Addr().String()
 }
 
+// AddOwnListener adds bound listener addresses ("ip:port") of the gateway
+// to the URL policy: apps may never make it fetch from or dial them.
+func (g *Gateway) AddOwnListener(addrs ...string) {
+	if err := g.fetch.Policy().AddOwn(addrs...); err != nil {
+		g.log.Warn("url policy: listener address not added", "err", err)
+	}
+}
+
 // PortsInUse returns the RTP ports held by calls now.
 func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
 
@@ -362,6 +394,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		g.httpsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{*g.tlsCert}, MinVersion: tls.VersionTLS12})
 	}
+	g.AddOwnListener(g.HTTPAddr(), g.HTTPSAddr())
+	defer g.fetch.Close()
 	g.clock = call.NewClock()
 	defer g.clock.Close()
 	mux := http.NewServeMux()
@@ -416,6 +450,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	select {
 	case <-g.sip.Ready():
+		g.AddOwnListener(g.SIPAddr())
 		close(g.ready)
 		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(), "rtp_ports", g.cfg.RTPPorts)
 	case err := <-errc:

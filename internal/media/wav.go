@@ -121,18 +121,28 @@ const (
 // cannot seek back) extends to the end of the input. The RIFF size field is
 // not checked, for the same reason.
 func ReadWAV(r io.Reader) (*Audio, error) {
+	a, size, err := readHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	return readData(r, a, size)
+}
+
+// readHeader reads a WAV file up to the body of its data chunk: the format
+// (an Audio without data) and the data chunk's size.
+func readHeader(r io.Reader) (*Audio, uint32, error) {
 	var hdr [12]byte
 	if n, err := io.ReadFull(r, hdr[:]); err != nil {
 		switch {
 		case err != io.EOF && err != io.ErrUnexpectedEOF:
-			return nil, fmt.Errorf("wav: read header: %w", err)
+			return nil, 0, fmt.Errorf("wav: read header: %w", err)
 		case n >= 4 && string(hdr[:4]) == "RIFF":
-			return nil, errorf(ErrTruncated, "wav: truncated RIFF header: %d of 12 bytes", n)
+			return nil, 0, errorf(ErrTruncated, "wav: truncated RIFF header: %d of 12 bytes", n)
 		}
-		return nil, ErrNotWAV
+		return nil, 0, ErrNotWAV
 	}
 	if string(hdr[:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
-		return nil, ErrNotWAV
+		return nil, 0, ErrNotWAV
 	}
 
 	var (
@@ -143,13 +153,13 @@ func ReadWAV(r io.Reader) (*Audio, error) {
 		n, err := io.ReadFull(r, header[:])
 		switch {
 		case err == io.EOF && a == nil:
-			return nil, errorf(ErrMalformed, `wav: no "fmt " chunk`)
+			return nil, 0, errorf(ErrMalformed, `wav: no "fmt " chunk`)
 		case err == io.EOF:
-			return nil, errorf(ErrMalformed, `wav: no "data" chunk`)
+			return nil, 0, errorf(ErrMalformed, `wav: no "data" chunk`)
 		case err == io.ErrUnexpectedEOF:
-			return nil, errorf(ErrTruncated, "wav: truncated chunk header: %d of 8 bytes", n)
+			return nil, 0, errorf(ErrTruncated, "wav: truncated chunk header: %d of 8 bytes", n)
 		case err != nil:
-			return nil, fmt.Errorf("wav: read chunk header: %w", err)
+			return nil, 0, fmt.Errorf("wav: read chunk header: %w", err)
 		}
 		id := string(header[:4])
 		size := binary.LittleEndian.Uint32(header[4:])
@@ -157,22 +167,22 @@ func ReadWAV(r io.Reader) (*Audio, error) {
 		switch {
 		case id == "fmt " && a == nil:
 			if size < 16 || size > maxFmtSize {
-				return nil, errorf(ErrMalformed, `wav: "fmt " chunk size %d, want 16 to %d`, size, maxFmtSize)
+				return nil, 0, errorf(ErrMalformed, `wav: "fmt " chunk size %d, want 16 to %d`, size, maxFmtSize)
 			}
 			body := make([]byte, size+size&1)
 			if n, err := io.ReadFull(r, body); err != nil && !(err == io.ErrUnexpectedEOF && n == int(size)) {
-				return nil, readChunkErr("fmt ", n, size, err)
+				return nil, 0, readChunkErr("fmt ", n, size, err)
 			}
 			if a, err = parseFmt(body[:size]); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		case id == "data" && a == nil:
-			return nil, errorf(ErrMalformed, `wav: "data" chunk before "fmt " chunk`)
+			return nil, 0, errorf(ErrMalformed, `wav: "data" chunk before "fmt " chunk`)
 		case id == "data":
-			return readData(r, a, size)
+			return a, size, nil
 		default:
 			if err := skipChunk(r, id, size); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 	}

@@ -2,9 +2,9 @@ package scenario
 
 import (
 	"log/slog"
-	"net/http"
 	"time"
 
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
 )
 
@@ -103,9 +103,13 @@ type Config struct {
 	// CustomData is what VoxEngine.customData() returns in sessions
 	// started by a call (POST /scenarios passes its own).
 	CustomData string
-	// HTTPClient fetches audio and runs Net.httpRequestAsync (default: a
-	// client with a 30 s timeout).
-	HTTPClient *http.Client
+	// Fetch runs Net requests, fetches players' audio and dials
+	// WebSockets through a URL policy (default: a client with the default
+	// policy; a gateway hands its own with UseFetch).
+	Fetch *fetch.Client
+	// PlayCache bounds the decoded player audio kept for reuse by later
+	// players (default 64 MiB; negative: none kept).
+	PlayCache int64
 	// TTSCommand is the text-to-speech program for say and createTTSPlayer,
 	// run as TTSCommand [-v voice] --stdout with the text on its standard
 	// input; it must write a WAV file to its standard output (default

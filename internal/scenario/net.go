@@ -94,7 +94,8 @@ func (s *session) doRequest(ctx context.Context, r netRequest) httpResult {
 		return httpResult{code: -1, err: err.Error()}
 	}
 	req.Header = r.header
-	resp, err := s.rt.client.Do(req)
+	client, _ := s.rt.fetcher()
+	resp, err := client.Do(req, s.log)
 	if err != nil {
 		code := -1
 		if errors.Is(err, context.DeadlineExceeded) {

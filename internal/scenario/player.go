@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/media"
 )
 
@@ -237,34 +237,16 @@ func (p *player) stopTo(unit *goja.Object) {
 	d()
 }
 
-// fetchSource fetches a WAV file over HTTP(S).
+// fetchSource fetches a WAV file over HTTP(S), through the player cache:
+// the decoded audio is shared with every player of the same URL.
 func fetchSource(raw string) audioSource {
-	return audioSource{desc: raw, load: func(ctx context.Context, s *session) ([]byte, error) {
+	return audioSource{desc: logsafe.URL(raw), load: func(ctx context.Context, s *session) ([]byte, error) {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, errors.New("want an http or https URL")
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := s.rt.client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		limit := s.lim.FetchSize
-		body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(body)) > limit {
-			return nil, fmt.Errorf("larger than %d bytes", limit)
-		}
-		return decodeClip(body)
+		_, cache := s.rt.fetcher()
+		return cache.Get(ctx, raw, s.log)
 	}}
 }
 
@@ -330,13 +312,31 @@ func voiceOf(v goja.Value) string {
 
 // decodeClip reads a WAV file as 8 kHz mono µ-law.
 func decodeClip(b []byte) ([]byte, error) {
-	a, err := media.ReadWAV(bytes.NewReader(b))
+	return decodeClipFrom(bytes.NewReader(b), len(b))
+}
+
+// decodeClipFrom reads a WAV file as 8 kHz mono µ-law as it arrives: mono
+// 8 or 16 kHz audio is converted block by block; other formats are read
+// whole, then mixed down and resampled. Audio of more than limit bytes of
+// 8 kHz µ-law is an error.
+func decodeClipFrom(r io.Reader, limit int) ([]byte, error) {
+	w, err := media.OpenWAV(r)
 	if err != nil {
 		return nil, fmt.Errorf("only WAV audio is supported: %w", err)
 	}
-	if a.Channels == 1 && (a.SampleRate == 8000 || a.SampleRate == 16000) {
-		return a.ULaw8k()
+	if f := w.Format; f.Channels == 1 && (f.SampleRate == 8000 || f.SampleRate == 16000) {
+		return w.ULaw8k(limit)
 	}
+	a, err := w.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("only WAV audio is supported: %w", err)
+	}
+	return clipOf(a)
+}
+
+// clipOf mixes down and resamples audio of any rate and channel count to
+// 8 kHz mono µ-law.
+func clipOf(a *media.Audio) ([]byte, error) {
 	if a.Channels < 1 || a.SampleRate < 1000 {
 		return nil, fmt.Errorf("%w: %d channels at %d Hz", media.ErrUnsupportedFormat, a.Channels, a.SampleRate)
 	}

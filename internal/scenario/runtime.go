@@ -5,8 +5,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +18,7 @@ import (
 	"github.com/dop251/goja/parser"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/sip"
 )
 
@@ -34,9 +35,11 @@ type Runtime struct {
 	name    string
 	prog    *goja.Program
 	prelude *goja.Program
-	client  *http.Client
 
 	mu       sync.Mutex
+	fetch    *fetch.Client                   // Net requests, players' audio, WebSocket dials
+	cache    *fetch.Cache                    // players' audio by URL
+	ownFetch bool                            // fetch was made here: Close closes it
 	dial     func(sip.DialConfig) *call.Call // places outgoing calls; nil: none
 	closed   bool
 	sessions map[string]*session // by access token
@@ -66,10 +69,6 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.RecordDir == "" {
 		cfg.RecordDir = os.TempDir()
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
 	src := cfg.Source
 	name := cfg.File
 	if src == "" {
@@ -93,16 +92,54 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario prelude: %w", err)
 	}
-	return &Runtime{
+	rt := &Runtime{
 		cfg:      cfg,
 		log:      cfg.Logger.With("scenario", filepath.Base(name)),
 		name:     filepath.Base(name),
 		prog:     prog,
 		prelude:  prelude,
-		client:   client,
 		sessions: map[string]*session{},
 		records:  map[string]string{},
-	}, nil
+	}
+	own := cfg.Fetch == nil
+	if own {
+		cfg.Fetch = fetch.New(fetch.Config{})
+	}
+	rt.useFetch(cfg.Fetch, cfg.PlayCache, own)
+	return rt, nil
+}
+
+// UseFetch makes c the client of every session's Net requests, players
+// and WebSockets, with a player cache of playCache bytes (0: the default;
+// negative: none); the gateway calls it with its client, which holds the
+// URL policy. Call it before the first session starts.
+func (rt *Runtime) UseFetch(c *fetch.Client, playCache int64) {
+	rt.useFetch(c, playCache, false)
+}
+
+func (rt *Runtime) useFetch(c *fetch.Client, playCache int64, own bool) {
+	cache := c.NewCache(fetch.CacheConfig{
+		MaxBytes: playCache,
+		MaxFetch: rt.cfg.Limits.FetchSize,
+		Timeout:  fetch.DefaultTimeout,
+		Decode: func(r io.Reader) ([]byte, error) {
+			return decodeClipFrom(r, int(rt.cfg.Limits.FetchSize))
+		},
+	})
+	rt.mu.Lock()
+	prev, prevOwn := rt.fetch, rt.ownFetch
+	rt.fetch, rt.cache, rt.ownFetch = c, cache, own
+	rt.mu.Unlock()
+	if prevOwn && prev != c {
+		prev.Close()
+	}
+}
+
+// fetcher returns the client and the player cache.
+func (rt *Runtime) fetcher() (*fetch.Client, *fetch.Cache) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.fetch, rt.cache
 }
 
 // compileScript compiles a scenario; a syntax error names its place as
@@ -251,7 +288,14 @@ func (rt *Runtime) Close() error {
 		s.post(func() { s.terminate("runtime closing") })
 	}
 	rt.wg.Wait()
-	rt.client.CloseIdleConnections()
+	rt.mu.Lock()
+	c, own := rt.fetch, rt.ownFetch
+	rt.mu.Unlock()
+	if own {
+		c.Close()
+	} else {
+		c.CloseIdleConnections()
+	}
 	return nil
 }
 

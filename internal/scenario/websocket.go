@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -137,6 +139,11 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 	s.units[obj] = w
 	s.sockets = append(s.sockets, w)
 	s.post(func() { s.dispatch(w.et, evWSCreated, w.event(evWSCreated)) })
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if conn == nil {
+		client, _ := s.rt.fetcher()
+		dialer = client.Dialer(s.log.With("ws", w.id), url) // the refusal names the URL itself
+	}
 	w.sock = stream.Open(stream.SocketConfig{
 		URL:          url,
 		Header:       header,
@@ -150,6 +157,8 @@ func (s *session) newSocket(url string, protos []string, header http.Header, con
 		OnOpen:       w.onOpen,
 		OnClose:      w.onClose,
 		Conn:         conn,
+		// An outgoing socket's host is dialed through the URL policy.
+		NetDialContext: dialer,
 	})
 	s.clock.addSocket(w)
 	w.log.Info("websocket created", "incoming", w.incoming)

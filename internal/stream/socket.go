@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,9 @@ type SocketConfig struct {
 	Conn *websocket.Conn
 	// TLS configures wss:// connections (nil: the system's roots).
 	TLS *tls.Config
+	// NetDialContext, when set, opens the TCP connection to the URL's
+	// host:port (the gateway's URL policy); nil dials directly.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // QueueFor returns the media queue bound for d of audio of n tracks.

@@ -370,8 +370,12 @@ func (s *Socket) dial(ctx context.Context, timeout time.Duration) (*websocket.Co
 		ReadBufferSize:  512,
 		WriteBufferPool: unusedPool{},
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var nd net.Dialer
-			c, err := nd.DialContext(ctx, network, addr)
+			dial := s.cfg.NetDialContext
+			if dial == nil {
+				var nd net.Dialer
+				dial = nd.DialContext
+			}
+			c, err := dial(ctx, network, addr)
 			if c != nil {
 				rawMu.Lock()
 				raw = c
