@@ -158,7 +158,7 @@ func TestURLSecretsNotLogged(t *testing.T) {
 		{"WARN", "statusCallback", map[string]string{"call_sid": sid, "url": env.App.URL("/status")}},
 		{"ERROR", "stream", map[string]string{"call_sid": sid, "stream": "u"}},
 		{"WARN", "flexml warning", map[string]string{"call_sid": sid, "url": env.App.URL("/next")}},
-		{"ERROR", "play failed", map[string]string{"call_sid": sid, "url": "/missing.wav", "err": env.App.URL("/missing.wav") + ": HTTP 404"}},
+		{"ERROR", "play failed", map[string]string{"call_sid": sid, "url": "/missing.wav", "err": env.App.URL("/missing.wav") + ": fetch: HTTP 404"}},
 	}
 	servetest.Eventually(t, 10*time.Second, "the gateway logs the streams, the callback, the warning and the play failure", func() bool {
 		for _, c := range checks {
