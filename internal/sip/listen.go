@@ -52,6 +52,29 @@ func (s *Server) listen() (*listeners, error) {
 	return ls, nil
 }
 
+// listenPair binds UDP and TCP on the same port. With port 0 it retries until
+// the kernel's UDP choice is also free for TCP.
+func listenPair(host string, port int) (net.PacketConn, net.Listener, error) {
+	const attempts = 32
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip: listen udp: %w", err)
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		lastErr = errors.Join(err, udp.Close())
+		if port != 0 {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("sip: listen tcp: %w", lastErr)
+}
+
 // connBound returns the connections each of streams stream listeners may
 // hold: Limits.SIPConns, lowered so that together they stay within a
 // quarter of the open-file limit (the rest is for RTP, app sockets and

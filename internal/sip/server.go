@@ -294,7 +294,11 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		s.tlsAddr = ls.tlsNet.Addr().String()
 	}
 	s.mu.Unlock()
-	s.log.Info("sip server listening", "addr", s.Addr(), "tls_addr", s.TLSAddr(), "public_ip", s.publicIP.String())
+	if ls.tlsNet != nil {
+		s.log.Info("sip server listening", "addr", s.Addr(), "tls_addr", s.TLSAddr(), "public_ip", s.publicIP.String())
+	} else {
+		s.log.Info("sip server listening", "addr", s.Addr(), "public_ip", s.publicIP.String())
+	}
 	close(s.ready)
 
 	<-ctx.Done()
@@ -339,29 +343,6 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
-}
-
-// listenPair binds UDP and TCP on the same port. With port 0 it retries until
-// the kernel's UDP choice is also free for TCP.
-func listenPair(host string, port int) (net.PacketConn, net.Listener, error) {
-	const attempts = 32
-	var lastErr error
-	for i := 0; i < attempts; i++ {
-		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return nil, nil, fmt.Errorf("sip: listen udp: %w", err)
-		}
-		p := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err == nil {
-			return udp, tcp, nil
-		}
-		lastErr = errors.Join(err, udp.Close())
-		if port != 0 {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("sip: listen tcp: %w", lastErr)
 }
 
 // contact is the server's Contact header for a transport.

@@ -22,6 +22,7 @@ import (
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/sipp"
 )
 
 // refused returns how often the gateway counted refusal r.
@@ -604,6 +605,7 @@ func TestSIPDigestAuth(t *testing.T) {
 	if got := refused(env.Metrics(t), limit.SIPAuth); got != 1 {
 		t.Fatalf("sip_auth refusals %v, want 1 (the wrong password)", got)
 	}
+	sippAuthCall(t, env, "alice", "s3cret-Pass")
 	b.Check(t)
 	nonce := chal[strings.Index(chal, `nonce="`)+len(`nonce="`):]
 	nonce = nonce[:strings.IndexByte(nonce, '"')]
@@ -614,6 +616,120 @@ func TestSIPDigestAuth(t *testing.T) {
 		}
 	}
 	env.Settled(t, base, 10*time.Second)
+}
+
+// sippAuthScenario is a SIPp caller that answers the digest challenge
+// (SIPp's [authentication], MD5), holds the call half a second and hangs up.
+const sippAuthScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="callstream uac digest">
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-1]
+      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      [authentication]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <pause milliseconds="500"/>
+  <send retrans="500"><![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <recv response="200"/>
+</scenario>
+`
+
+// sippAuthCall places one call with SIPp, a third-party SIP peer, that
+// must authenticate with user and password.
+func sippAuthCall(t *testing.T, env *servetest.Env, user, password string) {
+	t.Helper()
+	bin := sipp.Require(t)
+	env.App.DocTo("/app", "15559990000", `<Response><Pause length="5"/></Response>`)
+	dir := t.TempDir()
+	scen := filepath.Join(dir, "uac_digest.xml")
+	if err := os.WriteFile(scen, []byte(sippAuthScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port, err := sipp.FreeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, env.SIPAddr(), "-s", "15559990000", "-sf", scen, "-m", "1", "-l", "1",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(port+2),
+		"-au", user, "-ap", password, "-nostdin", "-timeout", "20s", "-timeout_error", "-recv_timeout", "10000")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("SIPp's authenticated call: %v\n%s", err, out)
+	}
 }
 
 // 96 MB of garbage datagrams: the log stays small, no line is long,
