@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
@@ -803,4 +805,45 @@ func cpuSeconds(t *testing.T, pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ
+}
+
+// --sip-tls serves SIP over TLS with --tls-cert/--tls-key under the same
+// bounds as TCP: an OPTIONS over TLS is answered, and a connection that
+// never completes its handshake is closed once idle.
+func TestSIPOverTLS(t *testing.T) {
+	certFile, keyFile, _, client := gatewaytest.TLSFiles(t)
+	tlsAddr := servetest.FreeTCPAddr(t)
+	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{
+		"--sip-tls", tlsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--sip-tcp-idle", "1s"}}})
+	base := env.Baseline(t)
+	b := env.Bystander(t)
+	mute, err := net.Dial("tcp", tlsAddr) // no handshake, nothing sent
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	c, err := tls.Dial("tcp", tlsAddr, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	fmt.Fprintf(c, "OPTIONS sip:%s;transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK-tls-1\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:probe@127.0.0.1>;tag=tls1\r\nTo: <sip:%s>\r\nCall-ID: tls-1@edge\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		tlsAddr, local, tlsAddr)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "SIP/2.0 200") {
+		t.Fatalf("OPTIONS over TLS: %q, %v", status, err)
+	}
+	mute.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := mute.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection without a handshake was not closed: %v", err)
+	}
+	servetest.Eventually(t, 10*time.Second, "the idle closures counted", func() bool {
+		return refused(env.Metrics(t), limit.SIPConnIdle) >= 1
+	})
+	b.Check(t)
+	c.Close()
+	env.Settled(t, base, 10*time.Second)
 }
