@@ -40,11 +40,13 @@ func (h boundedHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h boundedHandler) Handle(ctx context.Context, r slog.Record) error {
-	fits := len(r.Message) <= maxAttrLen
-	r.Attrs(func(a slog.Attr) bool {
-		fits = attrFits(a)
-		return fits
-	})
+	fits := len(r.Message) <= maxAttrLen && printable(r.Message)
+	if fits {
+		r.Attrs(func(a slog.Attr) bool {
+			fits = attrFits(a)
+			return fits
+		})
+	}
 	if fits {
 		return h.next.Handle(ctx, r)
 	}
@@ -204,13 +206,6 @@ func (d *dropReport) close() {
 	}
 	d.mu.Unlock()
 	d.flush()
-}
-
-// Total returns the messages counted so far.
-func (d *dropReport) Total() uint64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.total
 }
 
 // sipgoHandler is the log handler given to sipgo. sipgo logs what peers do

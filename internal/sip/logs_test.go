@@ -76,17 +76,19 @@ func TestBoundedHandler(t *testing.T) {
 	big := strings.Repeat("A", 10_000)
 	log.With("call", big).WithGroup("g").Info(big, "s", big, "err", errors.New(big), "b", []byte(big),
 		slog.Group("inner", "x", big), "n", 42)
+	log.Info(big, "k", "v") // a long message, short attributes
 	log.Info("fine", "k", "v")
 	lines := jsonLines(t, buf.Bytes())
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("%d lines", len(lines))
 	}
 	checkBounded(t, lines[0])
+	checkBounded(t, lines[1])
 	if g, _ := lines[0]["g"].(map[string]any); g == nil || g["n"] != 42.0 {
 		t.Fatalf("non-text value changed: %v", lines[0])
 	}
-	if lines[1]["k"] != "v" || lines[1]["msg"] != "fine" {
-		t.Fatalf("a line that fits changed: %v", lines[1])
+	if lines[2]["k"] != "v" || lines[2]["msg"] != "fine" {
+		t.Fatalf("a line that fits changed: %v", lines[2])
 	}
 	if newBoundedLogger(log) != log {
 		t.Fatal("bounds wrapped twice")
