@@ -12,6 +12,7 @@ import (
 
 	"github.com/callstream/callstream/bench/baseline"
 	"github.com/callstream/callstream/internal/gateway"
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // GatewayRTPPorts is the RTP port range given to a gateway the generator
@@ -20,8 +21,10 @@ import (
 const GatewayRTPPorts = "20000-29999"
 
 // GatewayCommand returns a Launcher that runs `bin serve` as a child
-// process on free loopback ports, with the app's document URL, profiling on
-// and logs at warn, plus extra flags; the process is sampled from /proc.
+// process on free loopback ports, with the app's document URL, profiling on,
+// logs at warn and the INVITE rate and call bounds off (the generator offers
+// every call from one address, and measures the gateway, not its limits),
+// plus extra flags; the process is sampled from /proc.
 func GatewayCommand(bin string, extra ...string) Launcher {
 	return func(ctx context.Context, app *App) (Target, func() error, error) {
 		sipAddr, err := FreeSIPAddr()
@@ -35,6 +38,7 @@ func GatewayCommand(bin string, extra ...string) Launcher {
 		argv := append([]string{bin, "serve",
 			"--sip", sipAddr, "--http", httpAddr, "--app", app.DocumentURL(),
 			"--rtp-ports", GatewayRTPPorts, "--log-level", "warn", "--pprof",
+			"--invite-rate", "0", "--max-calls", "0",
 		}, extra...)
 		return startChild(ctx, "gateway", argv, sipAddr, httpAddr)
 	}
@@ -123,6 +127,7 @@ func GatewayInProcess(log *slog.Logger) Launcher {
 		g, err := gateway.New(gateway.Config{
 			SIPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", App: app.DocumentURL(),
 			RTPPorts: GatewayRTPPorts, Dialect: d, Pprof: true, Logger: log,
+			Limits: limit.Limits{InviteRate: -1, MaxCalls: -1}, // as GatewayCommand
 		})
 		if err != nil {
 			return Target{}, nil, err

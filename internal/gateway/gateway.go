@@ -278,11 +278,29 @@ func New(cfg Config) (*Gateway, error) {
 	} else if f, ok := g.ctrl.(Fetcher); ok {
 		f.UseFetch(g.fetch, cfg.PlayCacheBytes)
 	}
+	var sipTLS *tls.Config
+	if cfg.SIPTLSAddr != "" {
+		if cfg.TLSCertFile == "" || cfg.TLSKeyFile == "" {
+			return nil, errors.New("sip tls: --sip-tls needs --tls-cert and --tls-key")
+		}
+		c, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("sip tls: %w", err)
+		}
+		sipTLS = &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
+	}
 	srv, err := sip.NewServer(sip.Config{
 		Addr:     cfg.SIPAddr,
 		PublicIP: publicIP,
 		Logger:   cfg.Logger,
 		Handler:  g.handle,
+		Limits:   cfg.Limits,
+		Counter:  g.metrics,
+		Allow:    cfg.SIPAllow,
+		Auth:     cfg.SIPAuth,
+		Realm:    cfg.SIPRealm,
+		TLSAddr:  cfg.SIPTLSAddr,
+		TLS:      sipTLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)

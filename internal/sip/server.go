@@ -6,6 +6,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/connlimit"
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // Methods and body types the server accepts, advertised in Allow and Accept.
@@ -60,6 +64,24 @@ type Config struct {
 	UserAgent string
 	// AckTimeout bounds how long Answer waits for the ACK. Default 32 s (64*T1).
 	AckTimeout time.Duration
+
+	// Limits bound SIP connections and INVITEs: SIPConns and SIPIdle for
+	// TCP and TLS connections, MaxCalls, InviteRate and InviteBurst for
+	// INVITEs (zero fields: the defaults; negative: off).
+	Limits limit.Limits
+	// Counter counts refusals (nil: not counted).
+	Counter limit.Counter
+	// Allow, when not empty, admits INVITEs only from these networks;
+	// others get 403.
+	Allow []netip.Prefix
+	// Auth, when not empty, makes INVITEs authenticate with SIP digest
+	// (user name -> password) in Realm (default "callstream").
+	Auth  map[string]string
+	Realm string
+	// TLSAddr, when set, also serves SIP over TLS on this host:port with
+	// TLS, which must hold the server's certificate.
+	TLSAddr string
+	TLS     *tls.Config
 }
 
 // Server is the gateway's SIP UAS.
@@ -70,11 +92,17 @@ type Server struct {
 	port     int
 	publicIP netip.Addr
 	ready    chan struct{}
+	adm      *admission // what a new INVITE must pass
+
+	srcMu   sync.Mutex
+	lastSrc netip.AddrPort // source of the message read last
 
 	// Set once in ListenAndServe before any request is served.
 	baseCtx  context.Context
 	stopping chan struct{}              // closed when shutdown starts
 	uas      map[string]*sipgo.DialogUA // by upper-case transport name
+	tcpLn    *connlimit.Listener        // pins connections that carry calls
+	tlsLn    *connlimit.Listener        // nil without TLS
 	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
 	lastRead atomic.Int64               // unix ns of the last message let in
 
@@ -82,6 +110,7 @@ type Server struct {
 	idle     *sync.Cond // signalled when inflight drops to zero
 	started  bool
 	addr     string
+	tlsAddr  string
 	draining bool                 // shutdown started: new calls get 503
 	stopped  bool                 // all handlers returned: requests are refused
 	inflight int                  // request handlers running
@@ -113,6 +142,15 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = newBoundedLogger(cfg.Logger)
+	cfg.Limits = cfg.Limits.WithDefaults()
+	if cfg.TLSAddr != "" && (cfg.TLS == nil || (len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil)) {
+		return nil, errors.New("sip: Config.TLSAddr needs Config.TLS with a certificate")
+	}
+	adm, err := newAdmission(cfg, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = 64 * sip.T1
 	}
@@ -127,6 +165,7 @@ func NewServer(cfg Config) (*Server, error) {
 		port:     port,
 		publicIP: public.Unmap(),
 		ready:    make(chan struct{}),
+		adm:      adm,
 		addr:     cfg.Addr,
 		calls:    make(map[string]*Invite),
 		outgoing: make(map[string]*Outgoing),
@@ -173,10 +212,12 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// ListenAndServe binds UDP and TCP on Config.Addr and serves until ctx is
-// done. On shutdown it rejects new calls with 503, cancels every call's
-// context, waits for the handlers to return (answered calls get a BYE),
-// then closes the listeners. It returns nil after a clean shutdown.
+// ListenAndServe binds UDP and TCP on Config.Addr (and TLS on
+// Config.TLSAddr) and serves until ctx is done; a listener that fails is
+// logged and the others go on serving. On shutdown it rejects new calls
+// with 503, cancels every call's context, waits for the handlers to return
+// (answered calls get a BYE), then closes the listeners. It returns nil
+// after a clean shutdown.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started {
@@ -186,40 +227,42 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	udp, tcp, err := listenPair(s.host, s.port)
+	ls, err := s.listen()
 	if err != nil {
 		return err
 	}
-	port := tcp.Addr().(*net.TCPAddr).Port
+	port := portOf(ls.tcp)
+	sipgoLog, sipgoLogs := newSipgoLogger(s.log, s.lastSource)
+	defer sipgoLogs.close()
 
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.cfg.UserAgent),
 		sipgo.WithUserAgentHostname(s.publicIP.String()),
 		sipgo.WithUserAgentTransportLayerOptions(
-			sip.WithTransportLayerLogger(s.log),
+			sip.WithTransportLayerLogger(sipgoLog),
 			sip.WithTransportLayerReadFilter(s.readFilter),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(
-			sip.WithTransactionLayerLogger(s.log),
+			sip.WithTransactionLayerLogger(sipgoLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) {
 				s.log.Debug("unmatched SIP response", "response", res.StartLine())
 			}),
 		),
 	)
 	if err != nil {
-		return errors.Join(fmt.Errorf("sip: user agent: %w", err), udp.Close(), tcp.Close())
+		return errors.Join(fmt.Errorf("sip: user agent: %w", err), ls.close())
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(s.log))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipgoLog))
 	if err != nil {
-		return errors.Join(fmt.Errorf("sip: server: %w", err), ua.Close(), udp.Close(), tcp.Close())
+		return errors.Join(fmt.Errorf("sip: server: %w", err), ua.Close(), ls.close())
 	}
 	cli, err := sipgo.NewClient(ua,
-		sipgo.WithClientLogger(s.log),
+		sipgo.WithClientLogger(sipgoLog),
 		sipgo.WithClientHostname(s.publicIP.String()),
 		sipgo.WithClientPort(port),
 	)
 	if err != nil {
-		return errors.Join(fmt.Errorf("sip: client: %w", err), ua.Close(), udp.Close(), tcp.Close())
+		return errors.Join(fmt.Errorf("sip: client: %w", err), ua.Close(), ls.close())
 	}
 
 	// Calls outlive ctx until shutdown has marked the server as stopping.
@@ -231,6 +274,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		"UDP": {Client: cli, ContactHDR: s.contact(port, "")},
 		"TCP": {Client: cli, ContactHDR: s.contact(port, "tcp")},
 	}
+	s.tcpLn, s.tlsLn = ls.tcp, ls.tls
+	if ls.tlsNet != nil {
+		s.uas["TLS"] = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact(portOf(ls.tlsNet), "tls")}
+	}
 	srv.OnInvite(s.track(s.onInvite))
 	srv.OnAck(s.track(s.onAck))
 	srv.OnBye(s.track(s.onBye))
@@ -239,30 +286,22 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	srv.OnNoRoute(s.track(s.onNoRoute))
 
 	var serving sync.WaitGroup
-	errc := make(chan error, 2)
-	serving.Add(2)
-	go func() {
-		defer serving.Done()
-		errc <- srv.ServeUDP(udp)
-	}()
-	go func() {
-		defer serving.Done()
-		errc <- srv.ServeTCP(tcp)
-	}()
+	s.serve(srv, ls, &serving)
 
 	s.mu.Lock()
-	s.addr = udp.LocalAddr().String()
+	s.addr = ls.udp.LocalAddr().String()
+	if ls.tlsNet != nil {
+		s.tlsAddr = ls.tlsNet.Addr().String()
+	}
 	s.mu.Unlock()
-	s.log.Info("sip server listening", "addr", s.Addr(), "public_ip", s.publicIP.String())
+	if ls.tlsNet != nil {
+		s.log.Info("sip server listening", "addr", s.Addr(), "tls_addr", s.TLSAddr(), "public_ip", s.publicIP.String())
+	} else {
+		s.log.Info("sip server listening", "addr", s.Addr(), "public_ip", s.publicIP.String())
+	}
 	close(s.ready)
 
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		serveErr = fmt.Errorf("sip: listener stopped: %w", err)
-		s.log.Error("sip listener stopped", "error", err)
-	}
+	<-ctx.Done()
 
 	// Shutdown: stop taking calls, end the running ones, wait for handlers.
 	s.mu.Lock()
@@ -284,13 +323,18 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.gate.Store(true)
 	settle(&s.lastRead)
 
-	closeErr := errors.Join(ignoreClosed(ua.Close()), ignoreClosed(udp.Close()), ignoreClosed(tcp.Close()))
+	closeErr := errors.Join(ignoreClosed(ua.Close()), ls.close())
 	serving.Wait()
-	for len(errc) > 0 {
-		<-errc
-	}
 	s.log.Info("sip server stopped", "addr", s.Addr())
-	return errors.Join(serveErr, closeErr)
+	return closeErr
+}
+
+// TLSAddr returns the bound SIP-over-TLS address once Ready is closed
+// ("" without TLS).
+func (s *Server) TLSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tlsAddr
 }
 
 // ignoreClosed drops the error of closing something already closed.
@@ -299,29 +343,6 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
-}
-
-// listenPair binds UDP and TCP on the same port. With port 0 it retries until
-// the kernel's UDP choice is also free for TCP.
-func listenPair(host string, port int) (net.PacketConn, net.Listener, error) {
-	const attempts = 32
-	var lastErr error
-	for i := 0; i < attempts; i++ {
-		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return nil, nil, fmt.Errorf("sip: listen udp: %w", err)
-		}
-		p := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err == nil {
-			return udp, tcp, nil
-		}
-		lastErr = errors.Join(err, udp.Close())
-		if port != 0 {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("sip: listen tcp: %w", lastErr)
 }
 
 // contact is the server's Contact header for a transport.
@@ -403,12 +424,13 @@ func (s *Server) awaitAck(tx sip.ServerTransaction) {
 }
 
 // readFilter passes datagrams and stream data through until shutdown
-// closes the gate, noting when the last message went in.
-func (s *Server) readFilter(_ sip.TransportReadProps, data []byte) ([]byte, error) {
+// closes the gate, noting when the last message went in and from where.
+func (s *Server) readFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
 	if s.gate.Load() {
 		return nil, nil
 	}
 	s.lastRead.Store(time.Now().UnixNano())
+	s.noteSource(props.RemoteAddr)
 	return data, nil
 }
 
@@ -429,6 +451,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onReinvite(req, tx)
 		return
 	}
+	release, ok := s.admit(req, tx)
+	if !ok {
+		return
+	}
+	defer release()
 	callID := callIDOf(req)
 	log := s.log.With("sip_call_id", callID)
 
@@ -489,6 +516,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if inv == nil {
 		if o := s.lookupOutgoing(req); o != nil {
 			o.reinvite(req, tx)
+			return
+		}
+		if !s.admitStray(req, tx) {
 			return
 		}
 		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")

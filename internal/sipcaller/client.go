@@ -66,6 +66,12 @@ func newStatusError(res *sip.Response) *StatusError {
 type ClientConfig struct {
 	LocalIP netip.Addr   // address of the SIP socket; default 127.0.0.1
 	Logger  *slog.Logger // default: discard
+	// Transport is the SIP transport of every call: "udp" (default) or
+	// "tcp" (one connection per gateway, shared by the calls to it).
+	Transport string
+	// Username and Password answer the gateway's digest challenges (401)
+	// for calls whose Config gives none.
+	Username, Password string
 }
 
 // Config describes one call.
@@ -79,6 +85,9 @@ type Config struct {
 	LocalIP     netip.Addr        // RTP address; default the Client's LocalIP
 	Headers     map[string]string // extra INVITE headers, e.g. "Diversion"
 	Logger      *slog.Logger      // default: the Client's logger
+	// Username and Password answer a digest challenge (401) to the INVITE
+	// (default: the Client's).
+	Username, Password string
 	// NoRecord stops the call keeping received packets for Received
 	// (OnPacket still sees them); for long or many calls.
 	NoRecord bool
@@ -92,6 +101,9 @@ type Client struct {
 	log      *slog.Logger
 	localIP  netip.Addr
 	sipAddr  netip.AddrPort
+	tcp      bool   // calls go over TCP
+	username string // digest credentials of calls that give none
+	password string
 	conn     net.PacketConn   // SIP socket; owned
 	ua       *sipgo.UserAgent // owned
 	dua      *sipgo.DialogUA  // builds and tracks dialogs
@@ -112,6 +124,14 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	var tcp bool
+	switch strings.ToLower(cfg.Transport) {
+	case "", "udp":
+	case "tcp":
+		tcp = true
+	default:
+		return nil, fmt.Errorf("sipcaller: transport %q: want udp or tcp", cfg.Transport)
+	}
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.LocalIP, 0)))
 	if err != nil {
 		return nil, fmt.Errorf("sipcaller: listen sip: %w", err)
@@ -119,11 +139,14 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
 	c := &Client{
-		log:     cfg.Logger,
-		localIP: cfg.LocalIP,
-		sipAddr: local,
-		conn:    conn,
-		calls:   make(map[string]*Call),
+		log:      cfg.Logger,
+		localIP:  cfg.LocalIP,
+		sipAddr:  local,
+		tcp:      tcp,
+		username: cfg.Username,
+		password: cfg.Password,
+		conn:     conn,
+		calls:    make(map[string]*Call),
 	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("callstream-caller"),
@@ -146,12 +169,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sipcaller: server: %w", err), ua.Close(), conn.Close())
 	}
-	cli, err := sipgo.NewClient(ua,
-		sipgo.WithClientLogger(cfg.Logger),
-		sipgo.WithClientHostname(local.Addr().String()),
-		sipgo.WithClientPort(int(local.Port())),
-		sipgo.WithClientConnectionAddr(local.String()),
-	)
+	opts := []sipgo.ClientOption{sipgo.WithClientLogger(cfg.Logger), sipgo.WithClientHostname(local.Addr().String())}
+	if !tcp {
+		// Requests leave through the served UDP socket; over TCP they take
+		// the connection to the gateway, whatever its local port.
+		opts = append(opts, sipgo.WithClientPort(int(local.Port())), sipgo.WithClientConnectionAddr(local.String()))
+	}
+	cli, err := sipgo.NewClient(ua, opts...)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sipcaller: client: %w", err), ua.Close(), conn.Close())
 	}
@@ -333,7 +357,17 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 		return nil, errors.Join(err, rtpConn.Close())
 	}
 
-	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: cfg.To, Host: host, Port: port})
+	transport, contact := "UDP", c.sipAddr
+	target := sip.Uri{Scheme: "sip", User: cfg.To, Host: host, Port: port}
+	if c.tcp {
+		transport = "TCP"
+		target.UriParams = sip.NewParams()
+		target.UriParams.Add("transport", "tcp")
+		if contact, err = c.streamConn(ctx, target); err != nil {
+			return nil, errors.Join(err, rtpConn.Close())
+		}
+	}
+	req := sip.NewRequest(sip.INVITE, target)
 	from := &sip.FromHeader{
 		DisplayName: cfg.FromDisplay,
 		Address:     sip.Uri{Scheme: "sip", User: cfg.From, Host: c.sipAddr.Addr().String()},
@@ -342,16 +376,19 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: cfg.To, Host: host}})
-	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{
-		Scheme: "sip", User: cfg.From, Host: c.sipAddr.Addr().String(), Port: int(c.sipAddr.Port()),
-	}})
+	contactURI := sip.Uri{Scheme: "sip", User: cfg.From, Host: contact.Addr().String(), Port: int(contact.Port())}
+	if c.tcp {
+		contactURI.UriParams = sip.NewParams()
+		contactURI.UriParams.Add("transport", "tcp")
+	}
+	req.AppendHeader(&sip.ContactHeader{Address: contactURI})
 	req.AppendHeader(sip.NewHeader("User-Agent", "callstream-caller"))
 	for _, name := range sortedKeys(cfg.Headers) {
 		req.AppendHeader(sip.NewHeader(name, cfg.Headers[name]))
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
-	req.SetTransport("UDP")
+	req.SetTransport(transport)
 
 	dlg, err := c.dua.WriteInvite(ctx, req)
 	if err != nil {
@@ -364,7 +401,10 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 			cfg.OnProgress(res.StatusCode)
 		}
 		return nil
-	}}
+	}, Username: cfg.Username, Password: cfg.Password}
+	if opts.Password == "" {
+		opts.Username, opts.Password = c.username, c.password
+	}
 	if err := dlg.WaitAnswer(ctx, opts); err != nil {
 		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
 			// Answered while we were cancelling: confirm and end it.
@@ -434,3 +474,24 @@ func splitTarget(target string) (string, int, error) {
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// streamConn returns the local address of the client's TCP connection to
+// target, opening it if there is none: the calls to one gateway share it,
+// and since their Contact names it the gateway's requests (BYE) come back
+// over it.
+func (c *Client) streamConn(ctx context.Context, target sip.Uri) (netip.AddrPort, error) {
+	probe := sip.NewRequest(sip.OPTIONS, target)
+	probe.SetTransport("TCP")
+	probe.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "TCP",
+		Host: c.localIP.String(), Params: sip.NewParams()})
+	conn, err := c.ua.TransportLayer().ClientRequestConnection(ctx, probe)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("sipcaller: tcp connection to %s: %w", target.HostPort(), err)
+	}
+	defer conn.TryClose() // the pool keeps it open for the calls
+	local, err := netip.ParseAddrPort(conn.LocalAddr().String())
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("sipcaller: tcp connection: local address: %w", err)
+	}
+	return netip.AddrPortFrom(local.Addr().Unmap(), local.Port()), nil
+}
