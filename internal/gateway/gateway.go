@@ -245,6 +245,9 @@ func New(cfg Config) (*Gateway, error) {
 		PublicIP: publicIP,
 		Logger:   cfg.Logger,
 		Handler:  g.handle,
+		// Dialog bounds: session timers.
+		SessionMinSE: cfg.Limits.WithDefaults().SessionMinSE,
+		Refusals:     g.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
@@ -271,6 +274,8 @@ func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
 	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log}
+	lim := g.cfg.Limits.WithDefaults() // call bounds
+	cfg.MaxCallDuration, cfg.HoldTimeout, cfg.Refusals = lim.MaxCallDuration, lim.HoldTimeout, g.metrics
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopping {
@@ -451,6 +456,10 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		Clock:      g.clock,
 		RTPTimeout: g.cfg.RTPTimeout,
 		Logger:     log,
+		// Call bounds.
+		MaxCallDuration: g.cfg.Limits.WithDefaults().MaxCallDuration,
+		HoldTimeout:     g.cfg.Limits.WithDefaults().HoldTimeout,
+		Refusals:        g.metrics,
 	})
 	g.mu.Lock()
 	g.calls[c] = struct{}{}

@@ -19,11 +19,13 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // Methods and body types the server accepts, advertised in Allow and Accept.
 const (
-	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
 	acceptHeader = "application/sdp"
 )
 
@@ -60,6 +62,13 @@ type Config struct {
 	UserAgent string
 	// AckTimeout bounds how long Answer waits for the ACK. Default 32 s (64*T1).
 	AckTimeout time.Duration
+	// SessionMinSE is the shortest session interval (RFC 4028 Min-SE) a
+	// caller may ask for; a shorter one gets 422. Default 90 s; negative:
+	// any interval of a second or more.
+	SessionMinSE time.Duration
+	// Refusals counts what the server's bounds refuse or cut short (nil:
+	// nothing is counted).
+	Refusals limit.Counter
 }
 
 // Server is the gateway's SIP UAS.
@@ -236,6 +245,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	srv.OnBye(s.track(s.onBye))
 	srv.OnCancel(s.track(s.onCancel))
 	srv.OnOptions(s.track(s.onOptions))
+	srv.OnUpdate(s.track(s.onUpdate))
 	srv.OnNoRoute(s.track(s.onNoRoute))
 
 	var serving sync.WaitGroup
@@ -444,7 +454,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, sip.StatusTrying, "Trying")
 
 	offer, err := ParseOffer(req.Body())
-	if err != nil {
+	if err != nil && len(req.Body()) > 0 { // no body: a late offer, answered with an offer
 		log.Info("rejecting INVITE: unusable offer", "status", sip.StatusNotAcceptableHere, "error", err)
 		s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here",
 			sip.NewHeader("Warning", fmt.Sprintf(`304 %s "%s"`, warnAgent(s.cfg.UserAgent), "Media type not available")),
