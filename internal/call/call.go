@@ -163,7 +163,9 @@ type Call struct {
 	sender      *rtpio.Sender
 	recv        *rtpio.Receiver
 	codec       sip.Codec
-	alaw        bool // the codec is PCMA, whatever its payload type (set before media starts)
+	alaw        bool  // the codec is PCMA, whatever its payload type (set before media starts)
+	offeredType uint8 // the payload type the gateway's late offer gave the codec
+	renumbered  bool  // the caller's answer gave the codec another payload type than offeredType
 	answeredAt  time.Time
 	dtmfSubs    []*dtmfSub
 
@@ -498,6 +500,7 @@ func (c *Call) Answer() error {
 		return fmt.Errorf("answer: %w", err)
 	}
 	c.conn = conn
+	c.offeredType, c.renumbered = agreed.OfferedType, agreed.OfferedType != agreed.Codec.PayloadType
 	c.startMediaLocked(agreed.Codec, agreed.DTMFType)
 	return nil
 }
@@ -511,7 +514,7 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 	c.sender = rtpio.NewSender(conn, c.dlg.RemoteRTP(), codec.PayloadType)
 	c.dlg.OnRemoteChange(func(a netip.AddrPort) { c.sender.SetRemote(a) })
 	c.recv = rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
-		AudioTypes: []uint8{codec.PayloadType},
+		AudioTypes: c.audioTypes(codec),
 		DTMFType:   dtmfType,
 		Logger:     c.log,
 	})
@@ -521,6 +524,16 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 	c.wg.Add(1)
 	go c.receiveLoop()
 	c.mclock.add(c)
+}
+
+// audioTypes are the payload types the call takes the caller's audio on:
+// the codec's, and the one the gateway's late offer gave it when the
+// caller's answer renumbered it.
+func (c *Call) audioTypes(codec sip.Codec) []uint8 {
+	if c.renumbered {
+		return []uint8{codec.PayloadType, c.offeredType}
+	}
+	return []uint8{codec.PayloadType}
 }
 
 // Ring sends 180 Ringing to the caller of an unanswered incoming call.

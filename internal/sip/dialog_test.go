@@ -126,13 +126,13 @@ func TestLateOfferTakesTheACKsAnswer(t *testing.T) {
 		want   Media
 	}{
 		"PCMU": {offerLines(30000, "0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=sendrecv"),
-			Media{Codec{"PCMU", 0, 8000}, 101, netip.MustParseAddrPort("127.0.0.1:30000")}},
+			Media{Codec{"PCMU", 0, 8000}, 101, netip.MustParseAddrPort("127.0.0.1:30000"), 0}},
 		"dynamic A-law": {offerLines(30002, "96 97", "a=rtpmap:96 PCMA/8000", "a=rtpmap:97 telephone-event/8000"),
-			Media{Codec{"PCMA", 96, 8000}, 97, netip.MustParseAddrPort("127.0.0.1:30002")}},
+			Media{Codec{"PCMA", 96, 8000}, 97, netip.MustParseAddrPort("127.0.0.1:30002"), 8}},
 		"A-law without DTMF": {offerLines(30004, "8"),
-			Media{Codec{"PCMA", 8, 8000}, 0, netip.MustParseAddrPort("127.0.0.1:30004")}},
+			Media{Codec{"PCMA", 8, 8000}, 0, netip.MustParseAddrPort("127.0.0.1:30004"), 8}},
 		"first usable codec": {offerLines(30006, "18 8 0", "a=rtpmap:18 G729/8000"),
-			Media{Codec{"PCMA", 8, 8000}, 0, netip.MustParseAddrPort("127.0.0.1:30006")}},
+			Media{Codec{"PCMA", 8, 8000}, 0, netip.MustParseAddrPort("127.0.0.1:30006"), 8}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := p.newDialog()

@@ -448,7 +448,7 @@ func (c *Invite) answerLocked(a *answerSDP, codec Codec, dtmfType uint8) error {
 	}
 	a.codec, a.dtmfType = codec, dtmfType
 	a.direction = answerDirection(c.offer.Direction)
-	c.media = Media{Codec: codec, DTMFType: dtmfType, Remote: c.remote}
+	c.media = Media{Codec: codec, DTMFType: dtmfType, Remote: c.remote, OfferedType: codec.PayloadType}
 	return nil
 }
 

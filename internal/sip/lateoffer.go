@@ -12,6 +12,11 @@ type Media struct {
 	Codec    Codec          // what RTP carries, with the payload type to send it with
 	DTMFType uint8          // telephone-event payload type (0: none)
 	Remote   netip.AddrPort // where the caller takes RTP
+	// OfferedType is the payload type the gateway's own offer gave Codec
+	// (a late offer): the caller may send with it even when its answer
+	// renumbered the codec (RFC 3264 section 6.1). Otherwise it equals
+	// Codec.PayloadType.
+	OfferedType uint8
 }
 
 // Accept answers the call with the gateway's choice of media and returns
@@ -130,13 +135,20 @@ func (c *Invite) answerInAckLocked(w *offerWait, body []byte) (moved bool) {
 		return c.takeRemoteLocked(ans, time.Now())
 	}
 	codec := ans.Codecs[0]
+	ours := codec.PayloadType
+	for _, o := range offered {
+		if strings.EqualFold(o.Name, codec.Name) {
+			ours = o.PayloadType
+			break
+		}
+	}
 	dtmf := uint8(0)
 	if c.answer.dtmfType != 0 {
 		dtmf = ans.DTMFType
 	}
 	c.answer.codec, c.answer.alt, c.answer.dtmfType = codec, nil, dtmf
 	c.takeRemoteLocked(ans, time.Now())
-	c.media = Media{Codec: codec, DTMFType: dtmf, Remote: c.remote}
+	c.media = Media{Codec: codec, DTMFType: dtmf, Remote: c.remote, OfferedType: ours}
 	return false
 }
 

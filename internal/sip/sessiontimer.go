@@ -55,7 +55,8 @@ type sessionTimer struct {
 
 // sessionAsk is what a request asks of the session timer.
 type sessionAsk struct {
-	expires   time.Duration // Session-Expires; 0: none asked
+	asked     bool          // the request has Session-Expires
+	expires   time.Duration // its interval
 	refresher string        // its refresher parameter; "": none given
 	supported bool          // Supported: timer
 	allows    bool          // Allow lists UPDATE
@@ -85,6 +86,7 @@ func parseSessionAsk(req *sip.Request) (sessionAsk, error) {
 		return ask, nil
 	}
 	var err error
+	ask.asked = true
 	ask.expires, ask.refresher, err = parseSessionExpires(h.Value())
 	if err != nil {
 		return ask, err
@@ -154,11 +156,7 @@ func (s *Server) minSE() time.Duration {
 // interval is below minSE. The refresher is the one the request names, else
 // the caller when it supports timers, else the gateway.
 func negotiateSession(ask sessionAsk, minSE time.Duration) (sessionTimer, error) {
-	if ask.expires == 0 && ask.refresher == "" && !ask.supported {
-		return sessionTimer{}, nil
-	}
-	if ask.expires == 0 {
-		// Supported or a refresher without an interval: no timer asked.
+	if !ask.asked {
 		return sessionTimer{require: ask.supported}, nil
 	}
 	if ask.expires < minSE {
@@ -254,7 +252,7 @@ func (c *Invite) sessionHeadersLocked() []sip.Header {
 // without Session-Expires still refreshes a running timer and does not
 // switch it off, so a caller cannot take away the gateway's bound.
 func (c *Invite) refreshSessionLocked(ask sessionAsk) error {
-	if ask.expires != 0 {
+	if ask.asked {
 		st, err := negotiateSession(ask, c.srv.minSE())
 		if err != nil {
 			limit.Count(c.srv.cfg.Refusals, limit.SessionMinSE)

@@ -56,12 +56,13 @@ func TestNegotiateSession(t *testing.T) {
 	}{
 		"none asked":               {ask: sessionAsk{}},
 		"supported only":           {ask: sessionAsk{supported: true}, require: true},
-		"caller refreshes":         {ask: sessionAsk{expires: 1800 * time.Second, supported: true}, interval: 1800 * time.Second, refresher: "uac", require: true},
-		"caller names the gateway": {ask: sessionAsk{expires: 600 * time.Second, refresher: "uas", supported: true}, interval: 600 * time.Second, refresher: "uas", require: true},
-		"proxy asked, no support":  {ask: sessionAsk{expires: 600 * time.Second}, interval: 600 * time.Second, refresher: "uas"},
-		"exactly Min-SE":           {ask: sessionAsk{expires: 90 * time.Second, supported: true}, interval: 90 * time.Second, refresher: "uac", require: true},
-		"below Min-SE":             {ask: sessionAsk{expires: 89 * time.Second, supported: true}, tooSmall: true},
-		"below Min-SE, no support": {ask: sessionAsk{expires: 30 * time.Second}, tooSmall: true},
+		"caller refreshes":         {ask: sessionAsk{asked: true, expires: 1800 * time.Second, supported: true}, interval: 1800 * time.Second, refresher: "uac", require: true},
+		"caller names the gateway": {ask: sessionAsk{asked: true, expires: 600 * time.Second, refresher: "uas", supported: true}, interval: 600 * time.Second, refresher: "uas", require: true},
+		"proxy asked, no support":  {ask: sessionAsk{asked: true, expires: 600 * time.Second}, interval: 600 * time.Second, refresher: "uas"},
+		"exactly Min-SE":           {ask: sessionAsk{asked: true, expires: 90 * time.Second, supported: true}, interval: 90 * time.Second, refresher: "uac", require: true},
+		"below Min-SE":             {ask: sessionAsk{asked: true, expires: 89 * time.Second, supported: true}, tooSmall: true},
+		"below Min-SE, no support": {ask: sessionAsk{asked: true, expires: 30 * time.Second}, tooSmall: true},
+		"zero":                     {ask: sessionAsk{asked: true, supported: true}, tooSmall: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			st, err := negotiateSession(tc.ask, minSE)
