@@ -89,7 +89,8 @@ type Config struct {
 	// offers, and the ACK carries the call's answer.
 	LateOffer bool
 	// AnswerPayloadType, for a late offer, gives the chosen codec this
-	// payload type in the answer (e.g. 96 for PCMA); 0 keeps the offer's.
+	// payload type in the answer (e.g. 96 for PCMA) and sends with it; 0
+	// keeps the offer's.
 	AnswerPayloadType uint8
 	// SessionExpires asks for an RFC 4028 session timer of this interval
 	// (Session-Expires, Supported: timer, UPDATE allowed), naming Refresher

@@ -54,9 +54,9 @@ func grantedSession(res *sip.Response) (time.Duration, string) {
 // lateAnswer picks, from the gateway's offer in the 2xx to an INVITE
 // without SDP, the codec to use (cfg.Codec, else the other G.711 law unless
 // cfg.Only) and builds the answer the ACK carries: that codec on
-// cfg.AnswerPayloadType when set (a dynamic number for a static codec),
-// telephone-event when cfg.DTMF and offered. The call sends the codec with
-// the offer's payload type, as RFC 3264 has the answerer do.
+// cfg.AnswerPayloadType when set (a dynamic number for a static codec; the
+// call then sends with it too, as most phones do), telephone-event when
+// cfg.DTMF and offered. It returns the codec with the payload type to send.
 func lateAnswer(cfg Config, codec string, offer gwsip.Offer, ans *offerSDP) (gwsip.Codec, error) {
 	ans.dtmf, ans.pt = 0, nil
 	want := []string{codec}
@@ -71,6 +71,7 @@ func lateAnswer(cfg Config, codec string, offer gwsip.Offer, ans *offerSDP) (gws
 			ans.codecs = []string{name}
 			if cfg.AnswerPayloadType != 0 {
 				ans.pt = map[string]uint8{name: cfg.AnswerPayloadType}
+				c.PayloadType = cfg.AnswerPayloadType
 			}
 			if cfg.DTMF && offer.DTMFType != 0 {
 				ans.dtmf = offer.DTMFType

