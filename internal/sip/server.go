@@ -87,6 +87,8 @@ type Server struct {
 	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
 	lastRead atomic.Int64               // unix ns of the last message let in
 
+	sessionWarn atomic.Pointer[limit.Warner] // rate-limits the logs of refused session timers
+
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
 	started  bool

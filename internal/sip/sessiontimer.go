@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,16 @@ func (s *Server) minSE() time.Duration {
 	return max(d, time.Second)
 }
 
+// sessionWarner returns the warner that logs refused session timers: at
+// most one line a second, whatever a flood of INVITEs asks.
+func (s *Server) sessionWarner() *limit.Warner {
+	if w := s.sessionWarn.Load(); w != nil {
+		return w
+	}
+	s.sessionWarn.CompareAndSwap(nil, limit.NewWarner(s.log, slog.LevelWarn, time.Second))
+	return s.sessionWarn.Load()
+}
+
 // negotiateSession decides the session timer for a request asking ask:
 // none when it asks for none; a *refusal (422 with Min-SE) when the
 // interval is below minSE. The refresher is the one the request names, else
@@ -207,10 +218,11 @@ func (c *Invite) admitSession() bool {
 	}
 	if re.code == statusIntervalTooSmall {
 		limit.Count(c.srv.cfg.Refusals, limit.SessionMinSE)
-		c.log.Warn("rejecting INVITE: session interval too small", "status", re.code,
-			"session_expires", ask.expires.String(), "min_se", c.srv.minSE().String())
+		c.srv.sessionWarner().Log("rejecting INVITE: session interval too small", "sip_call_id", c.CallID,
+			"source", c.Source.String(), "status", re.code, "session_expires", ask.expires.String(), "min_se", c.srv.minSE().String())
 	} else {
-		c.log.Info("rejecting INVITE: bad session timer", "status", re.code, "error", re.err)
+		c.srv.sessionWarner().Log("rejecting INVITE: bad session timer", "sip_call_id", c.CallID,
+			"source", c.Source.String(), "status", re.code, "error", re.err)
 	}
 	c.mu.Lock()
 	c.state = stateRejected

@@ -310,3 +310,26 @@ func FuzzParseSessionExpires(f *testing.F) {
 		}
 	})
 }
+
+// A flood of INVITEs with too small an interval is refused and counted
+// one by one, but logged at most once a second.
+func TestSessionRefusalLogsRateLimited(t *testing.T) {
+	var logs logBuffer
+	var counts refusalCounter
+	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counts, Logger: testLogger(&logs)})
+	p := newPeer(t, srv.Addr())
+	start := time.Now()
+	const n = 20
+	for range n {
+		d := p.newDialog()
+		d.invite(d.defaultOffer(), "Session-Expires: 30", "Supported: timer")
+		d.ackNon2xx(p.response(422, sip.INVITE, 3*time.Second))
+	}
+	if got := counts.get(limit.SessionMinSE); got != n {
+		t.Fatalf("counted %d refusals, want %d", got, n)
+	}
+	lines := strings.Count(logs.String(), "session interval too small")
+	if max := 1 + int(time.Since(start)/time.Second); lines < 1 || lines > max {
+		t.Fatalf("%d log lines for %d refusals in %v", lines, n, time.Since(start))
+	}
+}
