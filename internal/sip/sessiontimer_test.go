@@ -185,33 +185,33 @@ func TestSessionRefreshKeepsCall(t *testing.T) {
 	srv := startServer(t, Config{Handler: handler, SessionMinSE: time.Second, Refusals: &counts})
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
-	d.invite(d.defaultOffer(), "Session-Expires: 3;refresher=uac", "Supported: timer")
+	d.invite(d.defaultOffer(), "Session-Expires: 4;refresher=uac", "Supported: timer")
 	d.learn(p.response(200, sip.INVITE, 3*time.Second))
 	d.ack2xx(d.cseq)
 	c := recvCall(t, calls)
 	start := time.Now()
-	for i := 0; time.Since(start) < 4*time.Second; i++ {
-		// A refresh every 0.6 s; without them the BYE comes 2 s after the answer.
+	for i := 0; time.Since(start) < 5*time.Second; i++ {
+		// A refresh every 0.6 s; without them the BYE comes 2.7 s after the answer.
 		tick := time.NewTimer(600 * time.Millisecond)
 		<-tick.C
 		d.cseq++
 		switch i % 3 {
 		case 0:
-			p.send(d.message("UPDATE", newBranch(), d.cseq, "", "Session-Expires: 3;refresher=uac", "Supported: timer"))
+			p.send(d.message("UPDATE", newBranch(), d.cseq, "", "Session-Expires: 4;refresher=uac", "Supported: timer"))
 			res := p.responseNoBye(200, sip.UPDATE, 2*time.Second)
-			if se := header(res, "Session-Expires"); se != "3;refresher=uac" || len(res.Body()) != 0 {
+			if se := header(res, "Session-Expires"); se != "4;refresher=uac" || len(res.Body()) != 0 {
 				t.Fatalf("UPDATE 200: Session-Expires %q, body %q", se, res.Body())
 			}
 		case 1:
-			p.send(d.message("UPDATE", newBranch(), d.cseq, d.defaultOffer(), "Session-Expires: 3;refresher=uac", "Supported: timer"))
+			p.send(d.message("UPDATE", newBranch(), d.cseq, d.defaultOffer(), "Session-Expires: 4;refresher=uac", "Supported: timer"))
 			res := p.responseNoBye(200, sip.UPDATE, 2*time.Second)
 			if !strings.Contains(string(res.Body()), "m=audio 40000 RTP/AVP 0 101") {
 				t.Fatalf("UPDATE with an offer answered:\n%s", res.Body())
 			}
 		case 2:
-			p.send(d.message("INVITE", newBranch(), d.cseq, d.defaultOffer(), "Session-Expires: 3;refresher=uac", "Supported: timer"))
+			p.send(d.message("INVITE", newBranch(), d.cseq, d.defaultOffer(), "Session-Expires: 4;refresher=uac", "Supported: timer"))
 			res := p.responseNoBye(200, sip.INVITE, 2*time.Second)
-			if se := header(res, "Session-Expires"); se != "3;refresher=uac" {
+			if se := header(res, "Session-Expires"); se != "4;refresher=uac" {
 				t.Fatalf("re-INVITE 200: Session-Expires %q", se)
 			}
 			d.ack2xx(d.cseq)
@@ -246,7 +246,7 @@ func TestGatewayRefreshesSession(t *testing.T) {
 			srv := startServer(t, Config{Handler: handler, SessionMinSE: time.Second})
 			p := newPeer(t, srv.Addr())
 			d := p.newDialog()
-			extra := []string{"Session-Expires: 2;refresher=uas", "Supported: timer"}
+			extra := []string{"Session-Expires: 3;refresher=uas", "Supported: timer"}
 			if tc.allow != "" {
 				extra = append(extra, tc.allow)
 			}
@@ -254,17 +254,17 @@ func TestGatewayRefreshesSession(t *testing.T) {
 			ok := p.response(200, sip.INVITE, 3*time.Second)
 			d.learn(ok)
 			d.ack2xx(d.cseq)
-			if se := header(ok, "Session-Expires"); se != "2;refresher=uas" {
+			if se := header(ok, "Session-Expires"); se != "3;refresher=uas" {
 				t.Fatalf("Session-Expires %q", se)
 			}
 			c := recvCall(t, calls)
 			for range 2 {
 				req := p.request(tc.method, 4*time.Second)
-				if se := header(req, "Session-Expires"); se != "2;refresher=uas" {
+				if se := header(req, "Session-Expires"); se != "3;refresher=uas" {
 					t.Fatalf("refresh Session-Expires %q", se)
 				}
 				res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-				res.AppendHeader(sip.NewHeader("Session-Expires", "2;refresher=uas"))
+				res.AppendHeader(sip.NewHeader("Session-Expires", "3;refresher=uas"))
 				if tc.method == sip.INVITE {
 					if !strings.Contains(string(req.Body()), "m=audio 40000 RTP/AVP 0 101") {
 						t.Fatalf("refresh re-INVITE offer:\n%s", req.Body())

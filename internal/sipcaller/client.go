@@ -97,8 +97,8 @@ type Config struct {
 	// ("uac", "uas", or "" to let the gateway choose).
 	SessionExpires time.Duration
 	Refresher      string
-	// Refresh makes the call refresh its session with UPDATE at half the
-	// granted interval when it is the refresher.
+	// Refresh makes the call refresh its session with UPDATE every third
+	// of the granted interval when it is the refresher.
 	Refresh bool
 }
 

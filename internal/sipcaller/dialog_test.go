@@ -111,12 +111,13 @@ func TestSessionTimer(t *testing.T) {
 		t.Fatalf("interval below Min-SE: %v", err)
 	}
 
-	call := e.dial(Config{SessionExpires: 2 * time.Second, Refresher: "uac", Refresh: true})
+	call := e.dial(Config{SessionExpires: 3 * time.Second, Refresher: "uac", Refresh: true})
 	inv := recvInvite(t, invites)
-	if d, r := call.SessionTimer(); d != 2*time.Second || r != "uac" {
+	if d, r := call.SessionTimer(); d != 3*time.Second || r != "uac" {
 		t.Fatalf("granted %v %q", d, r)
 	}
-	eventually(t, 10*time.Second, "3 refreshes", func() bool { sent, _ := call.Refreshes(); return sent >= 3 })
+	// 4 refreshes take 4 s, more than the interval.
+	eventually(t, 15*time.Second, "4 refreshes", func() bool { sent, _ := call.Refreshes(); return sent >= 4 })
 	select {
 	case <-inv.Done():
 		t.Fatalf("refreshed call ended: %v", inv.EndCause())
@@ -132,7 +133,7 @@ func TestGatewayRefreshesAndVanish(t *testing.T) {
 	gw := rtpSocket(t)
 	handler, invites := answering(gw)
 	e := newEnvWith(t, gwsip.Config{Handler: handler, SessionMinSE: time.Second})
-	call := e.dial(Config{SessionExpires: 2 * time.Second, Refresher: "uas"})
+	call := e.dial(Config{SessionExpires: 3 * time.Second, Refresher: "uas"})
 	inv := recvInvite(t, invites)
 	eventually(t, 10*time.Second, "a refresh from the gateway", func() bool { _, got := call.Refreshes(); return got >= 1 })
 

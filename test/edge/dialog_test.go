@@ -372,11 +372,12 @@ func TestSessionTimers(t *testing.T) {
 
 	t.Run("refreshed by UPDATE", func(t *testing.T) {
 		routeStream(env, "refresher")
-		call, err := env.Dial(t, sipcaller.Config{To: "refresher", SessionExpires: 3 * time.Second, Refresher: "uac", Refresh: true})
+		call, err := env.Dial(t, sipcaller.Config{To: "refresher", SessionExpires: 4 * time.Second, Refresher: "uac", Refresh: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Four refreshes take 6 s, twice the interval.
+		// A refresh every 1.3 s, 1.3 s before the gateway would give up;
+		// four of them outlast the 4 s interval.
 		servetest.Eventually(t, 20*time.Second, "4 refreshes", func() bool { sent, _ := call.Refreshes(); return sent >= 4 })
 		select {
 		case <-call.Ended():
