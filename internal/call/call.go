@@ -70,8 +70,14 @@ type Config struct {
 	// Clock is the media clock shared by calls (borrowed). Nil: the call
 	// runs a clock of its own.
 	Clock *Clock
-	// Refusals counts what the call's bounds refuse, e.g. RTP from a
-	// source other than the caller's (borrowed; nil: not counted).
+	// MaxCallDuration hangs up an answered call this long after its
+	// answer; HoldTimeout hangs up a call the caller holds (sending
+	// nothing) this long. Zero or negative: no bound.
+	MaxCallDuration time.Duration
+	HoldTimeout     time.Duration
+	// Refusals counts what the call's bounds refuse or end: RTP from a
+	// source other than the caller's, calls ended by the bounds above
+	// (borrowed; nil: not counted).
 	Refusals limit.Counter
 }
 
@@ -159,6 +165,9 @@ type Call struct {
 	sender      *rtpio.Sender
 	recv        *rtpio.Receiver
 	codec       sip.Codec
+	alaw        bool  // the codec is PCMA, whatever its payload type (set before media starts)
+	offeredType uint8 // the payload type the gateway's late offer gave the codec
+	renumbered  bool  // the caller's answer gave the codec another payload type than offeredType
 	answeredAt  time.Time
 	dtmfSubs    []*dtmfSub
 
@@ -197,6 +206,8 @@ type Call struct {
 	// changes), so a tick skips the work for tracks nobody takes.
 	tapTracks atomic.Uint32
 	source    atomic.Pointer[sourceBox]
+
+	bounded atomic.Bool // a bound (duration, hold, RTP timeout) is hanging the call up
 
 	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
 	lateFrames                                                 atomic.Uint64
@@ -421,6 +432,8 @@ func (c *Call) endFromDialog() {
 		c.end(remote + " cancelled")
 	case sip.EndRemoteBye:
 		c.end(remote + " hung up")
+	case sip.EndSessionExpired:
+		c.end(reasonSessionExpired)
 	default:
 		if local == "" {
 			local = "dialog ended"
@@ -463,11 +476,9 @@ func (c *Call) Answer() error {
 	if c.inv == nil {
 		return errors.New("answer: the call is outgoing")
 	}
-	offer := c.inv.Offer
-	if len(offer.Codecs) == 0 {
+	if !c.inv.LateOffer && len(c.inv.Offer.Codecs) == 0 {
 		return sip.ErrNoCommonCodec
 	}
-	codec := offer.Codecs[0]
 	conn, err := c.cfg.Ports.Listen(c.cfg.RTPIP)
 	if err != nil {
 		return fmt.Errorf("answer: rtp port: %w", err)
@@ -478,12 +489,21 @@ func (c *Call) Answer() error {
 	c.first = m + 1 - c.base
 	c.lastTick = c.first - 1
 	c.tick.Store(c.first - 1)
-	if err := c.inv.Answer(conn.LocalAddr(), codec, offer.DTMFType); err != nil {
+	// For a late offer the codec is the one the caller's ACK picked.
+	agreed, err := c.inv.Accept(conn.LocalAddr())
+	if err != nil {
 		_ = conn.Close()
+		switch {
+		case errors.Is(err, sip.ErrNoAnswer):
+			c.localReason = "no usable SDP answer in the ACK"
+		case errors.Is(err, sip.ErrAckTimeout):
+			c.localReason = "no ACK for 200 OK"
+		}
 		return fmt.Errorf("answer: %w", err)
 	}
 	c.conn = conn
-	c.startMediaLocked(codec, offer.DTMFType)
+	c.offeredType, c.renumbered = agreed.OfferedType, agreed.OfferedType != agreed.Codec.PayloadType
+	c.startMediaLocked(agreed.Codec, agreed.DTMFType)
 	return nil
 }
 
@@ -492,12 +512,13 @@ func (c *Call) Answer() error {
 func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 	conn := c.conn
 	c.codec = codec
+	c.alaw = strings.EqualFold(codec.Name, "PCMA")
 	remote := c.dlg.RemoteRTP()
 	sender := rtpio.NewSender(conn, remote, codec.PayloadType)
 	// The receiver latches to the caller's source, preferring its SDP
 	// address; a re-INVITE that moves the caller opens the latch again.
 	recv := rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
-		AudioTypes: []uint8{codec.PayloadType},
+		AudioTypes: c.audioTypes(codec),
 		DTMFType:   dtmfType,
 		Logger:     c.log,
 		Remote:     remote,
@@ -514,6 +535,16 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 	c.wg.Add(1)
 	go c.receiveLoop()
 	c.mclock.add(c)
+}
+
+// audioTypes are the payload types the call takes the caller's audio on:
+// the codec's, and the one the gateway's late offer gave it when the
+// caller's answer renumbered it.
+func (c *Call) audioTypes(codec sip.Codec) []uint8 {
+	if c.renumbered {
+		return []uint8{codec.PayloadType, c.offeredType}
+	}
+	return []uint8{codec.PayloadType}
 }
 
 // Ring sends 180 Ringing to the caller of an unanswered incoming call.
@@ -781,7 +812,7 @@ func (h *inbound) HandleFrame(payload []byte, pt uint8, lost bool) {
 	switch {
 	case lost || len(payload) == 0:
 		fillSilence(frame)
-	case pt == 8:
+	case c.alaw:
 		media.TranscodeALawToULaw(frame, payload)
 	case len(payload) == frameBytes:
 		frame = payload // PCMU passes through as it came
@@ -953,7 +984,7 @@ func (c *Call) playOut(n uint64, got bool) {
 			c.sender.MarkTalkspurt()
 		}
 		payload := out
-		if c.codec.PayloadType == 8 {
+		if c.alaw {
 			for i, b := range out {
 				c.wireBuf[i] = media.ULawToALaw(b)
 			}
@@ -1003,34 +1034,6 @@ var silenceFrame = func() (b [frameBytes]byte) {
 	}
 	return b
 }()
-
-// checkActivity hangs up when no RTP arrived for RTPTimeout.
-func (c *Call) checkActivity() {
-	last := c.recv.LastPacket()
-	if last.IsZero() {
-		last = c.answeredAt
-	}
-	if c.inv != nil {
-		// A caller holding the call with an offer in which it sends
-		// nothing (inactive, recvonly) is not idle; once it takes the
-		// call back, the timeout counts from that re-INVITE.
-		d, at := c.inv.RemoteDirection()
-		if d == sip.DirInactive || d == sip.DirRecvOnly {
-			return
-		}
-		if at.After(last) {
-			last = at
-		}
-	}
-	if idle := time.Since(last); idle > c.cfg.RTPTimeout {
-		c.log.Warn("no RTP from caller: hanging up", "idle", idle.Round(time.Millisecond), "rtp_timeout", c.cfg.RTPTimeout)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.Hangup(fmt.Sprintf("rtp timeout (%s without media)", c.cfg.RTPTimeout))
-		}()
-	}
-}
 
 // fillSilence sets b to µ-law silence (copies, not a byte loop: it runs for
 // every call on every tick that plays nothing).

@@ -295,7 +295,7 @@ func New(cfg Config) (*Gateway, error) {
 		Logger:   cfg.Logger,
 		Handler:  g.handle,
 		Limits:   cfg.Limits,
-		Counter:  g.metrics,
+		Refusals: g.metrics,
 		Allow:    cfg.SIPAllow,
 		Auth:     cfg.SIPAuth,
 		Realm:    cfg.SIPRealm,
@@ -326,7 +326,9 @@ func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error)
 func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
-	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log, Refusals: g.metrics}
+	lim := g.cfg.Limits.WithDefaults() // call bounds
+	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log,
+		MaxCallDuration: lim.MaxCallDuration, HoldTimeout: lim.HoldTimeout, Refusals: g.metrics}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopping {
@@ -518,7 +520,10 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		Clock:      g.clock,
 		RTPTimeout: g.cfg.RTPTimeout,
 		Logger:     log,
-		Refusals:   g.metrics,
+		// Call bounds.
+		MaxCallDuration: g.cfg.Limits.WithDefaults().MaxCallDuration,
+		HoldTimeout:     g.cfg.Limits.WithDefaults().HoldTimeout,
+		Refusals:        g.metrics,
 	})
 	g.mu.Lock()
 	g.calls[c] = struct{}{}

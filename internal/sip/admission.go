@@ -41,7 +41,7 @@ type admission struct {
 
 // newAdmission builds the admission of cfg (its Limits already defaulted).
 func newAdmission(cfg Config, log *slog.Logger) (*admission, error) {
-	a := &admission{counter: cfg.Counter, now: time.Now, warn: map[limit.Refusal]*limit.Warner{}}
+	a := &admission{counter: cfg.Refusals, now: time.Now, warn: map[limit.Refusal]*limit.Warner{}}
 	for _, p := range cfg.Allow {
 		if !p.IsValid() {
 			return nil, errors.New("sip: allow list holds an invalid network")

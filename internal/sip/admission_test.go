@@ -94,7 +94,7 @@ func TestInviteRate(t *testing.T) {
 	var logs logBuffer
 	var counted refusals
 	handler, calls := holdHandler()
-	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs), Counter: &counted,
+	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs), Refusals: &counted,
 		Limits: limit.Limits{InviteRate: 1, InviteBurst: 3}})
 	p := newPeer(t, srv.Addr())
 	const sent = 10
@@ -138,7 +138,7 @@ func TestInviteRate(t *testing.T) {
 // INVITEs that name an unknown dialog are charged to the rate too.
 func TestStrayReinviteRate(t *testing.T) {
 	var counted refusals
-	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Counter: &counted,
+	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counted,
 		Limits: limit.Limits{InviteRate: 1, InviteBurst: 1}})
 	p := newPeer(t, srv.Addr())
 	for range 3 {
@@ -160,7 +160,7 @@ func TestStrayReinviteRate(t *testing.T) {
 func TestMaxCalls(t *testing.T) {
 	var counted refusals
 	handler, calls := recvHandler(true)
-	srv := startServer(t, Config{Handler: handler, Counter: &counted, Limits: limit.Limits{MaxCalls: 2}})
+	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Limits: limit.Limits{MaxCalls: 2}})
 	p := newPeer(t, srv.Addr())
 	acked := p.newDialog()
 	acked.answered(2 * time.Second)
@@ -198,7 +198,7 @@ func TestMaxCalls(t *testing.T) {
 func TestAllowList(t *testing.T) {
 	var counted refusals
 	handler, calls := holdHandler()
-	srv := startServer(t, Config{Handler: handler, Counter: &counted, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})
+	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})
 	out := newPeer(t, srv.Addr())
 	d := out.newDialog()
 	d.invite(d.defaultOffer())
@@ -237,7 +237,7 @@ func TestDigestAuthentication(t *testing.T) {
 	var logs logBuffer
 	var counted refusals
 	handler, calls := holdHandler()
-	srv := startServer(t, Config{Handler: handler, Counter: &counted, Logger: testLogger(&logs),
+	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Logger: testLogger(&logs),
 		Auth: map[string]string{"alice": "wonder-land"}, Realm: "edge.example"})
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()

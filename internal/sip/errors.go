@@ -14,6 +14,9 @@ var (
 	ErrNotAnswered = errors.New("sip: call not answered")
 	// ErrCallEnded means the dialog is already over.
 	ErrCallEnded = errors.New("sip: call ended")
+	// ErrNoAnswer means the ACK to a 200 OK that carried the gateway's offer
+	// (the INVITE had no SDP) carried no usable answer.
+	ErrNoAnswer = errors.New("sip: no usable SDP answer in the ACK")
 	// ErrAckTimeout means the caller never acknowledged the 200 OK.
 	ErrAckTimeout = errors.New("sip: no ACK for 200 OK")
 	// ErrInvalidStatus means Reject was given a code outside 300-699.

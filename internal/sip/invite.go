@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -20,12 +19,13 @@ type EndCause int
 
 // End causes. EndNone means the dialog has not ended.
 const (
-	EndNone      EndCause = iota
-	EndRemoteBye          // the caller sent BYE
-	EndCancel             // the caller sent CANCEL before the call was answered
-	EndLocalBye           // the gateway sent BYE
-	EndRejected           // the gateway sent a non-2xx final response
-	EndError              // the dialog failed: no ACK, transport error
+	EndNone           EndCause = iota
+	EndRemoteBye               // the caller sent BYE
+	EndCancel                  // the caller sent CANCEL before the call was answered
+	EndLocalBye                // the gateway sent BYE
+	EndRejected                // the gateway sent a non-2xx final response
+	EndError                   // the dialog failed: no ACK, no usable answer, transport error
+	EndSessionExpired          // no session refresh came in time (RFC 4028); the gateway sent BYE
 )
 
 // String returns the cause's name.
@@ -43,6 +43,8 @@ func (e EndCause) String() string {
 		return "rejected"
 	case EndError:
 		return "error"
+	case EndSessionExpired:
+		return "session-expired"
 	}
 	return fmt.Sprintf("EndCause(%d)", int(e))
 }
@@ -68,7 +70,8 @@ type Invite struct {
 	ToURI       string            // full To URI
 	Diversion   string            // user part of the first Diversion URI, "" if none
 	Source      netip.AddrPort    // where the INVITE came from
-	Offer       Offer             // the initial offer
+	Offer       Offer             // the initial offer; empty for a late offer
+	LateOffer   bool              // the INVITE had no SDP: the 200 OK offers, the ACK answers
 	Headers     map[string]string // every header: lower-case name -> first value
 
 	srv *Server                    // borrowed: the server that accepted the call
@@ -94,26 +97,38 @@ type Invite struct {
 	remote     netip.AddrPort
 	offer      Offer
 	offerAt    time.Time // when offer came
+	heldSince  time.Time // when the caller put the call on hold; zero while it is not held
+	media      Media     // what the answer agreed
 	onRemote   func(netip.AddrPort)
 	onEnd      []func()
+
+	// The 2xx that carried the gateway's offer (to an INVITE without SDP)
+	// and waits for the answer in its ACK; nil when none waits.
+	offerWait *offerWait
+
+	session sessionTimer // RFC 4028 session timer; zero interval: none
 }
 
 func newInvite(s *Server, req *sip.Request, tx sip.ServerTransaction, dlg *sipgo.DialogServerSession, offer Offer, log *slog.Logger) *Invite {
 	c := &Invite{
-		CallID:  callIDOf(req),
-		Offer:   offer,
-		Headers: make(map[string]string, 16),
-		srv:     s,
-		log:     log,
-		dlg:     dlg,
-		tx:      tx,
-		done:    make(chan struct{}),
-		ackSig:  make(chan struct{}, 1),
-		remote:  offer.RTPAddr,
-		offer:   offer,
-		offerAt: time.Now(),
+		CallID:    callIDOf(req),
+		Offer:     offer,
+		LateOffer: len(req.Body()) == 0,
+		Headers:   make(map[string]string, 16),
+		srv:       s,
+		log:       log,
+		dlg:       dlg,
+		tx:        tx,
+		done:      make(chan struct{}),
+		ackSig:    make(chan struct{}, 1),
+		remote:    offer.RTPAddr,
+		offer:     offer,
+		offerAt:   time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
+	if !c.LateOffer {
+		c.takeRemoteLocked(offer, c.offerAt)
+	}
 	if from := req.From(); from != nil {
 		c.From = from.Address.User
 		c.FromDisplay = from.DisplayName
@@ -202,6 +217,23 @@ func (c *Invite) RemoteDirection() (string, time.Time) {
 	return c.offer.Direction, c.offerAt
 }
 
+// HeldSince returns when the caller put the call on hold (its latest
+// offer or answer is inactive, recvonly, or has c=0.0.0.0: it sends
+// nothing), and the zero time while the call is not held. A hold offered
+// again (e.g. in a session refresh) keeps its start.
+func (c *Invite) HeldSince() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.heldSince
+}
+
+// Media returns what the answer agreed (the zero Media before).
+func (c *Invite) Media() Media {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.media
+}
+
 // OnRemoteChange registers fn, called (from the re-INVITE's goroutine,
 // before the 200 OK is sent) when a re-INVITE changes the remote RTP address.
 // fn must not block.
@@ -235,6 +267,7 @@ func (c *Invite) end(cause EndCause) {
 	c.cause = cause
 	fns := c.onEnd
 	c.onEnd = nil
+	c.stopSessionLocked()
 	c.mu.Unlock()
 	close(c.done)
 	c.cancel()
@@ -274,6 +307,10 @@ func (c *Invite) response(req *sip.Request, code int, reason string, body []byte
 		res.AppendHeader(sip.HeaderClone(&c.srv.dialogUA(req).ContactHDR))
 	}
 	res.AppendHeader(sip.NewHeader("Server", c.srv.cfg.UserAgent))
+	if code >= 200 && code < 300 {
+		res.AppendHeader(sip.NewHeader("Allow", allowHeader))
+		res.AppendHeader(sip.NewHeader("Supported", "timer"))
+	}
 	if body != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
@@ -303,14 +340,102 @@ func (c *Invite) Ringing() error {
 // caller offered that type (0 = no DTMF), then waits for the ACK, retransmitting
 // the 200 OK, for up to Config.AckTimeout. codec must be one of Offer.Codecs.
 // When the ACK never comes the server sends BYE and Answer returns ErrAckTimeout.
+// For a late offer the 200 OK offers codec (PCMU or PCMA) first, the other
+// G.711 law after it and telephone-event when dtmfType is not 0; the ACK's
+// answer decides, as for Accept, and Media tells what it picked.
 func (c *Invite) Answer(local netip.AddrPort, codec Codec, dtmfType uint8) error {
+	_, err := c.answerCall(local, codec, dtmfType)
+	return err
+}
+
+// answerCall sends the 200 OK (an answer, or an offer for a late offer),
+// waits for the ACK and takes the ACK's answer to an offer.
+func (c *Invite) answerCall(local netip.AddrPort, codec Codec, dtmfType uint8) (Media, error) {
 	if err := c.begin(); err != nil {
-		return err
+		return Media{}, err
 	}
 	defer c.ops.Done()
 	if local.Port() == 0 {
-		return fmt.Errorf("sip: answer: local RTP port is 0")
+		return Media{}, fmt.Errorf("sip: answer: local RTP port is 0")
 	}
+	seq := c.dlg.InviteRequest.CSeq().SeqNo
+	c.mu.Lock()
+	if err := c.checkNewLocked(); err != nil {
+		c.mu.Unlock()
+		return Media{}, err
+	}
+	ours := &answerSDP{ip: c.srv.publicIP, port: local.Port(), sessionID: rand.Uint64() >> 1, version: 1}
+	var err error
+	if c.LateOffer {
+		err = c.offerLocked(ours, codec, dtmfType)
+	} else {
+		err = c.answerLocked(ours, codec, dtmfType)
+	}
+	if err != nil {
+		c.mu.Unlock()
+		return Media{}, err
+	}
+	c.state = stateAnswering
+	c.pendingSeq = seq
+	var wait *offerWait
+	if c.LateOffer {
+		wait = newOfferWait(seq, true)
+		c.offerWait = wait
+	}
+	c.answer = ours
+	body, err := c.answer.marshal(c.srv.cfg.UserAgent)
+	sessionHdrs := c.sessionHeadersLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return Media{}, fmt.Errorf("sip: answer: %w", err)
+	}
+	res := c.response(c.dlg.InviteRequest, sip.StatusOK, "OK", body)
+	for _, h := range sessionHdrs {
+		res.AppendHeader(h)
+	}
+	c.dlg.InviteResponse = res
+	if err := c.tx.Respond(res); err != nil {
+		c.end(EndError)
+		return Media{}, fmt.Errorf("sip: send 200: %w", err)
+	}
+	err = c.awaitAck(seq, res, c.tx)
+	switch err {
+	case nil:
+	case ErrAckTimeout:
+		c.log.Warn("no ACK for 200 OK; ending call")
+		if byeErr := c.byeAndEnd(EndError); byeErr != nil {
+			return Media{}, fmt.Errorf("%w (bye: %w)", ErrAckTimeout, byeErr)
+		}
+		return Media{}, ErrAckTimeout
+	default:
+		return Media{}, err
+	}
+	if c.LateOffer {
+		if err := c.answerTaken(wait); err != nil {
+			if c.EndCause() != EndNone {
+				return Media{}, ErrCallEnded
+			}
+			c.log.Warn("ACK carried no usable SDP answer to the gateway's offer; ending call", "error", err)
+			if byeErr := c.byeAndEnd(EndError); byeErr != nil {
+				c.log.Info("BYE after unusable answer failed", "error", byeErr)
+			}
+			return Media{}, fmt.Errorf("%w: %w", ErrNoAnswer, err)
+		}
+	}
+	c.mu.Lock()
+	c.state = stateAnswered
+	m := c.media
+	c.startSessionLocked()
+	c.mu.Unlock()
+	c.log.Info("call answered", "codec", m.Codec.Name, "payload_type", m.Codec.PayloadType, "late_offer", c.LateOffer,
+		"local_port", local.Port(), "remote_rtp", m.Remote.String())
+	return m, nil
+}
+
+// answerLocked fills a with the answer to the caller's offer: codec, which
+// must be one of the offer's, and telephone-event on dtmfType when the
+// offer has that type.
+func (c *Invite) answerLocked(a *answerSDP, codec Codec, dtmfType uint8) error {
 	if codec.ClockRate == 0 {
 		codec.ClockRate = 8000
 	}
@@ -318,61 +443,26 @@ func (c *Invite) Answer(local netip.AddrPort, codec Codec, dtmfType uint8) error
 		return fmt.Errorf("sip: answer with %s/%d: %w", codec.Name, codec.PayloadType, ErrNoCommonCodec)
 	}
 	codec.Name = strings.ToUpper(codec.Name)
-	c.mu.Lock()
-	if err := c.checkNewLocked(); err != nil {
-		c.mu.Unlock()
-		return err
-	}
 	if dtmfType != 0 && dtmfType != c.offer.DTMFType {
 		dtmfType = 0
 	}
-	c.state = stateAnswering
-	c.pendingSeq = c.dlg.InviteRequest.CSeq().SeqNo
-	c.answer = &answerSDP{
-		ip:        c.srv.publicIP,
-		port:      local.Port(),
-		codec:     codec,
-		dtmfType:  dtmfType,
-		sessionID: rand.Uint64() >> 1,
-		version:   1,
-		direction: answerDirection(c.offer.Direction),
-	}
-	body, err := c.answer.marshal(c.srv.cfg.UserAgent)
+	a.codec, a.dtmfType = codec, dtmfType
+	a.direction = answerDirection(c.offer.Direction)
+	c.media = Media{Codec: codec, DTMFType: dtmfType, Remote: c.remote, OfferedType: codec.PayloadType}
+	return nil
+}
+
+// byeAndEnd sends BYE (bounded by byeTimeout) and ends the dialog with cause.
+func (c *Invite) byeAndEnd(cause EndCause) error {
+	c.mu.Lock()
+	c.byeSent = true
 	c.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("sip: answer: %w", err)
-	}
-	res := c.response(c.dlg.InviteRequest, sip.StatusOK, "OK", body)
-	c.dlg.InviteResponse = res
-	if err := c.tx.Respond(res); err != nil {
-		c.end(EndError)
-		return fmt.Errorf("sip: send 200: %w", err)
-	}
-	err = c.awaitAck(c.dlg.InviteRequest.CSeq().SeqNo, res, c.tx)
-	switch err {
-	case nil:
-		c.mu.Lock()
-		c.state = stateAnswered
-		c.mu.Unlock()
-		c.log.Info("call answered", "codec", codec.Name, "local_port", local.Port(), "remote_rtp", c.RemoteRTP().String())
-		return nil
-	case ErrAckTimeout:
-		c.log.Warn("no ACK for 200 OK; ending call")
-		c.mu.Lock()
-		c.byeSent = true
-		c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-		byeErr := c.sendBye(ctx)
-		cancel()
-		c.end(EndError)
-		c.tx.Terminate()
-		if byeErr != nil {
-			return fmt.Errorf("%w (bye: %w)", ErrAckTimeout, byeErr)
-		}
-		return ErrAckTimeout
-	default:
-		return err
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	err := c.sendBye(ctx)
+	cancel()
+	c.end(cause)
+	c.tx.Terminate()
+	return err
 }
 
 // awaitAck retransmits res on tx (T1 doubling to T2) until an ACK with CSeq
@@ -424,11 +514,26 @@ func (c *Invite) ackReceived(req *sip.Request) {
 	// fails its CSeq check, which is harmless here.
 	_ = c.dlg.ReadAck(req, nil)
 	c.mu.Lock()
+	var moved bool
+	var answerErr error
+	if w := c.offerWait; w != nil && cseq.SeqNo == w.seq && !w.acked {
+		// The answer to the offer the 2xx carried (a retransmitted ACK
+		// repeats it and is ignored).
+		moved = c.answerInAckLocked(w, req.Body())
+		if !w.initial {
+			answerErr = w.err
+		}
+	}
 	if cseq.SeqNo <= c.pendingSeq && cseq.SeqNo > c.ackedSeq {
 		c.ackedSeq = cseq.SeqNo
 	}
+	remote, notify := c.remote, c.onRemote
 	c.mu.Unlock()
 	c.pokeAck()
+	if answerErr != nil {
+		c.log.Warn("ACK to a re-INVITE without SDP carried no usable answer; the session stays as it was", "error", answerErr)
+	}
+	c.noteRemote(moved, remote, notify)
 }
 
 // implicitAckLocked treats the pending 2xx as acknowledged: the caller sends
@@ -569,128 +674,19 @@ func (c *Invite) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// reinvite answers a re-INVITE with the current answer (same codec and
-// port, next session version, direction mirrored per RFC 3264) and records
-// the caller's new address.
-func (c *Invite) reinvite(req *sip.Request, tx sip.ServerTransaction) {
-	body, err := c.updateSession(req, tx)
-	if err != nil {
-		var re *refusal
-		code, reason := sip.StatusInternalServerError, "Server Internal Error"
-		if errors.As(err, &re) {
-			code, reason = re.code, re.reason
-		}
-		c.log.Info("re-INVITE refused", "status", code, "error", err)
-		c.srv.respond(req, tx, code, reason)
-		c.srv.awaitAck(tx)
-		return
-	}
-	res := c.response(req, sip.StatusOK, "OK", body)
-	if err := tx.Respond(res); err != nil {
-		c.log.Info("re-INVITE response failed", "error", err)
-		return
-	}
-	if err := c.awaitAck(req.CSeq().SeqNo, res, tx); err == ErrAckTimeout {
-		c.log.Warn("no ACK for re-INVITE 200 OK")
-	}
-	tx.Terminate()
-}
-
-// refusal is a re-INVITE error with the status to answer it with.
-type refusal struct {
-	code   int
-	reason string
-	err    error
-}
-
-func (r *refusal) Error() string { return fmt.Sprintf("%d %s: %v", r.code, r.reason, r.err) }
-func (r *refusal) Unwrap() error { return r.err }
-
-// updateSession applies a re-INVITE's offer and returns the SDP answer.
-// The re-INVITE stops being pending when it returns: the caller cannot send
-// another before it sees the response.
-func (c *Invite) updateSession(req *sip.Request, tx sip.ServerTransaction) ([]byte, error) {
-	c.mu.Lock()
-	switch {
-	case c.cause != EndNone:
-		c.mu.Unlock()
-		return nil, &refusal{sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", ErrCallEnded}
-	case c.answer == nil || c.reinviting:
-		c.mu.Unlock()
-		return nil, &refusal{sip.StatusRequestPending, "Request Pending", ErrAlreadyResponded}
-	}
-	c.reinviting = true
-	c.implicitAckLocked()
-	c.mu.Unlock()
-	c.pokeAck()
-	defer func() {
-		c.mu.Lock()
-		c.reinviting = false
-		c.mu.Unlock()
-	}()
-
-	if err := c.dlg.ReadRequest(req, tx); err != nil {
-		return nil, fmt.Errorf("re-INVITE CSeq: %w", err)
-	}
-	var offer *Offer
-	if len(req.Body()) > 0 {
-		o, err := ParseOffer(req.Body())
-		if err != nil {
-			return nil, &refusal{sip.StatusNotAcceptableHere, "Not Acceptable Here", err}
-		}
-		offer = &o
-	}
-
-	c.mu.Lock()
-	if offer != nil && !offer.Has(c.answer.codec) {
-		c.mu.Unlock()
-		return nil, &refusal{sip.StatusNotAcceptableHere, "Not Acceptable Here", ErrNoCommonCodec}
-	}
-	var changed bool
-	var remote netip.AddrPort
-	var notify func(netip.AddrPort)
-	if offer != nil {
-		if offer.RTPAddr.Addr().IsUnspecified() {
-			// RFC 2543 hold: keep the address, treat as no media flow.
-			offer.RTPAddr = c.remote
-			offer.Direction = DirInactive
-		}
-		changed = offer.RTPAddr != c.remote
-		c.offer = *offer
-		c.offerAt = time.Now()
-		c.remote = offer.RTPAddr
-		c.answer.direction = answerDirection(offer.Direction)
-		remote, notify = c.remote, c.onRemote
-	}
-	c.answer.version++
-	c.pendingSeq = req.CSeq().SeqNo
-	body, err := c.answer.marshal(c.srv.cfg.UserAgent)
-	direction := c.answer.direction
-	c.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if changed {
-		c.log.Info("remote RTP address changed", "remote_rtp", remote.String())
-		if notify != nil {
-			notify(remote)
-		}
-	}
-	c.log.Info("re-INVITE accepted", "direction", direction)
-	return body, nil
-}
-
 // run calls the handler, then settles what it left open.
 func (c *Invite) run() {
 	defer c.cancel()
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("call handler panicked", "panic", fmt.Sprint(r))
-			}
+	if c.admitSession() {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					c.log.Error("call handler panicked", "panic", fmt.Sprint(r))
+				}
+			}()
+			c.srv.cfg.Handler(c.ctx, c)
 		}()
-		c.srv.cfg.Handler(c.ctx, c)
-	}()
+	}
 
 	c.mu.Lock()
 	c.finished = true
@@ -734,78 +730,4 @@ func (c *Invite) run() {
 		c.srv.awaitAck(c.tx)
 	}
 	c.end(EndError) // no-op unless nothing above ended the dialog
-}
-
-// statusText returns the standard reason phrase for a final status code.
-func statusText(code int) string {
-	switch code {
-	case 300:
-		return "Multiple Choices"
-	case 301:
-		return "Moved Permanently"
-	case 302:
-		return "Moved Temporarily"
-	case 380:
-		return "Alternative Service"
-	case 400:
-		return "Bad Request"
-	case 401:
-		return "Unauthorized"
-	case 402:
-		return "Payment Required"
-	case 403:
-		return "Forbidden"
-	case 404:
-		return "Not Found"
-	case 405:
-		return "Method Not Allowed"
-	case 406:
-		return "Not Acceptable"
-	case 408:
-		return "Request Timeout"
-	case 410:
-		return "Gone"
-	case 480:
-		return "Temporarily Unavailable"
-	case 481:
-		return "Call/Transaction Does Not Exist"
-	case 484:
-		return "Address Incomplete"
-	case 486:
-		return "Busy Here"
-	case 487:
-		return "Request Terminated"
-	case 488:
-		return "Not Acceptable Here"
-	case 491:
-		return "Request Pending"
-	case 500:
-		return "Server Internal Error"
-	case 501:
-		return "Not Implemented"
-	case 502:
-		return "Bad Gateway"
-	case 503:
-		return "Service Unavailable"
-	case 504:
-		return "Server Time-out"
-	case 600:
-		return "Busy Everywhere"
-	case 603:
-		return "Decline"
-	case 604:
-		return "Does Not Exist Anywhere"
-	case 606:
-		return "Not Acceptable"
-	}
-	switch code / 100 {
-	case 3:
-		return "Redirection"
-	case 4:
-		return "Request Failure"
-	case 5:
-		return "Server Failure"
-	default:
-		return "Global Failure"
-	}
 }

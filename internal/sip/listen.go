@@ -113,7 +113,7 @@ func (s *Server) connConfig(name string, conns int) connlimit.Config {
 		Max:         conns,
 		Idle:        idle,
 		Name:        name,
-		Counter:     s.cfg.Counter,
+		Counter:     s.cfg.Refusals,
 		Full:        limit.SIPConnsFull,
 		IdleClosed:  limit.SIPConnIdle,
 		AcceptError: limit.SIPAcceptError,

@@ -65,7 +65,7 @@ func waitCount(t *testing.T, r *refusals, x limit.Refusal, want int) {
 // A connection over the bound is closed at once; idle ones after SIPIdle.
 func TestTCPConnectionBounds(t *testing.T) {
 	var counted refusals
-	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Counter: &counted,
+	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counted,
 		Limits: limit.Limits{SIPConns: 2, SIPIdle: 300 * time.Millisecond}})
 	var conns []net.Conn
 	for range 3 {

@@ -42,13 +42,27 @@ func (o Offer) Has(c Codec) bool {
 	return false
 }
 
+// MaxSDPSize bounds an SDP body the gateway parses (an offer or an answer);
+// a larger one is refused before it is read. Real offers of a few audio
+// codecs take well under 2 KiB.
+const MaxSDPSize = 16 << 10
+
+// maxFormats bounds the payload types of the audio stream that are looked at.
+const maxFormats = 64
+
 // ParseOffer reduces an SDP body to an Offer. It uses the first audio
 // stream with a non-zero port and an RTP/AVP profile. It returns an error
-// wrapping ErrNoAudio when there is no such stream and ErrNoCommonCodec when
-// that stream offers neither PCMU nor PCMA.
+// wrapping ErrNoAudio when there is no such stream (or no body: a late
+// offer, which the gateway answers with an offer of its own) and
+// ErrNoCommonCodec when that stream offers neither PCMU nor PCMA. Codecs are
+// told by encoding name and clock rate (a=rtpmap), so a dynamic payload type
+// like "96 PCMA/8000" is A-law; static types 0 and 8 need no rtpmap.
 func ParseOffer(body []byte) (Offer, error) {
 	if len(body) == 0 {
 		return Offer{}, fmt.Errorf("empty body: %w", ErrNoAudio)
+	}
+	if len(body) > MaxSDPSize {
+		return Offer{}, fmt.Errorf("sdp of %d bytes, more than %d: %w", len(body), MaxSDPSize, ErrNoAudio)
 	}
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(string(body)); err != nil {
@@ -99,7 +113,11 @@ func ParseOffer(body []byte) (Offer, error) {
 		}
 		rtpmap[uint8(pt)] = strings.TrimSpace(enc)
 	}
-	for _, f := range md.MediaName.Formats {
+	formats := md.MediaName.Formats
+	if len(formats) > maxFormats {
+		formats = formats[:maxFormats]
+	}
+	for _, f := range formats {
 		pt64, err := strconv.ParseUint(f, 10, 7)
 		if err != nil {
 			continue
@@ -138,6 +156,49 @@ func ParseOffer(body []byte) (Offer, error) {
 	}
 	return off, nil
 }
+
+// ParseAnswer reduces the SDP answer to an offer the gateway made, listing
+// offered, to what the gateway sends: the first codec of the answer that the
+// offer listed, matched by encoding name and clock rate (the answer may map
+// it to another payload type, e.g. "96 PCMA/8000"; the answer's number is
+// the one to send with), then the answer's other codecs the offer listed.
+// It returns an error wrapping ErrNoAudio when the answer holds no usable
+// audio stream (no body, a rejected stream) and ErrNoCommonCodec when it
+// picks no codec of the offer.
+func ParseAnswer(body []byte, offered []Codec) (Offer, error) {
+	ans, err := ParseOffer(body)
+	if err != nil {
+		return ans, err
+	}
+	picked := ans.Codecs[:0:0]
+	for _, c := range ans.Codecs {
+		for _, o := range offered {
+			if strings.EqualFold(c.Name, o.Name) && c.ClockRate == o.ClockRate {
+				picked = append(picked, c)
+				break
+			}
+		}
+	}
+	if len(picked) == 0 {
+		return ans, fmt.Errorf("answer picks %s, none of the codecs offered: %w", codecNames(ans.Codecs), ErrNoCommonCodec)
+	}
+	ans.Codecs = picked
+	return ans, nil
+}
+
+// codecNames lists codecs as "NAME/PT" for errors.
+func codecNames(cs []Codec) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = fmt.Sprintf("%s/%d", c.Name, c.PayloadType)
+	}
+	return "[" + strings.Join(names, " ") + "]"
+}
+
+// isHold reports whether an offer in direction d means the caller sends
+// nothing: the call is on hold (an RFC 2543 hold, c=0.0.0.0, is read as
+// inactive).
+func isHold(d string) bool { return d == DirInactive || d == DirRecvOnly }
 
 // plainRTP accepts RTP/AVP and RTP/AVPF; secure profiles are not supported.
 func plainRTP(protos []string) bool {

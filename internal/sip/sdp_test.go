@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,13 +146,70 @@ func TestAnswerSDPMarshal(t *testing.T) {
 	}
 }
 
-func FuzzParseOffer(f *testing.F) {
+// sdpSeeds are offers and answers as callers send them, for the fuzz targets.
+func sdpSeeds(f *testing.F) {
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"))
 	f.Add([]byte("v=0\r\nm=audio 1 RTP/AVP 0\r\n"))
+	f.Add([]byte{}) // a late offer: INVITE or ACK without SDP
+	f.Add([]byte(offerLines(30000, "96 97", "a=rtpmap:96 PCMA/8000", "a=rtpmap:97 telephone-event/8000", "a=recvonly")))
+	f.Add([]byte(strings.Replace(offerLines(30000, "0"), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1)))
+	f.Add([]byte(offerLines(0, "0")))
+	f.Add([]byte(offerLines(30000, "111 0", "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000/1")))
+	f.Add([]byte("v=0\r\nc=IN IP6 ::1\r\nm=audio 5 RTP/AVPF 8\r\n"))
+}
+
+func FuzzParseOffer(f *testing.F) {
+	sdpSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		off, err := ParseOffer(b)
 		if err == nil && (len(off.Codecs) == 0 || !off.RTPAddr.IsValid()) {
 			t.Fatalf("accepted offer without codec or address: %+v", off)
 		}
+		if err == nil && len(b) > MaxSDPSize {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
 	})
+}
+
+// The answer in an ACK to the gateway's offer: whatever the caller sends,
+// parsing returns, and an accepted answer picks a codec the gateway offered.
+func FuzzParseAnswer(f *testing.F) {
+	sdpSeeds(f)
+	offered := []Codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ans, err := ParseAnswer(b, offered)
+		if err != nil {
+			if !errors.Is(err, ErrNoAudio) && !errors.Is(err, ErrNoCommonCodec) {
+				t.Fatalf("error %v wraps neither ErrNoAudio nor ErrNoCommonCodec", err)
+			}
+			return
+		}
+		if !ans.RTPAddr.IsValid() || len(ans.Codecs) == 0 {
+			t.Fatalf("accepted answer without address or codec: %+v", ans)
+		}
+		for _, c := range ans.Codecs {
+			if c.ClockRate != 8000 || (c.Name != "PCMU" && c.Name != "PCMA") {
+				t.Fatalf("answer picked %+v, which was not offered", c)
+			}
+		}
+	})
+}
+
+// A dynamic payload type is told by its rtpmap name, not by its number.
+func TestParseAnswerByName(t *testing.T) {
+	offered := []Codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}}
+	ans, err := ParseAnswer([]byte(offerLines(30000, "96 0", "a=rtpmap:96 pcma/8000", "a=rtpmap:0 PCMU/8000")), offered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Codec{{"PCMA", 96, 8000}, {"PCMU", 0, 8000}}; !slices.Equal(ans.Codecs, want) {
+		t.Fatalf("codecs %+v, want %+v", ans.Codecs, want)
+	}
+	if _, err := ParseAnswer([]byte(offerLines(30000, "0")), []Codec{{"PCMA", 8, 8000}}); !errors.Is(err, ErrNoCommonCodec) {
+		t.Fatalf("answer with a codec not offered: %v", err)
+	}
+	big := offerLines(30000, "0", "a="+strings.Repeat("x", MaxSDPSize))
+	if _, err := ParseOffer([]byte(big)); !errors.Is(err, ErrNoAudio) || !strings.Contains(err.Error(), "bytes") {
+		t.Fatalf("oversized SDP: %v", err)
+	}
 }

@@ -27,7 +27,7 @@ import (
 
 // Methods and body types the server accepts, advertised in Allow and Accept.
 const (
-	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
 	acceptHeader = "application/sdp"
 )
 
@@ -67,10 +67,12 @@ type Config struct {
 
 	// Limits bound SIP connections and INVITEs: SIPConns and SIPIdle for
 	// TCP and TLS connections, MaxCalls, InviteRate and InviteBurst for
-	// INVITEs (zero fields: the defaults; negative: off).
+	// INVITEs, SessionMinSE for session timers (RFC 4028: a shorter
+	// interval gets 422). Zero fields: the defaults; negative: off.
 	Limits limit.Limits
-	// Counter counts refusals (nil: not counted).
-	Counter limit.Counter
+	// Refusals counts what the server's bounds refuse or cut short (nil:
+	// nothing is counted).
+	Refusals limit.Counter
 	// Allow, when not empty, admits INVITEs only from these networks;
 	// others get 403.
 	Allow []netip.Prefix
@@ -105,6 +107,8 @@ type Server struct {
 	tlsLn    *connlimit.Listener        // nil without TLS
 	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
 	lastRead atomic.Int64               // unix ns of the last message let in
+
+	sessionWarn atomic.Pointer[limit.Warner] // rate-limits the logs of refused session timers
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
@@ -283,6 +287,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	srv.OnBye(s.track(s.onBye))
 	srv.OnCancel(s.track(s.onCancel))
 	srv.OnOptions(s.track(s.onOptions))
+	srv.OnUpdate(s.track(s.onUpdate))
 	srv.OnNoRoute(s.track(s.onNoRoute))
 
 	var serving sync.WaitGroup
@@ -471,7 +476,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, sip.StatusTrying, "Trying")
 
 	offer, err := ParseOffer(req.Body())
-	if err != nil {
+	if err != nil && len(req.Body()) > 0 { // no body: a late offer, answered with an offer
 		log.Info("rejecting INVITE: unusable offer", "status", sip.StatusNotAcceptableHere, "error", err)
 		s.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here",
 			sip.NewHeader("Warning", fmt.Sprintf(`304 %s "%s"`, warnAgent(s.cfg.UserAgent), "Media type not available")),

@@ -65,6 +65,15 @@ type Call struct {
 	remote netip.AddrPort
 	offer  *offerSDP
 
+	answerBody       []byte         // the late offer's answer, sent in the ACK; nil for an offer in the INVITE
+	sessionExpires   time.Duration  // the session timer granted (0: none)
+	refresher        string         // who refreshes it: "uac" (this caller) or "uas"
+	refresh          bool           // refresh with UPDATE while the call lasts
+	refreshes        atomic.Int64   // refreshes sent
+	gatewayRefreshes atomic.Int64   // refreshes the gateway sent
+	vanished         atomic.Bool    // Vanish: nothing is answered any more
+	bg               sync.WaitGroup // the refresh goroutine
+
 	sendMu  sync.Mutex // guards the RTP sender state below
 	seq     uint16
 	ts      uint32
@@ -84,6 +93,12 @@ func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer
 		return nil, fmt.Errorf("sipcaller: answer sdp: %w", err)
 	}
 	codec := ans.Codecs[0]
+	if cfg.LateOffer {
+		// The 2xx holds the gateway's offer: pick from it and answer in the ACK.
+		if codec, err = lateAnswer(cfg, cfg.Codec, ans, offer); err != nil {
+			return nil, err
+		}
+	}
 	call := &Call{
 		client:   c,
 		id:       dlg.ID,
@@ -106,6 +121,13 @@ func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer
 	if offer.dtmf != 0 && ans.DTMFType != 0 {
 		call.dtmfPT = ans.DTMFType
 	}
+	if cfg.LateOffer {
+		if call.answerBody, err = offer.marshal(gwsip.DirSendRecv); err != nil {
+			return nil, err
+		}
+	}
+	call.sessionExpires, call.refresher = grantedSession(dlg.InviteResponse)
+	call.refresh = cfg.Refresh && call.refresher == "uac" && call.sessionExpires > 0
 	return call, nil
 }
 
@@ -121,6 +143,10 @@ func silenceByte(codec string) byte {
 func (c *Call) start() {
 	c.recv.Add(1)
 	go c.receive()
+	if c.refresh {
+		c.bg.Add(1)
+		go c.refreshLoop()
+	}
 }
 
 // CallID returns the SIP Call-ID.
@@ -475,6 +501,7 @@ func (c *Call) Close() error {
 			errs = append(errs, err)
 		}
 		c.recv.Wait()
+		c.bg.Wait()
 		c.client.forget(c)
 		errs = append(errs, c.dlg.Close())
 		c.closeErr = errors.Join(errs...)

@@ -94,6 +94,21 @@ type Config struct {
 	// OnProgress is called with the code of every provisional response
 	// above 100 (180, 183) before the answer. It must not block.
 	OnProgress func(code int)
+	// LateOffer sends the INVITE without SDP: the gateway's 200 OK
+	// offers, and the ACK carries the call's answer.
+	LateOffer bool
+	// AnswerPayloadType, for a late offer, gives the chosen codec this
+	// payload type in the answer (e.g. 96 for PCMA) and sends with it; 0
+	// keeps the offer's.
+	AnswerPayloadType uint8
+	// SessionExpires asks for an RFC 4028 session timer of this interval
+	// (Session-Expires, Supported: timer, UPDATE allowed), naming Refresher
+	// ("uac", "uas", or "" to let the gateway choose).
+	SessionExpires time.Duration
+	Refresher      string
+	// Refresh makes the call refresh its session with UPDATE every third
+	// of the granted interval when it is the refresher.
+	Refresh bool
 }
 
 // Client is one SIP user agent and socket shared by many calls.
@@ -188,9 +203,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusOK, "OK")
 	})
-	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-		respond(tx, req, sip.StatusNotImplemented, "Not Implemented")
-	})
+	srv.OnInvite(c.onInvite)
+	srv.OnUpdate(c.onUpdate)
+	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 	c.serving.Add(1)
 	go func() {
 		defer c.serving.Done()
@@ -289,6 +304,9 @@ func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
+	if call.vanished.Load() {
+		return
+	}
 	if err := call.dlg.ReadBye(req, tx); err != nil {
 		call.log.Debug("BYE handling failed", "error", err)
 	}
@@ -317,6 +335,7 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	if codec != "PCMU" && codec != "PCMA" {
 		return nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, cfg.Codec)
 	}
+	cfg.Codec = codec
 	host, port, err := splitTarget(cfg.Target)
 	if err != nil {
 		return nil, err
@@ -386,8 +405,13 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	for _, name := range sortedKeys(cfg.Headers) {
 		req.AppendHeader(sip.NewHeader(name, cfg.Headers[name]))
 	}
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(body)
+	for _, h := range sessionHeaders(cfg) {
+		req.AppendHeader(h)
+	}
+	if !cfg.LateOffer {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
 	req.SetTransport(transport)
 
 	dlg, err := c.dua.WriteInvite(ctx, req)
@@ -449,7 +473,7 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	}
 	c.calls[call.id] = call
 	c.mu.Unlock()
-	if err := dlg.Ack(context.WithoutCancel(ctx)); err != nil {
+	if err := call.ack(context.WithoutCancel(ctx)); err != nil {
 		return nil, errors.Join(fmt.Errorf("sipcaller: send ACK: %w", err), call.Close())
 	}
 	call.start()

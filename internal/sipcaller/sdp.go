@@ -14,8 +14,9 @@ const dtmfPayloadType = 101
 type offerSDP struct {
 	ip        netip.Addr
 	port      uint16
-	codecs    []string // "PCMU", "PCMA" in order of preference
-	dtmf      uint8    // 0 = not offered
+	codecs    []string         // "PCMU", "PCMA" in order of preference
+	pt        map[string]uint8 // payload types other than the static ones, by codec
+	dtmf      uint8            // 0 = not offered
 	sessionID uint64
 	version   uint64
 }
@@ -43,7 +44,11 @@ func (o *offerSDP) marshal(direction string) ([]byte, error) {
 		},
 	}
 	for _, c := range o.codecs {
-		md.WithCodec(staticPT(c), c, 8000, 0, "")
+		pt, ok := o.pt[c]
+		if !ok {
+			pt = staticPT(c)
+		}
+		md.WithCodec(pt, c, 8000, 0, "")
 	}
 	if o.dtmf != 0 {
 		md.WithCodec(o.dtmf, "telephone-event", 8000, 0, "0-16")

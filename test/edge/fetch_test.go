@@ -74,24 +74,6 @@ func (s *host) Total() int {
 	return n
 }
 
-// urlRefusals returns callstream_refusals_total{limit="url_policy"}.
-func urlRefusals(t *testing.T, env *servetest.Env) float64 {
-	t.Helper()
-	return env.Metrics(t).Get("callstream_refusals_total", "limit=url_policy")
-}
-
-// callSidTo returns the CallSid the gateway sent the app for the call to to.
-func callSidTo(t *testing.T, env *servetest.Env, to string) string {
-	t.Helper()
-	for _, r := range env.App.Requests() {
-		if r.JSON["To"] == to && r.JSON["CallSid"] != "" {
-			return r.JSON["CallSid"]
-		}
-	}
-	t.Fatalf("the app got no request for a call to %s", to)
-	return ""
-}
-
 // appRequested reports whether the app got a request on path.
 func appRequested(env *servetest.Env, path string) bool {
 	for _, r := range env.App.Requests() {
@@ -153,7 +135,7 @@ func TestFetchPlayRefused(t *testing.T) {
 	}})
 	warmUp(t, env)
 	base := env.Baseline(t)
-	before := urlRefusals(t, env)
+	before := env.Refusals(t, "url_policy")
 	b := env.Bystander(t)
 
 	metadata := "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
@@ -178,9 +160,9 @@ func TestFetchPlayRefused(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the attack call was not hung up by the next document")
 	}
-	sid := callSidTo(t, env, "play-attack")
+	sid := env.CallSid(t, "play-attack")
 	servetest.Eventually(t, 5*time.Second, "3 url_policy refusals counted", func() bool {
-		return urlRefusals(t, env) == before+3
+		return env.Refusals(t, "url_policy") == before+3
 	})
 	lines := refusalLines(env, sid)
 	for url, rule := range map[string]string{
@@ -222,7 +204,7 @@ func TestFetchCallbackAndStreamRefused(t *testing.T) {
 	env := servetest.StartEnv(t, servetest.EnvOptions{})
 	warmUp(t, env)
 	base := env.Baseline(t)
-	before := urlRefusals(t, env)
+	before := env.Refusals(t, "url_policy")
 	b := env.Bystander(t)
 
 	callback := "http://169.254.169.254/callback"
@@ -244,10 +226,10 @@ func TestFetchCallbackAndStreamRefused(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call was not hung up")
 	}
-	sid := callSidTo(t, env, "stream-attack")
+	sid := env.CallSid(t, "stream-attack")
 	// stream-started and stream-stopped to the callback, and the dial.
 	servetest.Eventually(t, 10*time.Second, "3 url_policy refusals counted", func() bool {
-		return urlRefusals(t, env) == before+3
+		return env.Refusals(t, "url_policy") == before+3
 	})
 	lines := refusalLines(env, sid)
 	if n := len(lines); n != 3 {
@@ -290,7 +272,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--app-timeout", "1s"}}})
 	warmUp(t, env)
 	base := env.Baseline(t)
-	before := urlRefusals(t, env)
+	before := env.Refusals(t, "url_policy")
 	b := env.Bystander(t)
 	env.App.Set("/fail500", gatewaytest.Response{Status: 500, Body: bodySecret + " stack trace at /srv/app/handler.py"})
 	env.App.Set("/invalid", gatewaytest.Response{Status: 200, Body: "<Response><Play>" + bodySecret + "</Play><Bogus/></Response>"})
@@ -322,7 +304,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 					t.Errorf("the caller's 500 shows %q:\n%s", leak, headers)
 				}
 			}
-			sid := callSidTo(t, env, tc.to)
+			sid := env.CallSid(t, tc.to)
 			servetest.Eventually(t, 5*time.Second, "a log line with the CallSid, the URL without its query and the cause", func() bool {
 				line := env.Logs.Find("ERROR", "app failed", map[string]string{"call_sid": sid, "err": tc.cause})
 				return line != nil && line["url"] == tc.url
@@ -332,7 +314,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 	if strings.Contains(env.Logs.String(), querySecret) {
 		t.Error("a query string reached the gateway's log")
 	}
-	if got := urlRefusals(t, env); got != before+1 {
+	if got := env.Refusals(t, "url_policy"); got != before+1 {
 		t.Errorf("%v url_policy refusals counted, want 1 (the refused Redirect)", got-before)
 	}
 	if !env.Alive() {

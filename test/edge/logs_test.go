@@ -42,7 +42,7 @@ func TestDTMFDigitsNotLogged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	conn := streamConnAt(t, env, "/pin")
+	conn := env.StreamConn(t, "/pin")
 	if err := c.SendAudio(servetest.Context(t, 5*time.Second), assets.Speech()[:1600]); err != nil {
 		t.Fatalf("caller audio: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestDTMFDigitsNotLogged(t *testing.T) {
 	if err := c.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 		t.Fatalf("hangup: %v", err)
 	}
-	sid := sidOfCallTo(t, env, "pin")
+	sid := env.CallSid(t, "pin")
 	servetest.Eventually(t, 10*time.Second, "the call is released", func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid}) != nil
 	})
@@ -132,13 +132,13 @@ func TestURLSecretsNotLogged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	sid := sidOfCallTo(t, env, "urls")
+	sid := env.CallSid(t, "urls")
 	go func() { _ = c.SendAudio(servetest.Context(t, 10*time.Second), assets.Speech()[:16000]) }()
-	q := streamConnAt(t, env, "/urls-q")
-	n := streamConnAt(t, env, "/urls-n")
+	q := env.StreamConn(t, "/urls-q")
+	n := env.StreamConn(t, "/urls-n")
 	servetest.Eventually(t, 10*time.Second, "both streams get audio", func() bool {
-		_, a := mediaOf(t, q)
-		_, b := mediaOf(t, n)
+		_, a := servetest.Media(t, q)
+		_, b := servetest.Media(t, n)
 		return a > 5 && b > 5
 	})
 	servetest.Eventually(t, 10*time.Second, "the status callback and the play are requested with their queries", func() bool {
@@ -245,12 +245,12 @@ func TestScenarioSocketTokenNotLogged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	conn := streamConnAt(t, env, "/scn")
+	conn := env.StreamConn(t, "/scn")
 	if err := c.SendAudio(servetest.Context(t, 10*time.Second), assets.Speech()[:8000]); err != nil {
 		t.Fatalf("caller audio: %v", err)
 	}
 	servetest.Eventually(t, 10*time.Second, "the scenario socket gets the caller's audio", func() bool {
-		_, n := mediaOf(t, conn)
+		_, n := servetest.Media(t, conn)
 		return n >= 25
 	})
 	if err := c.Hangup(servetest.Context(t, 5*time.Second)); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
-	"github.com/callstream/callstream/internal/wsapp"
 )
 
 // strangerFrame is the payload of a stranger's RTP: a pattern no speech
@@ -85,65 +84,6 @@ func (s *stranger) run(ctx context.Context, period time.Duration, stop <-chan st
 	}
 }
 
-// streamConn waits for the WebSocket app's connection on path.
-func streamConnAt(t *testing.T, env *servetest.Env, path string) *wsapp.Conn {
-	t.Helper()
-	var conn *wsapp.Conn
-	servetest.Eventually(t, 10*time.Second, "the stream on "+path+" connects", func() bool {
-		for _, c := range env.WS.Conns() {
-			if c.Path == path {
-				conn = c
-				return true
-			}
-		}
-		return false
-	})
-	return conn
-}
-
-// mediaAudio returns the audio of the media messages conn got so far and
-// their count.
-func mediaOf(t *testing.T, conn *wsapp.Conn) ([]byte, int) {
-	t.Helper()
-	var audio []byte
-	n := 0
-	for _, m := range conn.Messages() {
-		ev, err := m.Parse()
-		if err != nil || ev.Event != "media" {
-			continue
-		}
-		p, err := ev.Payload()
-		if err != nil {
-			t.Fatalf("media payload: %v", err)
-		}
-		audio = append(audio, p...)
-		n++
-	}
-	return audio, n
-}
-
-// callSid returns the CallSid the gateway logged for the call to number to.
-func sidOfCallTo(t *testing.T, env *servetest.Env, to string) string {
-	t.Helper()
-	var sid string
-	servetest.Eventually(t, 5*time.Second, "the gateway logs the call to "+to, func() bool {
-		for _, l := range env.Logs.Lines() {
-			if l["msg"] == "incoming call" && l["to"] == to && l["call_sid"] != nil {
-				sid, _ = l["call_sid"].(string)
-				return true
-			}
-		}
-		return false
-	})
-	return sid
-}
-
-// refusalCount returns the refusals the process counted for limit.
-func refusalCount(t *testing.T, env *servetest.Env, limit string) float64 {
-	t.Helper()
-	return env.Metrics(t).Get("callstream_refusals_total", "limit="+limit)
-}
-
 // While a call streams, two strangers send RTP to its port — one from
 // another loopback address, one from another port of the caller's address,
 // with SSRCs of their own. None of their audio reaches the app, every packet
@@ -160,17 +100,17 @@ func TestStrayRTPDropped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	sid := sidOfCallTo(t, env, "victim")
-	conn := streamConnAt(t, env, "/victim")
+	sid := env.CallSid(t, "victim")
+	conn := env.StreamConn(t, "/victim")
 	speech := assets.Speech()[:24000]
 	sent := make(chan error, 1)
 	go func() { sent <- c.SendAudio(servetest.Context(t, 20*time.Second), speech) }()
 	servetest.Eventually(t, 10*time.Second, "the app gets the caller's audio", func() bool {
-		_, n := mediaOf(t, conn)
+		_, n := servetest.Media(t, conn)
 		return n >= 10
 	})
 
-	before := refusalCount(t, env, "rtp_source")
+	before := env.Refusals(t, "rtp_source")
 	callerIP := c.LocalRTP().Addr().String()
 	strangers := []*stranger{
 		newStranger(t, "127.0.0.2", c.RemoteRTP(), 0x5EED0001),
@@ -195,7 +135,7 @@ func TestStrayRTPDropped(t *testing.T) {
 		t.Fatalf("the strangers sent only %d packets while the caller spoke", total)
 	}
 	servetest.Eventually(t, 10*time.Second, "every stranger packet counted as an rtp_source refusal", func() bool {
-		return refusalCount(t, env, "rtp_source")-before == float64(total)
+		return env.Refusals(t, "rtp_source")-before == float64(total)
 	})
 	if err := c.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 		t.Fatalf("hangup: %v", err)
@@ -206,7 +146,7 @@ func TestStrayRTPDropped(t *testing.T) {
 		t.Fatal("the victim's stream did not close after the hangup")
 	}
 
-	audio, frames := mediaOf(t, conn)
+	audio, frames := servetest.Media(t, conn)
 	if bytes.Contains(audio, strangerFrame[:26]) {
 		t.Fatal("a stranger's RTP payload reached the app")
 	}
@@ -249,14 +189,14 @@ func TestStrangerCannotKeepVanishedCallAlive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	sid := sidOfCallTo(t, env, "vanish")
-	conn := streamConnAt(t, env, "/vanish")
+	sid := env.CallSid(t, "vanish")
+	conn := env.StreamConn(t, "/vanish")
 	if err := c.SendAudio(servetest.Context(t, 10*time.Second), assets.Speech()[:8000]); err != nil {
 		t.Fatalf("caller audio: %v", err)
 	}
 	vanished := time.Now() // the caller sends nothing more and no BYE
 
-	before := refusalCount(t, env, "rtp_source")
+	before := env.Refusals(t, "rtp_source")
 	s := newStranger(t, "127.0.0.2", c.RemoteRTP(), 0x5EED0003)
 	errc := make(chan error, 1)
 	go func() { errc <- s.run(servetest.Context(t, 30*time.Second), 20*time.Millisecond, c.Ended()) }()
@@ -279,10 +219,10 @@ func TestStrangerCannotKeepVanishedCallAlive(t *testing.T) {
 		return env.Logs.Find("WARN", "no RTP from caller: hanging up", map[string]string{"call_sid": sid}) != nil &&
 			env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid, "reason": "rtp timeout"}) != nil
 	})
-	if got := refusalCount(t, env, "rtp_source") - before; got < 50 || got > float64(s.Sent()) {
+	if got := env.Refusals(t, "rtp_source") - before; got < 50 || got > float64(s.Sent()) {
 		t.Fatalf("%v rtp_source refusals for %d stranger packets", got, s.Sent())
 	}
-	audio, _ := mediaOf(t, conn)
+	audio, _ := servetest.Media(t, conn)
 	if bytes.Contains(audio, strangerFrame[:26]) {
 		t.Fatal("a stranger's RTP payload reached the app")
 	}

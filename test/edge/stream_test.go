@@ -69,24 +69,6 @@ func waitClosed(t *testing.T, c *wsapp.Conn, d time.Duration) {
 	}
 }
 
-// refusals returns callstream_refusals_total for one limit.
-func refusals(t *testing.T, env *servetest.Env, limit string) float64 {
-	t.Helper()
-	return env.Metrics(t).Get("callstream_refusals_total", "limit="+limit)
-}
-
-// waitLog waits for the gateway's log line (its logs reach the test
-// through a pipe, a little after the fact) and returns it.
-func waitLog(t *testing.T, env *servetest.Env, level, msg string, attrs map[string]string) map[string]any {
-	t.Helper()
-	var rec map[string]any
-	servetest.Eventually(t, 5*time.Second, fmt.Sprintf("a %s log line %q with %v", level, msg, attrs), func() bool {
-		rec = env.Logs.Find(level, msg, attrs)
-		return rec != nil
-	})
-	return rec
-}
-
 // statusEvents returns the StreamEvent of the status callbacks posted to path.
 func statusEvents(env *servetest.Env, path string) []string {
 	var ev []string
@@ -149,10 +131,10 @@ func TestStreamMessageOverBound(t *testing.T) {
 	if grew > 50<<20 {
 		t.Fatalf("peak RSS grew by %d MB with a %d MB message", grew>>20, size>>20)
 	}
-	if got := refusals(t, env, "ws_message_size"); got != 1 {
+	if got := env.Refusals(t, "ws_message_size"); got != 1 {
 		t.Fatalf("refusals{ws_message_size} = %v, want 1", got)
 	}
-	if w := waitLog(t, env, "WARN", "app message too big", map[string]string{"url": env.WS.URL("/huge")}); w["max_message_bytes"] != float64(1<<20) {
+	if w := env.WaitLog(t, "WARN", "app message too big", map[string]string{"url": env.WS.URL("/huge")}); w["max_message_bytes"] != float64(1<<20) {
 		t.Fatalf("warning %v, want one naming the stream's URL and the bound", w)
 	}
 	servetest.Eventually(t, 5*time.Second, "stream-started, stream-error, stream-stopped posted", func() bool {
@@ -245,16 +227,16 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	if err := ctl.WaitFor(servetest.Context(t, 5*time.Second), 2); err != nil || string(ctl.Messages()[1].Data) != "still here" {
 		t.Fatalf("the session did not go on: %v", err)
 	}
-	waitLog(t, env, "INFO", "scenario log", map[string]string{"text": "incoming closed 1009"})
+	env.WaitLog(t, "INFO", "scenario log", map[string]string{"text": "incoming closed 1009"})
 	grew := env.HWM() - hwm
 	t.Logf("peak RSS grew by %.1f MB with a %d MB message", float64(grew)/(1<<20), size>>20)
 	if grew > 50<<20 {
 		t.Fatalf("peak RSS grew by %d MB with a %d MB message", grew>>20, size>>20)
 	}
-	if got := refusals(t, env, "ws_message_size"); got != 1 {
+	if got := env.Refusals(t, "ws_message_size"); got != 1 {
 		t.Fatalf("refusals{ws_message_size} = %v, want 1", got)
 	}
-	if w := waitLog(t, env, "WARN", "app message too big", nil); w["max_message_bytes"] != float64(1<<20) {
+	if w := env.WaitLog(t, "WARN", "app message too big", nil); w["max_message_bytes"] != float64(1<<20) {
 		t.Fatalf("warning %v, want one naming the bound", w)
 	}
 	if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
@@ -323,13 +305,13 @@ func TestTwilioMarkFlood(t *testing.T) {
 		}
 		i++
 	}
-	if got := refusals(t, env, "pending_marks"); got != marks-pending {
+	if got := env.Refusals(t, "pending_marks"); got != marks-pending {
 		t.Fatalf("refusals{pending_marks} = %v, want %d", got, marks-pending)
 	}
-	if got := refusals(t, env, "control_queue"); got != 0 {
+	if got := env.Refusals(t, "control_queue"); got != 0 {
 		t.Fatalf("refusals{control_queue} = %v: answers were dropped", got)
 	}
-	waitLog(t, env, "WARN", "too many marks pending", map[string]string{"max_pending_marks": "1000"})
+	env.WaitLog(t, "WARN", "too many marks pending", map[string]string{"max_pending_marks": "1000"})
 	b.Check(t)
 	if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
@@ -491,10 +473,10 @@ func testReconnect(t *testing.T, dialect, doc string, bidi bool) {
 			t.Fatal("the app's audio queued before the drop did not play on")
 		}
 	}
-	waitLog(t, env, "WARN", "stream reconnecting", map[string]string{"url": app.url("/live")})
-	rec := waitLog(t, env, "INFO", "stream reconnected", map[string]string{"attempts": "", "outage_ms": ""})
+	env.WaitLog(t, "WARN", "stream reconnecting", map[string]string{"url": app.url("/live")})
+	rec := env.WaitLog(t, "INFO", "stream reconnected", map[string]string{"attempts": "", "outage_ms": ""})
 	t.Logf("reconnected after %v attempts, %v ms without the app, %v frames queued", rec["attempts"], rec["outage_ms"], rec["queued_frames"])
-	waitLog(t, env, "INFO", "stream ended", map[string]string{"reconnects": "1", "reconnect_failed": "false"})
+	env.WaitLog(t, "INFO", "stream ended", map[string]string{"reconnects": "1", "reconnect_failed": "false"})
 	servetest.Eventually(t, 5*time.Second, "stream-started then stream-stopped, nothing between", func() bool {
 		return strings.Join(statusEvents(env, "/status"), ",") == "stream-started,stream-stopped"
 	})
@@ -528,7 +510,7 @@ func testReconnectOff(t *testing.T) {
 	if n := len(app.srv.Conns()); n != 0 {
 		t.Fatalf("%d connections after the drop with --stream-reconnect 0", n)
 	}
-	waitLog(t, env, "INFO", "stream ended", map[string]string{"reconnects": "0"})
+	env.WaitLog(t, "INFO", "stream ended", map[string]string{"reconnects": "0"})
 	if env.Logs.Find("", "stream reconnecting", nil) != nil {
 		t.Fatal("reconnecting with --stream-reconnect 0")
 	}

@@ -1,0 +1,85 @@
+package servetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/callstream/callstream/internal/wsapp"
+)
+
+// Refusals returns callstream_refusals_total for one limit (a
+// limit.Refusal's text).
+func (p *Proc) Refusals(t testing.TB, limit string) float64 {
+	t.Helper()
+	return p.Metrics(t).Get("callstream_refusals_total", "limit="+limit)
+}
+
+// WaitLog waits up to 10 s for the gateway's log line at level whose
+// message contains msg and whose attributes contain attrs (see
+// gatewaytest.Logs.Find), and returns it. The logs reach the test through
+// a pipe, a little after the fact.
+func (p *Proc) WaitLog(t testing.TB, level, msg string, attrs map[string]string) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	Eventually(t, 10*time.Second, fmt.Sprintf("a %s log line %q with %v", level, msg, attrs), func() bool {
+		rec = p.Logs.Find(level, msg, attrs)
+		return rec != nil
+	})
+	return rec
+}
+
+// StreamConn waits up to 10 s for the gateway's WebSocket connection to
+// path on the WebSocket app and returns it.
+func (e *Env) StreamConn(t testing.TB, path string) *wsapp.Conn {
+	t.Helper()
+	var conn *wsapp.Conn
+	Eventually(t, 10*time.Second, "the stream to "+path+" connects", func() bool {
+		for _, c := range e.WS.Conns() {
+			if c.Path == path {
+				conn = c
+				return true
+			}
+		}
+		return false
+	})
+	return conn
+}
+
+// CallSid waits up to 5 s for the app's first request for the call to the
+// number to and returns its CallSid.
+func (e *Env) CallSid(t testing.TB, to string) string {
+	t.Helper()
+	var sid string
+	Eventually(t, 5*time.Second, "the app's request for the call to "+to, func() bool {
+		for _, r := range e.App.Requests() {
+			if r.JSON["To"] == to && r.JSON["CallSid"] != "" {
+				sid = r.JSON["CallSid"]
+				return true
+			}
+		}
+		return false
+	})
+	return sid
+}
+
+// Media returns the audio of the media messages conn received so far (any
+// dialect's JSON), and how many there were.
+func Media(t testing.TB, conn *wsapp.Conn) ([]byte, int) {
+	t.Helper()
+	var audio []byte
+	n := 0
+	for _, m := range conn.Messages() {
+		ev, err := m.Parse()
+		if err != nil || ev.Event != "media" {
+			continue
+		}
+		p, err := ev.Payload()
+		if err != nil {
+			t.Fatalf("media payload: %v", err)
+		}
+		audio = append(audio, p...)
+		n++
+	}
+	return audio, n
+}
