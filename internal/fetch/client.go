@@ -28,7 +28,10 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// maxResponseHeader bounds the header of every response.
 	maxResponseHeader = 64 << 10
-	idleConnTimeout   = 30 * time.Second
+	// idleConnTimeout closes a kept-alive connection to an app after this
+	// long unused: a busy gateway reuses its connections, and those a burst
+	// of calls opened do not outlive it by long.
+	idleConnTimeout = 10 * time.Second
 )
 
 // Config configures a Client. The zero value of every field means its
