@@ -11,18 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/flow"
@@ -60,8 +54,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Controller runs each call; nil means the FlexML interpreter for App.
 	Controller Controller
-	// Routes, when set, adds HTTP handlers (e.g. a scenario runtime's).
-	Routes func(mux *http.ServeMux)
+	// Routes, when set, adds HTTP handlers (e.g. a scenario runtime's) to
+	// the router of the HTTP listener: Handle for endpoints of the API
+	// (behind APITokens), HandleOpen for the others.
+	Routes func(r *Router)
 	// OnCallReleased, when set, is called once each incoming call has
 	// ended and released its media, with its id and figures.
 	OnCallReleased func(sid string, st call.Stats)
@@ -125,10 +121,8 @@ type Gateway struct {
 	rtpIP    netip.Addr
 	clock    *call.Clock // the media clock of every call (owned)
 	ctrl     Controller
-	httpLn   net.Listener
-	httpsLn  net.Listener // nil without HTTPSAddr
+	web      *web // the HTTP listeners and servers, from Run on
 	tlsCert  *tls.Certificate
-	http     *http.Server
 	ready    chan struct{}
 	sipReady atomic.Bool
 	metrics  *Metrics
@@ -143,6 +137,13 @@ type Gateway struct {
 // callSIP): the gateway hands it its Dial.
 type CallDialer interface {
 	UseDialer(dial func(sip.DialConfig) *call.Call)
+}
+
+// RefusalCounter is a Controller that refuses things by its own limits
+// (a scenario runtime's sessions): the gateway hands it its metrics, which
+// count them in callstream_refusals_total.
+type RefusalCounter interface {
+	UseCounter(c limit.Counter)
 }
 
 // ParsePortRange parses "min-max".
@@ -175,6 +176,13 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
+	}
+	short, err := checkTokens(cfg.APITokens)
+	if err != nil {
+		return nil, err
+	}
+	if short > 0 {
+		cfg.Logger.Warn("API tokens shorter than 16 characters are easy to guess: use long random ones", "short_tokens", short)
 	}
 	var cert *tls.Certificate
 	if cfg.HTTPSAddr != "" {
@@ -253,6 +261,9 @@ func New(cfg Config) (*Gateway, error) {
 	if d, ok := g.ctrl.(CallDialer); ok {
 		d.UseDialer(g.Dial)
 	}
+	if rc, ok := g.ctrl.(RefusalCounter); ok {
+		rc.UseCounter(g.metrics)
+	}
 	return g, nil
 }
 
@@ -305,23 +316,6 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 // SIPAddr returns the bound SIP address.
 func (g *Gateway) SIPAddr() string { return g.sip.Addr() }
 
-// HTTPAddr returns the bound HTTP address (after Ready).
-func (g *Gateway) HTTPAddr() string {
-	if g.httpLn == nil {
-		return g.cfg.HTTPAddr
-	}
-	return g.httpLn.Addr().String()
-}
-
-// HTTPSAddr returns the bound HTTPS address (after Ready), or "" when
-// there is none.
-func (g *Gateway) HTTPSAddr() string {
-	if g.httpsLn == nil {
-		return g.cfg.HTTPSAddr
-	}
-	return g.httpsLn.Addr().String()
-}
-
 // PortsInUse returns the RTP ports held by calls now.
 func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
 
@@ -335,77 +329,25 @@ func (g *Gateway) ActiveCalls() int {
 // Run serves SIP and HTTP until ctx ends, then hangs up every call and
 // waits for them to release their resources.
 func (g *Gateway) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", g.cfg.HTTPAddr)
+	web, err := g.listenHTTP()
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", g.cfg.HTTPAddr, err)
-	}
-	g.httpLn = ln
-	if g.cfg.HTTPSAddr != "" {
-		tln, err := net.Listen("tcp", g.cfg.HTTPSAddr)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("https listen %s: %w", g.cfg.HTTPSAddr, err)
-		}
-		g.httpsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{*g.tlsCert}, MinVersion: tls.VersionTLS12})
+		return err
 	}
 	g.clock = call.NewClock()
 	defer g.clock.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		select {
-		case <-g.ready:
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write([]byte("ok\n"))
-		default:
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-		}
-	})
-	reg := prometheus.NewRegistry()
-	// The process and Go runtime figures (go_*, process_*) beside ours.
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(g.metrics.collectors()...)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_calls_active", Help: "Calls in progress.",
-	}, func() float64 { return float64(g.ActiveCalls()) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
-	}, func() float64 { return float64(g.PortsInUse()) }))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	if g.cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	if g.cfg.Routes != nil {
-		g.cfg.Routes(mux)
-	}
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		// Connection-level errors (a failed TLS handshake) go to the log at debug.
-		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 1+web.servers())
 	go func() { errc <- g.sip.ListenAndServe(ctx) }()
-	serveHTTP := func(name string, l net.Listener) {
-		if err := g.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("%s: %w", name, err)
-			return
-		}
-		errc <- nil
-	}
-	go serveHTTP("http", ln)
-	if g.httpsLn != nil {
-		go serveHTTP("https", g.httpsLn)
-	}
+	web.serve(errc)
 	select {
 	case <-g.sip.Ready():
 		close(g.ready)
-		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(), "rtp_ports", g.cfg.RTPPorts)
+		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(),
+			"metrics", g.MetricsAddr(), "rtp_ports", g.cfg.RTPPorts)
 	case err := <-errc:
-		_ = g.http.Close()
+		web.close()
 		return err
 	}
 	var runErr error
@@ -415,9 +357,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		cancel()
 	}
 	g.shutdown()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = g.http.Shutdown(sctx)
+	web.shutdown()
 	return runErr
 }
 

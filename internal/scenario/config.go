@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // Limits bound what one session may do. The zero value of each field means
@@ -109,9 +111,19 @@ type Config struct {
 	// input; it must write a WAV file to its standard output (default
 	// "espeak-ng").
 	TTSCommand string
-	// RecordDir is where recorders write their WAV files (default: the
-	// system's temporary directory).
+	// RecordDir is where recorders write their WAV files (default: a
+	// "callstream" folder in the system's temporary directory). It is
+	// created (mode 0700) when missing.
 	RecordDir string
+	// RecordTTL deletes a recording this long after it ended (default
+	// 24 h; negative: never). Recordings of an earlier run found in
+	// RecordDir at start are deleted that long after they were written.
+	RecordTTL time.Duration
+	// Bounds are the gateway's limits; the runtime applies Sessions
+	// (sessions at once), SessionRate (sessions POST /scenarios may start
+	// a second) and ScenarioHeap (heap one callback may add). Zero
+	// fields mean their defaults, negative ones switch the bound off.
+	Bounds limit.Limits
 	// Limits bound each session.
 	Limits Limits
 	// PSTNTrunk is the SIP host[:port] that VoxEngine.callPSTN sends
