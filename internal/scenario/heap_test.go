@@ -112,7 +112,7 @@ func TestHeapGuardsRefuseOneCall(t *testing.T) {
 		`'\u00e9'.padEnd(5e7)`,
 		`''.concat.apply('', new Array(1000).fill('x'.repeat(1e5)))`,
 		`new Array(1e9).join('')`,
-		`new Array(4e6).fill('x'.repeat(1000)).join('')`,
+		`new Array(1000).fill('x'.repeat(1e5)).join('')`,
 		`new Array(1e9).toLocaleString()`,
 		`String(new Array(1e9))`,
 		`new Array(1e9).fill(0)`,
