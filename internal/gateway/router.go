@@ -17,9 +17,9 @@ import (
 // minTokenLen is the shortest API token accepted without a warning.
 const minTokenLen = 16
 
-// APIOffMessage is the error an endpoint of the HTTP API answers with
+// apiOffMessage is the error an endpoint of the HTTP API answers with
 // (403) while no API token is configured.
-const APIOffMessage = "the HTTP API is off: start callstream with --api-token or --api-token-file to turn it on"
+const apiOffMessage = "the HTTP API is off: start callstream with --api-token or --api-token-file to turn it on"
 
 // Router routes the requests of one HTTP listener. An endpoint registered
 // with Handle belongs to the HTTP API: it answers only requests carrying
@@ -135,7 +135,7 @@ func bearer(h string) (string, bool) {
 func (a *tokenAuth) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.on() {
-			WriteError(w, http.StatusForbidden, APIOffMessage)
+			writeError(w, http.StatusForbidden, apiOffMessage)
 			return
 		}
 		token, ok := bearer(r.Header.Get("Authorization"))
@@ -155,12 +155,12 @@ func (a *tokenAuth) guard(next http.Handler) http.Handler {
 			challenge += `, error="invalid_token"`
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
-		WriteError(w, http.StatusUnauthorized, err.Error())
+		writeError(w, http.StatusUnauthorized, err.Error())
 	})
 }
 
-// WriteError answers with code and the JSON body {"error": msg}.
-func WriteError(w http.ResponseWriter, code int, msg string) {
+// writeError answers with code and the JSON body {"error": msg}.
+func writeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

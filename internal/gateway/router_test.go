@@ -55,10 +55,10 @@ func TestRouterAPIOffWithoutTokens(t *testing.T) {
 	c := counter{}
 	r := apiRouter(nil, c, slog.New(slog.DiscardHandler))
 	w := serve(r, "/api", "Bearer anything")
-	if w.Code != http.StatusForbidden || jsonError(t, w) != APIOffMessage {
+	if w.Code != http.StatusForbidden || jsonError(t, w) != apiOffMessage {
 		t.Fatalf("API without tokens: %d %s", w.Code, w.Body)
 	}
-	if !strings.Contains(APIOffMessage, "--api-token") {
+	if !strings.Contains(apiOffMessage, "--api-token") {
 		t.Fatal("the message does not say how to turn the API on")
 	}
 	if w := serve(r, "/open", ""); w.Code != http.StatusOK || w.Body.String() != "open\n" {
