@@ -1,6 +1,7 @@
 // Package gateway assembles callstream's parts into one server: the SIP
-// edge, the RTP port pool, the HTTP listener (health, metrics, profiling)
-// and the controller that runs each call (FlexML or a scenario).
+// edge, the RTP port pool, the HTTP listeners (the API behind bearer
+// tokens, health, metrics, profiling) and the controller that runs each
+// call (FlexML or a scenario).
 package gateway
 
 import (
