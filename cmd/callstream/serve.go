@@ -21,7 +21,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		sipAddr    = fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP")
-		httpAddr   = fs.String("http", "127.0.0.1:8080", "HTTP listen address (GET /healthz, /metrics)")
+		httpAddr   = fs.String("http", "127.0.0.1:8080", "HTTP listen address: the API (POST /scenarios, /records/...), scenario access URLs, and GET /healthz, /metrics unless --metrics-addr is given")
 		app        = fs.String("app", "", "FlexML application: http(s) URL fetched for every call, or a file path (required)")
 		appMethod  = fs.String("app-method", "POST", "POST (JSON body) or GET (query parameters)")
 		appTimeout = fs.Duration("app-timeout", 5*time.Second, "how long to wait for the app's document")
@@ -34,7 +34,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		dialect    = fs.String("stream-dialect", "carrierx", "WebSocket message format of FlexML streams: carrierx or twilio")
 		queue      = fs.Duration("stream-queue", stream.DefaultQueue, "audio queued towards a slow WebSocket before the oldest is dropped")
 		playout    = fs.Duration("playout-limit", stream.DefaultPlayoutLimit, "app audio queued ahead of real time on a bidirectional stream")
-		pprof      = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP listener")
+		pprof      = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ beside /metrics, to holders of an API token")
 		httpsAddr  = fs.String("https", "", "also serve the HTTP handlers over TLS on this address (wss:// for incoming scenario sockets); needs --tls-cert and --tls-key")
 		tlsCert    = fs.String("tls-cert", "", "PEM certificate (chain) of the --https listener")
 		tlsKey     = fs.String("tls-key", "", "PEM private key of the --https listener")
@@ -55,8 +55,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		sipAuthFile                 = fs.String("sip-auth-file", "", "file of user:password lines; INVITEs must then authenticate with SIP digest")
 		sipRealm                    = fs.String("sip-realm", "callstream", "realm of SIP digest authentication")
 		sipTLS                      = fs.String("sip-tls", "", "also serve SIP over TLS on this address (needs --tls-cert and --tls-key)")
-		recordingsDir               = fs.String("recordings-dir", "", "where recordings are written (default: the system's temporary directory)")
-		recordingsTTL               = fs.Duration("recordings-ttl", 24*time.Hour, "delete recordings this long after they end")
+		recordingsDir               = fs.String("recordings-dir", "", "where scenario recordings are written (default: a callstream folder in the system's temporary directory)")
+		recordingsTTL               = fs.Duration("recordings-ttl", scenario.DefaultRecordTTL, "delete recordings this long after they end; 0: keep them")
 		urlAllow, urlDeny, sipAllow prefixList
 		limits                      limit.Limits
 	)
@@ -102,6 +102,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if rec <= 0 {
 		rec = -1
 	}
+	recTTL := *recordingsTTL
+	if recTTL <= 0 {
+		recTTL = -1 // keep recordings
+	}
 	cfg := gateway.Config{
 		SIPAddr:           *sipAddr,
 		HTTPAddr:          *httpAddr,
@@ -135,7 +139,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SIPRealm:          *sipRealm,
 		SIPTLSAddr:        *sipTLS,
 		RecordingsDir:     *recordingsDir,
-		RecordingsTTL:     *recordingsTTL,
+		RecordingsTTL:     recTTL,
 	}
 	var g *gateway.Gateway
 	if *scn != "" {
@@ -143,7 +147,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			PSTNTrunk: *pstnTrunk, CallerID: *callerID,
 			HTTPAddr:  func() string { return g.HTTPAddr() },
 			HTTPSAddr: func() string { return g.HTTPSAddr() },
-			PublicURL: *publicURL})
+			PublicURL: *publicURL,
+			Bounds:    cfg.Limits,
+			RecordDir: cfg.RecordingsDir,
+			RecordTTL: cfg.RecordingsTTL})
 		if err != nil {
 			return err
 		}

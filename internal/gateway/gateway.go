@@ -1,6 +1,7 @@
 // Package gateway assembles callstream's parts into one server: the SIP
-// edge, the RTP port pool, the HTTP listener (health, metrics, profiling)
-// and the controller that runs each call (FlexML or a scenario).
+// edge, the RTP port pool, the HTTP listeners (the API behind bearer
+// tokens, health, metrics, profiling) and the controller that runs each
+// call (FlexML or a scenario).
 package gateway
 
 import (
@@ -11,8 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -20,16 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/rtpio"
+	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -62,8 +58,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Controller runs each call; nil means the FlexML interpreter for App.
 	Controller Controller
-	// Routes, when set, adds HTTP handlers (e.g. a scenario runtime's).
-	Routes func(mux *http.ServeMux)
+	// Routes, when set, adds HTTP handlers (e.g. a scenario runtime's) to
+	// the router of the HTTP listener: Handle for endpoints of the API
+	// (behind APITokens), HandleOpen for the others.
+	Routes func(r *Router)
 	// OnCallReleased, when set, is called once each incoming call has
 	// ended and released its media, with its id and figures.
 	OnCallReleased func(sid string, st call.Stats)
@@ -127,10 +125,8 @@ type Gateway struct {
 	rtpIP    netip.Addr
 	clock    *call.Clock // the media clock of every call (owned)
 	ctrl     Controller
-	httpLn   net.Listener
-	httpsLn  net.Listener // nil without HTTPSAddr
+	web      *web // the HTTP listeners and servers, from Run on
 	tlsCert  *tls.Certificate
-	http     *http.Server
 	ready    chan struct{}
 	sipReady atomic.Bool
 	metrics  *Metrics
@@ -148,11 +144,12 @@ type CallDialer interface {
 	UseDialer(dial func(sip.DialConfig) *call.Call)
 }
 
-// Fetcher is a Controller that fetches and dials on its apps' behalf (a
-// scenario runtime): the gateway hands it its client, which holds the URL
-// policy, and the Play cache's size.
-type Fetcher interface {
-	UseFetch(c *fetch.Client, playCache int64)
+// runtimeSharer is a Controller built before the gateway (a scenario
+// runtime) that takes what the gateway shares with it: its limits, its
+// refusal counter, and its outbound client (the URL policy) with the Play
+// cache's size.
+type runtimeSharer interface {
+	UseGateway(scenario.Shared)
 }
 
 // ParsePortRange parses "min-max".
@@ -187,6 +184,13 @@ func New(cfg Config) (*Gateway, error) {
 	cfg.Logger = logsafe.Logger(cfg.Logger)
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
+	}
+	short, err := checkTokens(cfg.APITokens)
+	if err != nil {
+		return nil, err
+	}
+	if short > 0 {
+		cfg.Logger.Warn("API tokens shorter than 16 characters are easy to guess: use long random ones", "short_tokens", short)
 	}
 	var cert *tls.Certificate
 	if cfg.HTTPSAddr != "" {
@@ -246,13 +250,8 @@ func New(cfg Config) (*Gateway, error) {
 	g.fetch.Policy().AddLocal(publicIP)
 	g.log.Info("url policy", "policy", g.fetch.Policy().String())
 	g.ctrl = cfg.Controller
-	// Stream bounds and reconnect: FlexML streams, and scenario sockets.
+	// Stream bounds and reconnect of FlexML streams.
 	streamLimits := cfg.Limits.WithDefaults()
-	if u, ok := g.ctrl.(interface {
-		UseGatewayLimits(limit.Limits, limit.Counter)
-	}); ok {
-		u.UseGatewayLimits(streamLimits, g.metrics)
-	}
 	if g.ctrl == nil {
 		if cfg.Dialect == nil {
 			return nil, errors.New("no stream dialect")
@@ -275,8 +274,8 @@ func New(cfg Config) (*Gateway, error) {
 			Fetch:        g.fetch,
 			PlayCache:    cfg.PlayCacheBytes,
 		})
-	} else if f, ok := g.ctrl.(Fetcher); ok {
-		f.UseFetch(g.fetch, cfg.PlayCacheBytes)
+	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
+		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes})
 	}
 	var sipTLS *tls.Config
 	if cfg.SIPTLSAddr != "" {
@@ -363,23 +362,6 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 // SIPAddr returns the bound SIP address.
 func (g *Gateway) SIPAddr() string { return g.sip.Addr() }
 
-// HTTPAddr returns the bound HTTP address (after Ready).
-func (g *Gateway) HTTPAddr() string {
-	if g.httpLn == nil {
-		return g.cfg.HTTPAddr
-	}
-	return g.httpLn.Addr().String()
-}
-
-// HTTPSAddr returns the bound HTTPS address (after Ready), or "" when
-// there is none.
-func (g *Gateway) HTTPSAddr() string {
-	if g.httpsLn == nil {
-		return g.cfg.HTTPSAddr
-	}
-	return g.httpsLn.Addr().String()
-}
-
 // AddOwnListener adds bound listener addresses ("ip:port") of the gateway
 // to the URL policy: apps may never make it fetch from or dial them.
 func (g *Gateway) AddOwnListener(addrs ...string) {
@@ -401,80 +383,28 @@ func (g *Gateway) ActiveCalls() int {
 // Run serves SIP and HTTP until ctx ends, then hangs up every call and
 // waits for them to release their resources.
 func (g *Gateway) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", g.cfg.HTTPAddr)
+	web, err := g.listenHTTP()
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", g.cfg.HTTPAddr, err)
-	}
-	g.httpLn = ln
-	if g.cfg.HTTPSAddr != "" {
-		tln, err := net.Listen("tcp", g.cfg.HTTPSAddr)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("https listen %s: %w", g.cfg.HTTPSAddr, err)
-		}
-		g.httpsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{*g.tlsCert}, MinVersion: tls.VersionTLS12})
+		return err
 	}
 	g.AddOwnListener(g.HTTPAddr(), g.HTTPSAddr())
 	defer g.fetch.Close()
 	g.clock = call.NewClock()
 	defer g.clock.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		select {
-		case <-g.ready:
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write([]byte("ok\n"))
-		default:
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-		}
-	})
-	reg := prometheus.NewRegistry()
-	// The process and Go runtime figures (go_*, process_*) beside ours.
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(g.metrics.collectors()...)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_calls_active", Help: "Calls in progress.",
-	}, func() float64 { return float64(g.ActiveCalls()) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
-	}, func() float64 { return float64(g.PortsInUse()) }))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	if g.cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	if g.cfg.Routes != nil {
-		g.cfg.Routes(mux)
-	}
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		// Connection-level errors (a failed TLS handshake) go to the log at debug.
-		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 1+web.servers())
 	go func() { errc <- g.sip.ListenAndServe(ctx) }()
-	serveHTTP := func(name string, l net.Listener) {
-		if err := g.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("%s: %w", name, err)
-			return
-		}
-		errc <- nil
-	}
-	go serveHTTP("http", ln)
-	if g.httpsLn != nil {
-		go serveHTTP("https", g.httpsLn)
-	}
+	web.serve(errc)
 	select {
 	case <-g.sip.Ready():
 		g.AddOwnListener(g.SIPAddr())
 		close(g.ready)
-		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(), "rtp_ports", g.cfg.RTPPorts)
+		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(),
+			"metrics", g.MetricsAddr(), "rtp_ports", g.cfg.RTPPorts)
 	case err := <-errc:
-		_ = g.http.Close()
+		web.close()
 		return err
 	}
 	var runErr error
@@ -484,9 +414,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		cancel()
 	}
 	g.shutdown()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = g.http.Shutdown(sctx)
+	web.shutdown()
 	return runErr
 }
 

@@ -1,22 +1,19 @@
 package gateway
 
-import (
-	"net/http"
-
-	"github.com/callstream/callstream/internal/scenario"
-)
+import "github.com/callstream/callstream/internal/scenario"
 
 // WithScenario makes cfg run the scenario runtime rt for every call instead
-// of FlexML, and serve its HTTP routes (POST /scenarios, the sessions'
-// access URLs, recordings) beside any routes cfg already has. rt's sessions
-// may outlive calls: close rt after the gateway's Run returns.
+// of FlexML, and serve its HTTP routes (POST /scenarios and recordings
+// behind the API tokens, the sessions' access URLs open) beside any routes
+// cfg already has. rt's sessions may outlive calls: close rt after the
+// gateway's Run returns.
 func WithScenario(cfg *Config, rt *scenario.Runtime) {
 	cfg.Controller = rt
 	prev := cfg.Routes
-	cfg.Routes = func(mux *http.ServeMux) {
+	cfg.Routes = func(r *Router) {
 		if prev != nil {
-			prev(mux)
+			prev(r)
 		}
-		rt.Routes(mux)
+		rt.Routes(r)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,31 @@ import (
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
+
+// apiToken is the API token of the test gateways.
+const apiToken = "scenario-test-token-0123456789"
+
+// apiRequest sends a request to the gateway's API with the token.
+func apiRequest(t *testing.T, method, url string, form url.Values) *http.Response {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
 
 // gw is a real gateway running a scenario runtime, with a SIP caller.
 type gw struct {
@@ -57,6 +84,7 @@ func startGatewayTLS(t *testing.T, cfg scenario.Config, certFile, keyFile string
 					return ""
 				}
 			}
+			gc.APITokens = []string{apiToken}
 			cfg.Logger = gc.Logger
 			cfg.HTTPAddr = func() string {
 				if p := addr.Load(); p != nil {

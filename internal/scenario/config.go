@@ -105,7 +105,7 @@ type Config struct {
 	CustomData string
 	// Fetch runs Net requests, fetches players' audio and dials
 	// WebSockets through a URL policy (default: a client with the default
-	// policy; a gateway hands its own with UseFetch).
+	// policy; a gateway hands its own with UseGateway).
 	Fetch *fetch.Client
 	// PlayCache bounds the decoded player audio kept for reuse by later
 	// players (default 64 MiB; negative: none kept).
@@ -115,9 +115,19 @@ type Config struct {
 	// input; it must write a WAV file to its standard output (default
 	// "espeak-ng").
 	TTSCommand string
-	// RecordDir is where recorders write their WAV files (default: the
-	// system's temporary directory).
+	// RecordDir is where recorders write their WAV files (default: a
+	// "callstream" folder in the system's temporary directory). It is
+	// created (mode 0700) when missing.
 	RecordDir string
+	// RecordTTL deletes a recording this long after it ended (default
+	// 24 h; negative: never). Recordings of an earlier run found in
+	// RecordDir at start are deleted that long after they were written.
+	RecordTTL time.Duration
+	// Bounds are the gateway's limits; the runtime applies Sessions
+	// (sessions at once), SessionRate (sessions POST /scenarios may start
+	// a second) and ScenarioHeap (heap one callback may add). Zero
+	// fields mean their defaults, negative ones switch the bound off.
+	Bounds limit.Limits
 	// Limits bound each session.
 	Limits Limits
 	// PSTNTrunk is the SIP host[:port] that VoxEngine.callPSTN sends
@@ -129,7 +139,7 @@ type Config struct {
 	// WSMaxMessage bounds a message read from a WebSocket, outgoing or
 	// incoming, in bytes (0: 1 MiB; negative: no bound); a larger one
 	// closes the socket with 1009. Refusals counts it and the sockets'
-	// other bounds. A gateway sets both (see Runtime.UseGatewayLimits).
+	// other bounds. A gateway sets both (see Runtime.UseGateway).
 	WSMaxMessage int64
 	Refusals     limit.Counter
 }

@@ -126,10 +126,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 func postScenario(t *testing.T, g *gw, data any) {
 	t.Helper()
 	b, _ := json.Marshal(data)
-	resp, err := http.PostForm("http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {string(b)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := apiRequest(t, http.MethodPost, "http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {string(b)}})
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST /scenarios: %d", resp.StatusCode)
@@ -217,10 +214,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
     setTimeout(function () { VoxEngine.terminate(); }, 200);
   });
 });`})
-	resp, err := http.PostForm("http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {"carol@" + busy.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := apiRequest(t, http.MethodPost, "http://"+g.GW.HTTPAddr()+"/scenarios", url.Values{"script_custom_data": {"carol@" + busy.Addr()}})
 	resp.Body.Close()
 	g.waitText(t, "ringing PROGRESSING", 5*time.Second)
 	g.waitText(t, "failed 486 Busy Here TERMINATED true", 5*time.Second)
@@ -265,10 +259,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 // fetchWAV downloads a recording and returns its µ-law audio.
 func fetchWAV(t *testing.T, url string) []byte {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := apiRequest(t, http.MethodGet, url, nil)
 	defer resp.Body.Close()
 	a, err := media.ReadWAV(resp.Body)
 	if err != nil {

@@ -24,4 +24,10 @@ var (
 	ErrPlayback = errors.New("playback failed")
 	// ErrNotOpen is a send on a WebSocket that is not open.
 	ErrNotOpen = errors.New("websocket is not open")
+	// ErrTooManySessions is a session refused because Bounds.Sessions
+	// sessions run already.
+	ErrTooManySessions = errors.New("too many scenario sessions")
+	// ErrHeapLimit is a callback that grew the heap, or asked for one
+	// allocation, past Bounds.ScenarioHeap; its session ends.
+	ErrHeapLimit = errors.New("scenario heap limit")
 )

@@ -167,6 +167,12 @@ func (h logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (h logHandler) WithGroup(string) slog.Handler { return h }
 
+// openMux serves every route without authentication: the gateway's
+// Router, which guards the API, has tests of its own.
+type openMux struct{ *http.ServeMux }
+
+func (m openMux) HandleOpen(pattern string, h http.Handler) { m.Handle(pattern, h) }
+
 // env is a runtime serving its routes on a loopback HTTP server.
 type env struct {
 	rt   *Runtime
@@ -195,7 +201,7 @@ func newEnv(t testing.TB, script string, mod func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt.Routes(mux)
+	rt.Routes(openMux{mux})
 	t.Cleanup(func() {
 		done := make(chan struct{})
 		go func() {

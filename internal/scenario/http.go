@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -15,17 +16,28 @@ import (
 // maxRequestBody bounds what the access URL and POST /scenarios read.
 const maxRequestBody = 1 << 20
 
+// Mux is where Routes registers the runtime's HTTP handlers; the
+// gateway's Router is one.
+type Mux interface {
+	// Handle registers an endpoint of the HTTP API: the mux lets through
+	// only requests that carry a valid API token.
+	Handle(pattern string, h http.Handler)
+	// HandleOpen registers an endpoint anyone may reach: the path carries
+	// its own secret (a session's access token).
+	HandleOpen(pattern string, h http.Handler)
+}
+
 // Routes adds the runtime's HTTP handlers:
 //
-//	POST /scenarios          start a session without a call (script_custom_data)
+//	POST /scenarios          start a session without a call (script_custom_data); API
 //	/request/{token}[/...]   a session's access URL: WebSocket upgrades become
 //	                         incoming sockets, other requests AppEvents.HttpRequest
-//	GET /records/{name}      a recording
-func (rt *Runtime) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /scenarios", rt.serveStart)
-	mux.HandleFunc("/request/{token}", rt.serveAccess)
-	mux.HandleFunc("/request/{token}/{rest...}", rt.serveAccess)
-	mux.HandleFunc("GET /records/{name}", rt.serveRecord)
+//	GET /records/{name}      a recording; API
+func (rt *Runtime) Routes(m Mux) {
+	m.Handle("POST /scenarios", http.HandlerFunc(rt.serveStart))
+	m.HandleOpen("/request/{token}", http.HandlerFunc(rt.serveAccess))
+	m.HandleOpen("/request/{token}/{rest...}", http.HandlerFunc(rt.serveAccess))
+	m.Handle("GET /records/{name}", http.HandlerFunc(rt.serveRecord))
 }
 
 // startReply is the answer to POST /scenarios.
@@ -37,6 +49,9 @@ type startReply struct {
 }
 
 func (rt *Runtime) serveStart(w http.ResponseWriter, r *http.Request) {
+	if !rt.admitStart(w, r) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	var custom string
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -63,7 +78,7 @@ func (rt *Runtime) serveStart(w http.ResponseWriter, r *http.Request) {
 	}
 	info, err := rt.Start(custom)
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error()})
+		refuseStart(w, err)
 		return
 	}
 	rt.log.Info("session started over HTTP", "session_id", info.ID, "remote", r.RemoteAddr)
@@ -81,6 +96,9 @@ func (rt *Runtime) serveAccess(w http.ResponseWriter, r *http.Request) {
 	s := rt.session(r.PathValue("token"))
 	if s == nil || s.closing.Load() {
 		http.NotFound(w, r)
+		return
+	}
+	if !s.admitAccess(w, r) {
 		return
 	}
 	if websocket.IsWebSocketUpgrade(r) {
@@ -198,11 +216,14 @@ func (s *session) headerArray(h [][2]string) any {
 
 // serveRecord serves a recording the runtime wrote.
 func (rt *Runtime) serveRecord(w http.ResponseWriter, r *http.Request) {
-	path, ok := rt.record(r.PathValue("name"))
+	path, ok := rt.records.path(r.PathValue("name"))
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
+	// An hour of audio is 29 MB: give slow clients longer than the
+	// server's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(recordWriteTimeout))
 	w.Header().Set("Content-Type", "audio/wav")
 	http.ServeFile(w, r, path)
 }

@@ -3,7 +3,6 @@ package scenario
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,13 +17,16 @@ const maxRecording = 3600 * media.SampleRate
 
 // recorder is a Recorder: it takes the audio sent to it (from a WebSocket
 // or a player) one frame per tick and writes it as a µ-law WAV file when
-// stopped. The file is served under /records/ on the HTTP listener.
+// stopped. The file is served under /records/ on the HTTP listener to
+// holders of an API token, and deleted RecordTTL after it was written.
 type recorder struct {
-	s   *session
-	id  string
-	obj *goja.Object
-	et  *eventTarget
-	url string
+	s    *session
+	id   string
+	obj  *goja.Object
+	et   *eventTarget
+	name string // the file's name, also its name under /records/
+	path string
+	url  string
 
 	mu   sync.Mutex
 	data []byte
@@ -39,7 +41,8 @@ type recorder struct {
 func (s *session) newRecorder() *recorder {
 	vm := s.vm
 	r := &recorder{s: s, id: s.newID("rec")}
-	r.url = s.rt.addRecord(r.id+".wav", filepath.Join(s.rt.cfg.RecordDir, "callstream-"+r.id+".wav"))
+	r.name, r.path = s.rt.records.add()
+	r.url = s.rt.baseURL() + "/records/" + r.name
 	obj := vm.NewObject()
 	r.obj = obj
 	r.et = newEventTarget(obj, nil)
@@ -113,7 +116,7 @@ func (r *recorder) finish() (string, error) {
 		r.s.clock.removePump(r.cur)
 		r.cur = nil
 	}
-	path, _ := r.s.rt.record(r.id + ".wav")
+	path := r.path
 	r.mu.Lock()
 	data := r.data
 	full := r.full
@@ -121,16 +124,25 @@ func (r *recorder) finish() (string, error) {
 	if full {
 		r.s.log.Warn("recording cut at its limit", "recorder", r.id, "limit", time.Duration(maxRecording/media.SampleRate)*time.Second)
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := writeRecording(path, data); err != nil {
+		r.s.rt.records.drop(r.name)
+		_ = os.Remove(path)
 		return "", fmt.Errorf("recorder: %w", err)
+	}
+	r.s.rt.records.ended(r.name, time.Now())
+	return path, nil
+}
+
+// writeRecording writes µ-law audio as a WAV file only the gateway's user
+// may read.
+func writeRecording(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
 	}
 	if err := media.WriteWAV(f, media.EncodingULaw, media.SampleRate, data); err != nil {
 		f.Close()
-		return "", fmt.Errorf("recorder: %w", err)
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("recorder: %w", err)
-	}
-	return path, nil
+	return f.Close()
 }

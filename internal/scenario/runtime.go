@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,22 +20,32 @@ import (
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/fetch"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/sip"
 )
 
 //go:embed prelude.js
 var preludeSource string
 
+// sessionsRetryAfter is the Retry-After of a POST /scenarios refused
+// because the sessions are full.
+const sessionsRetryAfter = 5 * time.Second
+
 // Runtime runs a JavaScript call scenario: a session per inbound call (it
 // implements the gateway's Controller) and per POST /scenarios. Sessions
 // are independent: each has its own JavaScript runtime and event loop, and
-// a failing session ends alone.
+// a failing session ends alone. At most Bounds.Sessions run at once.
 type Runtime struct {
-	cfg     Config
-	log     *slog.Logger
-	name    string
-	prog    *goja.Program
-	prelude *goja.Program
+	cfg       Config
+	log       *slog.Logger
+	name      string
+	prog      *goja.Program
+	prelude   *goja.Program
+	bounds    limit.Limits             // cfg.Bounds with its defaults
+	startRate *limit.Buckets[struct{}] // POST /scenarios; nil: no bound
+	warn      *limit.Warner            // refusals, at most one line a second
+	heap      *heapMonitor             // nil when ScenarioHeap is off (owned)
+	records   *recordStore             // owned
 
 	mu       sync.Mutex
 	fetch    *fetch.Client                   // Net requests, players' audio, WebSocket dials
@@ -43,7 +54,6 @@ type Runtime struct {
 	dial     func(sip.DialConfig) *call.Call // places outgoing calls; nil: none
 	closed   bool
 	sessions map[string]*session // by access token
-	records  map[string]string   // recording file name -> path
 	wg       sync.WaitGroup
 }
 
@@ -67,7 +77,10 @@ func New(cfg Config) (*Runtime, error) {
 		cfg.TTSCommand = "espeak-ng"
 	}
 	if cfg.RecordDir == "" {
-		cfg.RecordDir = os.TempDir()
+		cfg.RecordDir = filepath.Join(os.TempDir(), "callstream")
+	}
+	if cfg.RecordTTL == 0 {
+		cfg.RecordTTL = DefaultRecordTTL
 	}
 	src := cfg.Source
 	name := cfg.File
@@ -84,7 +97,8 @@ func New(cfg Config) (*Runtime, error) {
 	if name == "" {
 		name = "scenario.js"
 	}
-	prog, err := compileScript(filepath.Base(name), src)
+	bounds := cfg.Bounds.WithDefaults()
+	prog, err := compileScript(filepath.Base(name), src, limit.On(bounds.ScenarioHeap))
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +106,27 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario prelude: %w", err)
 	}
+	log := cfg.Logger.With("scenario", filepath.Base(name))
+	records, err := newRecordStore(cfg.RecordDir, cfg.RecordTTL, log)
+	if err != nil {
+		return nil, err
+	}
 	rt := &Runtime{
 		cfg:      cfg,
-		log:      cfg.Logger.With("scenario", filepath.Base(name)),
+		log:      log,
 		name:     filepath.Base(name),
 		prog:     prog,
 		prelude:  prelude,
+		bounds:   bounds,
+		warn:     limit.NewWarner(log, slog.LevelWarn, time.Second),
+		records:  records,
 		sessions: map[string]*session{},
-		records:  map[string]string{},
+	}
+	if r := rt.bounds.SessionRate; limit.On(r) {
+		rt.startRate = limit.NewBuckets[struct{}](r, int(math.Ceil(r)))
+	}
+	if h := rt.bounds.ScenarioHeap; limit.On(h) {
+		rt.heap = newHeapMonitor(h)
 	}
 	own := cfg.Fetch == nil
 	if own {
@@ -109,12 +136,27 @@ func New(cfg Config) (*Runtime, error) {
 	return rt, nil
 }
 
-// UseFetch makes c the client of every session's Net requests, players
-// and WebSockets, with a player cache of playCache bytes (0: the default;
-// negative: none); the gateway calls it with its client, which holds the
-// URL policy. Call it before the first session starts.
-func (rt *Runtime) UseFetch(c *fetch.Client, playCache int64) {
-	rt.useFetch(c, playCache, false)
+// Shared is what a gateway shares with the runtime, which is built before
+// it: its limits (WSMessage bounds the sessions' WebSocket messages), its
+// refusal counter, and its outbound client (which holds the URL policy)
+// with the Play cache's size (0: the default; negative: none).
+type Shared struct {
+	Limits    limit.Limits
+	Refusals  limit.Counter
+	Fetch     *fetch.Client
+	PlayCache int64
+}
+
+// UseGateway takes what the gateway shares. Call it before the runtime
+// serves anything.
+func (rt *Runtime) UseGateway(sh Shared) {
+	rt.mu.Lock()
+	rt.cfg.WSMaxMessage = sh.Limits.WithDefaults().WSMessage
+	rt.cfg.Refusals = sh.Refusals
+	rt.mu.Unlock()
+	if sh.Fetch != nil {
+		rt.useFetch(sh.Fetch, sh.PlayCache, false)
+	}
 }
 
 func (rt *Runtime) useFetch(c *fetch.Client, playCache int64, own bool) {
@@ -143,8 +185,9 @@ func (rt *Runtime) fetcher() (*fetch.Client, *fetch.Cache) {
 }
 
 // compileScript compiles a scenario; a syntax error names its place as
-// file:line:column.
-func compileScript(name, src string) (*goja.Program, error) {
+// file:line:column. With noBigInt, a BigInt literal is an error (the heap
+// guards cannot bound BigInt arithmetic).
+func compileScript(name, src string, noBigInt bool) (*goja.Program, error) {
 	tree, err := parser.ParseFile(nil, name, src, 0)
 	if err != nil {
 		var list parser.ErrorList
@@ -153,6 +196,9 @@ func compileScript(name, src string) (*goja.Program, error) {
 			return nil, fmt.Errorf("%w: %s:%d:%d: SyntaxError: %s", ErrScript, p.Filename, p.Line, p.Column, list[0].Message)
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrScript, name, err)
+	}
+	if idx, ok := bigIntLiteral(tree); noBigInt && ok {
+		return nil, fmt.Errorf("%w: %s: BigInt is not available in scenarios: one BigInt operation can allocate more memory than any limit allows", ErrScript, tree.File.Position(int(idx)-tree.File.Base()))
 	}
 	prog, err := goja.CompileAST(tree, false)
 	if err != nil {
@@ -171,6 +217,11 @@ func compileScript(name, src string) (*goja.Program, error) {
 // stay open until the script closes them or the session ends).
 func (rt *Runtime) Run(ctx context.Context, c *call.Call) error {
 	s, err := rt.start(rt.cfg.CustomData, c)
+	if errors.Is(err, ErrTooManySessions) {
+		// Counted and logged by start; the caller may try again later.
+		_ = c.Reject(503, "scenario sessions full")
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -205,6 +256,14 @@ func (rt *Runtime) dialer() func(sip.DialConfig) *call.Call {
 	return rt.dial
 }
 
+// count counts one refusal.
+func (rt *Runtime) count(r limit.Refusal) {
+	rt.mu.Lock()
+	c := rt.cfg.Refusals
+	rt.mu.Unlock()
+	limit.Count(c, r)
+}
+
 // Start starts a session without a call (what POST /scenarios does);
 // customData is what VoxEngine.customData() returns.
 func (rt *Runtime) Start(customData string) (SessionInfo, error) {
@@ -215,11 +274,23 @@ func (rt *Runtime) Start(customData string) (SessionInfo, error) {
 	return s.info(), nil
 }
 
+// start starts a session, for the call c or (nil) without one. Over
+// Bounds.Sessions it returns ErrTooManySessions, counted and logged.
 func (rt *Runtime) start(customData string, c *call.Call) (*session, error) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	if rt.closed {
+		rt.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if n, max := len(rt.sessions), rt.bounds.Sessions; limit.On(max) && n >= max {
+		rt.mu.Unlock()
+		rt.count(limit.Sessions)
+		args := []any{"max_sessions", max}
+		if c != nil {
+			args = append(args, "call_sid", c.Sid())
+		}
+		rt.warn.Log("scenario session refused: too many sessions", args...)
+		return nil, fmt.Errorf("%w: %d run already, at most %d at once", ErrTooManySessions, n, max)
 	}
 	s := newSession(rt, customData)
 	if c != nil {
@@ -227,6 +298,7 @@ func (rt *Runtime) start(customData string, c *call.Call) (*session, error) {
 	}
 	rt.sessions[s.token] = s
 	rt.wg.Add(1)
+	rt.mu.Unlock()
 	go s.main(c)
 	return s, nil
 }
@@ -296,6 +368,8 @@ func (rt *Runtime) Close() error {
 	} else {
 		c.CloseIdleConnections()
 	}
+	rt.records.close()
+	rt.heap.close()
 	return nil
 }
 
@@ -310,19 +384,4 @@ func (rt *Runtime) baseURL() string {
 		}
 	}
 	return "http://127.0.0.1"
-}
-
-// addRecord makes a recording file downloadable under /records/name.
-func (rt *Runtime) addRecord(name, path string) string {
-	rt.mu.Lock()
-	rt.records[name] = path
-	rt.mu.Unlock()
-	return rt.baseURL() + "/records/" + name
-}
-
-func (rt *Runtime) record(name string) (string, bool) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	p, ok := rt.records[name]
-	return p, ok
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // sessionState is where a session is in its life.
@@ -50,6 +52,7 @@ type session struct {
 	wg    sync.WaitGroup
 
 	// Read by the HTTP handlers.
+	access    *limit.Buckets[struct{}] // requests to the access URL
 	allowWS   atomic.Bool
 	liveCalls atomic.Int32
 	incoming  atomic.Int32 // incoming sockets open now
@@ -96,6 +99,7 @@ func newSession(rt *Runtime, customData string) *session {
 		ctx:        ctx,
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
+		access:     limit.NewBuckets[struct{}](accessRate, accessBurst),
 		ended:      make(chan struct{}),
 		done:       make(chan struct{}),
 		units:      map[*goja.Object]any{},
@@ -182,7 +186,7 @@ func (s *session) main(c *call.Call) {
 func (s *session) start(c *call.Call) {
 	s.vm = goja.New()
 	s.vm.SetMaxCallStackSize(2048)
-	s.wd = watchdog{vm: s.vm, limit: s.lim.CallbackTime}
+	s.wd = watchdog{vm: s.vm, limit: s.lim.CallbackTime, heap: s.rt.heap, hw: s.rt.heap.newWatch(s.vm)}
 	s.vm.SetPromiseRejectionTracker(func(p *goja.Promise, op goja.PromiseRejectionOperation) {
 		if op == goja.PromiseRejectionReject {
 			s.log.Warn("scenario: promise rejected without a handler", "reason", fmt.Sprint(p.Result()))
@@ -193,6 +197,14 @@ func (s *session) start(c *call.Call) {
 		s.broken = true
 		s.terminate("globals failed")
 		return
+	}
+	if h := s.rt.bounds.ScenarioHeap; limit.On(h) {
+		if err := installHeapGuards(s, h); err != nil {
+			s.log.Error("scenario: heap guards", "err", err)
+			s.broken = true
+			s.terminate("globals failed")
+			return
+		}
 	}
 	if !s.guard(func() error { _, err := s.vm.RunProgram(s.rt.prelude); return err }) {
 		s.terminate("prelude failed")
@@ -267,9 +279,9 @@ func (s *session) newID(kind string) string {
 	return fmt.Sprintf("%s-%s-%d", kind, s.id[:8], s.nextID)
 }
 
-// guard runs f, which calls into JavaScript, under the callback time limit.
-// An error (a throw, an interrupt) breaks the session: it is logged and the
-// session terminates. It reports whether f succeeded.
+// guard runs f, which calls into JavaScript, under the callback time and
+// heap limits. An error (a throw, an interrupt) breaks the session: it is
+// logged and the session terminates. It reports whether f succeeded.
 func (s *session) guard(f func() error) bool {
 	if s.broken {
 		return false
@@ -280,7 +292,7 @@ func (s *session) guard(f func() error) bool {
 	} else {
 		s.depth++
 		s.wd.arm()
-		err = f()
+		err = s.recovered(f)
 		s.wd.disarm()
 		s.depth--
 	}
@@ -289,6 +301,23 @@ func (s *session) guard(f func() error) bool {
 		return false
 	}
 	return true
+}
+
+// errGoPanic is a Go panic in the runtime's own code under a callback.
+var errGoPanic = errors.New("internal error in the scenario runtime")
+
+// recovered runs f and turns a Go panic that escapes goja (a bug of the
+// runtime's API, never of the script) into an error, so that the session
+// ends and the process lives. The session runs no more JavaScript after
+// it: the runtime's state may be inconsistent.
+func (s *session) recovered(f func() error) (err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			s.log.Error("scenario runtime bug: a Go panic in an API call; the session ends", "panic", fmt.Sprint(x), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", errGoPanic, x)
+		}
+	}()
+	return f()
 }
 
 // callJS calls cb under the time limit and reports whether it returned normally.
@@ -307,6 +336,12 @@ func (s *session) scriptFailed(err error) {
 	}
 	s.broken = true
 	attrs := describeError(err)
+	if errors.Is(err, ErrHeapLimit) {
+		s.rt.count(limit.ScenarioHeap)
+		s.log.Error("scenario heap limit exceeded: the session ends", append(attrs, "limit", mib(float64(s.rt.bounds.ScenarioHeap)))...)
+		s.post(func() { s.terminate("heap limit") })
+		return
+	}
 	if s.state == stateRunning {
 		s.log.Error("scenario error: the session ends", attrs...)
 		s.post(func() { s.terminate("script error") })
@@ -352,6 +387,9 @@ func stackOf(frames []goja.StackFrame) (where, stack string) {
 	for i := range frames {
 		f := &frames[i]
 		p := f.Position()
+		if p.Filename == haltFile {
+			continue // the heap guard's own frame
+		}
 		if where == "" && p.Line > 0 {
 			where = fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
 		}
@@ -469,10 +507,13 @@ func (s *session) throw(err error) {
 	panic(s.vm.NewGoError(err))
 }
 
-// watchdog interrupts a callback that runs longer than limit.
+// watchdog interrupts a callback that runs longer than limit, and has the
+// heap monitor watch it.
 type watchdog struct {
 	vm    *goja.Runtime
 	limit time.Duration
+	heap  *heapMonitor // nil: no heap limit (borrowed from the Runtime)
+	hw    *heapWatch
 	mu    sync.Mutex
 	gen   uint64
 	armed bool
@@ -485,6 +526,7 @@ func (w *watchdog) arm() {
 	gen := w.gen
 	w.armed = true
 	w.mu.Unlock()
+	w.heap.watch(w.hw)
 	w.t = time.AfterFunc(w.limit, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -499,5 +541,6 @@ func (w *watchdog) disarm() {
 	w.armed = false
 	w.mu.Unlock()
 	w.t.Stop()
+	w.heap.unwatch(w.hw)
 	w.vm.ClearInterrupt()
 }

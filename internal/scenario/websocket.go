@@ -56,14 +56,6 @@ type jsSocket struct {
 	warn    *limit.Warner        // warnings about the remote, at most one a second
 }
 
-// UseGatewayLimits takes the gateway's bounds and refusal counter for the
-// sessions' WebSockets: WSMessage bounds a message read. Call it before the
-// runtime serves anything.
-func (rt *Runtime) UseGatewayLimits(l limit.Limits, refusals limit.Counter) {
-	rt.cfg.WSMaxMessage = l.WSMessage
-	rt.cfg.Refusals = refusals
-}
-
 // installWebSocketClass defines the WebSocket constructor.
 func (s *session) installWebSocketClass() error {
 	ctor := s.vm.ToValue(func(c goja.ConstructorCall) *goja.Object {

@@ -27,6 +27,10 @@ type Env struct {
 type EnvOptions struct {
 	Options               // the process; --app is set to the app's /app
 	WS      wsapp.Options // the WebSocket app's behaviour
+	// WSArgs, when set, returns more serve flags, given the WebSocket
+	// app's base URL (ws://host:port), e.g. --scenario-data for a
+	// scenario whose calls stream to the app.
+	WSArgs func(ws string) []string
 }
 
 // StartEnv starts the WebSocket app, the FlexML app (its documents see the
@@ -46,6 +50,9 @@ func StartEnv(t testing.TB, opts EnvOptions) *Env {
 	t.Cleanup(func() { caller.Close() })
 	o := opts.Options
 	o.Args = append([]string{"--app", app.URL("/app")}, o.Args...)
+	if opts.WSArgs != nil {
+		o.Args = append(o.Args, opts.WSArgs(strings.TrimSuffix(ws.URL(""), "/"))...)
+	}
 	p := Start(t, o)
 	return &Env{Proc: p, App: app, WS: ws, Caller: caller}
 }

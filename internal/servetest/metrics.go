@@ -109,10 +109,10 @@ func normalize(series string) string {
 	return series[:open] + "{" + strings.Join(labels, ",") + "}"
 }
 
-// Metrics scrapes the process's /metrics on its HTTP listener.
+// Metrics scrapes the process's /metrics (see MetricsURL).
 func (p *Proc) Metrics(t testing.TB) Metrics {
 	t.Helper()
-	m, err := Scrape(p.URL("/metrics"))
+	m, err := Scrape(p.MetricsURL("/metrics"))
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
 	}
@@ -142,7 +142,7 @@ func (p *Proc) Settled(t testing.TB, b Baseline, d time.Duration) {
 	var last Baseline
 	deadline := time.Now().Add(d)
 	for {
-		m, err := Scrape(p.URL("/metrics"))
+		m, err := Scrape(p.MetricsURL("/metrics"))
 		if err == nil {
 			last = Baseline{Goroutines: m.Get("go_goroutines"), FDs: p.FDs(), Ports: m.Get("callstream_rtp_ports_in_use"), Calls: m.Get("callstream_calls_active")}
 			if last.Goroutines <= b.Goroutines+4 && last.FDs <= b.FDs+4 && last.Ports <= b.Ports && last.Calls <= b.Calls {

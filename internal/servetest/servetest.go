@@ -75,7 +75,8 @@ type Options struct {
 	// RTPPorts is the size of the RTP port range (default 200).
 	RTPPorts int
 	// Ready is the path polled until it answers 200 (default /healthz on
-	// the HTTP listener; a full URL polls that instead).
+	// the metrics listener when Args has --metrics-addr, else on the HTTP
+	// listener; a full URL polls that instead).
 	Ready string
 }
 
@@ -86,6 +87,7 @@ type Proc struct {
 	Logs     *gatewaytest.Logs
 	sip      string
 	http     string
+	metrics  string // --metrics-addr, "" when health and metrics are on http
 	rtpLo    int
 	rtpHi    int
 	exited   chan struct{}
@@ -117,6 +119,8 @@ func Start(t testing.TB, opts Options) *Proc {
 			p.sip = opts.Args[i+1]
 		case "--http":
 			p.http = opts.Args[i+1]
+		case "--metrics-addr":
+			p.metrics = opts.Args[i+1]
 		}
 	}
 	var cmd *exec.Cmd
@@ -142,7 +146,7 @@ func Start(t testing.TB, opts Options) *Proc {
 	ready := opts.Ready
 	switch {
 	case ready == "":
-		ready = p.URL("/healthz")
+		ready = p.MetricsURL("/healthz")
 	case strings.HasPrefix(ready, "/"):
 		ready = p.URL(ready)
 	}
@@ -218,6 +222,15 @@ func (p *Proc) HTTPAddr() string { return p.http }
 
 // URL returns the HTTP listener's URL for path.
 func (p *Proc) URL(path string) string { return "http://" + p.http + path }
+
+// MetricsURL returns the URL of path on the listener serving health and
+// metrics: --metrics-addr when the process has one, else the HTTP one.
+func (p *Proc) MetricsURL(path string) string {
+	if p.metrics != "" {
+		return "http://" + p.metrics + path
+	}
+	return p.URL(path)
+}
 
 // RTPRange returns the process's RTP port range.
 func (p *Proc) RTPRange() (lo, hi int) { return p.rtpLo, p.rtpHi }
