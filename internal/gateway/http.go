@@ -136,7 +136,7 @@ func (g *Gateway) listenHTTP() (*web, error) {
 		g.log.Info("HTTP API off: no API token configured; its endpoints answer 403 until one is given with --api-token or --api-token-file",
 			"endpoints", guarded)
 	case auth.on():
-		g.log.Info("HTTP API on", "tokens", len(g.cfg.APITokens), "endpoints", guarded)
+		g.log.Info("HTTP API on", "bearers", len(g.cfg.APITokens), "endpoints", guarded)
 	}
 
 	// Connection-level errors (a failed TLS handshake) go to the log at debug.

@@ -77,7 +77,7 @@ func TestAPIEndpointsBehindTokens(t *testing.T) {
 	if got := refusals(t, base+"/metrics", "api_token"); got != 3 {
 		t.Errorf("api_token refusals %v, want 3", got)
 	}
-	if env.Logs.Find("INFO", "HTTP API on", map[string]string{"tokens": "1"}) == nil {
+	if env.Logs.Find("INFO", "HTTP API on", map[string]string{"bearers": "1"}) == nil {
 		t.Error("no start-up line saying the API is on")
 	}
 }
