@@ -19,6 +19,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/limit"
 )
 
 // Methods and body types the server accepts, advertised in Allow and Accept.
@@ -77,17 +79,23 @@ type Server struct {
 	uas      map[string]*sipgo.DialogUA // by upper-case transport name
 	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
 	lastRead atomic.Int64               // unix ns of the last message let in
+	// drainWarn logs refused INVITEs while draining, at most one line a second.
+	drainWarn limit.Warner
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to zero
 	started  bool
 	addr     string
-	draining bool                 // shutdown started: new calls get 503
+	draining bool                 // Drain called or shutdown started: new calls get 503
 	stopped  bool                 // all handlers returned: requests are refused
 	inflight int                  // request handlers running
 	calls    map[string]*Invite   // by dialog ID
 	outgoing map[string]*Outgoing // answered outgoing calls, by dialog ID
 	dials    sync.WaitGroup       // Dial calls in progress
+
+	// Set by Drain, under mu.
+	retryAfter time.Duration // Retry-After of the 503s sent while draining
+	refused    limit.Counter // counts the INVITEs refused while draining (may be nil)
 }
 
 // NewServer checks cfg, fills in defaults and returns a server that is not
@@ -132,6 +140,7 @@ func NewServer(cfg Config) (*Server, error) {
 		outgoing: make(map[string]*Outgoing),
 	}
 	s.idle = sync.NewCond(&s.mu)
+	s.drainWarn.Logger = cfg.Logger
 	return s, nil
 }
 
@@ -432,12 +441,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	callID := callIDOf(req)
 	log := s.log.With("sip_call_id", callID)
 
-	s.mu.Lock()
-	draining := s.draining
-	s.mu.Unlock()
-	if draining {
-		log.Info("rejecting INVITE during shutdown")
-		s.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable")
+	if s.refuseDraining(req, tx, log) {
 		s.awaitAck(tx)
 		return
 	}
@@ -530,6 +534,9 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if s.refuseDraining(req, tx, s.log) {
+		return
+	}
 	s.respond(req, tx, sip.StatusOK, "OK",
 		sip.NewHeader("Allow", allowHeader),
 		sip.NewHeader("Accept", acceptHeader))
