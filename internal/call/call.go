@@ -127,6 +127,7 @@ type Stats struct {
 	RTP             rtpio.ReceiverStats
 	DTMF            uint64
 	EndReason       string
+	EndCause        sip.EndCause // how the SIP dialog ended (EndNone: never set up, or still up)
 	AnsweredAt      time.Time
 	RemoteRTP       netip.AddrPort
 	LocalRTP        netip.AddrPort
@@ -193,6 +194,9 @@ type Call struct {
 	// changes), so a tick skips the work for tracks nobody takes.
 	tapTracks atomic.Uint32
 	source    atomic.Pointer[sourceBox]
+
+	// liveRecv is recv, for counters read without the call's lock.
+	liveRecv atomic.Pointer[rtpio.Receiver]
 
 	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
 	lateFrames                                                 atomic.Uint64
@@ -352,8 +356,15 @@ func (c *Call) connect(o *sip.Outgoing) {
 // dialogEnded ends the call when its SIP dialog ends. It runs on the
 // goroutine that ended the dialog, which may hold the call's lock (an
 // answer that got no ACK), so the call ends in a goroutine of its own: one
-// short-lived goroutine per call instead of one waiting for its whole life.
-func (c *Call) dialogEnded() { go c.endFromDialog() }
+// short-lived goroutine per call instead of one waiting for its whole life,
+// counted in the call's WaitGroup so Close waits for it.
+func (c *Call) dialogEnded() {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.endFromDialog()
+	}()
+}
 
 // Connected is closed when an outgoing call is answered; for an incoming
 // call it is nil.
@@ -495,6 +506,7 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 		DTMFType:   dtmfType,
 		Logger:     c.log,
 	})
+	c.liveRecv.Store(c.recv)
 	c.answered = true
 	c.answeredAt = time.Now()
 	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
@@ -612,6 +624,7 @@ func (c *Call) Stats() Stats {
 	c.mu.Lock()
 	if c.dlg != nil {
 		st.RemoteRTP = c.dlg.RemoteRTP()
+		st.EndCause = c.dlg.EndCause()
 	}
 	c.mu.Unlock()
 	st.FramesIn = c.framesIn.Load()
