@@ -61,6 +61,8 @@ type SocketConfig struct {
 	Conn *websocket.Conn
 	// TLS configures wss:// connections (nil: the system's roots).
 	TLS *tls.Config
+	// Observer, when set, gets sampled frame latencies and queue depths.
+	Observer Observer
 }
 
 // QueueFor returns the media queue bound for d of audio of n tracks.
@@ -119,6 +121,10 @@ type Socket struct {
 	batched uint64 // messages in batch
 	enc     []byte // a flow encoder's output
 	m       Media  // the media message being encoded
+	// sampledAt is the push time (monoNow) of the batch's sampled frame, 0
+	// for none; wakes counts wake-ups. Both for the Observer.
+	sampledAt int64
+	wakes     uint64
 
 	sent, mediaSent, recv, bad atomic.Uint64
 	connectMs                  atomic.Int64
@@ -417,6 +423,7 @@ func (s *Socket) write(conn *websocket.Conn) {
 				ping.Reset(period)
 			}
 			<-s.q.wake
+			s.reportWake()
 			continue
 		}
 		if it.kind == itemClose {
@@ -467,6 +474,7 @@ func (s *Socket) flush(w *connWriter) error {
 		}
 	} // else the reader answered the app's close: nothing more is sent
 	s.wmu.Unlock()
+	s.reportSample(err == nil)
 	s.batch, s.batched = s.batch[:0], 0
 	return err
 }
@@ -480,6 +488,7 @@ func (s *Socket) addItem(it *item) {
 	)
 	switch it.kind {
 	case itemMedia:
+		s.noteSample(it.at)
 		s.addLocked(s.media(f, it.track, it.index, it.payload[:]), opText)
 		return
 	case itemStart:
