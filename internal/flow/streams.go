@@ -142,6 +142,12 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		}
 	}
 	cb := newStatusCallback(r, s, info.StreamSid)
+	metrics, dialect := r.in.cfg.Metrics, r.in.cfg.Dialect.Name()
+	var observer stream.Observer
+	if metrics != nil {
+		observer = metrics
+	}
+	opening := time.Now()
 	sock := stream.Open(stream.SocketConfig{
 		URL:         wsURL,
 		Dialect:     r.in.cfg.Dialect,
@@ -150,7 +156,11 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Logger:      log,
 		Playout:     playout,
 		TLS:         r.in.cfg.WSTLS,
+		Observer:    observer,
 		OnOpen: func() {
+			if metrics != nil {
+				metrics.StreamConnected(dialect, time.Since(opening))
+			}
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")
 		},
@@ -185,8 +195,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		r.c.SetSource(playout)
 		stopDTMF = r.c.OnDTMF(f.PushDTMF)
 	}
-	if r.in.cfg.Metrics != nil {
-		r.in.cfg.Metrics.StreamStarted(r.in.cfg.Dialect.Name())
+	if metrics != nil {
+		metrics.StreamStarted(dialect, sock)
 	}
 	ss.mu.Lock()
 	ss.live = append(ss.live, ls)
@@ -208,8 +218,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		st := sock.Stats()
 		log.Info("stream ended", "messages_sent", st.MessagesSent, "media_sent", st.MediaSent,
 			"media_dropped", st.MediaDropped, "messages_received", st.MessagesRecv, "bad_messages", st.BadMessages)
-		if r.in.cfg.Metrics != nil {
-			r.in.cfg.Metrics.StreamEnded(st, sock.Err())
+		if metrics != nil {
+			metrics.StreamEnded(dialect, sock, sock.Err())
 		}
 	})
 	return ls

@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/flow"
@@ -132,11 +130,15 @@ type Gateway struct {
 	ready    chan struct{}
 	sipReady atomic.Bool
 	metrics  *Metrics
+	metricsH http.Handler // GET /metrics
 
-	mu       sync.Mutex
-	calls    map[*call.Call]struct{}
-	stopping bool // shutdown started: no new outgoing calls
-	wg       sync.WaitGroup
+	calls    *registry   // live calls by CallSid
+	draining atomic.Bool // Shutdown called or Run stopping: no new work
+
+	mu      sync.Mutex
+	closed  bool               // Shutdown called: Run refuses to start
+	stopRun context.CancelFunc // set while Run runs: ends it (cutting the calls left)
+	runDone chan struct{}      // set when Run starts, closed when it has returned
 }
 
 // CallDialer is a Controller that places outgoing calls (a scenario's
@@ -219,9 +221,21 @@ func New(cfg Config) (*Gateway, error) {
 		ports:   ports,
 		rtpIP:   rtpIP,
 		ready:   make(chan struct{}),
-		calls:   map[*call.Call]struct{}{},
+		calls:   newRegistry(),
 		metrics: NewMetrics(),
 	}
+	g.metricsH = g.metrics.Handler(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
+		}, func() float64 { return float64(g.PortsInUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callstream_draining", Help: "1 while the gateway drains or stops (takes no new calls), else 0.",
+		}, func() float64 {
+			if g.Draining() {
+				return 1
+			}
+			return 0
+		}))
 	g.ctrl = cfg.Controller
 	if g.ctrl == nil {
 		if cfg.Dialect == nil {
@@ -266,34 +280,45 @@ func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error)
 // Dial places an outgoing call and returns it at once (see call.Dial). The
 // gateway owns it like an incoming call: it gets a CallSid, metrics count
 // it, shutdown hangs it up, and its port and goroutines are released when
-// it ends.
+// it ends. While the gateway drains or stops, the call fails at once.
 func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
 	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.stopping {
+	if g.Draining() {
+		log.Info("outgoing call refused: draining", "to", dc.Target)
 		return call.Dial(cfg, refuseDialer{}, dc)
 	}
-	log.Info("outgoing call", "to", dc.Target, "from", dc.From)
 	c := call.Dial(cfg, g.sip, dc)
-	g.calls[c] = struct{}{}
-	g.metrics.callStarted()
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		<-c.Done()
+	if !g.calls.add(c) {
+		// Shutdown began meanwhile: give the dial up at once.
+		log.Info("outgoing call refused: draining", "to", dc.Target)
+		c.Hangup("gateway shutting down")
 		_ = c.Close()
-		g.mu.Lock()
-		delete(g.calls, c)
-		g.mu.Unlock()
-		st := c.Stats()
-		g.metrics.callEnded(st)
-		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
-			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost)
+		return c
+	}
+	log.Info("outgoing call", "to", dc.Target, "from", dc.From)
+	g.metrics.callStarted(c)
+	go func() {
+		<-c.Done()
+		g.release(c, log, false)
 	}()
 	return c
+}
+
+// release closes an ended call, counts it and forgets it; OnCallReleased
+// hears of incoming calls.
+func (g *Gateway) release(c *call.Call, log *slog.Logger, incoming bool) {
+	_ = c.Close()
+	st := c.Stats()
+	g.metrics.callEnded(c, st)
+	log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
+		"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled,
+		"inbound_dropped", st.InboundDropped)
+	if incoming && g.cfg.OnCallReleased != nil {
+		g.cfg.OnCallReleased(c.Sid(), st)
+	}
+	g.calls.done(c.Sid())
 }
 
 // Metrics returns the gateway's Prometheus metrics.
@@ -326,15 +351,33 @@ func (g *Gateway) HTTPSAddr() string {
 func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
 
 // ActiveCalls returns the calls running now.
-func (g *Gateway) ActiveCalls() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.calls)
-}
+func (g *Gateway) ActiveCalls() int { return g.calls.len() }
 
-// Run serves SIP and HTTP until ctx ends, then hangs up every call and
-// waits for them to release their resources.
+// Call returns the live call with CallSid sid, or nil.
+func (g *Gateway) Call(sid string) *call.Call { return g.calls.get(sid) }
+
+// Run serves SIP and HTTP until ctx ends or Shutdown has drained, then
+// ends every call left (unanswered ones get 503, answered ones a BYE, their
+// streams stop and close 1000), waits a bounded time for them to release
+// their media, and stops the servers. Ending ctx is an immediate cut; use
+// Shutdown to drain.
 func (g *Gateway) Run(ctx context.Context) error {
+	g.mu.Lock()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
+		return ErrClosed
+	case g.runDone != nil:
+		g.mu.Unlock()
+		return errors.New("gateway: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	g.stopRun, g.runDone = cancel, done
+	g.mu.Unlock()
+	defer close(done)
+
 	ln, err := net.Listen("tcp", g.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", g.cfg.HTTPAddr, err)
@@ -354,23 +397,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-g.ready:
+			if g.Draining() {
+				// Load balancers stop sending; live calls go on.
+				http.Error(w, "draining", http.StatusServiceUnavailable)
+				return
+			}
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte("ok\n"))
 		default:
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}
 	})
-	reg := prometheus.NewRegistry()
-	// The process and Go runtime figures (go_*, process_*) beside ours.
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(g.metrics.collectors()...)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_calls_active", Help: "Calls in progress.",
-	}, func() float64 { return float64(g.ActiveCalls()) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
-	}, func() float64 { return float64(g.PortsInUse()) }))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", g.metricsH)
 	if g.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -381,20 +419,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.cfg.Routes != nil {
 		g.cfg.Routes(mux)
 	}
-	g.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	g.http = &http.Server{Handler: g.refuseWhileDraining(mux), ReadHeaderTimeout: 10 * time.Second,
 		// Connection-level errors (a failed TLS handshake) go to the log at debug.
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
-	go func() { errc <- g.sip.ListenAndServe(ctx) }()
+	// The SIP server stops only after the calls have been ended here, so
+	// that the calls it cancels are already settled (503 or BYE).
+	sipCtx, sipCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer sipCancel()
+	sipDone := make(chan error, 1)
+	go func() { sipDone <- g.sip.ListenAndServe(sipCtx) }()
+	httpDone := make(chan error, 2)
 	serveHTTP := func(name string, l net.Listener) {
 		if err := g.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("%s: %w", name, err)
+			httpDone <- fmt.Errorf("%s: %w", name, err)
 			return
 		}
-		errc <- nil
+		httpDone <- nil
 	}
 	go serveHTTP("http", ln)
 	if g.httpsLn != nil {
@@ -404,45 +445,45 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-g.sip.Ready():
 		close(g.ready)
 		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(), "rtp_ports", g.cfg.RTPPorts)
-	case err := <-errc:
+	case err := <-sipDone:
+		_ = g.http.Close()
+		return err
+	case err := <-httpDone:
+		sipCancel()
+		<-sipDone
 		_ = g.http.Close()
 		return err
 	}
 	var runErr error
+	sipStopped := false
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
-		cancel()
+	case runErr = <-sipDone:
+		sipStopped = true
+	case runErr = <-httpDone:
 	}
-	g.shutdown()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	g.endCalls()
+	sipCancel()
+	if !sipStopped {
+		t := time.NewTimer(stopWait)
+		select {
+		case err := <-sipDone:
+			runErr = errors.Join(runErr, err)
+		case <-t.C:
+			g.log.Error("shutdown: the SIP server did not stop in time", "waited", stopWait)
+		}
+		t.Stop()
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), stopWait)
 	defer scancel()
 	_ = g.http.Shutdown(sctx)
 	return runErr
 }
 
-// shutdown hangs up every call and waits for them.
-func (g *Gateway) shutdown() {
-	g.mu.Lock()
-	g.stopping = true
-	calls := make([]*call.Call, 0, len(g.calls))
-	for c := range g.calls {
-		calls = append(calls, c)
-	}
-	g.mu.Unlock()
-	for _, c := range calls {
-		c.Hangup("gateway shutting down")
-	}
-	g.wg.Wait()
-}
-
 // handle runs one call; it is the SIP server's INVITE handler.
 func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
-	g.wg.Add(1)
-	defer g.wg.Done()
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
-	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
 	c := call.New(call.Config{
 		Sid:        sid,
 		Invite:     inv,
@@ -452,24 +493,17 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		RTPTimeout: g.cfg.RTPTimeout,
 		Logger:     log,
 	})
-	g.mu.Lock()
-	g.calls[c] = struct{}{}
-	g.mu.Unlock()
-	g.metrics.callStarted()
-	defer func() {
+	if !g.calls.add(c) {
+		// Shutdown began after the SIP server let the INVITE in.
+		log.Info("incoming call refused: draining", "sip_call_id", inv.CallID, "status", 503)
+		limit.Count(g.metrics, limit.Draining)
+		_ = c.Reject(503, shutdownReason)
 		_ = c.Close()
-		g.mu.Lock()
-		delete(g.calls, c)
-		g.mu.Unlock()
-		st := c.Stats()
-		g.metrics.callEnded(st)
-		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
-			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled,
-			"inbound_dropped", st.InboundDropped)
-		if g.cfg.OnCallReleased != nil {
-			g.cfg.OnCallReleased(sid, st)
-		}
-	}()
+		return
+	}
+	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
+	g.metrics.callStarted(c)
+	defer g.release(c, log, true)
 	if err := g.ctrl.Run(ctx, c); err != nil {
 		log.Error("call controller failed", "err", err)
 	}
