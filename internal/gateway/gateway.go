@@ -477,6 +477,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sctx, scancel := context.WithTimeout(context.Background(), stopWait)
 	defer scancel()
 	_ = g.http.Shutdown(sctx)
+	g.log.Info("callstream stopped")
 	return runErr
 }
 

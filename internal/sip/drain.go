@@ -25,11 +25,14 @@ const defaultRetryAfter = 30 * time.Second
 // the server listens, and again to change retryAfter.
 func (s *Server) Drain(retryAfter time.Duration, refused limit.Counter) {
 	s.mu.Lock()
+	was := s.draining
 	s.draining = true
 	s.retryAfter = retryAfter
 	s.refused = refused
 	s.mu.Unlock()
-	s.log.Info("sip server draining: new calls get 503")
+	if !was {
+		s.log.Info("sip server draining: new calls get 503")
+	}
 }
 
 // Draining reports whether the server refuses new calls (Drain was called
