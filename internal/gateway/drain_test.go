@@ -13,6 +13,7 @@ import (
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/servetest"
+	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -110,6 +111,15 @@ func TestShutdownDrainsLiveCalls(t *testing.T) {
 	}
 	if code, _, h := get(t, http.MethodPost, base+"/scenarios"); code != 503 || h.Get("Retry-After") != "20" {
 		t.Fatalf("POST /scenarios while draining: %d, Retry-After %q", code, h.Get("Retry-After"))
+	}
+	out := env.GW.Dial(sip.DialConfig{Target: "sip:bob@" + env.GW.SIPAddr(), From: "alice"})
+	select {
+	case <-out.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("an outgoing call placed while draining did not fail")
+	}
+	if out.DialErr() == nil || out.Answered() {
+		t.Fatalf("outgoing call while draining: answered %v, err %v", out.Answered(), out.DialErr())
 	}
 	m, err := servetest.Scrape(base + "/metrics")
 	if err != nil {

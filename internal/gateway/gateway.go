@@ -324,6 +324,9 @@ func (g *Gateway) release(c *call.Call, log *slog.Logger, incoming bool) {
 // Metrics returns the gateway's Prometheus metrics.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
 
+// MetricsHandler serves GET /metrics: the gateway's private registry.
+func (g *Gateway) MetricsHandler() http.Handler { return g.metricsH }
+
 // Ready is closed once SIP and HTTP are listening.
 func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
