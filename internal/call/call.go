@@ -197,6 +197,10 @@ type Call struct {
 
 	// liveRecv is recv, for counters read without the call's lock.
 	liveRecv atomic.Pointer[rtpio.Receiver]
+	// endMu guards closing: set by Close before it waits, after which the
+	// dialog's end starts no goroutine.
+	endMu   sync.Mutex
+	closing bool
 
 	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
 	lateFrames                                                 atomic.Uint64
@@ -357,8 +361,14 @@ func (c *Call) connect(o *sip.Outgoing) {
 // goroutine that ended the dialog, which may hold the call's lock (an
 // answer that got no ACK), so the call ends in a goroutine of its own: one
 // short-lived goroutine per call instead of one waiting for its whole life,
-// counted in the call's WaitGroup so Close waits for it.
+// counted in the call's WaitGroup so Close waits for it. Once Close waits,
+// the call has ended and there is nothing left to do.
 func (c *Call) dialogEnded() {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.closing {
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -598,7 +608,10 @@ func (c *Call) Hangup(reason string) {
 
 // Close ends the call if it still runs and waits for its goroutines.
 func (c *Call) Close() error {
-	c.Hangup("call closed")
+	c.Hangup("call closed") // the call has ended when it returns
+	c.endMu.Lock()
+	c.closing = true // no goroutine is added while Close waits
+	c.endMu.Unlock()
 	c.wg.Wait()
 	if c.ownClock {
 		c.mclock.Close()
