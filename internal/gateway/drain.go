@@ -100,9 +100,7 @@ func (g *Gateway) retryAfterSeconds() string {
 // endCalls stops taking calls, ends every live call and waits, bounded by
 // releaseWait, until they have released their media and sockets.
 func (g *Gateway) endCalls() {
-	if !g.draining.Swap(true) {
-		g.log.Info("stopping: ending every call", "calls", g.calls.len())
-	}
+	g.draining.Store(true)
 	g.sip.Drain(g.drainTimeout(), g.metrics)
 	calls := g.calls.close()
 	if len(calls) > 0 {
