@@ -92,6 +92,19 @@ func checkStreamEnded(t *testing.T, conn *wsapp.Conn) {
 	}
 }
 
+// bystanderFrames is what a bystander sends (3 s) plus a few frames of the
+// silence that follows on its inbound track.
+const bystanderFrames = 150 + 5
+
+// settleBystander waits until the bystander's app has all its speech: its
+// last RTP packets and the BYE of its Check travel on different sockets, so
+// hanging up right after the last packet can end the stream before that
+// packet reaches it.
+func settleBystander(t *testing.T, b *servetest.Bystander) {
+	t.Helper()
+	servetest.Eventually(t, 15*time.Second, "the bystander's speech at its app", func() bool { return b.Frames() >= bystanderFrames })
+}
+
 // refusal returns the SIP refusal of a dial that must fail.
 func refusal(t *testing.T, err error) *sipcaller.StatusError {
 	t.Helper()
@@ -113,9 +126,9 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDraining(t, env.Proc)
-	if env.Logs.Find("INFO", "draining", map[string]string{"calls": "1"}) == nil {
-		t.Fatal(`no "draining" log line with calls=1`)
-	}
+	servetest.Eventually(t, 5*time.Second, `a "draining" log line with calls=1`, func() bool {
+		return env.Logs.Find("INFO", "draining", map[string]string{"calls": "1"}) != nil
+	})
 	// Frames keep arriving after the signal.
 	after := b.Frames()
 	servetest.Eventually(t, 5*time.Second, "frames after SIGTERM", func() bool { return b.Frames() >= after+25 })
@@ -142,6 +155,7 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 		t.Fatal("the process exited with a call live")
 	}
 
+	settleBystander(t, b)
 	b.Check(t) // every frame intact, stop last; hangs up
 	waitExit(t, env.Proc, 15*time.Second)
 	if env.Logs.Find("INFO", "drained: every call has ended", nil) == nil ||
@@ -283,6 +297,7 @@ func TestLiveMetricsMoveDuringCall(t *testing.T) {
 	if mean := second.Get("callstream_stream_frame_latency_seconds_sum") / second.Get("callstream_stream_frame_latency_seconds_count"); mean > 1 {
 		t.Errorf("mean gateway-added latency %v s", mean)
 	}
+	settleBystander(t, b)
 	b.Check(t)
 	env.Settled(t, base, 10*time.Second)
 	after := env.Metrics(t)
