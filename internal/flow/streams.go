@@ -143,10 +143,6 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	}
 	cb := newStatusCallback(r, s, info.StreamSid)
 	metrics, dialect := r.in.cfg.Metrics, r.in.cfg.Dialect.Name()
-	var observer stream.Observer
-	if metrics != nil {
-		observer = metrics
-	}
 	opening := time.Now()
 	sock := stream.Open(stream.SocketConfig{
 		URL:         wsURL,
@@ -156,7 +152,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Logger:      log,
 		Playout:     playout,
 		TLS:         r.in.cfg.WSTLS,
-		Observer:    observer,
+		Observer:    metrics, // nil without metrics
 		OnOpen: func() {
 			if metrics != nil {
 				metrics.StreamConnected(dialect, time.Since(opening))
