@@ -15,9 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/callstream/callstream/internal/logsafe"
 )
@@ -35,11 +33,15 @@ Usage:
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	ctx, release := notifyStages()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	release()
+	os.Exit(code)
 }
 
+// run runs the command in args. ctx ends at the first SIGTERM or SIGINT
+// (serve drains, other commands stop) and carries, for serve, the context
+// of the second one (see notifyStages).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -162,7 +163,29 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return g.Run(ctx)
+	return runGateway(ctx, g)
+}
+
+// runGateway runs g until ctx ends (the first signal), then drains it: live
+// calls go on until they end, the drain timeout passes or cutOf(ctx) ends
+// (the second signal), and every call left is ended cleanly. It returns
+// Run's error: nil after a clean stop, drained or cut.
+func runGateway(ctx context.Context, g *gateway.Gateway) error {
+	cut := cutOf(ctx)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(cut) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	// Shutdown logs how the drain ended; a second signal cutting it
+	// short is what the operator asked for, not a failure.
+	_ = g.Shutdown(cut)
+	if err := <-done; !errors.Is(err, gateway.ErrClosed) {
+		return err // nil after a clean stop
+	}
+	return nil // the signal came before Run started
 }
 
 // trustFile returns a TLS client configuration trusting the system's roots

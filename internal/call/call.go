@@ -137,6 +137,7 @@ type Stats struct {
 	RTP             rtpio.ReceiverStats
 	DTMF            uint64
 	EndReason       string
+	EndCause        sip.EndCause // how the SIP dialog ended (EndNone: never set up, or still up)
 	AnsweredAt      time.Time
 	RemoteRTP       netip.AddrPort
 	LocalRTP        netip.AddrPort
@@ -208,6 +209,12 @@ type Call struct {
 	source    atomic.Pointer[sourceBox]
 
 	bounded atomic.Bool // a bound (duration, hold, RTP timeout) is hanging the call up
+	// liveRecv is recv, for counters read without the call's lock.
+	liveRecv atomic.Pointer[rtpio.Receiver]
+	// endMu guards closing: set by Close before it waits, after which the
+	// dialog's end starts no goroutine.
+	endMu   sync.Mutex
+	closing bool
 
 	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
 	lateFrames                                                 atomic.Uint64
@@ -367,8 +374,21 @@ func (c *Call) connect(o *sip.Outgoing) {
 // dialogEnded ends the call when its SIP dialog ends. It runs on the
 // goroutine that ended the dialog, which may hold the call's lock (an
 // answer that got no ACK), so the call ends in a goroutine of its own: one
-// short-lived goroutine per call instead of one waiting for its whole life.
-func (c *Call) dialogEnded() { go c.endFromDialog() }
+// short-lived goroutine per call instead of one waiting for its whole life,
+// counted in the call's WaitGroup so Close waits for it. Once Close waits,
+// the call has ended and there is nothing left to do.
+func (c *Call) dialogEnded() {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.closing {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.endFromDialog()
+	}()
+}
 
 // Connected is closed when an outgoing call is answered; for an incoming
 // call it is nil.
@@ -529,6 +549,7 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 		sender.SetRemote(a)
 		recv.Relatch(a)
 	})
+	c.liveRecv.Store(c.recv)
 	c.answered = true
 	c.answeredAt = time.Now()
 	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
@@ -630,7 +651,10 @@ func (c *Call) Hangup(reason string) {
 
 // Close ends the call if it still runs and waits for its goroutines.
 func (c *Call) Close() error {
-	c.Hangup("call closed")
+	c.Hangup("call closed") // the call has ended when it returns
+	c.endMu.Lock()
+	c.closing = true // no goroutine is added while Close waits
+	c.endMu.Unlock()
 	c.wg.Wait()
 	if c.ownClock {
 		c.mclock.Close()
@@ -656,6 +680,7 @@ func (c *Call) Stats() Stats {
 	c.mu.Lock()
 	if c.dlg != nil {
 		st.RemoteRTP = c.dlg.RemoteRTP()
+		st.EndCause = c.dlg.EndCause()
 	}
 	c.mu.Unlock()
 	st.FramesIn = c.framesIn.Load()

@@ -50,7 +50,7 @@ type Config struct {
 	AccountSid   string
 	WSTLS        *tls.Config // wss:// streams (nil: the system's roots)
 	Logger       *slog.Logger
-	// Metrics, when set, counts stream events.
+	// Metrics, when set, counts stream and app events.
 	Metrics Metrics
 
 	// Stream bounds and reconnect of every stream the interpreter opens.
@@ -60,10 +60,24 @@ type Config struct {
 	Refusals     limit.Counter // counts the bounds streams hit
 }
 
-// Metrics receives stream events; implementations must not block.
+// Metrics receives stream and app events for the gateway's metrics;
+// implementations must not block.
 type Metrics interface {
-	StreamStarted(dialect string)
-	StreamEnded(st stream.SocketStats, err error)
+	// StreamStarted counts a stream that started on sock; sock's counters
+	// may be read while it runs.
+	StreamStarted(dialect string, sock *stream.Socket)
+	// StreamConnected observes how long a stream's WebSocket took to open.
+	StreamConnected(dialect string, d time.Duration)
+	// StreamEnded counts a stream whose socket has ended and released
+	// everything (its counters are final), with the error that ended it
+	// (nil for a clean close; wrapping stream.ErrDial when it never opened).
+	StreamEnded(dialect string, sock *stream.Socket, err error)
+	// AppFetched observes one request for a document from the app: how
+	// long it took and whether it failed (network, timeout, HTTP status,
+	// size).
+	AppFetched(d time.Duration, err error)
+	// Observer gets the streams' sampled frame latencies and queue depths.
+	stream.Observer
 }
 
 // Interpreter runs FlexML for calls. One Interpreter serves every call.
@@ -179,7 +193,12 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 	if r.c.Answered() {
 		r.req.CallStatus = "in-progress"
 	}
+	started := time.Now()
 	b, err := r.in.fetchDocument(ctx, method, loc, &r.req)
+	if m := r.in.cfg.Metrics; m != nil && isURL(loc) && ctx.Err() == nil {
+		// A fetch the call's end cut short is not the app's failure.
+		m.AppFetched(time.Since(started), err)
+	}
 	if err != nil {
 		return nil, err
 	}

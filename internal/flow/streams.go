@@ -140,6 +140,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		}
 	}
 	cb := newStatusCallback(r, s, info.StreamSid)
+	metrics, dialect := r.in.cfg.Metrics, r.in.cfg.Dialect.Name()
+	opening := time.Now()
 	sock := stream.Open(stream.SocketConfig{
 		URL:          wsURL,
 		Dialect:      r.in.cfg.Dialect,
@@ -154,7 +156,11 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		TLS:          r.in.cfg.WSTLS,
 		// The stream's host is dialed through the URL policy.
 		NetDialContext: r.in.fetch.Dialer(r.log.With("stream", s.Name, "stream_sid", info.StreamSid), wsURL),
+		Observer:       metrics, // nil without metrics
 		OnOpen: func() {
+			if metrics != nil {
+				metrics.StreamConnected(dialect, time.Since(opening))
+			}
 			log.Info("stream connected")
 			cb.send(ctx, "stream-started", "")
 		},
@@ -189,8 +195,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		r.c.SetSource(playout)
 		stopDTMF = r.c.OnDTMF(f.PushDTMF)
 	}
-	if r.in.cfg.Metrics != nil {
-		r.in.cfg.Metrics.StreamStarted(r.in.cfg.Dialect.Name())
+	if metrics != nil {
+		metrics.StreamStarted(dialect, sock)
 	}
 	ss.mu.Lock()
 	ss.live = append(ss.live, ls)
@@ -213,8 +219,8 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		log.Info("stream ended", "messages_sent", st.MessagesSent, "media_sent", st.MediaSent,
 			"media_dropped", st.MediaDropped, "messages_received", st.MessagesRecv, "bad_messages", st.BadMessages,
 			"reconnects", st.Reconnects, "reconnect_failed", st.ReconnectFailed)
-		if r.in.cfg.Metrics != nil {
-			r.in.cfg.Metrics.StreamEnded(st, sock.Err())
+		if metrics != nil {
+			metrics.StreamEnded(dialect, sock, sock.Err())
 		}
 	})
 	return ls

@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/fetch"
@@ -131,11 +134,15 @@ type Gateway struct {
 	sipReady atomic.Bool
 	metrics  *Metrics
 	fetch    *fetch.Client // everything fetched or dialed on an app's behalf (owned)
+	metricsH http.Handler  // GET /metrics
 
-	mu       sync.Mutex
-	calls    map[*call.Call]struct{}
-	stopping bool // shutdown started: no new outgoing calls
-	wg       sync.WaitGroup
+	calls    *registry   // live calls by CallSid
+	draining atomic.Bool // Shutdown called or Run stopping: no new work
+
+	mu      sync.Mutex
+	closed  bool               // Shutdown called: Run refuses to start
+	stopRun context.CancelFunc // set while Run runs: ends it (cutting the calls left)
+	runDone chan struct{}      // set when Run starts, closed when it has returned
 }
 
 // CallDialer is a Controller that places outgoing calls (a scenario's
@@ -235,7 +242,7 @@ func New(cfg Config) (*Gateway, error) {
 		ports:   ports,
 		rtpIP:   rtpIP,
 		ready:   make(chan struct{}),
-		calls:   map[*call.Call]struct{}{},
+		calls:   newRegistry(),
 		metrics: NewMetrics(),
 	}
 	// One client fetches and dials for every app, through the URL policy.
@@ -249,6 +256,18 @@ func New(cfg Config) (*Gateway, error) {
 	_ = g.fetch.Policy().AddOwn(cfg.SIPAddr, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.MetricsAddr, cfg.SIPTLSAddr) // names join once bound
 	g.fetch.Policy().AddLocal(publicIP)
 	g.log.Info("url policy", "policy", g.fetch.Policy().String())
+	g.metricsH = g.metrics.Handler(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
+		}, func() float64 { return float64(g.PortsInUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callstream_draining", Help: "1 while the gateway drains or stops (takes no new calls), else 0.",
+		}, func() float64 {
+			if g.Draining() {
+				return 1
+			}
+			return 0
+		}))
 	g.ctrl = cfg.Controller
 	// Stream bounds and reconnect of FlexML streams.
 	streamLimits := cfg.Limits.WithDefaults()
@@ -321,40 +340,54 @@ func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error)
 // Dial places an outgoing call and returns it at once (see call.Dial). The
 // gateway owns it like an incoming call: it gets a CallSid, metrics count
 // it, shutdown hangs it up, and its port and goroutines are released when
-// it ends.
+// it ends. While the gateway drains or stops, the call fails at once.
 func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
 	lim := g.cfg.Limits.WithDefaults() // call bounds
 	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log,
 		MaxCallDuration: lim.MaxCallDuration, HoldTimeout: lim.HoldTimeout, Refusals: g.metrics}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.stopping {
+	if g.Draining() {
+		log.Info("outgoing call refused: draining", "to", logsafe.URL(dc.Target))
 		return call.Dial(cfg, refuseDialer{}, dc)
 	}
-	log.Info("outgoing call", "to", logsafe.URL(dc.Target), "from", dc.From)
 	c := call.Dial(cfg, g.sip, dc)
-	g.calls[c] = struct{}{}
-	g.metrics.callStarted()
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		<-c.Done()
+	if !g.calls.add(c) {
+		// Shutdown began meanwhile: give the dial up at once.
+		log.Info("outgoing call refused: draining", "to", dc.Target)
+		c.Hangup("gateway shutting down")
 		_ = c.Close()
-		g.mu.Lock()
-		delete(g.calls, c)
-		g.mu.Unlock()
-		st := c.Stats()
-		g.metrics.callEnded(st)
-		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
-			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost)
+		return c
+	}
+	log.Info("outgoing call", "to", dc.Target, "from", dc.From)
+	g.metrics.callStarted(c)
+	go func() {
+		<-c.Done()
+		g.release(c, log, false)
 	}()
 	return c
 }
 
+// release closes an ended call, counts it and forgets it; OnCallReleased
+// hears of incoming calls.
+func (g *Gateway) release(c *call.Call, log *slog.Logger, incoming bool) {
+	_ = c.Close()
+	st := c.Stats()
+	g.metrics.callEnded(c, st)
+	log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
+		"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled,
+		"inbound_dropped", st.InboundDropped)
+	if incoming && g.cfg.OnCallReleased != nil {
+		g.cfg.OnCallReleased(c.Sid(), st)
+	}
+	g.calls.done(c.Sid())
+}
+
 // Metrics returns the gateway's Prometheus metrics.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// MetricsHandler serves GET /metrics: the gateway's private registry.
+func (g *Gateway) MetricsHandler() http.Handler { return g.metricsH }
 
 // Ready is closed once SIP and HTTP are listening.
 func (g *Gateway) Ready() <-chan struct{} { return g.ready }
@@ -374,15 +407,33 @@ func (g *Gateway) AddOwnListener(addrs ...string) {
 func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
 
 // ActiveCalls returns the calls running now.
-func (g *Gateway) ActiveCalls() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.calls)
-}
+func (g *Gateway) ActiveCalls() int { return g.calls.len() }
 
-// Run serves SIP and HTTP until ctx ends, then hangs up every call and
-// waits for them to release their resources.
+// Call returns the live call with CallSid sid, or nil.
+func (g *Gateway) Call(sid string) *call.Call { return g.calls.get(sid) }
+
+// Run serves SIP and HTTP until ctx ends or Shutdown has drained, then
+// ends every call left (unanswered ones get 503, answered ones a BYE, their
+// streams stop and close 1000), waits a bounded time for them to release
+// their media, and stops the servers. Ending ctx is an immediate cut; use
+// Shutdown to drain.
 func (g *Gateway) Run(ctx context.Context) error {
+	g.mu.Lock()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
+		return ErrClosed
+	case g.runDone != nil:
+		g.mu.Unlock()
+		return errors.New("gateway: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	g.stopRun, g.runDone = cancel, done
+	g.mu.Unlock()
+	defer close(done)
+
 	web, err := g.listenHTTP()
 	if err != nil {
 		return err
@@ -392,54 +443,58 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.clock = call.NewClock()
 	defer g.clock.Close()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1+web.servers())
-	go func() { errc <- g.sip.ListenAndServe(ctx) }()
-	web.serve(errc)
+	// The SIP server stops only after the calls have been ended here, so
+	// that the calls it cancels are already settled (503 or BYE).
+	sipCtx, sipCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer sipCancel()
+	sipDone := make(chan error, 1)
+	go func() { sipDone <- g.sip.ListenAndServe(sipCtx) }()
+	httpDone := make(chan error, web.servers())
+	web.serve(httpDone)
 	select {
 	case <-g.sip.Ready():
 		g.AddOwnListener(g.SIPAddr())
 		close(g.ready)
 		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(),
 			"metrics", g.MetricsAddr(), "rtp_ports", g.cfg.RTPPorts)
-	case err := <-errc:
+	case err := <-sipDone:
+		web.close()
+		return err
+	case err := <-httpDone:
+		sipCancel()
+		<-sipDone
 		web.close()
 		return err
 	}
 	var runErr error
+	sipStopped := false
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
-		cancel()
+	case runErr = <-sipDone:
+		sipStopped = true
+	case runErr = <-httpDone:
 	}
-	g.shutdown()
+	g.endCalls()
+	sipCancel()
+	if !sipStopped {
+		t := time.NewTimer(stopWait)
+		select {
+		case err := <-sipDone:
+			runErr = errors.Join(runErr, err)
+		case <-t.C:
+			g.log.Error("shutdown: the SIP server did not stop in time", "waited", stopWait)
+		}
+		t.Stop()
+	}
 	web.shutdown()
+	g.log.Info("callstream stopped")
 	return runErr
-}
-
-// shutdown hangs up every call and waits for them.
-func (g *Gateway) shutdown() {
-	g.mu.Lock()
-	g.stopping = true
-	calls := make([]*call.Call, 0, len(g.calls))
-	for c := range g.calls {
-		calls = append(calls, c)
-	}
-	g.mu.Unlock()
-	for _, c := range calls {
-		c.Hangup("gateway shutting down")
-	}
-	g.wg.Wait()
 }
 
 // handle runs one call; it is the SIP server's INVITE handler.
 func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
-	g.wg.Add(1)
-	defer g.wg.Done()
 	sid := NewCallSid()
 	log := g.log.With("call_sid", sid)
-	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
 	c := call.New(call.Config{
 		Sid:        sid,
 		Invite:     inv,
@@ -453,24 +508,17 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		HoldTimeout:     g.cfg.Limits.WithDefaults().HoldTimeout,
 		Refusals:        g.metrics,
 	})
-	g.mu.Lock()
-	g.calls[c] = struct{}{}
-	g.mu.Unlock()
-	g.metrics.callStarted()
-	defer func() {
+	if !g.calls.add(c) {
+		// Shutdown began after the SIP server let the INVITE in.
+		log.Info("incoming call refused: draining", "sip_call_id", inv.CallID, "status", 503)
+		limit.Count(g.metrics, limit.Draining)
+		_ = c.Reject(503, shutdownReason)
 		_ = c.Close()
-		g.mu.Lock()
-		delete(g.calls, c)
-		g.mu.Unlock()
-		st := c.Stats()
-		g.metrics.callEnded(st)
-		log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
-			"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled,
-			"inbound_dropped", st.InboundDropped)
-		if g.cfg.OnCallReleased != nil {
-			g.cfg.OnCallReleased(sid, st)
-		}
-	}()
+		return
+	}
+	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
+	g.metrics.callStarted(c)
+	defer g.release(c, log, true)
 	if err := g.ctrl.Run(ctx, c); err != nil {
 		log.Error("call controller failed", "err", err)
 	}

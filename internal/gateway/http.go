@@ -12,10 +12,6 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/callstream/callstream/internal/connlimit"
 	"github.com/callstream/callstream/internal/limit"
 )
@@ -141,7 +137,7 @@ func (g *Gateway) listenHTTP() (*web, error) {
 
 	// Connection-level errors (a failed TLS handshake) go to the log at debug.
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
-	w.api = newServer(api, errLog)
+	w.api = newServer(g.refuseWhileDraining(api), errLog)
 	if w.metrics != nil {
 		w.mon = newServer(mon, errLog)
 	}
@@ -167,23 +163,18 @@ func (g *Gateway) monitorRoutes(r *Router) {
 	r.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-g.ready:
+			if g.Draining() {
+				// Load balancers stop sending; live calls go on.
+				http.Error(w, "draining", http.StatusServiceUnavailable)
+				return
+			}
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte("ok\n"))
 		default:
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}
 	}))
-	reg := prometheus.NewRegistry()
-	// The process and Go runtime figures (go_*, process_*) beside ours.
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(g.metrics.collectors()...)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_calls_active", Help: "Calls in progress.",
-	}, func() float64 { return float64(g.ActiveCalls()) }))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
-	}, func() float64 { return float64(g.PortsInUse()) }))
-	r.HandleOpen("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	r.HandleOpen("GET /metrics", g.metricsH)
 	if g.cfg.Pprof {
 		r.HandleFunc("/debug/pprof/", pprof.Index)
 		r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

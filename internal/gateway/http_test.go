@@ -19,7 +19,15 @@ const testToken = "gateway-test-token-0123456789"
 // get fetches url with the bearer token (none when token is "").
 func get(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	code, body, _ := request(t, http.MethodGet, url, token)
+	return code, body
+}
+
+// request sends an HTTP request with the bearer token (if any) and returns
+// the answer's code, body and header.
+func request(t *testing.T, method, url, token string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +40,7 @@ func get(t *testing.T, url, token string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp.Header
 }
 
 // refusals returns callstream_refusals_total{limit} of a gateway.

@@ -30,6 +30,18 @@ const (
 	Draining         Refusal = "draining"              // an INVITE or session was refused while draining
 )
 
+// All returns every refusal the gateway counts, so that metrics can show
+// each at zero before it first happens. A refusal added above must be added
+// here too (a test checks).
+func All() []Refusal {
+	return []Refusal{
+		WSMessageTooBig, MarksPending, ControlQueueFull, SIPConnsFull, SIPConnIdle, SIPAcceptError,
+		CallsFull, InviteRate, SIPSource, SIPAuth, SessionMinSE, SessionExpired, CallDuration,
+		HoldTimeout, RTPSource, Sessions, SessionRate, ScenarioHeap, APIToken, URLPolicy,
+		HTTPConnsFull, Draining,
+	}
+}
+
 // Counter counts refusals; *gateway.Metrics is one. Implementations must not block.
 type Counter interface {
 	Refused(r Refusal)

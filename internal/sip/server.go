@@ -107,6 +107,8 @@ type Server struct {
 	tlsLn    *connlimit.Listener        // nil without TLS
 	gate     atomic.Bool                // set at the end of shutdown: reads are dropped
 	lastRead atomic.Int64               // unix ns of the last message let in
+	// drainWarn logs refused INVITEs while draining, at most one line a second.
+	drainWarn limit.Warner
 
 	sessionWarn atomic.Pointer[limit.Warner] // rate-limits the logs of refused session timers
 
@@ -115,12 +117,16 @@ type Server struct {
 	started  bool
 	addr     string
 	tlsAddr  string
-	draining bool                 // shutdown started: new calls get 503
+	draining bool                 // Drain called or shutdown started: new calls get 503
 	stopped  bool                 // all handlers returned: requests are refused
 	inflight int                  // request handlers running
 	calls    map[string]*Invite   // by dialog ID
 	outgoing map[string]*Outgoing // answered outgoing calls, by dialog ID
 	dials    sync.WaitGroup       // Dial calls in progress
+
+	// Set by Drain, under mu.
+	retryAfter time.Duration // Retry-After of the 503s sent while draining
+	refused    limit.Counter // counts the INVITEs refused while draining (may be nil)
 }
 
 // NewServer checks cfg, fills in defaults and returns a server that is not
@@ -175,6 +181,7 @@ func NewServer(cfg Config) (*Server, error) {
 		outgoing: make(map[string]*Outgoing),
 	}
 	s.idle = sync.NewCond(&s.mu)
+	s.drainWarn.Logger = cfg.Logger
 	return s, nil
 }
 
@@ -464,12 +471,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	callID := callIDOf(req)
 	log := s.log.With("sip_call_id", callID)
 
-	s.mu.Lock()
-	draining := s.draining
-	s.mu.Unlock()
-	if draining {
-		log.Info("rejecting INVITE during shutdown")
-		s.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable")
+	if s.refuseDraining(req, tx, log) {
 		s.awaitAck(tx)
 		return
 	}
@@ -565,6 +567,9 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if s.refuseDraining(req, tx, s.log) {
+		return
+	}
 	s.respond(req, tx, sip.StatusOK, "OK",
 		sip.NewHeader("Allow", allowHeader),
 		sip.NewHeader("Accept", acceptHeader))

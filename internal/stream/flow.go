@@ -113,7 +113,7 @@ func (f *Flow) Push(t Track, index uint64, payload []byte) {
 	if f.maxFrames > 0 && n > f.maxFrames {
 		return
 	}
-	f.sock.q.pushMedia(f, t, index, payload)
+	f.sock.q.pushMedia(f, t, index, f.sampleAt(t, n), payload)
 	if f.maxFrames > 0 && n == f.maxFrames && t == f.first {
 		f.sock.log.Info("stream reached maxLength", "max_length", f.cfg.MaxLength)
 		f.sock.stopFlow(f, true)

@@ -56,6 +56,7 @@ type item struct {
 	flow    *Flow
 	track   Track
 	index   uint64 // call frame index of the media frame
+	at      int64  // push time (monoNow) of a sampled media frame; 0: not sampled
 	digit   byte
 	code    int    // close code
 	text    string // mark name, raw text or close reason
@@ -128,9 +129,10 @@ func (q *queue) growLocked() {
 	q.items, q.head = next, 0
 }
 
-// pushMedia queues one media frame, dropping the oldest media frame when the
-// media bound is reached. It reports false when the queue is closed.
-func (q *queue) pushMedia(f *Flow, track Track, index uint64, payload []byte) bool {
+// pushMedia queues one media frame (at: its sampled push time, or 0),
+// dropping the oldest media frame when the media bound is reached. It
+// reports false when the queue is closed.
+func (q *queue) pushMedia(f *Flow, track Track, index uint64, at int64, payload []byte) bool {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -144,6 +146,7 @@ func (q *queue) pushMedia(f *Flow, track Track, index uint64, payload []byte) bo
 	it.flow = f
 	it.track = track
 	it.index = index
+	it.at = at
 	n := copy(it.payload[:], payload)
 	for i := n; i < FrameBytes; i++ {
 		it.payload[i] = 0xFF // µ-law silence pads a short frame
@@ -173,6 +176,7 @@ func (q *queue) pushControl(kind itemKind, f *Flow, digit byte, code int, text s
 	it := q.tailLocked()
 	it.kind = kind
 	it.flow = f
+	it.at = 0
 	it.digit = digit
 	it.code = code
 	it.text = text

@@ -17,7 +17,7 @@ func TestQueueBoundsPerClass(t *testing.T) {
 	q := newQueue(3, 2)
 	f := &Flow{}
 	for i := range 5 {
-		if !q.pushMedia(f, TrackInbound, uint64(i), nil) {
+		if !q.pushMedia(f, TrackInbound, uint64(i), 0, nil) {
 			t.Fatal("media refused by an open queue")
 		}
 	}

@@ -105,6 +105,8 @@ type SocketConfig struct {
 	// NetDialContext, when set, opens the TCP connection to the URL's
 	// host:port (the gateway's URL policy); nil dials directly.
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Observer, when set, gets sampled frame latencies and queue depths.
+	Observer Observer
 }
 
 // QueueFor returns the media queue bound for d of audio of n tracks.
@@ -180,6 +182,10 @@ type Socket struct {
 
 	// Warnings about the app, each kind at most once a second.
 	warnBad, warnControl, warnMarks limit.Warner
+	// sampledAt is the push time (monoNow) of the batch's sampled frame, 0
+	// for none; wakes counts wake-ups. Both for the Observer.
+	sampledAt int64
+	wakes     uint64
 
 	sent, mediaSent, recv, bad atomic.Uint64
 	controlDropped, marksEarly atomic.Uint64

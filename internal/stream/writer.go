@@ -170,6 +170,7 @@ func (s *Socket) runLink(conn *websocket.Conn, first bool) (drop error) {
 				ping.Reset(period)
 			}
 			<-s.q.wake
+			s.reportWake()
 			continue
 		}
 		if it.kind == itemClose {
@@ -257,6 +258,7 @@ func (s *Socket) flush(w *connWriter) error {
 		}
 	} // else the reader answered the app's close: nothing more is sent
 	s.wmu.Unlock()
+	s.reportSample(err == nil)
 	s.batch, s.batched = s.batch[:0], 0
 	return err
 }
@@ -270,6 +272,7 @@ func (s *Socket) addItem(it *item) {
 	)
 	switch it.kind {
 	case itemMedia:
+		s.noteSample(it.at)
 		f.chunk[it.track]++
 		s.replay.add(f, it.track, it.index, f.chunk[it.track], &it.payload)
 		s.addLocked(s.media(f, it.track, it.index, f.chunk[it.track], it.payload[:], false), opText)
