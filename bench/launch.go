@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,12 +37,15 @@ func GatewayCommand(bin string, extra ...string) Launcher {
 		if err != nil {
 			return Target{}, nil, err
 		}
+		token := newToken()
 		argv := append([]string{bin, "serve",
 			"--sip", sipAddr, "--http", httpAddr, "--app", app.DocumentURL(),
-			"--rtp-ports", GatewayRTPPorts, "--log-level", "warn", "--pprof",
+			"--rtp-ports", GatewayRTPPorts, "--log-level", "warn", "--pprof", "--api-token", token,
 			"--invite-rate", "0", "--max-calls", "0",
 		}, extra...)
-		return startChild(ctx, "gateway", argv, sipAddr, httpAddr)
+		t, stop, err := startChild(ctx, "gateway", argv, sipAddr, httpAddr)
+		t.Token = token
+		return t, stop, err
 	}
 }
 
@@ -98,10 +103,11 @@ func replaceFlag(argv []string, flag, value string) []string {
 
 // External returns a Launcher for a gateway started by hand at sipAddr:
 // its process is found by the UDP port (pid 0) unless pid is given;
-// httpAddr (optional) must serve /debug/pprof/ for goroutine counts.
-func External(sipAddr string, pid int, httpAddr string) Launcher {
+// httpAddr (optional) must serve /debug/pprof/ for goroutine counts, to
+// the bearer token (if any).
+func External(sipAddr string, pid int, httpAddr, token string) Launcher {
 	return func(context.Context, *App) (Target, func() error, error) {
-		t := Target{Name: "gateway", SIPAddr: sipAddr, PID: pid, HTTPAddr: httpAddr}
+		t := Target{Name: "gateway", SIPAddr: sipAddr, PID: pid, HTTPAddr: httpAddr, Token: token}
 		if pid == 0 {
 			_, port, err := net.SplitHostPort(sipAddr)
 			if err != nil {
@@ -124,15 +130,18 @@ func GatewayInProcess(log *slog.Logger) Launcher {
 		if err != nil {
 			return Target{}, nil, err
 		}
+		token := newToken()
 		g, err := gateway.New(gateway.Config{
 			SIPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", App: app.DocumentURL(),
-			RTPPorts: GatewayRTPPorts, Dialect: d, Pprof: true, Logger: log,
+			RTPPorts: GatewayRTPPorts, Dialect: d, Pprof: true, Logger: log, APITokens: []string{token},
 			Limits: limit.Limits{InviteRate: -1, MaxCalls: -1}, // as GatewayCommand
 		})
 		if err != nil {
 			return Target{}, nil, err
 		}
-		return runInProcess(ctx, "gateway", g.Run, g.Ready(), g.SIPAddr, g.HTTPAddr)
+		t, stop, err := runInProcess(ctx, "gateway", g.Run, g.Ready(), g.SIPAddr, g.HTTPAddr)
+		t.Token = token
+		return t, stop, err
 	}
 }
 
@@ -170,4 +179,11 @@ func runInProcess(ctx context.Context, name string, run func(context.Context) er
 		cancel()
 		return <-done
 	}, nil
+}
+
+// newToken returns a random bearer token for a gateway the bench starts.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -18,6 +18,7 @@ type Target struct {
 	SIPAddr  string // where calls go (UDP)
 	PID      int    // process sampled from /proc; 0: not sampled
 	HTTPAddr string // serves /debug/pprof/ (goroutines, profiles); "": none
+	Token    string // bearer token of HTTPAddr's /debug/pprof/ ("": none)
 	// InProcess means the target runs inside the generator's process: its
 	// CPU and memory figures include the generator's.
 	InProcess bool

@@ -338,7 +338,7 @@ func (r *runner) measure(ctx context.Context, i, n int, idle ProcSample) (Step, 
 			prof.Add(1)
 			go func() {
 				defer prof.Done()
-				if err := SaveProfile(ctx, r.target.HTTPAddr, r.cfg.Duration, profFile); err != nil {
+				if err := SaveProfile(ctx, r.target.HTTPAddr, r.target.Token, r.cfg.Duration, profFile); err != nil {
 					r.log.Warn("bench: profile", "err", err)
 				}
 			}()
@@ -359,7 +359,7 @@ func (r *runner) measure(ctx context.Context, i, n int, idle ProcSample) (Step, 
 	prof.Wait()
 	if profFile != "" {
 		heap := strings.TrimSuffix(profFile, ".pprof") + "-heap.pprof"
-		if err := SaveHeapProfile(ctx, r.target.HTTPAddr, heap); err != nil {
+		if err := SaveHeapProfile(ctx, r.target.HTTPAddr, r.target.Token, heap); err != nil {
 			r.log.Warn("bench: heap profile", "err", err)
 		}
 	}
@@ -384,7 +384,7 @@ func (r *runner) measure(ctx context.Context, i, n int, idle ProcSample) (Step, 
 			st.Target.RSSPerCallKiB = float64(t1.RSSKiB-idle.RSSKiB) / float64(n)
 		}
 		if r.target.HTTPAddr != "" {
-			st.Target.Goroutines, _ = Goroutines(ctx, r.target.HTTPAddr)
+			st.Target.Goroutines, _ = Goroutines(ctx, r.target.HTTPAddr, r.target.Token)
 		}
 	}
 	st.Generator = usage(g0, g1, elapsed, 0)

@@ -85,14 +85,15 @@ func SampleProc(pid int) (ProcSample, error) {
 }
 
 // Goroutines returns the goroutine count a process reports on
-// http://addr/debug/pprof/goroutine?debug=1.
-func Goroutines(ctx context.Context, addr string) (int, error) {
+// http://addr/debug/pprof/goroutine?debug=1 (token: its bearer token, if any).
+func Goroutines(ctx context.Context, addr, token string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/goroutine?debug=1", nil)
 	if err != nil {
 		return 0, err
 	}
+	authorize(req, token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("bench: goroutines: %w", err)
@@ -114,24 +115,25 @@ func Goroutines(ctx context.Context, addr string) (int, error) {
 
 // SaveProfile fetches a CPU profile of d from http://addr/debug/pprof/profile
 // into file.
-func SaveProfile(ctx context.Context, addr string, d time.Duration, file string) error {
+func SaveProfile(ctx context.Context, addr, token string, d time.Duration, file string) error {
 	secs := max(1, int(d/time.Second))
-	return fetchProfile(ctx, "http://"+addr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), d+30*time.Second, file)
+	return fetchProfile(ctx, "http://"+addr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), token, d+30*time.Second, file)
 }
 
 // SaveHeapProfile fetches a heap profile from http://addr/debug/pprof/heap
 // into file.
-func SaveHeapProfile(ctx context.Context, addr, file string) error {
-	return fetchProfile(ctx, "http://"+addr+"/debug/pprof/heap", 30*time.Second, file)
+func SaveHeapProfile(ctx context.Context, addr, token, file string) error {
+	return fetchProfile(ctx, "http://"+addr+"/debug/pprof/heap", token, 30*time.Second, file)
 }
 
-func fetchProfile(ctx context.Context, url string, limit time.Duration, file string) error {
+func fetchProfile(ctx context.Context, url, token string, limit time.Duration, file string) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
+	authorize(req, token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("bench: profile: %w", err)
@@ -266,4 +268,11 @@ func SampleMachine() (CPUTimes, error) {
 	c.Busy = v[0] + v[1] + v[2] + v[5] + v[6]
 	c.Steal = v[7]
 	return c, nil
+}
+
+// authorize adds the bearer token a gateway's /debug/pprof/ asks for.
+func authorize(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 }
