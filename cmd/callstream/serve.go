@@ -51,7 +51,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		metricsAddr                 = fs.String("metrics-addr", "", "serve GET /healthz and GET /metrics on this address instead of on --http")
 		denyPrivate                 = fs.Bool("deny-private-urls", false, "refuse fetches and WebSocket dials to loopback and private addresses (multi-tenant installs)")
 		playCache                   = fs.Int64("play-cache", 64<<20, "bytes of audio files fetched for Play kept in memory; 0: no cache")
-		drainTimeout                = fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long live calls may go on before they are ended")
+		drainTimeout                = fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long live calls may go on before they are ended (a second signal ends them at once)")
 		reconnect                   = fs.Duration("stream-reconnect", 5*time.Second, "how long a stream whose app socket dropped is reconnected for; 0: never")
 		sipAuthFile                 = fs.String("sip-auth-file", "", "file of user:password lines; INVITEs must then authenticate with SIP digest")
 		sipRealm                    = fs.String("sip-realm", "callstream", "realm of SIP digest authentication")

@@ -1,8 +1,12 @@
 // Outbound voice bot: a session started over HTTP calls a SIP destination
 // and connects the callee to a bot's WebSocket, both ways.
 //
-//   curl -d 'script_custom_data={"to":"sip:alice@pbx.example.com","bot":"ws://127.0.0.1:9000/agent"}' \
+//   curl -H "Authorization: Bearer $CALLSTREAM_API_TOKEN" \
+//        -d 'script_custom_data={"to":"sip:alice@pbx.example.com","bot":"ws://127.0.0.1:9000/agent"}' \
 //        http://127.0.0.1:8080/scenarios
+//
+// (the gateway runs with --api-token or CALLSTREAM_API_TOKEN set: without a
+// token POST /scenarios is off)
 //
 // The bot gets the callee's audio as ULAW media messages and plays audio
 // back by sending start/media/stop; when it closes the socket, the call

@@ -95,8 +95,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		backoff = 0
 		if l.cfg.Max > 0 && l.open.Load() >= int64(l.cfg.Max) {
-			_ = c.Close()
 			limit.Count(l.cfg.Counter, l.cfg.Full)
+			_ = c.Close()
 			l.warn.Log("connection refused: too many open", "max", l.cfg.Max)
 			continue
 		}
