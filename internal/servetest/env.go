@@ -162,7 +162,8 @@ func (b *Bystander) Check(t testing.TB) {
 		frames++
 	}
 	if !bytes.Contains(audio, speech) {
-		t.Fatalf("bystander: the app got %d frames that do not hold the caller's %d frames intact", frames, len(speech)/160)
+		t.Fatalf("bystander: the app got %d frames that do not hold the caller's %d frames intact: %s",
+			frames, len(speech)/160, Divergence(audio, speech))
 	}
 	if last != "stop" {
 		t.Fatalf("bystander: last message %q, want stop", last)
@@ -194,4 +195,34 @@ func (b *Bystander) Frames() int {
 		}
 	}
 	return n
+}
+
+// Divergence says where got stops holding want, 20 ms frame by frame: the
+// frame of want first missing, and whether got has silence (0xFF) or other
+// audio there, and how many of want's frames appear in got at all.
+func Divergence(got, want []byte) string {
+	const fb = 160
+	at := bytes.Index(got, want[:min(fb, len(want))])
+	if at < 0 {
+		return "the first frame never arrived"
+	}
+	present := 0
+	for i := 0; i+fb <= len(want); i += fb {
+		if bytes.Contains(got, want[i:i+fb]) {
+			present++
+		}
+	}
+	for i := 0; i+fb <= len(want); i += fb {
+		if at+i+fb > len(got) {
+			return fmt.Sprintf("got ends at frame %d of %d; %d frames present somewhere", i/fb, len(want)/fb, present)
+		}
+		if !bytes.Equal(got[at+i:at+i+fb], want[i:i+fb]) {
+			what := "other audio"
+			if bytes.Count(got[at+i:at+i+fb], []byte{0xFF}) == fb {
+				what = "silence"
+			}
+			return fmt.Sprintf("frame %d of %d is %s; %d frames present somewhere", i/fb, len(want)/fb, what, present)
+		}
+	}
+	return "intact"
 }

@@ -83,3 +83,14 @@ func Media(t testing.TB, conn *wsapp.Conn) ([]byte, int) {
 	}
 	return audio, n
 }
+
+// WaitFrames waits up to 10 s until conn has received at least n media
+// messages: a stream may trail the caller by a frame, and a BYE sent the
+// moment the last RTP packet leaves can overtake it.
+func WaitFrames(t testing.TB, conn *wsapp.Conn, n int) {
+	t.Helper()
+	Eventually(t, 10*time.Second, fmt.Sprintf("%d media messages on %s", n, conn.Path), func() bool {
+		_, got := Media(t, conn)
+		return got >= n
+	})
+}

@@ -112,6 +112,7 @@ func TestLateOfferCallStreamsIntact(t *testing.T) {
 			if err := call.SendAudio(servetest.Context(t, 20*time.Second), tc.send); err != nil {
 				t.Fatalf("send: %v", err)
 			}
+			servetest.WaitFrames(t, conn, len(tc.send)/160)
 			if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 				t.Fatalf("hangup: %v", err)
 			}
