@@ -38,7 +38,7 @@ func openIdle(t *testing.T, addr string, n int) (close func()) {
 	return func() { h.wait(t) }
 }
 
-// helper is the test binary run as an attacker (TestHelperProcess): the
+// helper is the test binary run as an attacker (attackerMain): the
 // attack runs in a process of its own, so it takes no time from the
 // test's own callers.
 type helper struct {
@@ -51,7 +51,7 @@ type helper struct {
 // runHelper starts the attack kind with args.
 func runHelper(t *testing.T, kind string, args ...string) *helper {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "EDGE_HELPER="+kind, "EDGE_HELPER_ARGS="+strings.Join(args, " "))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -101,12 +101,13 @@ func (h *helper) wait(t *testing.T) string {
 	return last
 }
 
-// TestHelperProcess is not a test: run by runHelper, it attacks the
-// gateway named in EDGE_HELPER_ARGS and exits.
-func TestHelperProcess(t *testing.T) {
+// attackerMain runs the test binary as an attacker process instead of the
+// tests (see TestMain): it attacks the gateway named in EDGE_HELPER_ARGS as
+// EDGE_HELPER says and exits. It reports whether it ran.
+func attackerMain() bool {
 	kind := os.Getenv("EDGE_HELPER")
 	if kind == "" {
-		t.Skip("runs only as the attacker of another test")
+		return false
 	}
 	args := strings.Fields(os.Getenv("EDGE_HELPER_ARGS"))
 	n, _ := strconv.Atoi(args[1])
@@ -129,7 +130,7 @@ func TestHelperProcess(t *testing.T) {
 	case "garbage":
 		fmt.Println(sendGarbage(args[0], n))
 	}
-	os.Exit(0)
+	return true
 }
 
 // sendGarbage sends total bytes of garbage datagrams to target from
