@@ -55,7 +55,7 @@ func server(t *testing.T, addr string, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("listen %s: %v", addr, err)
+		t.Fatalf("listen %s: %v", addr, err)
 	}
 	s := httptest.NewUnstartedServer(h)
 	s.Listener = ln

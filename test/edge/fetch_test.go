@@ -40,7 +40,7 @@ func startHost(t *testing.T, addr string, h http.HandlerFunc) *host {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("listen %s: %v", addr, err)
+		t.Fatalf("listen %s: %v", addr, err)
 	}
 	s := &host{hits: map[string]int{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
