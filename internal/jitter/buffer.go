@@ -29,12 +29,18 @@ const (
 const (
 	// resyncAfter: when the newest packets keep arriving late for this
 	// long without catching up (a slower sender clock, a longer network
-	// path), the timeline is anchored anew at the next late one.
-	resyncAfter = 100 * time.Millisecond
+	// path), the timeline is anchored anew at the next late one. The
+	// packets of a burst after a stall arrive within a millisecond or two
+	// and catch up; two packets a slot apart, both late, do not.
+	resyncAfter = 15 * time.Millisecond
 	// probeMaxAge is how long a probation packet waits for the packet
 	// that confirms it.
 	probeMaxAge = time.Second
 )
+
+// maxArrival bounds the arrival times Put takes (about 73 years either
+// way), so slot arithmetic cannot overflow.
+const maxArrival = time.Duration(1 << 61)
 
 // noSlot is below every slot the clock pops.
 const noSlot = math.MinInt64 / 4
@@ -85,11 +91,12 @@ type Buffer struct {
 	probe      probe
 
 	// The clock's side.
-	popped  bool  // Pop has run
-	last    int64 // the last slot popped
-	started bool  // a slot with audio has been due
-	startAt int64 // lowest slot audio was placed in before started
-	heldMax int64 // highest slot with audio not yet popped (≤ last: nothing held)
+	popped   bool  // Pop has run
+	firstPop int64 // the first slot popped
+	last     int64 // the last slot popped
+	started  bool  // a slot with audio has been due
+	startAt  int64 // lowest slot audio was placed in before started
+	heldMax  int64 // highest slot with audio not yet popped (≤ last: nothing held)
 
 	// The timeline: the current mapping from timestamps to slots and the
 	// one before it, for packets that arrive after a new one began.
@@ -237,6 +244,7 @@ func (b *Buffer) startDelay() time.Duration {
 // due on the clock that calls Pop (slot n is due at n × SlotDuration). It
 // copies the audio it keeps and returns what it did.
 func (b *Buffer) Put(p Packet, arrival time.Duration) Verdict {
+	arrival = min(max(arrival, -maxArrival), maxArrival)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.st.Packets++
@@ -273,7 +281,7 @@ func (b *Buffer) Put(p Packet, arrival time.Duration) Verdict {
 	case v == Placed && front:
 		b.lateRun = false
 	}
-	b.count(v, &p, arrival)
+	b.count(v, &p, arrival, m == &b.cur || v != Placed && v != Late)
 	return v
 }
 
@@ -285,18 +293,20 @@ func (b *Buffer) persistentlyLate(arrival, lateness time.Duration) bool {
 	return el >= resyncAfter && lateness >= b.runLate-el/2
 }
 
-// count updates the counters and the jitter estimate for a packet Put
-// handled with verdict v.
-func (b *Buffer) count(v Verdict, p *Packet, arrival time.Duration) {
+// count updates the counters for a packet Put handled with verdict v,
+// and, if it belongs to the current timeline (current), the jitter
+// estimate and the reordering count: a packet of the previous timeline
+// (another source, or from before a jump) says nothing about either.
+func (b *Buffer) count(v Verdict, p *Packet, arrival time.Duration, current bool) {
 	switch v {
 	case Placed, Late:
 		if v == Placed {
 			b.st.Placed++
 		}
-		b.est.observe(p.TS, arrival)
-		if p.SSRC != b.cur.ssrc {
+		if !current {
 			return
 		}
+		b.est.observe(p.TS, arrival)
 		if !b.seqKnown || b.seqSSRC != p.SSRC {
 			b.seqKnown, b.seqSSRC, b.seqTop = true, p.SSRC, p.Seq
 			return
@@ -401,10 +411,16 @@ func (b *Buffer) reanchor(ssrc, ts uint32, arrival time.Duration, c cause) {
 	d := b.nextDelay(c)
 	start := floorDiv(int64(arrival+d-SlotDuration), int64(SlotDuration)) + 1
 	floor := b.heldMax + 1
+	if c == causeEarly {
+		floor = noSlot // the backlog gives way (see flushFrom)
+	}
 	if b.popped {
 		floor = max(floor, b.last+1)
 	}
 	start = max(start, floor)
+	if c == causeEarly {
+		b.flushFrom(start)
+	}
 	b.cur = mapping{
 		live: true, ssrc: ssrc,
 		refTS: ts, refSlot: start,
@@ -417,6 +433,20 @@ func (b *Buffer) reanchor(ssrc, ts uint32, arrival time.Duration, c cause) {
 	if !b.started && (c == causeFirst || start < b.startAt) {
 		b.startAt = start
 	}
+}
+
+// flushFrom drops the audio held in slots from start on: the backlog of a
+// sender that ran further ahead of the clock than the buffer holds, which
+// the new timeline starting at start replaces.
+func (b *Buffer) flushFrom(start int64) {
+	for s := max(start, b.heldMax-b.mask); s <= b.heldMax; s++ {
+		if e := &b.ring[s&b.mask]; e.slot == s && e.state == stateHeld {
+			*e = entry{slot: noSlot, buf: e.buf}
+			b.st.Flushed++
+		}
+	}
+	b.heldMax = min(b.heldMax, start-1)
+	b.prev.hi = min(b.prev.hi, start-1)
 }
 
 // nextDelay is the delay of a new timeline: the fixed one, or the adaptive
@@ -442,9 +472,9 @@ func (b *Buffer) probation(p *Packet, units int64, arrival time.Duration, c caus
 			pr.live = false
 			b.reanchor(pr.p.SSRC, pr.p.TS, pr.arrival, pr.cause)
 			v, _ := b.place(&b.cur, &pr.p, pr.units, pr.arrival)
-			b.count(v, &pr.p, pr.arrival)
+			b.count(v, &pr.p, pr.arrival, true)
 			v, _ = b.place(&b.cur, p, units, arrival)
-			b.count(v, p, arrival)
+			b.count(v, p, arrival, true)
 			return v
 		}
 	}

@@ -38,12 +38,15 @@
 // follows on and nothing is held (a talkspurt whose sender sets no marker
 // bit), at a new SSRC, at a timestamp
 // jump of over a second either way, at a slot further ahead of the clock
-// than the buffer holds, and when the newest packets have stayed late for
-// 100 ms without catching up (a sender clock slower than ours, or a longer
+// than the buffer holds, and when the newest packets stay late, a slot
+// apart, without catching up (a sender clock slower than ours, or a longer
 // network path). The last four need confirmation: the packet is kept aside
 // (Probation) and the timeline moves only if the next packet continues it,
 // so one stray packet cannot move the stream. A new timeline never takes a
-// slot already popped or one before audio still held; packets of the
+// slot already popped or one before audio still held, except the one that
+// replaces a sender running too far ahead: its backlog is dropped
+// (Stats.Flushed), which bounds the delay a sender with a fast clock can
+// build up to the buffer's size (MaxDelay + 120 ms). Packets of the
 // previous timeline that arrive after the new one began still go to their
 // own slots while those are not due.
 //

@@ -15,9 +15,16 @@ func pcmu(delay time.Duration) Config {
 	return Config{SamplesPerFrame: 160, MaxPayload: 160, Divisible: true, Silence: bytes.Repeat([]byte{0xFF}, 160), Delay: delay}
 }
 
-// pattern is the byte a test sender puts at timestamp unit u (for codecs
-// of one byte per unit): a frame moved by any number of slots differs.
-func pattern(u uint32) byte { return byte(u ^ u>>8 ^ u>>16) }
+// pattern is the byte a test sender puts at timestamp unit u: a hash, so
+// 160 bytes from one timestamp never equal those from another.
+func pattern(u uint32) byte {
+	u ^= u >> 16
+	u *= 0x7feb352d
+	u ^= u >> 15
+	u *= 0x846ca68b
+	u ^= u >> 16
+	return byte(u)
+}
 
 // audioAt returns n bytes of test audio starting at timestamp ts, bpu bytes per unit.
 func audioAt(ts uint32, n, bpu int) []byte {

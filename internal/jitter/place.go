@@ -71,12 +71,10 @@ func (b *Buffer) place(m *mapping, p *Packet, units int64, arrival time.Duration
 		}
 	}
 	if placed+late > 0 {
-		if first > m.hi {
+		if first > m.hi+1 {
 			// Slots between the audio seen before and this packet that were
 			// popped empty: the sender did send them, they never came.
-			if gap := min(first-1, b.last) - m.hi; b.popped && gap > 0 {
-				b.st.Lost += uint64(gap)
-			}
+			b.st.Lost += b.missedBetween(m.hi+1, first-1)
 		}
 		m.lo = min(m.lo, first)
 		m.hi = max(m.hi, lastSlot)
@@ -97,6 +95,26 @@ func (b *Buffer) place(m *mapping, p *Packet, units int64, arrival time.Duration
 	default:
 		return Duplicate, 0
 	}
+}
+
+// missedBetween counts the slots in [from, to] that the clock popped
+// empty; slots older than the ring's history are taken as popped empty.
+func (b *Buffer) missedBetween(from, to int64) uint64 {
+	if !b.popped {
+		return 0
+	}
+	from, to = max(from, b.firstPop), min(to, b.last)
+	if to < from {
+		return 0
+	}
+	inRing := max(from, to-b.mask)
+	c := uint64(inRing - from)
+	for s := inRing; s <= to; s++ {
+		if e := &b.ring[s&b.mask]; e.slot == s && e.state == stateMissed {
+			c++
+		}
+	}
+	return c
 }
 
 // tooLate says whether slot s can no longer take audio of mapping m: it

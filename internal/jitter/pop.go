@@ -33,6 +33,9 @@ func (b *Buffer) Pop(slot uint64) ([]byte, Status) {
 	if b.popped && n > b.last+1 {
 		b.skip(b.last+1, n)
 	}
+	if !b.popped {
+		b.firstPop = n
+	}
 	b.popped, b.last = true, n
 	if !b.started {
 		if !b.cur.live || n < b.startAt {

@@ -107,6 +107,7 @@ type Stats struct {
 	Lost      uint64 // slots inside a talkspurt whose audio never arrived (late audio is counted Late instead)
 	Concealed uint64 // slots popped as Lost, which the caller concealed; includes pauses between talkspurts
 	Skipped   uint64 // slots the clock never popped (it jumped ahead); audio held there was dropped
+	Flushed   uint64 // slots of held audio dropped when a sender ran further ahead than the buffer holds
 
 	Reanchors uint64 // new timelines: marker bit, SSRC change, timestamp jump, pause, resync
 	Resizes   uint64 // adaptive delay changes between two talkspurt starts, across a lost or empty slot
