@@ -93,6 +93,7 @@ type Buffer struct {
 	// The clock's side.
 	popped   bool  // Pop has run
 	firstPop int64 // the first slot popped
+	skipEnd  int64 // the end of the last run of slots the clock jumped over (exclusive)
 	last     int64 // the last slot popped
 	started  bool  // a slot with audio has been due
 	startAt  int64 // lowest slot audio was placed in before started

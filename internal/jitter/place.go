@@ -9,8 +9,8 @@ import "time"
 // its first slot's deadline it arrived.
 func (b *Buffer) place(m *mapping, p *Packet, units int64, arrival time.Duration) (Verdict, time.Duration) {
 	off := m.offset(p.TS)
-	if b.divisible && off%b.partUnits != 0 {
-		return Misfit, 0
+	if off%b.partUnits != 0 {
+		return Misfit, 0 // off the grid of slot parts (of whole slots when not Divisible)
 	}
 	first := m.refSlot + floorDiv(off, b.spf)
 	lastSlot := m.refSlot + floorDiv(off+units-1, b.spf)
@@ -74,7 +74,7 @@ func (b *Buffer) place(m *mapping, p *Packet, units int64, arrival time.Duration
 		if first > m.hi+1 {
 			// Slots between the audio seen before and this packet that were
 			// popped empty: the sender did send them, they never came.
-			b.st.Lost += b.missedBetween(m.hi+1, first-1)
+			b.st.Lost += b.missedBetween(max(m.hi+1, m.floor), first-1)
 		}
 		m.lo = min(m.lo, first)
 		m.hi = max(m.hi, lastSlot)
@@ -98,7 +98,8 @@ func (b *Buffer) place(m *mapping, p *Packet, units int64, arrival time.Duration
 }
 
 // missedBetween counts the slots in [from, to] that the clock popped
-// empty; slots older than the ring's history are taken as popped empty.
+// empty; slots older than the ring's history are taken as popped empty
+// unless the clock jumped over them.
 func (b *Buffer) missedBetween(from, to int64) uint64 {
 	if !b.popped {
 		return 0
@@ -108,7 +109,7 @@ func (b *Buffer) missedBetween(from, to int64) uint64 {
 		return 0
 	}
 	inRing := max(from, to-b.mask)
-	c := uint64(inRing - from)
+	c := uint64(max(inRing-max(from, b.skipEnd), 0))
 	for s := inRing; s <= to; s++ {
 		if e := &b.ring[s&b.mask]; e.slot == s && e.state == stateMissed {
 			c++

@@ -17,9 +17,10 @@ const MaxSlot = 1 << 60
 // dropped as Late.
 //
 // An adaptive buffer changes its delay here too, only across a slot popped
-// Lost: it grows (the following audio waits longer) when nothing is held,
-// after audio came late, and shrinks by one slot when later audio is held (the next slot's audio
-// plays now instead of the concealment), never dropping audio that arrived.
+// Lost: it grows (the following audio waits longer) when nothing is held
+// and audio came late, and shrinks by one slot when later audio is held
+// (the next slot's audio plays now instead of the concealment), never
+// dropping audio that arrived.
 func (b *Buffer) Pop(slot uint64) ([]byte, Status) {
 	if slot > MaxSlot {
 		return nil, Stale
@@ -124,6 +125,7 @@ func (b *Buffer) hole(n int64) bool {
 // skip drops slots [from, to), which the clock jumped over.
 func (b *Buffer) skip(from, to int64) {
 	b.st.Skipped += uint64(to - from)
+	b.skipEnd = to
 	for s := max(from, to-int64(len(b.ring))); s < to; s++ {
 		e := &b.ring[s&b.mask]
 		if e.slot != s {
