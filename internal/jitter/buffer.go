@@ -106,13 +106,15 @@ type Buffer struct {
 	est       estimator
 
 	// Reordering and late-run tracking of the current source.
-	seqSSRC  uint32
-	seqTop   uint16
-	seqKnown bool
-	lateSeen bool // audio of the current timeline came late since it began: it may grow
-	lateRun  bool
-	runStart time.Duration // arrival of the run's first late packet
-	runLate  time.Duration // how late that packet was
+	seqSSRC     uint32
+	seqTop      uint16
+	seqKnown    bool
+	frontAt     time.Duration // arrival of the current timeline's newest packet
+	frontMarker bool          // whether it carried the marker bit
+	lateSeen    bool          // audio of the current timeline came late since it began: it may grow
+	lateRun     bool
+	runStart    time.Duration // arrival of the run's first late packet
+	runLate     time.Duration // how late that packet was
 
 	st Stats // counters; the durations are filled in by Stats
 }
@@ -254,7 +256,7 @@ func (b *Buffer) Put(p Packet, arrival time.Duration) Verdict {
 		b.st.Misfit++
 		return Misfit
 	}
-	m, c := b.route(&p)
+	m, c := b.route(&p, arrival)
 	switch c {
 	case causeNone:
 	case causeFirst, causeMarker, causeGap:
@@ -281,6 +283,9 @@ func (b *Buffer) Put(p Packet, arrival time.Duration) Verdict {
 		}
 	case v == Placed && front:
 		b.lateRun = false
+	}
+	if front && (v == Placed || v == Late) {
+		b.frontAt, b.frontMarker = arrival, p.Marker
 	}
 	b.count(v, &p, arrival, m == &b.cur || v != Placed && v != Late)
 	return v
@@ -360,7 +365,7 @@ func (b *Buffer) unitsOf(p *Packet) (int64, bool) {
 }
 
 // route picks the mapping p belongs to, or says why p starts a new one.
-func (b *Buffer) route(p *Packet) (*mapping, cause) {
+func (b *Buffer) route(p *Packet, arrival time.Duration) (*mapping, cause) {
 	c := &b.cur
 	if !c.live {
 		return nil, causeFirst
@@ -383,7 +388,12 @@ func (b *Buffer) route(p *Packet) (*mapping, cause) {
 	}
 	if off > c.topOff {
 		idle := b.idle()
-		if p.Marker && (idle || off > c.endOff) {
+		// A talkspurt starts after a pause: the timestamps skip it, or (a
+		// sender that does not advance them over silence) nothing arrived
+		// for a while. A marker bit on a packet that follows on, or from a
+		// sender that marks every packet, says nothing.
+		pause := off > c.endOff || idle && arrival-b.frontAt >= gapSlots*SlotDuration
+		if p.Marker && !b.frontMarker && pause {
 			return nil, causeMarker
 		}
 		if idle && off >= c.endOff+b.gapUnits && b.seqKnown && b.seqSSRC == p.SSRC && p.Seq == b.seqTop+1 {
@@ -429,6 +439,7 @@ func (b *Buffer) reanchor(ssrc, ts uint32, arrival time.Duration, c cause) {
 		floor: floor, lo: start, hi: start - 1,
 	}
 	b.applied = d
+	b.frontAt, b.frontMarker = arrival, false
 	b.est.restart()
 	b.lateRun, b.lateSeen = false, false
 	if !b.started && (c == causeFirst || start < b.startAt) {
@@ -476,6 +487,7 @@ func (b *Buffer) probation(p *Packet, units int64, arrival time.Duration, c caus
 			b.count(v, &pr.p, pr.arrival, true)
 			v, _ = b.place(&b.cur, p, units, arrival)
 			b.count(v, p, arrival, true)
+			b.frontAt, b.frontMarker = arrival, p.Marker
 			return v
 		}
 	}

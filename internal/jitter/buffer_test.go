@@ -482,3 +482,39 @@ func TestNames(t *testing.T) {
 		t.Error("names")
 	}
 }
+
+func TestMarkerBits(t *testing.T) {
+	base := stream{ssrc: 1, seq0: 9, ts0: 640, spf: 160, bpu: 1, ptime: 20 * ms, start: 8 * ms, netDelay: ms}
+	t.Run("on every packet, with a stall", func(t *testing.T) {
+		pkts := base.packets(100)
+		for i := range pkts {
+			pkts[i].Marker = true
+		}
+		pkts = stalled(pkts, pkts[30].at-100*time.Microsecond, 120*ms)
+		sm := simulate(t, pcmu(0), pkts, 120)
+		c := expectOwnSlots(t, sm, pkts, 160)
+		if st := sm.b.Stats(); st.Reanchors != 0 || c.late < 5 || c.late > 6 {
+			t.Errorf("stats %+v, %d late; want no new timeline and the burst in its own slots", st, c.late)
+		}
+	})
+	t.Run("timestamps not advanced over silence", func(t *testing.T) {
+		// The second talkspurt's timestamps follow on from the first's, but
+		// it is sent 400 ms later with the marker bit: a new timeline, not
+		// 20 late packets.
+		first := base.packets(40)
+		second := base
+		second.ts0 += 40 * 160
+		second.seq0 += 40
+		second.start += 40*20*ms + 400*ms
+		next := second.packets(40)
+		for i := range next {
+			next[i].spurt = 1
+		}
+		pkts := append(first, next...)
+		sm := simulate(t, pcmu(0), pkts, 130)
+		c := expectOwnSlots(t, sm, pkts, 160)
+		if st := sm.b.Stats(); st.Reanchors != 1 || c.late != 0 || st.Frames != 80 {
+			t.Errorf("stats %+v, %d late", st, c.late)
+		}
+	})
+}

@@ -32,21 +32,26 @@
 //
 // # New timelines
 //
-// A new timeline is anchored at a packet that carries the marker bit (the
-// first of a talkspurt, after silence suppression), at one whose timestamp
-// skips at least 60 ms past the audio before while its sequence number
-// follows on and nothing is held (a talkspurt whose sender sets no marker
-// bit), at a new SSRC, at a timestamp
-// jump of over a second either way, at a slot further ahead of the clock
-// than the buffer holds, and when the newest packets stay late, a slot
-// apart, without catching up (a sender clock slower than ours, or a longer
-// network path). The last four need confirmation: the packet is kept aside
-// (Probation) and the timeline moves only if the next packet continues it,
-// so one stray packet cannot move the stream. A new timeline never takes a
-// slot already popped or one before audio still held, except the one that
-// replaces a sender running too far ahead: its backlog is dropped
-// (Stats.Flushed), which bounds the delay a sender with a fast clock can
-// build up to the buffer's size (MaxDelay + 120 ms). Packets of the
+// A new timeline is anchored at a packet
+//   - that carries the marker bit after a pause: the first of a talkspurt,
+//     after silence suppression (a sender that marks every packet is
+//     recognised and its marker bits ignored);
+//   - whose timestamp skips at least 60 ms past the audio before while its
+//     sequence number follows on and nothing is held: a talkspurt whose
+//     sender sets no marker bit;
+//   - of a new SSRC;
+//   - whose timestamp jumps by over a second either way;
+//   - whose slot is further ahead of the clock than the buffer holds;
+//   - that is late, a slot after another late one, without catching up: a
+//     sender clock slower than ours, or a longer network path.
+//
+// A new SSRC, a jump and a slot too far ahead need confirmation: the packet
+// is kept aside (Probation) and the timeline moves only if the next packet
+// continues it, so one stray packet cannot move the stream. A new timeline
+// never takes a slot already popped or one before audio still held, except
+// the one that replaces a sender running too far ahead: its backlog is
+// dropped (Stats.Flushed), which bounds the delay a sender with a fast clock
+// can build up to the buffer's size (MaxDelay + 120 ms). Packets of the
 // previous timeline that arrive after the new one began still go to their
 // own slots while those are not due.
 //
