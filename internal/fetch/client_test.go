@@ -16,16 +16,8 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
-
-// refusals counts what a client refused.
-type refusals struct{ n atomic.Int64 }
-
-func (r *refusals) Refused(l limit.Refusal) {
-	if l == limit.URLPolicy {
-		r.n.Add(1)
-	}
-}
 
 // logBuf collects log lines, safe for concurrent writes.
 type logBuf struct {
@@ -85,7 +77,7 @@ func get(t *testing.T, c *Client, rawURL string, log *slog.Logger) (string, erro
 // once, and logged with the call's id and both URLs without their query
 // strings.
 func TestRedirectToRefusedAddress(t *testing.T) {
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Refusals: &n})
 	defer c.Close()
 	var hits atomic.Int32
@@ -98,8 +90,8 @@ func TestRedirectToRefusedAddress(t *testing.T) {
 	if !errors.Is(err, ErrRefused) {
 		t.Fatalf("err %v, want refused", err)
 	}
-	if n.n.Load() != 1 || hits.Load() != 1 {
-		t.Fatalf("%d refusals counted, %d requests to the first hop", n.n.Load(), hits.Load())
+	if n.Get(limit.URLPolicy) != 1 || hits.Load() != 1 {
+		t.Fatalf("%d refusals counted, %d requests to the first hop", n.Get(limit.URLPolicy), hits.Load())
 	}
 	out := logs.String()
 	for _, want := range []string{"fetch refused by the URL policy", "call_sid=CA1", "url=http://169.254.169.254/latest/meta-data/",
@@ -116,7 +108,7 @@ func TestRedirectToRefusedAddress(t *testing.T) {
 // A host name is checked on the addresses it resolves to, when they are
 // dialed: redirects to a name are caught too.
 func TestNameResolvingToRefusedAddress(t *testing.T) {
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Policy: NewPolicy(PolicyConfig{DenyPrivate: true}), Refusals: &n})
 	defer c.Close()
 	target := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "secret") })
@@ -137,8 +129,8 @@ func TestNameResolvingToRefusedAddress(t *testing.T) {
 	if _, err := get(t, trusting, app.URL+"/next", log); !errors.Is(err, ErrRefused) {
 		t.Fatalf("redirect to localhost: %v, want refused", err)
 	}
-	if n.n.Load() != 2 || !strings.Contains(logs.String(), "redirected_from="+app.URL+"/next") {
-		t.Fatalf("%d refusals; log:\n%s", n.n.Load(), logs.String())
+	if n.Get(limit.URLPolicy) != 2 || !strings.Contains(logs.String(), "redirected_from="+app.URL+"/next") {
+		t.Fatalf("%d refusals; log:\n%s", n.Get(limit.URLPolicy), logs.String())
 	}
 }
 
@@ -166,7 +158,7 @@ func TestTrustedOrigin(t *testing.T) {
 // The gateway's own listener is refused, for HTTP and for WebSocket dials.
 func TestOwnListenerRefused(t *testing.T) {
 	gw := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "# metrics") })
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Refusals: &n})
 	defer c.Close()
 	if err := c.Policy().AddOwn(gw.Listener.Addr().String()); err != nil {
@@ -182,8 +174,8 @@ func TestOwnListenerRefused(t *testing.T) {
 	if !errors.As(err, &re) || re.Rule != RuleOwnListener {
 		t.Fatalf("ws dial: %v, want own listener refused", err)
 	}
-	if n.n.Load() != 2 {
-		t.Fatalf("%d refusals counted, want 2", n.n.Load())
+	if n.Get(limit.URLPolicy) != 2 {
+		t.Fatalf("%d refusals counted, want 2", n.Get(limit.URLPolicy))
 	}
 	if out := logs.String(); strings.Contains(out, "token=abc") || !strings.Contains(out, "url=ws://"+gw.Listener.Addr().String()+"/ws") {
 		t.Fatalf("log:\n%s", out)
@@ -208,7 +200,7 @@ func TestDialer(t *testing.T) {
 		}
 	}()
 	addr := ln.Addr().String()
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Policy: NewPolicy(PolicyConfig{DenyPrivate: true}), Trusted: "http://" + addr + "/app", Refusals: &n})
 	defer c.Close()
 	ctx := context.Background()
@@ -227,8 +219,8 @@ func TestDialer(t *testing.T) {
 	if _, err := c.Dialer(nil, "ws://localhost:"+port+"/x")(ctx, "tcp", "localhost:"+port); !errors.Is(err, ErrRefused) {
 		t.Fatalf("localhost: %v", err)
 	}
-	if n.n.Load() != 3 {
-		t.Fatalf("%d refusals counted, want 3", n.n.Load())
+	if n.Get(limit.URLPolicy) != 3 {
+		t.Fatalf("%d refusals counted, want 3", n.Get(limit.URLPolicy))
 	}
 }
 

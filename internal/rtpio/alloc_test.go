@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/limit/limittest"
 	"github.com/pion/rtp"
 )
 
@@ -116,7 +117,7 @@ func BenchmarkHandlePacket(b *testing.B) {
 // BenchmarkHandlePacketForeign drops packets from a source other than the
 // latched one, as under a flood of stray RTP.
 func BenchmarkHandlePacketForeign(b *testing.B) {
-	r := NewReceiver(nil, ReceiverConfig{Refusals: &refusals{}})
+	r := NewReceiver(nil, ReceiverConfig{Refusals: &limittest.Counts{}})
 	r.h = &nopHandler{}
 	src := newPacketSource(b, 0, make([]byte, 160))
 	r.handlePacket(src.at(1, 160), benchFrom)

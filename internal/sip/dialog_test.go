@@ -5,35 +5,11 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/callstream/callstream/internal/limit"
 )
-
-// refusalCounter counts refusals like the gateway's metrics do.
-type refusalCounter struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (r *refusalCounter) Refused(x limit.Refusal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == nil {
-		r.n = map[limit.Refusal]int{}
-	}
-	r.n[x]++
-}
-
-func (r *refusalCounter) get(x limit.Refusal) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n[x]
-}
 
 // accepted is what a handler's Accept returned.
 type accepted struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
 
 func TestConnsWithin(t *testing.T) {
@@ -50,21 +51,9 @@ func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
-// waitCount waits until r has counted want of x.
-func waitCount(t *testing.T, r *refusals, x limit.Refusal, want int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for r.get(x) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s counted %d times, want %d", x, r.get(x), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // A connection over the bound is closed at once; idle ones after SIPIdle.
 func TestTCPConnectionBounds(t *testing.T) {
-	var counted refusals
+	var counted limittest.Counts
 	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counted,
 		Limits: limit.Limits{SIPConns: 2, SIPIdle: 300 * time.Millisecond}})
 	var conns []net.Conn
@@ -77,14 +66,14 @@ func TestTCPConnectionBounds(t *testing.T) {
 		conns = append(conns, c)
 	}
 	waitClosedByPeer(t, conns[2], 2*time.Second)
-	waitCount(t, &counted, limit.SIPConnsFull, 1)
+	counted.WaitFor(t, limit.SIPConnsFull, 1, 5*time.Second)
 	start := time.Now()
 	waitClosedByPeer(t, conns[0], 5*time.Second)
 	waitClosedByPeer(t, conns[1], 5*time.Second)
 	if time.Since(start) < 100*time.Millisecond {
 		t.Fatal("idle connections closed long before SIPIdle")
 	}
-	waitCount(t, &counted, limit.SIPConnIdle, 2)
+	counted.WaitFor(t, limit.SIPConnIdle, 2, 5*time.Second)
 }
 
 // tcpCall sets up an answered call over c and returns the dialog and a

@@ -15,30 +15,10 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/wsapp"
 )
-
-// refusals counts refusals like the gateway's metrics do.
-type refusals struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (r *refusals) Refused(x limit.Refusal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == nil {
-		r.n = map[limit.Refusal]int{}
-	}
-	r.n[x]++
-}
-
-func (r *refusals) get(x limit.Refusal) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n[x]
-}
 
 // logSink collects JSON log records.
 type logSink struct {
@@ -83,7 +63,7 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 	const size = 32 << 20
 	app := listen(t, wsapp.Options{})
 	var logs logSink
-	var ref refusals
+	var ref limittest.Counts
 	info := &stream.Info{}
 	closed := make(chan error, 1)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/big"), Dialect: testDialect{}, Info: info,
@@ -125,8 +105,8 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 		t.Fatalf("last message %q, want stop before the close", last.Event)
 	}
 	st := s.Stats()
-	if !st.TooBig || st.MessagesRecv != 1 || ref.get(limit.WSMessageTooBig) != 1 {
-		t.Fatalf("stats %+v, refusals %d", st, ref.get(limit.WSMessageTooBig))
+	if !st.TooBig || st.MessagesRecv != 1 || ref.Get(limit.WSMessageTooBig) != 1 {
+		t.Fatalf("stats %+v, refusals %d", st, ref.Get(limit.WSMessageTooBig))
 	}
 	w := logs.records("WARN", "app message too big: websocket closed with 1009")
 	if len(w) != 1 || w[0]["max_message_bytes"] != float64(bound) {
@@ -140,7 +120,7 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 func TestMarkFloodAnsweredInOrder(t *testing.T) {
 	const marks, pending = 20000, 100
 	app := listen(t, wsapp.Options{})
-	var ref refusals
+	var ref limittest.Counts
 	var logs logSink
 	info := &stream.Info{}
 	p := stream.NewPlayout(10 * time.Second)
@@ -185,8 +165,8 @@ func TestMarkFloodAnsweredInOrder(t *testing.T) {
 	}
 	st := s.Stats()
 	if len(names) != marks || st.MarksEarly != marks-pending || st.ControlDropped != 0 ||
-		ref.get(limit.MarksPending) != marks-pending || ref.get(limit.ControlQueueFull) != 0 {
-		t.Fatalf("marks back %d; stats %+v; refusals %v", len(names), st, ref.n)
+		ref.Get(limit.MarksPending) != marks-pending || ref.Get(limit.ControlQueueFull) != 0 {
+		t.Fatalf("marks back %d; stats %+v; refusals %v", len(names), st, &ref)
 	}
 	if w := logs.records("WARN", "mark answered before its audio played: too many marks pending"); len(w) == 0 || len(w) > 5 {
 		t.Fatalf("%d warnings, want a few (rate-limited)", len(w))
@@ -212,7 +192,7 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 			_, _ = io.Copy(io.Discard, c)
 		}
 	}()
-	var ref refusals
+	var ref limittest.Counts
 	var logs logSink
 	info := &stream.Info{}
 	s := stream.Open(stream.SocketConfig{URL: "ws://" + ln.Addr().String() + "/", Dialect: testDialect{}, Info: info,
@@ -226,8 +206,8 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 		t.Fatal("SendText over the bound reported queued")
 	}
 	st := s.Stats()
-	if st.ControlDropped != 4 || ref.get(limit.ControlQueueFull) != 4 {
-		t.Fatalf("dropped %d, refusals %d, want 4", st.ControlDropped, ref.get(limit.ControlQueueFull))
+	if st.ControlDropped != 4 || ref.Get(limit.ControlQueueFull) != 4 {
+		t.Fatalf("dropped %d, refusals %d, want 4", st.ControlDropped, ref.Get(limit.ControlQueueFull))
 	}
 	w := logs.records("WARN", "message to app dropped: control queue full")
 	if len(w) != 1 || w[0]["kind"] != "mark" || w[0]["control_queue"] != float64(8) {
