@@ -20,6 +20,7 @@ import (
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
+	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -199,7 +200,7 @@ func TestServeWithScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bot.Close()
-	certFile, keyFile, _, tlsClient := gatewaytest.TLSFiles(t)
+	certFile, keyFile, _, tlsClient := tlstest.Files(t)
 	sipAddr, httpsAddr := servetest.FreeSIPAddr(t), servetest.FreeTCPAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -65,6 +65,31 @@ func (s *frameSource) ReadFrame(dst []byte) bool {
 	return true
 }
 
+// dialNumberedCallee dials, from a SIP server of its own, alice to bob at a
+// second SIP server whose call answers and plays numbered frames
+// (frameSource). It returns the dialing call ("out") and a channel that
+// gets the answered one ("callee"); both use pool and clock. The caller
+// closes the dialing call.
+func dialNumberedCallee(t *testing.T, pool *rtpio.PortPool, clock *Clock) (*Call, <-chan *Call) {
+	t.Helper()
+	answered := make(chan *Call, 1)
+	callee := startSIP(t, func(ctx context.Context, inv *sip.Invite) {
+		c := New(Config{Sid: "callee", Invite: inv, Ports: pool, RTPIP: loopback, Clock: clock})
+		defer c.Close()
+		c.SetSource(&frameSource{})
+		if err := c.Answer(); err != nil {
+			t.Error(err)
+			return
+		}
+		answered <- c
+		<-c.Done()
+	})
+	dialer := startSIP(t, func(context.Context, *sip.Invite) {})
+	c := Dial(Config{Sid: "out", Ports: pool, RTPIP: loopback, Clock: clock}, dialer,
+		sip.DialConfig{Target: "sip:bob@" + callee.Addr(), From: "alice"})
+	return c, answered
+}
+
 // collector is a Tap that keeps the first byte of every inbound frame.
 type collector struct {
 	mu     sync.Mutex
@@ -93,22 +118,7 @@ func TestDialAnsweredMediaAndRemoteHangup(t *testing.T) {
 	pool := ports(t)
 	clock := NewClock()
 	defer clock.Close()
-	answered := make(chan *Call, 1)
-	callee := startSIP(t, func(ctx context.Context, inv *sip.Invite) {
-		c := New(Config{Sid: "callee", Invite: inv, Ports: pool, RTPIP: loopback, Clock: clock})
-		defer c.Close()
-		c.SetSource(&frameSource{})
-		if err := c.Answer(); err != nil {
-			t.Error(err)
-			return
-		}
-		answered <- c
-		<-c.Done()
-	})
-	dialer := startSIP(t, func(context.Context, *sip.Invite) {})
-
-	c := Dial(Config{Sid: "out", Ports: pool, RTPIP: loopback, Clock: clock}, dialer,
-		sip.DialConfig{Target: "sip:bob@" + callee.Addr(), From: "alice"})
+	c, answered := dialNumberedCallee(t, pool, clock)
 	defer c.Close()
 	if p := c.Parties(); !p.Outgoing || p.To != "bob" || p.From != "alice" {
 		t.Errorf("parties before the answer: %+v", p)

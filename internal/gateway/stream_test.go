@@ -23,6 +23,7 @@ import (
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -261,7 +262,7 @@ func TestStreamReorderLossDuplicate(t *testing.T) {
 // wss:// streams: the caller's audio reaches an app listening over TLS
 // intact, for <Start> and for <Connect>.
 func TestStreamOverWSS(t *testing.T) {
-	_, _, server, client := gatewaytest.TLSFiles(t)
+	_, _, server, client := tlstest.Files(t)
 	env := gatewaytest.Start(t, gatewaytest.Options{
 		WS:        wsapp.Options{TLS: server},
 		Configure: func(cfg *gateway.Config) { cfg.WSTLS = client },

@@ -27,6 +27,7 @@ import (
 	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -932,7 +933,7 @@ func TestTranscriptionForkExample(t *testing.T) {
 // exactly the URL the script printed (accessSecureURL with wss), served by
 // the gateway's HTTPS listener.
 func TestIncomingSocketExample(t *testing.T) {
-	certFile, keyFile, _, tlsClient := gatewaytest.TLSFiles(t)
+	certFile, keyFile, _, tlsClient := tlstest.Files(t)
 	g := startGatewayTLS(t, scenario.Config{File: "../../examples/scenarios/incoming-socket.js"}, certFile, keyFile)
 	c := g.Dial(sipcaller.Config{})
 	line := g.waitText(t, "media clients connect to wss://*", 5*time.Second)

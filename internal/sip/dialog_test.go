@@ -29,6 +29,23 @@ func acceptHandler() (func(context.Context, *Invite), chan accepted) {
 	}, results
 }
 
+// acceptingCalls returns a handler that accepts every call with its RTP
+// at 127.0.0.1:42000 and passes it on the returned channel; with a moved
+// channel, each call reports there where the caller's RTP moved to.
+func acceptingCalls(t *testing.T, moved chan<- netip.AddrPort) (func(context.Context, *Invite), <-chan *Invite) {
+	calls := make(chan *Invite, 1)
+	return func(ctx context.Context, c *Invite) {
+		if moved != nil {
+			c.OnRemoteChange(func(a netip.AddrPort) { moved <- a })
+		}
+		if _, err := c.Accept(netip.MustParseAddrPort("127.0.0.1:42000")); err != nil {
+			t.Errorf("Accept: %v", err)
+		}
+		calls <- c
+		<-ctx.Done()
+	}, calls
+}
+
 func recvAccepted(t *testing.T, results <-chan accepted) accepted {
 	t.Helper()
 	select {
@@ -64,23 +81,7 @@ func (p *peer) expectNo(method sip.RequestMethod, d time.Duration) {
 // responseNoBye is response, but a BYE arriving meanwhile fails the test.
 func (p *peer) responseNoBye(code int, method sip.RequestMethod, timeout time.Duration) *sip.Response {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			p.t.Fatalf("no %d response to %s within %v", code, method, timeout)
-		}
-		switch m := p.recv(left).(type) {
-		case *sip.Response:
-			if m.StatusCode == code && m.CSeq().MethodName == method {
-				return m
-			}
-		case *sip.Request:
-			if m.Method == sip.BYE {
-				p.t.Fatalf("BYE while waiting for %d to %s", code, method)
-			}
-		}
-	}
+	return p.awaitResponse(code, method, timeout, true)
 }
 
 func header(m interface{ GetHeader(string) sip.Header }, name string) string {
@@ -211,16 +212,9 @@ func TestLateOfferReinviteBeforeAnswerGets491(t *testing.T) {
 // its ACK moves the caller's RTP address. An ACK without an answer leaves
 // the session as it was.
 func TestReinviteWithoutSDPTakesACKsAnswer(t *testing.T) {
-	calls := make(chan *Invite, 1)
 	moved := make(chan netip.AddrPort, 1)
-	srv := startServer(t, Config{Handler: func(ctx context.Context, c *Invite) {
-		c.OnRemoteChange(func(a netip.AddrPort) { moved <- a })
-		if _, err := c.Accept(netip.MustParseAddrPort("127.0.0.1:42000")); err != nil {
-			t.Errorf("Accept: %v", err)
-		}
-		calls <- c
-		<-ctx.Done()
-	}})
+	handler, calls := acceptingCalls(t, moved)
+	srv := startServer(t, Config{Handler: handler})
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
 	first := d.answered(2 * time.Second)
@@ -271,14 +265,8 @@ func TestReinviteWithoutSDPTakesACKsAnswer(t *testing.T) {
 // A hold is dated from the offer that started it; offering it again keeps
 // the date, taking the call back clears it.
 func TestHeldSince(t *testing.T) {
-	calls := make(chan *Invite, 1)
-	srv := startServer(t, Config{Handler: func(ctx context.Context, c *Invite) {
-		if _, err := c.Accept(netip.MustParseAddrPort("127.0.0.1:42000")); err != nil {
-			t.Errorf("Accept: %v", err)
-		}
-		calls <- c
-		<-ctx.Done()
-	}})
+	handler, calls := acceptingCalls(t, nil)
+	srv := startServer(t, Config{Handler: handler})
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
 	d.answered(2 * time.Second)

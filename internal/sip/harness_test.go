@@ -56,6 +56,15 @@ func (l *logBuffer) String() string {
 // at cleanup, that it stops and leaves no goroutine behind.
 func startServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
+	s, _ := runServer(t, cfg)
+	return s
+}
+
+// runServer is startServer for a test that stops the server itself: stop
+// (run at cleanup too, once in all) cancels it, waits for ListenAndServe to
+// return and checks that no goroutine is left behind.
+func runServer(t *testing.T, cfg Config) (s *Server, stop func()) {
+	t.Helper()
 	base := runtime.NumGoroutine()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -76,20 +85,24 @@ func startServer(t *testing.T, cfg Config) *Server {
 		cancel()
 		t.Fatal("server not ready")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("ListenAndServe: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Errorf("ListenAndServe: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("ListenAndServe did not return after cancel")
+				return
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("ListenAndServe did not return after cancel")
-			return
-		}
-		checkGoroutines(t, base)
-	})
-	return s
+			checkGoroutines(t, base)
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // peer is a hand-driven SIP UAC on a UDP socket, so tests see exactly what
@@ -143,15 +156,28 @@ func (p *peer) recv(timeout time.Duration) sip.Message {
 // method, skipping anything else (retransmissions, provisional responses).
 func (p *peer) response(code int, method sip.RequestMethod, timeout time.Duration) *sip.Response {
 	p.t.Helper()
+	return p.awaitResponse(code, method, timeout, false)
+}
+
+// awaitResponse is response; with failOnBye, a BYE arriving meanwhile fails
+// the test.
+func (p *peer) awaitResponse(code int, method sip.RequestMethod, timeout time.Duration, failOnBye bool) *sip.Response {
+	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
 			p.t.Fatalf("no %d response to %s within %v", code, method, timeout)
 		}
-		msg := p.recv(left)
-		if res, ok := msg.(*sip.Response); ok && res.StatusCode == code && res.CSeq().MethodName == method {
-			return res
+		switch m := p.recv(left).(type) {
+		case *sip.Response:
+			if m.StatusCode == code && m.CSeq().MethodName == method {
+				return m
+			}
+		case *sip.Request:
+			if failOnBye && m.Method == sip.BYE {
+				p.t.Fatalf("BYE while waiting for %d to %s", code, method)
+			}
 		}
 	}
 }

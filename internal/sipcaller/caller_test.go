@@ -50,39 +50,8 @@ func newEnv(t *testing.T, handler func(ctx context.Context, call *gwsip.Invite))
 	t.Helper()
 	leakCheck(t)
 	// The calls of a test come quickly from one address: no INVITE rate.
-	srv, err := gwsip.NewServer(gwsip.Config{Addr: "127.0.0.1:0", Handler: handler, Limits: limit.Limits{InviteRate: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("gateway: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("gateway: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not stop")
-		}
-	})
-	client, err := NewClient(ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := client.Close(); err != nil {
-			t.Errorf("client Close: %v", err)
-		}
-	})
+	srv := startGateway(t, gwsip.Config{Handler: handler, Limits: limit.Limits{InviteRate: -1}})
+	client := newClient(t, ClientConfig{})
 	return &env{t: t, srv: srv, client: client}
 }
 

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/tlstest"
 )
 
 // refused returns how often the gateway counted refusal r.
@@ -398,7 +398,7 @@ func TestSIPGarbageFlood(t *testing.T) {
 // bounds as TCP: an OPTIONS over TLS is answered, and a connection that
 // never completes its handshake is closed once idle.
 func TestSIPOverTLS(t *testing.T) {
-	certFile, keyFile, _, client := gatewaytest.TLSFiles(t)
+	certFile, keyFile, _, client := tlstest.Files(t)
 	tlsAddr := servetest.FreeTCPAddr(t)
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{
 		"--sip-tls", tlsAddr, "--tls-cert", certFile, "--tls-key", keyFile, "--sip-tcp-idle", "1s"}}})
