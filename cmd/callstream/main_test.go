@@ -16,7 +16,7 @@ import (
 
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/demo"
-	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
@@ -242,11 +242,11 @@ func TestServeWithScenario(t *testing.T) {
 // startServe runs `bin serve args...` with env added to the environment; the
 // test's cleanup interrupts it, waits for it, and prints its logs if the
 // test failed. It returns the process's stderr (JSON logs) as it fills.
-func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *gatewaytest.Logs {
+func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *logtest.Buffer {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &gatewaytest.Logs{}
+	logs := &logtest.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 // direct drives a Receiver with handlePacket calls, without a socket, so
@@ -21,14 +22,14 @@ type direct struct {
 	r    *Receiver
 	rec  *recorder
 	ref  *limittest.Counts
-	logs *bytes.Buffer
+	logs *logtest.Buffer
 }
 
 func newDirect(t *testing.T, cfg ReceiverConfig) *direct {
 	t.Helper()
-	d := &direct{rec: &recorder{}, ref: &limittest.Counts{}, logs: &bytes.Buffer{}}
+	d := &direct{rec: &recorder{}, ref: &limittest.Counts{}}
 	cfg.Refusals = d.ref
-	cfg.Logger = slog.New(slog.NewTextHandler(d.logs, nil))
+	cfg.Logger, d.logs = logtest.Text(slog.LevelInfo)
 	d.r = NewReceiver(nil, cfg)
 	d.r.h = d.rec
 	t.Cleanup(func() {

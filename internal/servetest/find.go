@@ -17,16 +17,11 @@ func (p *Proc) Refusals(t testing.TB, limit string) float64 {
 
 // WaitLog waits up to 10 s for the gateway's log line at level whose
 // message contains msg and whose attributes contain attrs (see
-// gatewaytest.Logs.Find), and returns it. The logs reach the test through
-// a pipe, a little after the fact.
+// logtest.Buffer.Find), and returns it. The logs reach the test through
+// a pipe, a little after the fact; every line that arrives is checked.
 func (p *Proc) WaitLog(t testing.TB, level, msg string, attrs map[string]string) map[string]any {
 	t.Helper()
-	var rec map[string]any
-	Eventually(t, 10*time.Second, fmt.Sprintf("a %s log line %q with %v", level, msg, attrs), func() bool {
-		rec = p.Logs.Find(level, msg, attrs)
-		return rec != nil
-	})
-	return rec
+	return p.Logs.WaitFind(t, 10*time.Second, level, msg, attrs)
 }
 
 // StreamConn waits up to 10 s for the gateway's WebSocket connection to

@@ -14,6 +14,7 @@ import (
 
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 // newPeerAt is newPeer on another loopback address (any 127/8 address
@@ -70,7 +71,7 @@ func retryAfterOf(t *testing.T, res *sip.Response) int {
 // Past its burst a source gets 503 with Retry-After, before the handler
 // runs; another source still gets in; one log line covers the flood.
 func TestInviteRate(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	var counted limittest.Counts
 	handler, calls := holdHandler()
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs), Refusals: &counted,
@@ -213,7 +214,7 @@ func authorize(t *testing.T, d *dialog, res *sip.Response, user, password string
 // The digest exchange: a challenge, then the right password gets in, a
 // wrong one gets 403, a nonce taken to another address gets a fresh 401.
 func TestDigestAuthentication(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	var counted limittest.Counts
 	handler, calls := holdHandler()
 	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Logger: testLogger(&logs),

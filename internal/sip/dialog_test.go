@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 // accepted is what a handler's Accept returned.
@@ -153,7 +155,7 @@ func TestLateOfferTakesTheACKsAnswer(t *testing.T) {
 // An ACK without a usable answer to the gateway's offer ends the call with
 // BYE, and Accept says why.
 func TestLateOfferWithoutUsableAnswerGetsBye(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	handler, results := acceptHandler()
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())

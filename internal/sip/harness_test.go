@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 // checkGoroutines fails the test if the goroutine count does not settle back
@@ -32,24 +34,6 @@ func checkGoroutines(t *testing.T, base int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // startServer runs a server on loopback for the test's duration and checks,
@@ -356,7 +340,8 @@ func waitDone(t *testing.T, c *Invite, want EndCause) {
 	}
 }
 
-func testLogger(buf *logBuffer) *slog.Logger {
+// testLogger logs JSON records at INFO and above into buf.
+func testLogger(buf *logtest.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 

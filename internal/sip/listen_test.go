@@ -15,6 +15,7 @@ import (
 
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/tlstest"
 )
 
@@ -123,7 +124,7 @@ func TestCallOverTLS(t *testing.T) {
 
 // A listener that fails is logged and the server goes on over the others.
 func TestListenerFailureKeepsServing(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	handler, calls := recvHandler(true)
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs)})
 	if err := srv.tcpLn.Close(); err != nil {

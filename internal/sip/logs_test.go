@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 func TestBoundText(t *testing.T) {
@@ -182,7 +184,7 @@ func TestSipgoLoggerDebug(t *testing.T) {
 // A flood of garbage datagrams leaves a few short lines, none at ERROR, and
 // a summary with the count; the server still answers.
 func TestGarbageFloodLogs(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	srv, stop := runServer(t, Config{Handler: func(context.Context, *Invite) {}, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())
 	const n = 2000

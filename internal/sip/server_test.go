@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 func TestAnswerAndRemoteBye(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	type result struct {
 		call  *Invite
 		err   error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 func TestParseSessionExpires(t *testing.T) {
@@ -146,7 +147,7 @@ func TestSessionIntervalTooSmallGets422(t *testing.T) {
 // A session the caller said it would refresh and did not is ended with
 // BYE before it expires (RFC 4028 section 10), counted and logged.
 func TestSessionTimerExpiryByes(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	var counts limittest.Counts
 	handler, calls := recvHandler(true)
 	srv := startServer(t, Config{Handler: handler, Limits: limit.Limits{SessionMinSE: time.Second}, Refusals: &counts, Logger: testLogger(&logs)})
@@ -315,7 +316,7 @@ func FuzzParseSessionExpires(f *testing.F) {
 // A flood of INVITEs with too small an interval is refused and counted
 // one by one, but logged at most once a second.
 func TestSessionRefusalLogsRateLimited(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	var counts limittest.Counts
 	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counts, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())

@@ -1,8 +1,6 @@
 package stream_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,39 +8,15 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/wsapp"
 )
-
-// logSink collects JSON log records.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(lockedWriter{&l.mu, &l.buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// records returns the records at level with message msg.
-func (l *logSink) records(level, msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
-		var m map[string]any
-		if json.Unmarshal(line, &m) == nil && m["level"] == level && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // pattern is an endless reader of one repeated byte.
 type pattern byte
@@ -62,12 +36,12 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 	const bound = 64 << 10
 	const size = 32 << 20
 	app := listen(t, wsapp.Options{})
-	var logs logSink
+	log, logs := logtest.JSON(slog.LevelDebug)
 	var ref limittest.Counts
 	info := &stream.Info{}
 	closed := make(chan error, 1)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/big"), Dialect: testDialect{}, Info: info,
-		MaxMessage: bound, Refusals: &ref, Logger: logs.logger(),
+		MaxMessage: bound, Refusals: &ref, Logger: log,
 		OnClose: func(_ int, _ string, err error) { closed <- err }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	f.Push(stream.TrackInbound, 0, frame('a'))
@@ -108,7 +82,7 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 	if !st.TooBig || st.MessagesRecv != 1 || ref.Get(limit.WSMessageTooBig) != 1 {
 		t.Fatalf("stats %+v, refusals %d", st, ref.Get(limit.WSMessageTooBig))
 	}
-	w := logs.records("WARN", "app message too big: websocket closed with 1009")
+	w := logs.Records("WARN", "app message too big: websocket closed with 1009")
 	if len(w) != 1 || w[0]["max_message_bytes"] != float64(bound) {
 		t.Fatalf("warning %v", w)
 	}
@@ -121,12 +95,12 @@ func TestMarkFloodAnsweredInOrder(t *testing.T) {
 	const marks, pending = 20000, 100
 	app := listen(t, wsapp.Options{})
 	var ref limittest.Counts
-	var logs logSink
+	log, logs := logtest.JSON(slog.LevelDebug)
 	info := &stream.Info{}
 	p := stream.NewPlayout(10 * time.Second)
 	p.MaxMarks = pending
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p,
-		ControlQueue: stream.DefaultControlQueue + pending, Refusals: &ref, Logger: logs.logger()})
+		ControlQueue: stream.DefaultControlQueue + pending, Refusals: &ref, Logger: log})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	p.OnMark = func(n string) { s.PushMark(f, n) }
 	conn, err := app.Accept(ctxT(t))
@@ -168,7 +142,7 @@ func TestMarkFloodAnsweredInOrder(t *testing.T) {
 		ref.Get(limit.MarksPending) != marks-pending || ref.Get(limit.ControlQueueFull) != 0 {
 		t.Fatalf("marks back %d; stats %+v; refusals %v", len(names), st, &ref)
 	}
-	if w := logs.records("WARN", "mark answered before its audio played: too many marks pending"); len(w) == 0 || len(w) > 5 {
+	if w := logs.Records("WARN", "mark answered before its audio played: too many marks pending"); len(w) == 0 || len(w) > 5 {
 		t.Fatalf("%d warnings, want a few (rate-limited)", len(w))
 	}
 	s.Close(1000, "")
@@ -193,10 +167,10 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 		}
 	}()
 	var ref limittest.Counts
-	var logs logSink
+	log, logs := logtest.JSON(slog.LevelDebug)
 	info := &stream.Info{}
 	s := stream.Open(stream.SocketConfig{URL: "ws://" + ln.Addr().String() + "/", Dialect: testDialect{}, Info: info,
-		ControlQueue: 8, Refusals: &ref, Logger: logs.logger()})
+		ControlQueue: 8, Refusals: &ref, Logger: log})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	for i := range 10 {
 		s.PushMark(f, fmt.Sprint(i))
@@ -209,7 +183,7 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 	if st.ControlDropped != 4 || ref.Get(limit.ControlQueueFull) != 4 {
 		t.Fatalf("dropped %d, refusals %d, want 4", st.ControlDropped, ref.Get(limit.ControlQueueFull))
 	}
-	w := logs.records("WARN", "message to app dropped: control queue full")
+	w := logs.Records("WARN", "message to app dropped: control queue full")
 	if len(w) != 1 || w[0]["kind"] != "mark" || w[0]["control_queue"] != float64(8) {
 		t.Fatalf("warnings %v", w)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -399,9 +400,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 // message is counted and the stream goes on.
 func TestBadMessageWarningsRateLimited(t *testing.T) {
 	app := listen(t, wsapp.Options{})
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))
+	log, logs := logtest.JSON(slog.LevelInfo)
 	info := &stream.Info{}
 	p := stream.NewPlayout(time.Second)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p, Logger: log})
@@ -409,18 +408,7 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	warnings := func() []map[string]any {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []map[string]any
-		for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
-			var m map[string]any
-			if json.Unmarshal(line, &m) == nil && m["level"] == "WARN" {
-				out = append(out, m)
-			}
-		}
-		return out
-	}
+	warnings := func() []map[string]any { return logs.Records("WARN", "") }
 	for range 20 {
 		_ = conn.SendText(`not json`)
 	}
@@ -454,15 +442,4 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	}
 	s.Close(1000, "")
 	waitDone(t, s)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

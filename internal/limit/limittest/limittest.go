@@ -53,26 +53,32 @@ func (c *Counts) Get(r limit.Refusal) int {
 // within d, or when it has gone past want (counts only grow).
 func (c *Counts) WaitFor(t testing.TB, r limit.Refusal, want int, d time.Duration) {
 	t.Helper()
+	if got, reached := c.await(r, want, d); !reached {
+		t.Fatalf("%s counted %d times within %s, want %d", r, got, d, want)
+	}
+}
+
+// await waits until r has been counted want times, or until d passes or
+// the count has gone past want; it returns the count and whether it is
+// want.
+func (c *Counts) await(r limit.Refusal, want int, d time.Duration) (got int, reached bool) {
 	timeout := time.NewTimer(d)
 	defer timeout.Stop()
 	for {
 		c.mu.Lock()
-		got := c.n[r]
+		got = c.n[r]
 		if c.changed == nil {
 			c.changed = make(chan struct{})
 		}
 		changed := c.changed
 		c.mu.Unlock()
-		switch {
-		case got == want:
-			return
-		case got > want:
-			t.Fatalf("%s counted %d times, want %d", r, got, want)
+		if got >= want {
+			return got, got == want
 		}
 		select {
 		case <-changed:
 		case <-timeout.C:
-			t.Fatalf("%s counted %d times within %s, want %d", r, c.Get(r), d, want)
+			return c.Get(r), false
 		}
 	}
 }

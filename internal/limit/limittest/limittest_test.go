@@ -1,8 +1,6 @@
 package limittest
 
 import (
-	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -50,8 +48,9 @@ func TestCountsConcurrent(t *testing.T) {
 	}
 }
 
-// WaitFor returns once another goroutine has counted enough, and fails
-// when the count is not reached in time or has gone past it.
+// WaitFor returns once another goroutine has counted enough; the wait
+// behind it gives up when the count is not reached in time or has gone
+// past it.
 func TestCountsWaitFor(t *testing.T) {
 	var c Counts
 	go func() {
@@ -62,39 +61,14 @@ func TestCountsWaitFor(t *testing.T) {
 	c.WaitFor(t, limit.SIPConnIdle, 3, 10*time.Second)
 	c.WaitFor(t, limit.SIPConnIdle, 3, 0) // already there: no wait
 
-	for _, tc := range []struct {
-		name string
-		want int
-		msg  string
-	}{
-		{"not reached", 4, "sip_idle counted 3 times within 10ms, want 4"},
-		{"gone past", 2, "sip_idle counted 3 times, want 2"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := &fatalRecorder{}
-			done := make(chan struct{})
-			go func() { // Fatalf ends the goroutine, as in a test
-				defer close(done)
-				c.WaitFor(f, limit.SIPConnIdle, tc.want, 10*time.Millisecond)
-			}()
-			<-done
-			if f.msg != tc.msg {
-				t.Fatalf("failure %q, want %q", f.msg, tc.msg)
-			}
-		})
+	start := time.Now()
+	if got, ok := c.await(limit.SIPConnIdle, 4, 50*time.Millisecond); ok || got != 3 {
+		t.Fatalf("waiting for 4: got %d, reached %v", got, ok)
 	}
-}
-
-// fatalRecorder is a testing.TB whose Fatalf records the message and ends
-// the calling goroutine.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (f *fatalRecorder) Helper() {}
-
-func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
+	if time.Since(start) < 50*time.Millisecond {
+		t.Fatal("gave up before the time was up")
+	}
+	if got, ok := c.await(limit.SIPConnIdle, 2, 10*time.Second); ok || got != 3 {
+		t.Fatalf("waiting for 2 with 3 counted: got %d, reached %v", got, ok)
+	}
 }
