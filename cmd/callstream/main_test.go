@@ -226,10 +226,7 @@ func TestServeWithScenario(t *testing.T) {
 	if err := c.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var heard []byte
-	for _, p := range c.Received() {
-		heard = append(heard, p.Payload...)
-	}
+	heard := c.Heard()
 	// µ-law → 16-bit PCM → µ-law is exact: the echo is the caller's audio.
 	if !bytes.Contains(heard, speech[1600:12000]) {
 		t.Fatalf("the caller heard %d bytes, not its own audio echoed", len(heard))

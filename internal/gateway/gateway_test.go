@@ -481,22 +481,15 @@ func TestPlayReachesCaller(t *testing.T) {
 	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Play>{{.App}}/prompt.wav</Play><Hangup/></Response>`)
 	env.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
-	a, err := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prompt, _ := a.ULaw8k()
+	prompt := gatewaytest.PromptULaw(t)
 	c := env.Dial(sipcaller.Config{})
 	select {
 	case <-c.Ended():
 	case <-time.After(10 * time.Second):
 		t.Fatal("no BYE after the Play")
 	}
-	var got []byte
 	pk := c.Received()
-	for _, p := range pk {
-		got = append(got, p.Payload...)
-	}
+	got := sipcaller.Payloads(pk)
 	if !bytes.HasPrefix(got, prompt) {
 		t.Fatalf("caller heard %d bytes, not the %d-byte prompt", len(got), len(prompt))
 	}
@@ -516,8 +509,7 @@ func TestSIPpEchoesPlayIntoStream(t *testing.T) {
 	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/echo"/></Start><Play>{{.App}}/prompt.wav</Play><Pause length="1"/><Hangup/></Response>`)
 	env.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
-	a, _ := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	prompt, _ := a.ULaw8k()
+	prompt := gatewaytest.PromptULaw(t)
 	dir := t.TempDir()
 	// SIPp sends nothing of its own: every packet the gateway gets is an echo.
 	res, err := sipp.Run(env.Context(30*time.Second), sipp.Options{
@@ -741,7 +733,7 @@ func TestAfterAnswerFailuresAndDocumentEnd(t *testing.T) {
 		t.Fatal("no BYE at the end of the document")
 	}
 	heard, _ := callerAudio(c)
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	if !bytes.HasPrefix(heard, append(append([]byte(nil), prompt...), prompt...)) {
 		t.Fatalf("loop=2: heard %d bytes, want the %d-byte prompt twice", len(heard), len(prompt))
 	}

@@ -105,7 +105,7 @@ func TestAppClosingAStartStream(t *testing.T) {
 		t.Fatal("the document did not go on to its end")
 	}
 	heard, _ := callerAudio(c)
-	if !bytes.Contains(heard, promptULaw(t)) {
+	if !bytes.Contains(heard, gatewaytest.PromptULaw(t)) {
 		t.Fatal("the <Play> after the stream closed did not play")
 	}
 	if env.Logs.Find("INFO", "stream ended", map[string]string{"stream": "s"}) == nil {
@@ -119,7 +119,7 @@ func TestPlayLoopForever(t *testing.T) {
 	withPrompt(env)
 	env.App.Doc("/app", `<Response><Play loop="0">{{.App}}/prompt.wav</Play></Response>`)
 	c := env.Dial(sipcaller.Config{})
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	time.Sleep(time.Duration(len(prompt))*time.Second/8000*3 + 500*time.Millisecond)
 	_ = c.Hangup(env.Context(5 * time.Second))
 	heard, _ := callerAudio(c)
@@ -146,7 +146,7 @@ func TestPCMACallerHearsALaw(t *testing.T) {
 		}
 		alaw = append(alaw, p.Payload...)
 	}
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	want := make([]byte, len(prompt))
 	for i, b := range prompt {
 		want[i] = media.ULawToALaw(b)

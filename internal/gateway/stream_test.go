@@ -113,14 +113,9 @@ func audioOf(t *testing.T, ms []wmsg) []byte {
 // callerAudio returns what the caller heard, in arrival order.
 func callerAudio(c *sipcaller.Call) ([]byte, []sipcaller.Packet) {
 	pk := c.Received()
-	var b []byte
-	for _, p := range pk {
-		b = append(b, p.Payload...)
-	}
-	return b, pk
+	return sipcaller.Payloads(pk), pk
 }
 
-// gaps returns the inter-arrival gaps of packets.
 // arrivals returns when each packet arrived.
 func arrivals(pk []sipcaller.Packet) []time.Time {
 	out := make([]time.Time, len(pk))
@@ -130,6 +125,7 @@ func arrivals(pk []sipcaller.Packet) []time.Time {
 	return out
 }
 
+// gaps returns the inter-arrival gaps of packets.
 func gaps(pk []sipcaller.Packet) []time.Duration {
 	var g []time.Duration
 	for i := 1; i < len(pk); i++ {
@@ -146,19 +142,6 @@ func pct(d []time.Duration, p float64) time.Duration {
 	}
 	i := int(p * float64(len(s)-1))
 	return s[i]
-}
-
-func promptULaw(t *testing.T) []byte {
-	t.Helper()
-	a, err := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := a.ULaw8k()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 func acceptN(t *testing.T, env *gatewaytest.Env, n int) map[string]*wsapp.Conn {
@@ -188,7 +171,7 @@ func TestUnidirectionalIsBackgroundAndOneWay(t *testing.T) {
 	go func() { _ = c.SendAudio(env.Context(5*time.Second), assets.Speech()[:16000]) }()
 	<-c.Ended()
 	heard, _ := callerAudio(c)
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	if !bytes.HasPrefix(heard, prompt) || bytes.Contains(heard, bytes.Repeat([]byte{0x55}, 160)) {
 		t.Fatalf("caller heard %d bytes: want the prompt only", len(heard))
 	}
@@ -310,7 +293,7 @@ func TestTracksOutboundBothMixed(t *testing.T) {
 	for _, cn := range conns {
 		gatewaytest.WaitClosed(t, cn, 5*time.Second)
 	}
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 
 	out := parseAll(t, conns["/out"])
 	if strings.Join(out[1].Start.Tracks, ",") != "outbound" || len(track(out, "inbound")) != 0 {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -326,6 +327,17 @@ func (e *Env) Accept() *wsapp.Conn {
 		e.T.Fatal(err)
 	}
 	return c
+}
+
+// Refusal returns the SIP refusal (the final non-2xx response) of a dial
+// that must fail, and fails t when err is not one.
+func Refusal(t testing.TB, err error) *sipcaller.StatusError {
+	t.Helper()
+	var se *sipcaller.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("dial: %v, want a SIP refusal", err)
+	}
+	return se
 }
 
 // WaitClosed waits until the gateway closed the WebSocket connection.

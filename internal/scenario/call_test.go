@@ -283,14 +283,6 @@ func received(c *sipcaller.Call) []sipcaller.Packet {
 	return out
 }
 
-func payloads(ps []sipcaller.Packet) []byte {
-	var b []byte
-	for _, p := range ps {
-		b = append(b, p.Payload...)
-	}
-	return b
-}
-
 // checkPacing checks the arrivals of a run of packets at the caller: a
 // median gap of 20 ms ± 1 ms and, when strict, the whole run on a 20 ms
 // grid (see pacetest).
@@ -386,8 +378,8 @@ func TestEchoBotExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := received(c)
-	if !bytes.Contains(payloads(got), bytes.TrimRight(speech, "\xff")) {
-		t.Errorf("the caller did not hear its speech back: %d bytes", len(payloads(got)))
+	if !bytes.Contains(sipcaller.Payloads(got), bytes.TrimRight(speech, "\xff")) {
+		t.Errorf("the caller did not hear its speech back: %d bytes", len(sipcaller.Payloads(got)))
 	}
 	conn := bot.Conns()[0]
 	select {
@@ -538,7 +530,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 
 			// Remote -> caller, paced by the gateway.
 			got := audible(received(c))
-			heard := payloads(got)
+			heard := sipcaller.Payloads(got)
 			switch enc {
 			case "ULAW", "PCM8":
 				if !bytes.Contains(heard, clipAudio) {
@@ -615,8 +607,8 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	c := g.Dial(sipcaller.Config{})
 	g.waitText(t, "played 5000", 10*time.Second)
 	heard := received(c)
-	if !bytes.Equal(payloads(heard), audio) {
-		t.Errorf("the caller heard %d bytes, want the remote's %d intact", len(payloads(heard)), len(audio))
+	if !bytes.Equal(sipcaller.Payloads(heard), audio) {
+		t.Errorf("the caller heard %d bytes, want the remote's %d intact", len(sipcaller.Payloads(heard)), len(audio))
 	}
 	checkPacing(t, heard, true)
 	_ = c.Hangup(g.Context(5 * time.Second))
@@ -718,7 +710,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 			after = append(after, p)
 		}
 	}
-	if got := detectDTMF(media.DecodeULaw(nil, payloads(after))); !strings.Contains(got, "1#") {
+	if got := detectDTMF(media.DecodeULaw(nil, sipcaller.Payloads(after))); !strings.Contains(got, "1#") {
 		t.Errorf("sendDigits('1#'): the caller heard the keys %q", got)
 	}
 	g.waitSessions(t, 5*time.Second)
@@ -921,7 +913,7 @@ func TestTranscriptionForkExample(t *testing.T) {
 			len(fork), len(want), at, diff)
 	}
 	prompt, _ := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	if !bytes.Contains(payloads(received(c)), bytes.Trim(prompt.Data, "\xff")) {
+	if !bytes.Contains(sipcaller.Payloads(received(c)), bytes.Trim(prompt.Data, "\xff")) {
 		t.Error("the caller did not hear the TTS audio")
 	}
 }
@@ -966,8 +958,8 @@ func TestIncomingSocketExample(t *testing.T) {
 	g.waitText(t, "client audio started (ULAW)", 5*time.Second)
 	g.waitText(t, "client audio played", 5*time.Second)
 	heard := audible(received(c))
-	if !bytes.Equal(payloads(heard), clip) {
-		t.Errorf("the caller heard %d bytes, want the client's %d intact", len(payloads(heard)), len(clip))
+	if !bytes.Equal(sipcaller.Payloads(heard), clip) {
+		t.Errorf("the caller heard %d bytes, want the client's %d intact", len(sipcaller.Payloads(heard)), len(clip))
 	}
 	checkPacing(t, heard, false)
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
@@ -1043,7 +1035,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if !bytes.Contains(payloads(received(good)), bytes.TrimRight(assets.Speech()[:8000], "\xff")) {
+	if !bytes.Contains(sipcaller.Payloads(received(good)), bytes.TrimRight(assets.Speech()[:8000], "\xff")) {
 		t.Error("the other call's echo broke")
 	}
 	_ = good.Hangup(g.Context(5 * time.Second))
@@ -1105,7 +1097,7 @@ func TestManyCallsInParallel(t *testing.T) {
 			time.Sleep(400 * time.Millisecond)
 			// Compared without all-silence frames: the call's inbound track
 			// may fill a silence frame when the caller's audio starts late.
-			if got := payloads(audible(received(c))); !bytes.Contains(got, mine) {
+			if got := sipcaller.Payloads(audible(received(c))); !bytes.Contains(got, mine) {
 				errs <- fmt.Errorf("caller %d did not hear its own audio: %d audible bytes heard", i, len(got))
 			}
 			_ = c.Hangup(g.Context(5 * time.Second))

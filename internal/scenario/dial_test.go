@@ -109,7 +109,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if n := inOrder(clip, frames); n != 150 {
 		t.Errorf("the caller heard %d of its 150 frames back through the outgoing leg", n)
 	}
-	if !bytes.Contains(payloads(received(c)), clip) {
+	if !bytes.Contains(sipcaller.Payloads(received(c)), clip) {
 		t.Errorf("the echo through the outgoing leg is not continuous")
 	}
 	if _, err := callee.Wait(); err != nil {

@@ -170,6 +170,20 @@ func (b *Bystander) Check(t testing.TB) {
 	}
 }
 
+// Survived checks how an attack test ends: the process is still running,
+// the bystander call b (unless nil) came through intact, and goroutines,
+// file descriptors, RTP ports and calls are back to base within d.
+func (p *Proc) Survived(t testing.TB, b *Bystander, base Baseline, d time.Duration) {
+	t.Helper()
+	if !p.Alive() {
+		t.Fatalf("callstream serve exited during the test (exit code %d)", p.ExitCode())
+	}
+	if b != nil {
+		b.Check(t)
+	}
+	p.Settled(t, base, d)
+}
+
 // heard returns the audio of the media messages the bystander's app got so
 // far (messages that do not parse are skipped: Check reports them).
 func (b *Bystander) heard() []byte {
@@ -187,15 +201,7 @@ func (b *Bystander) heard() []byte {
 }
 
 // Frames returns the media messages the bystander's app got so far.
-func (b *Bystander) Frames() int {
-	n := 0
-	for _, m := range b.conn.Messages() {
-		if bytes.Contains(m.Data, []byte(`"event":"media"`)) {
-			n++
-		}
-	}
-	return n
-}
+func (b *Bystander) Frames() int { return b.conn.MediaCount() }
 
 // Divergence says where got stops holding want, 20 ms frame by frame: the
 // frame of want first missing, and whether got has silence (0xFF) or other

@@ -28,9 +28,16 @@ func (p *Proc) WaitLog(t testing.TB, level, msg string, attrs map[string]string)
 // path on the WebSocket app and returns it.
 func (e *Env) StreamConn(t testing.TB, path string) *wsapp.Conn {
 	t.Helper()
+	return ConnTo(t, e.WS, path)
+}
+
+// ConnTo waits up to 10 s for the first connection to path on the
+// WebSocket app srv and returns it.
+func ConnTo(t testing.TB, srv *wsapp.Server, path string) *wsapp.Conn {
+	t.Helper()
 	var conn *wsapp.Conn
 	Eventually(t, 10*time.Second, "the stream to "+path+" connects", func() bool {
-		for _, c := range e.WS.Conns() {
+		for _, c := range srv.Conns() {
 			if c.Path == path {
 				conn = c
 				return true

@@ -194,6 +194,24 @@ func (c *Call) Received() []Packet {
 	return append([]Packet(nil), c.packets...)
 }
 
+// Heard returns the payloads of every RTP packet received so far, joined
+// in arrival order: the audio the caller heard (nothing with
+// Config.NoRecord).
+func (c *Call) Heard() []byte { return Payloads(c.Received()) }
+
+// Payloads returns the payloads of packets joined in their order.
+func Payloads(packets []Packet) []byte {
+	n := 0
+	for _, p := range packets {
+		n += len(p.Payload)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range packets {
+		out = append(out, p.Payload...)
+	}
+	return out
+}
+
 func (c *Call) receive() {
 	defer c.recv.Done()
 	buf := make([]byte, 1500)

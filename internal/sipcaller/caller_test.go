@@ -221,6 +221,13 @@ func TestDialExchangeRTPAndHangup(t *testing.T) {
 			t.Fatalf("received packet %d: %+v", i, p)
 		}
 	}
+	var want []byte
+	for i := range 5 {
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 160)...)
+	}
+	if !bytes.Equal(call.Heard(), want) || !bytes.Equal(Payloads(got[1:3]), want[160:480]) {
+		t.Fatalf("heard %d bytes, not the 5 payloads in order", len(call.Heard()))
+	}
 
 	if err := call.Hangup(context.Background()); err != nil {
 		t.Fatalf("Hangup: %v", err)

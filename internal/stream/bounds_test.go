@@ -18,16 +18,6 @@ import (
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
-// pattern is an endless reader of one repeated byte.
-type pattern byte
-
-func (p pattern) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte(p)
-	}
-	return len(b), nil
-}
-
 // A message over the bound is never held whole: the socket closes with
 // 1009 through its own writer (after the flow's stop), says so in a
 // warning naming the URL and the bound, counts the refusal and ends with
@@ -45,21 +35,15 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 		OnClose: func(_ int, _ string, err error) { closed <- err }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	f.Push(stream.TrackInbound, 0, frame('a'))
-	conn, err := app.Accept(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.WaitFor(ctxT(t), 3); err != nil {
-		t.Fatal(err)
-	}
+	conn := acceptMessages(t, app, 3)
 	// A message of exactly the bound is fine.
-	if err := conn.SendFrom(false, io.LimitReader(pattern('x'), bound)); err != nil {
+	if err := conn.SendFrom(false, wsapp.Repeated('x', bound)); err != nil {
 		t.Fatal(err)
 	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	sent := make(chan error, 1)
-	go func() { sent <- conn.SendFrom(false, io.LimitReader(pattern('y'), size)) }()
+	go func() { sent <- conn.SendFrom(false, wsapp.Repeated('y', size)) }()
 	waitDone(t, s)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -206,13 +190,7 @@ func TestCloseWaitsForTheSocket(t *testing.T) {
 			s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info,
 				OnClose: func(int, string, error) { close(ended) }})
 			s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-			c, err := app.Accept(ctxT(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.WaitFor(ctxT(t), 2); err != nil {
-				t.Fatal(err)
-			}
+			c := acceptMessages(t, app, 2)
 			if tc.pause {
 				c.PauseReading()
 			}

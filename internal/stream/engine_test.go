@@ -106,6 +106,20 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// acceptMessages accepts the next connection to app and waits until the
+// app has n messages from it (2: a stream's connected and start).
+func acceptMessages(t *testing.T, app *wsapp.Server, n int) *wsapp.Conn {
+	t.Helper()
+	c, err := app.Accept(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitFor(ctxT(t), n); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func waitDone(t *testing.T, s *stream.Socket) {
 	t.Helper()
 	select {
