@@ -222,18 +222,16 @@ func TestServeWithScenario(t *testing.T) {
 	if err := c.SendAudio(ctx, speech); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// µ-law → 16-bit PCM → µ-law is exact: the echo is the caller's audio.
+	heardCtx, cancelHeard := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelHeard()
+	if err := c.WaitHeard(heardCtx, speech[1600:12000]); err != nil {
+		t.Fatalf("the caller did not hear its own audio echoed: %v (%d bytes heard)", err, len(c.Heard()))
+	}
 	if err := c.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	heard := c.Heard()
-	// µ-law → 16-bit PCM → µ-law is exact: the echo is the caller's audio.
-	if !bytes.Contains(heard, speech[1600:12000]) {
-		t.Fatalf("the caller heard %d bytes, not its own audio echoed", len(heard))
-	}
-	if !strings.Contains(logs.String(), `"text":"call from 15551112222 to 15553334444"`) {
-		t.Fatal("the scenario's Logger.write line is missing from the logs")
-	}
+	logs.WaitContains(t, 5*time.Second, `"text":"call from 15551112222 to 15553334444"`) // the scenario's Logger.write line
 }
 
 // startServe runs `bin serve args...` with env added to the environment; the

@@ -659,10 +659,10 @@ func TestDTMFOneDigitPerEvent(t *testing.T) {
 		if err := c.SendDTMF(d, 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the caller's pause between digits
 	}
 	waitFor(t, 3*time.Second, func() bool { return len(dtmfDigits(env)) >= 3 }, "three digits")
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // watch: a repeated end packet must not count twice
 	if got := dtmfDigits(env); got != "11#" {
 		t.Fatalf("digits %q, want \"11#\"", got)
 	}
@@ -686,11 +686,13 @@ func TestReinviteHoldKeepsCall(t *testing.T) {
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()
 	go func() { _ = c.SendAudio(env.Context(5*time.Second), assets.Speech()[:8000]) }()
-	time.Sleep(300 * time.Millisecond)
+	if err := conn.WaitMedia(env.Context(5*time.Second), 15); err != nil { // the audio flows
+		t.Fatal(err)
+	}
 	if err := c.SendReinvite(env.Context(5*time.Second), "sendonly"); err != nil {
 		t.Fatalf("hold: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // on hold for a while
 	if err := c.SendReinvite(env.Context(5*time.Second), "sendrecv"); err != nil {
 		t.Fatalf("unhold: %v", err)
 	}
@@ -701,6 +703,7 @@ func TestReinviteHoldKeepsCall(t *testing.T) {
 		t.Fatal("the call ended on hold")
 	case <-time.After(500 * time.Millisecond):
 	}
+	waitInbound(t, env, conn, assets.Speech()[:8000])
 	_ = c.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	in := checkCarrierX(t, conn, callSid(t, env), []string{"inbound"}, nil)["inbound"]

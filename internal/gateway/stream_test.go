@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -116,6 +117,42 @@ func callerAudio(c *sipcaller.Call) ([]byte, []sipcaller.Packet) {
 	return sipcaller.Payloads(pk), pk
 }
 
+// waitInbound waits up to 5 s until the inbound track of conn's stream
+// carries audio.
+func waitInbound(t *testing.T, env *gatewaytest.Env, conn *wsapp.Conn, audio []byte) {
+	t.Helper()
+	if err := conn.WaitAudio(env.Context(5*time.Second), "inbound", audio); err != nil {
+		t.Fatalf("stream %s: %v", conn.Path, err)
+	}
+}
+
+// waitHeardPrefix waits up to 15 s until the caller has heard audio from
+// its first packet on.
+func waitHeardPrefix(t *testing.T, env *gatewaytest.Env, c *sipcaller.Call, audio []byte) {
+	t.Helper()
+	err := c.WaitReceived(env.Context(15*time.Second), "the app's audio from the start", func(ps []sipcaller.Packet) bool {
+		return bytes.HasPrefix(sipcaller.Payloads(ps), audio)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFilled waits up to 10 s until the caller has heard n bytes of b
+// (frames the app filled with b), then watches 300 ms more, so that a
+// count the test then takes also sees frames played past a bound: nothing
+// but time can show that no more come.
+func waitFilled(t *testing.T, env *gatewaytest.Env, c *sipcaller.Call, b byte, n int) {
+	t.Helper()
+	err := c.WaitReceived(env.Context(10*time.Second), fmt.Sprintf("%d bytes of %#x", n, b), func(ps []sipcaller.Packet) bool {
+		return bytes.Count(sipcaller.Payloads(ps), []byte{b}) >= n
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
 // arrivals returns when each packet arrived.
 func arrivals(pk []sipcaller.Packet) []time.Time {
 	out := make([]time.Time, len(pk))
@@ -213,7 +250,7 @@ func TestStreamReorderLossDuplicate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitInbound(t, env, conn, frame(n-1))
 	_ = c.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	ms := track(parseAll(t, conn), "inbound")
@@ -260,7 +297,9 @@ func TestStreamOverWSS(t *testing.T) {
 	if err := c.SendAudio(env.Context(5*time.Second), speech); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	for _, conn := range conns {
+		waitInbound(t, env, conn, speech)
+	}
 	_ = c.Hangup(env.Context(5 * time.Second))
 	for path, conn := range conns {
 		gatewaytest.WaitClosed(t, conn, 5*time.Second)
@@ -587,7 +626,9 @@ func TestConnectEndsWithCall(t *testing.T) {
 	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect><Hangup/></Response>`)
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()
-	time.Sleep(300 * time.Millisecond)
+	if err := conn.WaitMedia(env.Context(5*time.Second), 1); err != nil { // the stream is up
+		t.Fatal(err)
+	}
 	_ = c.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	ms := parseAll(t, conn)
@@ -615,7 +656,7 @@ func TestBidirectionalAudioExactAndPaced(t *testing.T) {
 	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/fork" track="outbound"/></Start><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
 	c := env.Dial(sipcaller.Config{})
 	conns := acceptN(t, env, 2)
-	time.Sleep(3500 * time.Millisecond)
+	waitHeardPrefix(t, env, c, speech)
 	_ = c.Hangup(env.Context(5 * time.Second))
 	heard, pk := callerAudio(c)
 	if !bytes.HasPrefix(heard, speech) {
@@ -643,7 +684,7 @@ func TestClearStopsPlaybackWithinOneFrame(t *testing.T) {
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()
 	at := <-clearAt
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // watch: no frame of the cleared audio may come
 	_, pk := callerAudio(c)
 	var last time.Time
 	n := 0
@@ -675,7 +716,7 @@ func TestPlayoutLimit(t *testing.T) {
 	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()
-	time.Sleep(2 * time.Second)
+	waitFilled(t, env, c, 0x2B, 49*160)
 	heard, _ := callerAudio(c)
 	if n := bytes.Count(heard, []byte{0x2B}) / 160; n < 49 || n > 51 {
 		t.Fatalf("played %d frames of a 1 s bound", n)
@@ -700,7 +741,7 @@ func TestCarrierXMarksBadMessagesAndBinary(t *testing.T) {
 	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()
-	time.Sleep(700 * time.Millisecond)
+	waitFilled(t, env, c, 0x3C, 1600)
 	heard, _ := callerAudio(c)
 	if bytes.Count(heard, []byte{0x3C}) != 1600 {
 		t.Fatalf("binary audio: heard %d of 1600 bytes", bytes.Count(heard, []byte{0x3C}))
@@ -744,7 +785,7 @@ func TestStalledAppDoesNotDisturbCaller(t *testing.T) {
 	c := env.Dial(sipcaller.Config{})
 	acceptN(t, env, 2)
 	go func() { _ = c.SendAudio(env.Context(10*time.Second), bytes.Repeat(speech, 2)) }()
-	time.Sleep(3500 * time.Millisecond)
+	waitHeardPrefix(t, env, c, speech)
 	heard, pk := callerAudio(c)
 	if !bytes.HasPrefix(heard, speech) {
 		t.Fatal("caller did not hear the app's audio intact")
@@ -785,7 +826,21 @@ func TestTwilioDialect(t *testing.T) {
 	if err := c.SendDTMF('5', 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	err := conns["/bidi"].WaitUntil(env.Context(10*time.Second), "the dtmf and both marks", func(msgs []wsapp.Message) bool {
+		marks, dtmf := 0, 0
+		for _, m := range msgs {
+			switch ev, _ := m.Parse(); ev.Event {
+			case "mark":
+				marks++
+			case "dtmf":
+				dtmf++
+			}
+		}
+		return marks >= 2 && dtmf >= 1
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = c.Hangup(env.Context(5 * time.Second))
 	for _, cn := range conns {
 		gatewaytest.WaitClosed(t, cn, 5*time.Second)

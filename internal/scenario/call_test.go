@@ -26,6 +26,7 @@ import (
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -130,17 +131,64 @@ func (g *gw) texts() []string {
 // waitText waits for a Logger.write line (a prefix when text ends in '*').
 func (g *gw) waitText(t *testing.T, text string, d time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	var found string
+	g.Logs.Wait(t, d, fmt.Sprintf("Logger.write(%q)", text), func() bool {
 		for _, s := range g.texts() {
 			if p, ok := strings.CutSuffix(text, "*"); ok && strings.HasPrefix(s, p) || s == text {
-				return s
+				found = s
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no Logger.write(%q) within %s; got %q", text, d, g.texts())
-	return ""
+		return false
+	})
+	return found
+}
+
+// waitStreaming waits until the scenario streams the audio of the call
+// from the number from to a WebSocket.
+func (g *gw) waitStreaming(t *testing.T, from string) {
+	t.Helper()
+	g.Logs.WaitFind(t, 5*time.Second, "INFO", "call audio to websocket", map[string]string{"call_sid": g.callSid(t, from)})
+}
+
+// callSid waits for the call from the number from and returns its CallSid.
+func (g *gw) callSid(t *testing.T, from string) string {
+	t.Helper()
+	var sid string
+	g.Logs.Wait(t, 5*time.Second, "the call from "+from, func() bool {
+		for _, r := range g.Logs.Records("INFO", "incoming call") {
+			if r["from"] == from && r["call_sid"] != nil {
+				sid = fmt.Sprint(r["call_sid"])
+				return true
+			}
+		}
+		return false
+	})
+	return sid
+}
+
+// waitCallerFrames waits until the gateway has handed n frames of the
+// caller's audio (not silence it filled in) of the call from the number
+// from to the call's taps, and then more frames, so that taps with a
+// clock of their own (a recorder) have had their share. The call's
+// counters are atomics that no event announces: they are polled.
+func (g *gw) waitCallerFrames(t *testing.T, from string, n, more uint64) {
+	t.Helper()
+	sid := g.callSid(t, from)
+	var in uint64
+	servetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d frames of the caller's audio taken", n), func() bool {
+		c := g.GW.Call(sid)
+		if c == nil {
+			return false
+		}
+		k := c.Counters()
+		in = k.FramesIn
+		return k.FramesIn-k.SilenceFilled >= n
+	})
+	servetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d frames more", more), func() bool {
+		c := g.GW.Call(sid)
+		return c != nil && c.Counters().FramesIn >= in+more
+	})
 }
 
 // waitSessions waits until no session runs.
@@ -208,10 +256,13 @@ type vox struct {
 	} `json:"stop"`
 }
 
-func parseVox(t *testing.T, c *wsapp.Conn) []vox {
-	t.Helper()
+func parseVox(t *testing.T, c *wsapp.Conn) []vox { return voxIn(c.Messages()) }
+
+// voxIn returns the stream messages among msgs, skipping the scenario's
+// own text messages.
+func voxIn(msgs []wsapp.Message) []vox {
 	var out []vox
-	for _, m := range c.Messages() {
+	for _, m := range msgs {
 		var v vox
 		if json.Unmarshal(m.Data, &v) != nil || v.Event == "" {
 			continue // a text message of the scenario
@@ -224,16 +275,62 @@ func parseVox(t *testing.T, c *wsapp.Conn) []vox {
 // waitVox waits until the remote received a message with event.
 func waitVox(t *testing.T, c *wsapp.Conn, event string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		for _, v := range parseVox(t, c) {
+	waitVoxFor(t, c, d, fmt.Sprintf("a %q message", event), func(vs []vox) bool {
+		for _, v := range vs {
 			if v.Event == event {
-				return
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		return false
+	})
+}
+
+// waitVoxFor waits until the messages the remote received satisfy cond.
+func waitVoxFor(t *testing.T, c *wsapp.Conn, d time.Duration, what string, cond func(vs []vox) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := c.WaitUntil(ctx, what, func(msgs []wsapp.Message) bool { return cond(voxIn(msgs)) }); err != nil {
+		t.Fatalf("the remote: %v", err)
 	}
-	t.Fatalf("the remote got no %q within %s", event, d)
+}
+
+// waitMoreMedia waits until the remote has received n more media messages
+// than it has now: the call's audio has moved n frames further through the
+// gateway, whatever the time that took.
+func waitMoreMedia(t *testing.T, c *wsapp.Conn, n int) {
+	t.Helper()
+	want := c.MediaCount() + n
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitMedia(ctx, want); err != nil {
+		t.Fatalf("the remote: %v", err)
+	}
+}
+
+// waitHeard waits until the audible packets the caller received hold
+// audio.
+func waitHeard(t *testing.T, g *gw, c *sipcaller.Call, audio []byte) {
+	t.Helper()
+	err := c.WaitReceived(g.Context(10*time.Second), fmt.Sprintf("%d bytes of audio", len(audio)), func(ps []sipcaller.Packet) bool {
+		return bytes.Contains(sipcaller.Payloads(audible(audioPackets(ps))), audio)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitAudible waits until the caller has received n audible packets, and
+// returns them.
+func waitAudible(t *testing.T, g *gw, c *sipcaller.Call, n int) []sipcaller.Packet {
+	t.Helper()
+	err := c.WaitReceived(g.Context(10*time.Second), fmt.Sprintf("%d audible packets", n), func(ps []sipcaller.Packet) bool {
+		return len(audible(audioPackets(ps))) >= n
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audible(received(c))
 }
 
 // waitVoxConn waits for the server's first connection to receive event.
@@ -273,9 +370,12 @@ func sendBurst(t *testing.T, c *wsapp.Conn, tag string, audio []byte, chunk int)
 }
 
 // received returns the caller's received audio packets.
-func received(c *sipcaller.Call) []sipcaller.Packet {
+func received(c *sipcaller.Call) []sipcaller.Packet { return audioPackets(c.Received()) }
+
+// audioPackets returns the audio packets among ps (not DTMF events).
+func audioPackets(ps []sipcaller.Packet) []sipcaller.Packet {
 	var out []sipcaller.Packet
-	for _, p := range c.Received() {
+	for _, p := range ps {
 		if len(p.Payload) > 0 && p.PayloadType < 96 {
 			out = append(out, p)
 		}
@@ -373,7 +473,7 @@ func TestEchoBotExample(t *testing.T) {
 	if err := c.SendAudio(g.Context(10*time.Second), speech); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(400 * time.Millisecond)
+	waitHeard(t, g, c, bytes.TrimRight(speech, "\xff"))
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -453,15 +553,15 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 			if err := c.SendAudio(g.Context(10*time.Second), sent); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
-			if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
-				t.Fatal(err)
-			}
 			var conn *wsapp.Conn
 			for _, cn := range bot.Conns() {
 				if cn.Path == "/"+enc {
 					conn = cn
 				}
+			}
+			waitMoreMedia(t, conn, 15) // the caller's last frames are through
+			if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
+				t.Fatal(err)
 			}
 			waitVox(t, conn, "stop", 5*time.Second)
 
@@ -670,7 +770,18 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 		t.Fatal(err)
 	}
 	g.waitText(t, "tone 5 dtmf", 5*time.Second)
-	time.Sleep(400 * time.Millisecond) // the digits play
+	err := c.WaitReceived(g.Context(10*time.Second), "the keys 1# played", func(ps []sipcaller.Packet) bool { // the digits play
+		var after []sipcaller.Packet
+		for _, p := range audioPackets(ps) {
+			if p.Arrival.After(dtmfAt) {
+				after = append(after, p)
+			}
+		}
+		return strings.Contains(detectDTMF(media.DecodeULaw(nil, sipcaller.Payloads(after))), "1#")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -805,7 +916,7 @@ func TestBargeInBotExample(t *testing.T) {
 	g.waitText(t, "agent audio started (PCM16)", 5*time.Second)
 	go func() { _ = c.SendAudio(g.Context(5*time.Second), assets.Speech()[:16000]) }()
 	g.waitText(t, "barge-in: agent audio cleared", 5*time.Second)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // watch: no agent audio may come after the barge-in
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -1034,22 +1145,12 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if err := good.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if !bytes.Contains(sipcaller.Payloads(received(good)), bytes.TrimRight(assets.Speech()[:8000], "\xff")) {
-		t.Error("the other call's echo broke")
-	}
+	waitHeard(t, g, good, bytes.TrimRight(assets.Speech()[:8000], "\xff")) // the other call's echo still works
 	_ = good.Hangup(g.Context(5 * time.Second))
 
 	op := g.Dial(sipcaller.Config{To: "opus"})
 	if scenario.OpusSupported {
-		var conn *wsapp.Conn
-		for deadline := time.Now().Add(5 * time.Second); conn == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			for _, cn := range bot.Conns() {
-				if cn.Path == "/opus" {
-					conn = cn
-				}
-			}
-		}
+		conn := servetest.ConnTo(t, bot, "/opus")
 		waitVox(t, conn, "media", 5*time.Second)
 		if st := parseVox(t, conn)[0].Start; st == nil || st.MediaFormat.Encoding != "OPUS" || st.MediaFormat.SampleRate != 48000 {
 			t.Errorf("opus start %s", mustJSON(parseVox(t, conn)[0]))
@@ -1089,16 +1190,18 @@ func TestManyCallsInParallel(t *testing.T) {
 					mine[j]-- // no silence, and no -0 (PCM has one zero)
 				}
 			}
-			time.Sleep(300 * time.Millisecond) // the scenario streams the call by now
+			g.waitStreaming(t, fmt.Sprint(1000+i))
 			if err := c.SendAudio(g.Context(10*time.Second), mine); err != nil {
 				errs <- err
 				return
 			}
-			time.Sleep(400 * time.Millisecond)
 			// Compared without all-silence frames: the call's inbound track
 			// may fill a silence frame when the caller's audio starts late.
-			if got := sipcaller.Payloads(audible(received(c))); !bytes.Contains(got, mine) {
-				errs <- fmt.Errorf("caller %d did not hear its own audio: %d audible bytes heard", i, len(got))
+			err = c.WaitReceived(g.Context(10*time.Second), "its own audio", func(ps []sipcaller.Packet) bool {
+				return bytes.Contains(sipcaller.Payloads(audible(audioPackets(ps))), mine)
+			})
+			if err != nil {
+				errs <- fmt.Errorf("caller %d: %w (%d audible bytes heard)", i, err, len(sipcaller.Payloads(audible(received(c)))))
 			}
 			_ = c.Hangup(g.Context(5 * time.Second))
 		}()
@@ -1175,7 +1278,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	go func() { _ = c.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]) }()
 	sendStart(t, conn, "", "ULAW", 8000)
 	sendBurst(t, conn, "", ulawClip(24000), 1600)
-	time.Sleep(500 * time.Millisecond)
+	waitAudible(t, g, c, 25) // half a second of the remote's audio heard
 	command := func(cmd string) time.Time {
 		at := time.Now()
 		if err := conn.SendText(cmd); err != nil {
@@ -1186,12 +1289,15 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	}
 	// A tag the remote does not send: nothing stops.
 	other := command("stop-in-other")
-	time.Sleep(200 * time.Millisecond)
-	if heard := audible(received(c)); len(heard) == 0 || heard[len(heard)-1].Arrival.Before(other.Add(150*time.Millisecond)) {
-		t.Error("ws.stopMediaTo(call, {tag: 'other'}) stopped the remote's untagged audio")
+	err = c.WaitReceived(g.Context(5*time.Second), "audio 150 ms after the command", func(ps []sipcaller.Packet) bool {
+		heard := audible(audioPackets(ps))
+		return len(heard) > 0 && !heard[len(heard)-1].Arrival.Before(other.Add(150*time.Millisecond))
+	})
+	if err != nil {
+		t.Errorf("ws.stopMediaTo(call, {tag: 'other'}) stopped the remote's untagged audio: %v", err)
 	}
 	cut := command("stop-in")
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // watch: no audio may come after the cut
 	heard := audible(received(c))
 	if len(heard) < 15 || heard[len(heard)-1].Arrival.After(cut.Add(60*time.Millisecond)) {
 		t.Errorf("ws.stopMediaTo(call): %d packets, the last %s after the command", len(heard), heard[len(heard)-1].Arrival.Sub(cut))
@@ -1214,13 +1320,28 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	// stopMediaTo with a tag stops that tag only.
 	command("stop-out-a")
 	waitVox(t, conn, "stop", 5*time.Second)
-	time.Sleep(300 * time.Millisecond)
+	waitVoxFor(t, conn, 5*time.Second, "10 frames of tag b past tag a", func(vs []vox) bool {
+		seq := map[string]int{}
+		for _, v := range vs {
+			if v.Event == "media" {
+				seq[v.Media.Tag]++
+			}
+		}
+		return seq["b"] >= seq["a"]+10
+	})
 	tags, seq := count()
 	if tags["stop a"] != 1 || tags["stop b"] != 0 || seq["b"] < seq["a"]+10 {
 		t.Errorf("call.stopMediaTo(ws, {tag: 'a'}): %v, media %v", tags, seq)
 	}
 	command("stop-out")
-	time.Sleep(300 * time.Millisecond)
+	waitVoxFor(t, conn, 5*time.Second, "tag b stopped", func(vs []vox) bool {
+		for _, v := range vs {
+			if v.Event == "stop" && v.Stop.Tag == "b" {
+				return true
+			}
+		}
+		return false
+	})
 	tags, seq = count()
 	if tags["start a PCM8"] != 1 || tags["start b ULAW"] != 1 || tags["stop a"] != 1 || tags["stop b"] != 1 || seq["a"] < 10 {
 		t.Errorf("two tags on one socket: %v, media %v", tags, seq)
@@ -1228,9 +1349,9 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 
 	command("loop")
 	g.waitText(t, "playback started", 5*time.Second)
-	time.Sleep(2 * time.Second) // longer than the 1.5 s prompt: it loops
+	waitAudible(t, g, c, len(audible(received(c)))+100) // 2 s, longer than the 1.5 s prompt: it loops
 	stop := command("stopplay")
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // watch: no audio may come after the stop
 	heard = audible(received(c))
 	last := heard[len(heard)-1].Arrival
 	if last.After(stop.Add(60 * time.Millisecond)) {
@@ -1257,7 +1378,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	waitVox(t, conn, "start", 5*time.Second)
 	sendStart(t, conn, "", "PCM8", 8000)
 	sendBurst(t, conn, "", media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, ulawClip(8000))), 3200)
-	time.Sleep(300 * time.Millisecond)
+	waitAudible(t, g, b, 10)
 	command("unlink")
 	waitVox(t, conn, "stop", 5*time.Second)
 	if n := len(audible(received(b))); n < 10 {

@@ -98,7 +98,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if err := c.SendAudio(g.Context(10*time.Second), clip); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitHeard(t, g, c, clip) // back through the outgoing leg
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if err := c.SendAudio(g.Context(5*time.Second), clip); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	g.waitCallerFrames(t, "15551112222", 50, 10) // the whole clip, and 200 ms more for the recorder
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -52,16 +52,19 @@ func (r remote) stop(t testing.TB, tag string) {
 // waitGo waits until the script sent "go": it has bound its media.
 func (r remote) waitGo(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, m := range r.c.Messages() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := r.c.WaitUntil(ctx, `"go"`, func(msgs []wsapp.Message) bool {
+		for _, m := range msgs {
 			if string(m.Data) == "go" {
-				return
+				return true
 			}
 		}
-		time.Sleep(2 * time.Millisecond)
+		return false
+	})
+	if err != nil {
+		t.Errorf("the script never sent go: %v", err)
 	}
-	t.Error("the script never sent go")
 }
 
 // sendChunks sends payload in chunks of size bytes, as fast as possible.
@@ -150,33 +153,54 @@ type gwMessage struct {
 // gwMessages parses what a remote received.
 func gwMessages(t testing.TB, c *wsapp.Conn) []gwMessage {
 	t.Helper()
+	out, err := parseGW(c.Messages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// parseGW parses msgs as the gateway's messages to a remote.
+func parseGW(msgs []wsapp.Message) ([]gwMessage, error) {
 	var out []gwMessage
-	for _, m := range c.Messages() {
+	for _, m := range msgs {
 		var g gwMessage
 		if err := json.Unmarshal(m.Data, &g); err != nil {
-			t.Fatalf("message %q: %v", m.Data, err)
+			return out, fmt.Errorf("message %q: %w", m.Data, err)
 		}
 		g.At = m.At
 		out = append(out, g)
 	}
-	return out
+	return out, nil
+}
+
+// waitGW waits until what the remote received satisfies cond, and returns
+// it; a message that does not parse fails the test at once.
+func waitGW(t testing.TB, c *wsapp.Conn, d time.Duration, what string, cond func(msgs []gwMessage) bool) []gwMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := c.WaitUntil(ctx, what, func(msgs []wsapp.Message) bool {
+		gs, err := parseGW(msgs)
+		return err != nil || cond(gs)
+	})
+	if err != nil {
+		t.Fatalf("the remote: %v", err)
+	}
+	return gwMessages(t, c)
 }
 
 // waitEvent waits until the remote received a message with the event.
 func waitEvent(t testing.TB, c *wsapp.Conn, event string, d time.Duration) []gwMessage {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		msgs := gwMessages(t, c)
+	return waitGW(t, c, d, fmt.Sprintf("%q message", event), func(msgs []gwMessage) bool {
 		for _, m := range msgs {
 			if m.Event == event {
-				return msgs
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no %q message within %s", event, d)
-	return nil
+		return false
+	})
 }
 
 // TestWebSocketLifecycle checks both constructors, url, id, instanceof,
@@ -664,7 +688,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 });`, nil)
 	info := e.start(t, ws.URL("/m"))
 	e.logs.waitText(t, 5*time.Second, "ended t2")
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // watch: nothing more may be logged
 	got := e.logs.texts(info.ID)
 	want := []string{"error", "error", "error", "error", "started t2 PCM8", "error", "ended t2"}
 	if !reflect.DeepEqual(got, want) {
@@ -857,9 +881,8 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	e.start(t, ws.URL(""))
 	e.logs.waitText(t, 5*time.Second, "cleared")
 	at := <-bargeAt
-	time.Sleep(300 * time.Millisecond)
-	count := func(path string) (audible, after int) {
-		for _, m := range gwMessages(t, ws.conn(t, path)) {
+	count := func(msgs []gwMessage) (audible, after int) {
+		for _, m := range msgs {
 			if m.Event != "media" {
 				continue
 			}
@@ -874,11 +897,14 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 		}
 		return audible, after
 	}
-	if audible, after := count("/a"); audible < 20 || after > 0 {
+	// Tag b goes on for 10 frames past the barge-in: time enough for a
+	// frame of tag a, had it not been cleared, to come.
+	waitGW(t, ws.conn(t, "/b"), 5*time.Second, "10 audible frames of tag b after the barge-in", func(msgs []gwMessage) bool {
+		_, after := count(msgs)
+		return after >= 10
+	})
+	if audible, after := count(gwMessages(t, ws.conn(t, "/a"))); audible < 20 || after > 0 {
 		t.Errorf("tag a: %d audible frames, %d of them more than 60 ms after the barge-in", audible, after)
-	}
-	if _, after := count("/b"); after < 10 {
-		t.Errorf("tag b: %d audible frames after the barge-in: it was cleared too", after)
 	}
 }
 

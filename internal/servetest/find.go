@@ -1,7 +1,6 @@
 package servetest
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -69,19 +68,9 @@ func (e *Env) CallSid(t testing.TB, to string) string {
 // dialect's JSON), and how many there were.
 func Media(t testing.TB, conn *wsapp.Conn) ([]byte, int) {
 	t.Helper()
-	var audio []byte
-	n := 0
-	for _, m := range conn.Messages() {
-		ev, err := m.Parse()
-		if err != nil || ev.Event != "media" {
-			continue
-		}
-		p, err := ev.Payload()
-		if err != nil {
-			t.Fatalf("media payload: %v", err)
-		}
-		audio = append(audio, p...)
-		n++
+	audio, n, err := wsapp.Audio(conn.Messages(), "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return audio, n
 }
@@ -91,8 +80,7 @@ func Media(t testing.TB, conn *wsapp.Conn) ([]byte, int) {
 // moment the last RTP packet leaves can overtake it.
 func WaitFrames(t testing.TB, conn *wsapp.Conn, n int) {
 	t.Helper()
-	Eventually(t, 10*time.Second, fmt.Sprintf("%d media messages on %s", n, conn.Path), func() bool {
-		_, got := Media(t, conn)
-		return got >= n
-	})
+	if err := conn.WaitMedia(Context(t, 10*time.Second), n); err != nil {
+		t.Fatalf("stream %s: %v", conn.Path, err)
+	}
 }

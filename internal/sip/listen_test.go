@@ -130,13 +130,7 @@ func TestListenerFailureKeepsServing(t *testing.T) {
 	if err := srv.tcpLn.Close(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), `"msg":"SIP listener stopped; calls go on over the others","listener":"sip-tcp"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line about the stopped listener:\n%s", logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	logs.WaitContains(t, 5*time.Second, `"msg":"SIP listener stopped; calls go on over the others","listener":"sip-tcp"`)
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
 	d.answered(2 * time.Second)

@@ -207,9 +207,18 @@ func TestDialExchangeRTPAndHangup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for len(call.Received()) < 5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := call.WaitPackets(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := call.WaitHeard(ctx, bytes.Repeat([]byte{4}, 160)); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer stop()
+	if err := call.WaitPackets(short, 6); err == nil {
+		t.Fatal("waiting for a sixth packet that was never sent succeeded")
 	}
 	got := call.Received()
 	if len(got) != 5 || live.Load() != 5 {

@@ -434,12 +434,9 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	if w := warnings(); len(w) != 1 || w[0]["msg"] != "invalid message from app" {
 		t.Fatalf("warnings in the first second: %v", w)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // past the warnings' one-second window
 	_ = conn.SendText(`{"event":"nosuch"}`)
-	deadline = time.Now().Add(2 * time.Second)
-	for len(warnings()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	logs.Wait(t, 2*time.Second, "a second warning", func() bool { return len(warnings()) >= 2 })
 	w := warnings()
 	if len(w) != 2 || w[1]["msg"] != "unknown message from app" || w[1]["event"] != "nosuch" || w[1]["suppressed"] != float64(20) {
 		t.Fatalf("the warning after a second: %v", w)

@@ -73,6 +73,28 @@ func (e Event) Payload() ([]byte, error) {
 	return base64.StdEncoding.DecodeString(e.Media.Payload)
 }
 
+// Audio returns the payloads of the media messages on track (any track
+// when empty) among msgs, joined in order, and how many messages they
+// were, whatever the dialect; a media message whose payload does not
+// decode is an error.
+func Audio(msgs []Message, track string) ([]byte, int, error) {
+	var audio []byte
+	n := 0
+	for i, m := range msgs {
+		ev, err := m.Parse()
+		if err != nil || ev.Event != "media" || (track != "" && ev.Media != nil && ev.Media.Track != track) {
+			continue
+		}
+		p, err := ev.Payload()
+		if err != nil {
+			return audio, n, fmt.Errorf("message %d: media payload: %w", i, err)
+		}
+		audio = append(audio, p...)
+		n++
+	}
+	return audio, n, nil
+}
+
 // Options configure a Server.
 type Options struct {
 	// Handler runs for every accepted connection in its own goroutine after
@@ -327,6 +349,15 @@ func (c *Conn) WaitFor(ctx context.Context, n int) error {
 // "event":"media") arrived.
 func (c *Conn) WaitMedia(ctx context.Context, n int) error {
 	return c.WaitUntil(ctx, fmt.Sprintf("%d media messages", n), func(msgs []Message) bool { return mediaIn(msgs) >= n })
+}
+
+// WaitAudio waits until the audio of the media messages on track (any
+// track when empty) received so far contains audio.
+func (c *Conn) WaitAudio(ctx context.Context, track string, audio []byte) error {
+	return c.WaitUntil(ctx, fmt.Sprintf("%d bytes of audio", len(audio)), func(msgs []Message) bool {
+		got, _, err := Audio(msgs, track)
+		return err == nil && bytes.Contains(got, audio)
+	})
 }
 
 // WaitUntil waits until cond holds for the messages received so far,
