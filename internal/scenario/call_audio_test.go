@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 )
@@ -83,48 +82,6 @@ func audible(ps []sipcaller.Packet) []sipcaller.Packet {
 		}
 	}
 	return out
-}
-
-// ulawClip is n bytes of µ-law audio with no silence in it.
-func ulawClip(n int) []byte {
-	pcm := make([]int16, n)
-	for i := range pcm {
-		pcm[i] = int16(7000*math.Sin(2*math.Pi*440*float64(i)/8000) + 900*math.Sin(float64(i)*0.41))
-	}
-	b := media.EncodeULaw(nil, pcm)
-	for i := range b {
-		if b[i] == 0xFF || b[i] == 0x7F {
-			b[i] = 0xFE
-		}
-	}
-	return b
-}
-
-func tone(n, rate int, f, amp float64) []int16 {
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(amp * math.Sin(2*math.Pi*f*float64(i)/float64(rate)))
-	}
-	return out
-}
-
-func power(x []int16, rate int, f float64) float64 {
-	var re, im float64
-	for i, v := range x {
-		a := 2 * math.Pi * f * float64(i) / float64(rate)
-		re += float64(v) * math.Cos(a)
-		im -= float64(v) * math.Sin(a)
-	}
-	n := float64(len(x))
-	return (re*re + im*im) / (n * n)
-}
-
-func meanPower(x []int16) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
-	}
-	return s / float64(len(x)) / 2
 }
 
 // detectDTMF returns the keys heard in 8 kHz samples, 20 ms at a time

@@ -19,6 +19,7 @@ import (
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -77,7 +78,7 @@ func TestBargeInBotExample(t *testing.T) {
 			return
 		}
 		sendStart(t, c, "", "PCM16", 16000)
-		sendBurst(t, c, "", media.SamplesToPCM16LE(nil, tone(4*16000, 16000, 600, 6000)), 640) // 4 s, at once
+		sendBurst(t, c, "", media.SamplesToPCM16LE(nil, voxtest.Tone(4*16000, 16000, 600, 6000)), 640) // 4 s, at once
 		time.Sleep(1500 * time.Millisecond)
 		now := time.Now()
 		bargeAt.Store(&now)
@@ -234,7 +235,7 @@ func TestIncomingSocketExample(t *testing.T) {
 	}
 	defer conn.Close()
 	g.waitText(t, "media client connected on *", 5*time.Second)
-	clip := ulawClip(16000)
+	clip := voxtest.Clip(16000)
 	write := func(v any) {
 		b, _ := json.Marshal(v)
 		if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
@@ -278,7 +279,7 @@ func TestManyCallsInParallel(t *testing.T) {
 				return
 			}
 			defer c.Close()
-			mine := ulawClip(8000 + 160*i)
+			mine := voxtest.Clip(8000 + 160*i)
 			for j := range mine {
 				mine[j] ^= byte(i) << 4 // a different clip per caller
 				if mine[j] == 0xFF || mine[j] == 0x7F {

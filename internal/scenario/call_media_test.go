@@ -17,6 +17,7 @@ import (
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -26,14 +27,14 @@ import (
 // numbers, chunks, timestamps in samples, payload bytes, stop with
 // mediaInfo), the audio both ways, and the pacing at the caller.
 func TestCallEncodings(t *testing.T) {
-	clipAudio := ulawClip(20000) // 2.5 s
+	clipAudio := voxtest.Clip(20000) // 2.5 s
 	alaw := make([]byte, len(clipAudio))
 	media.TranscodeULawToALaw(alaw, clipAudio)
 	viaALaw := make([]byte, len(alaw))
 	media.TranscodeALawToULaw(viaALaw, alaw)
 	pcm8 := media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, clipAudio))
 	// 1 kHz + 5.3 kHz at 16 kHz: only the 1 kHz part may reach the caller.
-	x, y := tone(40000, 16000, 1000, 6000), tone(40000, 16000, 5300, 6000)
+	x, y := voxtest.Tone(40000, 16000, 1000, 6000), voxtest.Tone(40000, 16000, 5300, 6000)
 	for i := range x {
 		x[i] += y[i]
 	}
@@ -64,7 +65,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   ws.addEventListener(WebSocketEvents.MEDIA_STARTED, function (ev) { Logger.write(enc + ' started ' + ev.encoding); });
   call.addEventListener(CallEvents.Disconnected, function () { ws.close(); VoxEngine.terminate(); });
 });`})
-	callerTone := media.EncodeULaw(nil, tone(20000, 8000, 1000, 8000))
+	callerTone := media.EncodeULaw(nil, voxtest.Tone(20000, 8000, 1000, 8000))
 	for _, enc := range []string{"ULAW", "ALAW", "PCM8", "PCM16"} {
 		t.Run(enc, func(t *testing.T) {
 			c := g.Dial(sipcaller.Config{To: enc})
@@ -143,10 +144,10 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 					start++
 				}
 				mid := s[start+1600 : start+17600] // 1 s at 16 kHz
-				if f := power(mid, 16000, 1000) / meanPower(mid); f < 0.97 {
+				if f := voxtest.Power(mid, 16000, 1000) / voxtest.MeanPower(mid); f < 0.97 {
 					t.Errorf("1 kHz holds %.3f of the 16 kHz stream", f)
 				}
-				if img := 10 * math.Log10(power(mid, 16000, 7000)/power(mid, 16000, 1000)); img > -50 {
+				if img := 10 * math.Log10(voxtest.Power(mid, 16000, 7000)/voxtest.Power(mid, 16000, 1000)); img > -50 {
 					t.Errorf("image at 7 kHz: %.1f dB (sample doubling?)", img)
 				}
 			}
@@ -170,10 +171,10 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 					t.Fatalf("heard %d samples", len(s))
 				}
 				mid := s[400:19600]
-				if f := power(mid, 8000, 1000) / meanPower(mid); f < 0.97 {
+				if f := voxtest.Power(mid, 8000, 1000) / voxtest.MeanPower(mid); f < 0.97 {
 					t.Errorf("1 kHz holds %.3f of what the caller heard", f)
 				}
-				if a := 10 * math.Log10(power(mid, 8000, 2700)/power(mid, 8000, 1000)); a > -60 {
+				if a := 10 * math.Log10(voxtest.Power(mid, 8000, 2700)/voxtest.Power(mid, 8000, 1000)); a > -60 {
 					t.Errorf("5.3 kHz aliased to 2.7 kHz at %.1f dB", a)
 				}
 			}
@@ -199,7 +200,7 @@ func warnings(g *gw) string {
 // receives it paced by the gateway, median 20 ms and 99% of the gaps
 // within 20 ± 5 ms, and byte for byte.
 func TestPlaybackPacing(t *testing.T) {
-	audio := ulawClip(40000)
+	audio := voxtest.Clip(40000)
 	bot := wsServer(t, func(c *wsapp.Conn) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -296,7 +297,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	}
 	go func() { _ = c.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]) }()
 	sendStart(t, conn, "", "ULAW", 8000)
-	sendBurst(t, conn, "", ulawClip(24000), 1600)
+	sendBurst(t, conn, "", voxtest.Clip(24000), 1600)
 	waitAudible(t, g, c, 25) // half a second of the remote's audio heard
 	command := func(cmd string) time.Time {
 		at := time.Now()
@@ -339,7 +340,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	// stopMediaTo with a tag stops that tag only.
 	command("stop-out-a")
 	waitVox(t, conn, "stop", 5*time.Second)
-	waitVoxFor(t, conn, 5*time.Second, "10 frames of tag b past tag a", func(vs []vox) bool {
+	waitVoxFor(t, conn, 5*time.Second, "10 frames of tag b past tag a", func(vs []voxtest.Message) bool {
 		seq := map[string]int{}
 		for _, v := range vs {
 			if v.Event == "media" {
@@ -353,7 +354,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 		t.Errorf("call.stopMediaTo(ws, {tag: 'a'}): %v, media %v", tags, seq)
 	}
 	command("stop-out")
-	waitVoxFor(t, conn, 5*time.Second, "tag b stopped", func(vs []vox) bool {
+	waitVoxFor(t, conn, 5*time.Second, "tag b stopped", func(vs []voxtest.Message) bool {
 		for _, v := range vs {
 			if v.Event == "stop" && v.Stop.Tag == "b" {
 				return true
@@ -396,7 +397,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	}
 	waitVox(t, conn, "start", 5*time.Second)
 	sendStart(t, conn, "", "PCM8", 8000)
-	sendBurst(t, conn, "", media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, ulawClip(8000))), 3200)
+	sendBurst(t, conn, "", media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, voxtest.Clip(8000))), 3200)
 	waitAudible(t, g, b, 10)
 	command("unlink")
 	waitVox(t, conn, "stop", 5*time.Second)

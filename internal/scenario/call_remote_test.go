@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -37,53 +38,14 @@ func echo(c *wsapp.Conn) {
 	}
 }
 
-// vox is a message of the Voximplant wire format.
-type vox struct {
-	Event          string          `json:"event"`
-	SequenceNumber json.RawMessage `json:"sequenceNumber"`
-	Start          *struct {
-		Tag         string `json:"tag"`
-		MediaFormat struct {
-			Encoding   string `json:"encoding"`
-			SampleRate int    `json:"sampleRate"`
-		} `json:"mediaFormat"`
-		CustomParameters map[string]string `json:"customParameters"`
-	} `json:"start"`
-	Media *struct {
-		Tag       string          `json:"tag"`
-		Chunk     json.RawMessage `json:"chunk"`
-		Timestamp json.RawMessage `json:"timestamp"`
-		Payload   string          `json:"payload"`
-	} `json:"media"`
-	Stop *struct {
-		Tag       string `json:"tag"`
-		MediaInfo struct {
-			BytesSent json.RawMessage `json:"bytesSent"`
-			Duration  json.RawMessage `json:"duration"`
-		} `json:"mediaInfo"`
-	} `json:"stop"`
-}
-
-func parseVox(t *testing.T, c *wsapp.Conn) []vox { return voxIn(c.Messages()) }
-
-// voxIn returns the stream messages among msgs, skipping the scenario's
-// own text messages.
-func voxIn(msgs []wsapp.Message) []vox {
-	var out []vox
-	for _, m := range msgs {
-		var v vox
-		if json.Unmarshal(m.Data, &v) != nil || v.Event == "" {
-			continue // a text message of the scenario
-		}
-		out = append(out, v)
-	}
-	return out
-}
+// parseVox returns the stream messages the remote c received, skipping
+// the scenario's own text messages.
+func parseVox(t *testing.T, c *wsapp.Conn) []voxtest.Message { return voxtest.Stream(c.Messages()) }
 
 // waitVox waits until the remote received a message with event.
 func waitVox(t *testing.T, c *wsapp.Conn, event string, d time.Duration) {
 	t.Helper()
-	waitVoxFor(t, c, d, fmt.Sprintf("a %q message", event), func(vs []vox) bool {
+	waitVoxFor(t, c, d, fmt.Sprintf("a %q message", event), func(vs []voxtest.Message) bool {
 		for _, v := range vs {
 			if v.Event == event {
 				return true
@@ -94,11 +56,11 @@ func waitVox(t *testing.T, c *wsapp.Conn, event string, d time.Duration) {
 }
 
 // waitVoxFor waits until the messages the remote received satisfy cond.
-func waitVoxFor(t *testing.T, c *wsapp.Conn, d time.Duration, what string, cond func(vs []vox) bool) {
+func waitVoxFor(t *testing.T, c *wsapp.Conn, d time.Duration, what string, cond func(vs []voxtest.Message) bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	if err := c.WaitUntil(ctx, what, func(msgs []wsapp.Message) bool { return cond(voxIn(msgs)) }); err != nil {
+	if err := c.WaitUntil(ctx, what, func(msgs []wsapp.Message) bool { return cond(voxtest.Stream(msgs)) }); err != nil {
 		t.Fatalf("the remote: %v", err)
 	}
 }

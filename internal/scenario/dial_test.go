@@ -14,6 +14,7 @@ import (
 
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -84,7 +85,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   e.call.addEventListener(CallEvents.Connected, function () { Logger.write('inbound connected'); });
   VoxEngine.easyProcess(e.call, out);
 });`})
-	clip := ulawClip(160 * 150)
+	clip := voxtest.Clip(160 * 150)
 	var progress atomic.Int32
 	c := g.Dial(sipcaller.Config{OnProgress: func(code int) { progress.Store(int32(code)) }})
 	// easyProcess relayed the callee's ringing: the caller got 180.
@@ -141,7 +142,7 @@ func postScenario(t *testing.T, g *gw, data any) {
 // is hung up (SIPp gets the BYE).
 func TestOutboundBotExample(t *testing.T) {
 	callee := startCallee(t, sipp.Params{PauseMs: 100, ExpectHeader: "X-Job", ExpectValue: "job-7"})
-	clip := ulawClip(160 * 100)
+	clip := voxtest.Clip(160 * 100)
 	var heard atomic.Int32
 	app := wsServer(t, func(c *wsapp.Conn) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -239,7 +240,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   e.call.addEventListener(CallEvents.Disconnected, function () { rec.stop(); });
   e.call.answer();
 });`})
-	clip := ulawClip(160 * 50)
+	clip := voxtest.Clip(160 * 50)
 	c := g.Dial(sipcaller.Config{})
 	g.waitText(t, "recording", 5*time.Second)
 	if err := c.SendAudio(g.Context(5*time.Second), clip); err != nil {

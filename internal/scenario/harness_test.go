@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/callstream/callstream/internal/wsapp"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callstream/callstream/internal/wsapp"
 )
 
 // TestMain fails the run when goroutines of the package outlive the tests:

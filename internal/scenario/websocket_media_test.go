@@ -15,6 +15,7 @@ import (
 
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/pacetest"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -68,7 +69,7 @@ func trimSilence(b []byte) []byte {
 // MEDIA_STARTED, MEDIA_ENDED and the exact audio recorded.
 func TestRemoteMediaEncodings(t *testing.T) {
 	t.Parallel()
-	ulaw := clip(4000) // 0.5 s
+	ulaw := voxtest.Clip(4000) // 0.5 s
 	alaw := make([]byte, len(ulaw))
 	media.TranscodeULawToALaw(alaw, ulaw)
 	viaALaw := make([]byte, len(alaw))
@@ -135,8 +136,8 @@ func TestRemoteMediaPCM16(t *testing.T) {
 	t.Parallel()
 	// 1 kHz plus 5.3 kHz: the 5.3 kHz part must be filtered out (it would
 	// alias to 2.7 kHz without a low-pass).
-	x := tone(8000, 16000, 1000, 6000)
-	y := tone(8000, 16000, 5300, 6000)
+	x := voxtest.Tone(8000, 16000, 1000, 6000)
+	y := voxtest.Tone(8000, 16000, 5300, 6000)
 	for i := range x {
 		x[i] += y[i]
 	}
@@ -158,7 +159,7 @@ func TestRemoteMediaPCM16(t *testing.T) {
 		t.Fatalf("recorded %d samples, want about 4000", len(rec))
 	}
 	mid := rec[400:3600]
-	p1, p3, all := power(mid, 8000, 1000), power(mid, 8000, 2700), total(mid)
+	p1, p3, all := voxtest.Power(mid, 8000, 1000), voxtest.Power(mid, 8000, 2700), voxtest.MeanPower(mid)
 	if p1/all < 0.97 {
 		t.Errorf("1 kHz holds %.3f of the power, want > 0.97", p1/all)
 	}
@@ -226,7 +227,7 @@ func TestMediaEndedAfterSilence(t *testing.T) {
 		r := remote{c}
 		r.waitGo(t)
 		r.start(t, "t", "ULAW", 8000, nil)
-		r.sendChunks(t, "t", clip(1600), 1600) // 200 ms, then nothing
+		r.sendChunks(t, "t", voxtest.Clip(1600), 1600) // 200 ms, then nothing
 		mu.Lock()
 		sentAt = time.Now()
 		mu.Unlock()
@@ -251,7 +252,7 @@ func TestMediaEndedAfterSilence(t *testing.T) {
 // timestamp counting up, payload size and bytes, and stop with mediaInfo.
 func TestRelayEncodings(t *testing.T) {
 	t.Parallel()
-	ulaw := clip(1600)
+	ulaw := voxtest.Clip(1600)
 	tests := []struct {
 		enc       string
 		wire      string
@@ -348,10 +349,10 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 				nz++
 			}
 			mid := pcm[nz+400 : nz+2800]
-			if f := power(mid, 16000, 440) / total(mid); f < 0.9 {
+			if f := voxtest.Power(mid, 16000, 440) / voxtest.MeanPower(mid); f < 0.9 {
 				t.Errorf("440 Hz holds %.3f of the 16 kHz stream", f)
 			}
-			if img := 10 * math.Log10(power(mid, 16000, 7560)/power(mid, 16000, 440)); img > -40 {
+			if img := 10 * math.Log10(voxtest.Power(mid, 16000, 7560)/voxtest.Power(mid, 16000, 440)); img > -40 {
 				t.Errorf("image at 7560 Hz %.1f dB: not a proper low-pass", img)
 			}
 		})
@@ -372,8 +373,8 @@ func TestClearMediaBuffer(t *testing.T) {
 		r.waitGo(t)
 		r.start(t, "a", "ULAW", 8000, nil)
 		r.start(t, "b", "ULAW", 8000, nil)
-		r.sendChunks(t, "a", clip(40000), 1600) // 5 s at once
-		r.sendChunks(t, "b", clip(40000), 1600)
+		r.sendChunks(t, "a", voxtest.Clip(40000), 1600) // 5 s at once
+		r.sendChunks(t, "b", voxtest.Clip(40000), 1600)
 		time.Sleep(500 * time.Millisecond)
 		bargeAt <- time.Now()
 		_ = c.SendText(`{"type":"barge_in"}`)
@@ -392,7 +393,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	e.start(t, ws.URL(""))
 	e.logs.waitText(t, 5*time.Second, "cleared")
 	at := <-bargeAt
-	count := func(msgs []gwMessage) (audible, after int) {
+	count := func(msgs []voxtest.Message) (audible, after int) {
 		for _, m := range msgs {
 			if m.Event != "media" {
 				continue
@@ -410,7 +411,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	}
 	// Tag b goes on for 10 frames past the barge-in: time enough for a
 	// frame of tag a, had it not been cleared, to come.
-	waitGW(t, ws.conn(t, "/b"), 5*time.Second, "10 audible frames of tag b after the barge-in", func(msgs []gwMessage) bool {
+	waitGW(t, ws.conn(t, "/b"), 5*time.Second, "10 audible frames of tag b after the barge-in", func(msgs []voxtest.Message) bool {
 		_, after := count(msgs)
 		return after >= 10
 	})
@@ -427,7 +428,7 @@ func TestMediaBufferBound(t *testing.T) {
 		r := remote{c}
 		r.waitGo(t)
 		r.start(t, "t", "ULAW", 8000, nil)
-		r.sendChunks(t, "t", clip(12*8000), 8000)
+		r.sendChunks(t, "t", voxtest.Clip(12*8000), 8000)
 		r.stop(t, "t")
 	})
 	e := newEnv(t, mediaScript, nil)

@@ -3,13 +3,11 @@ package scenario
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -69,111 +67,24 @@ func (r remote) sendChunks(t testing.TB, tag string, payload []byte, size int) {
 	}
 }
 
-// tone makes n samples of a sine at f Hz.
-func tone(n, rate int, f, amp float64) []int16 {
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(amp * math.Sin(2*math.Pi*f*float64(i)/float64(rate)))
-	}
-	return out
-}
-
-// power returns the power of x at f Hz (a single DFT bin, normalised).
-func power(x []int16, rate int, f float64) float64 {
-	var re, im float64
-	for i, v := range x {
-		a := 2 * math.Pi * f * float64(i) / float64(rate)
-		re += float64(v) * math.Cos(a)
-		im -= float64(v) * math.Sin(a)
-	}
-	n := float64(len(x))
-	return (re*re + im*im) / (n * n)
-}
-
-// total returns the mean power of x.
-func total(x []int16) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
-	}
-	return s / float64(len(x)) / 2
-}
-
-// clip returns a µ-law test clip of n bytes with no silence (0xFF) in it.
-func clip(n int) []byte {
-	pcm := tone(n, 8000, 440, 8000)
-	for i := range pcm {
-		pcm[i] += int16(1000 * math.Sin(float64(i)*0.37))
-	}
-	b := media.EncodeULaw(nil, pcm)
-	for i := range b {
-		if b[i] == 0xFF || b[i] == 0x7F {
-			b[i] = 0xFE
-		}
-	}
-	return b
-}
-
-// gwMessage is a message the gateway sent to a remote.
-type gwMessage struct {
-	Event          string          `json:"event"`
-	SequenceNumber json.RawMessage `json:"sequenceNumber"`
-	Start          *struct {
-		Tag         string `json:"tag"`
-		MediaFormat struct {
-			Encoding   string `json:"encoding"`
-			SampleRate int    `json:"sampleRate"`
-		} `json:"mediaFormat"`
-		CustomParameters map[string]string `json:"customParameters"`
-	} `json:"start"`
-	Media *struct {
-		Tag       string          `json:"tag"`
-		Chunk     json.RawMessage `json:"chunk"`
-		Timestamp json.RawMessage `json:"timestamp"`
-		Payload   string          `json:"payload"`
-	} `json:"media"`
-	Stop *struct {
-		Tag       string `json:"tag"`
-		MediaInfo struct {
-			BytesSent json.RawMessage `json:"bytesSent"`
-			Duration  json.RawMessage `json:"duration"`
-		} `json:"mediaInfo"`
-	} `json:"stop"`
-	At time.Time `json:"-"`
-}
-
 // gwMessages parses what a remote received.
-func gwMessages(t testing.TB, c *wsapp.Conn) []gwMessage {
+func gwMessages(t testing.TB, c *wsapp.Conn) []voxtest.Message {
 	t.Helper()
-	out, err := parseGW(c.Messages())
+	out, err := voxtest.Parse(c.Messages())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-// parseGW parses msgs as the gateway's messages to a remote.
-func parseGW(msgs []wsapp.Message) ([]gwMessage, error) {
-	var out []gwMessage
-	for _, m := range msgs {
-		var g gwMessage
-		if err := json.Unmarshal(m.Data, &g); err != nil {
-			return out, fmt.Errorf("message %q: %w", m.Data, err)
-		}
-		g.At = m.At
-		out = append(out, g)
-	}
-	return out, nil
-}
-
 // waitGW waits until what the remote received satisfies cond, and returns
 // it; a message that does not parse fails the test at once.
-func waitGW(t testing.TB, c *wsapp.Conn, d time.Duration, what string, cond func(msgs []gwMessage) bool) []gwMessage {
+func waitGW(t testing.TB, c *wsapp.Conn, d time.Duration, what string, cond func(msgs []voxtest.Message) bool) []voxtest.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	err := c.WaitUntil(ctx, what, func(msgs []wsapp.Message) bool {
-		gs, err := parseGW(msgs)
+		gs, err := voxtest.Parse(msgs)
 		return err != nil || cond(gs)
 	})
 	if err != nil {
@@ -183,9 +94,9 @@ func waitGW(t testing.TB, c *wsapp.Conn, d time.Duration, what string, cond func
 }
 
 // waitEvent waits until the remote received a message with the event.
-func waitEvent(t testing.TB, c *wsapp.Conn, event string, d time.Duration) []gwMessage {
+func waitEvent(t testing.TB, c *wsapp.Conn, event string, d time.Duration) []voxtest.Message {
 	t.Helper()
-	return waitGW(t, c, d, fmt.Sprintf("%q message", event), func(msgs []gwMessage) bool {
+	return waitGW(t, c, d, fmt.Sprintf("%q message", event), func(msgs []voxtest.Message) bool {
 		for _, m := range msgs {
 			if m.Event == event {
 				return true
