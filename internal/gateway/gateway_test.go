@@ -250,9 +250,7 @@ func TestGatewayHangsUpSIPpGetsBye(t *testing.T) {
 	if n := len(audio["inbound"]) / 160; n < 40 || n > 60 {
 		t.Fatalf("%d frames in a 1 s stream", n)
 	}
-	waitFor(t, 3*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "hangup verb"}) != nil
-	}, "a log of the hangup")
+	env.Logs.WaitFind(t, 3*time.Second, "INFO", "call ended", map[string]string{"reason": "hangup verb"})
 }
 
 // The caller hangs up: the stream gets stop after the BYE.
@@ -291,9 +289,7 @@ func TestCancelBeforeAnswer(t *testing.T) {
 			t.Fatalf("dial after CANCEL: %v, want 487", err)
 		}
 	}
-	waitFor(t, 5*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller cancelled"}) != nil
-	}, "a logged end after CANCEL")
+	env.Logs.WaitFind(t, 5*time.Second, "INFO", "call ended", map[string]string{"reason": "caller cancelled"})
 }
 
 // SIPp cancels its INVITE while the app is still answering: 200 for the
@@ -308,9 +304,7 @@ func TestSIPpCancelGets487(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res.Output)
 	}
-	waitFor(t, 5*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller cancelled"}) != nil
-	}, "a logged end after CANCEL")
+	env.Logs.WaitFind(t, 5*time.Second, "INFO", "call ended", map[string]string{"reason": "caller cancelled"})
 	if n := len(env.WS.Conns()); n != 0 {
 		t.Fatalf("%d streams opened for a cancelled call", n)
 	}
@@ -400,9 +394,7 @@ func TestWebSocketRefusedCallGoesOn(t *testing.T) {
 	if line == nil || line["call_sid"] != callSid(t, env) {
 		t.Fatalf("no error log with CallSid, URL and cause:\n%s", env.Logs.String())
 	}
-	waitFor(t, 3*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller hung up"}) != nil
-	}, "the call going on to the caller's BYE")
+	env.Logs.WaitFind(t, 3*time.Second, "INFO", "call ended", map[string]string{"reason": "caller hung up"})
 }
 
 // <Stop><Stream name> stops that stream only.
@@ -661,7 +653,7 @@ func TestDTMFOneDigitPerEvent(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // the caller's pause between digits
 	}
-	waitFor(t, 3*time.Second, func() bool { return len(dtmfDigits(env)) >= 3 }, "three digits")
+	env.Logs.Wait(t, 3*time.Second, "three digits", func() bool { return len(dtmfDigits(env)) >= 3 })
 	time.Sleep(200 * time.Millisecond) // watch: a repeated end packet must not count twice
 	if got := dtmfDigits(env); got != "11#" {
 		t.Fatalf("digits %q, want \"11#\"", got)

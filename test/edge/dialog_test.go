@@ -67,7 +67,7 @@ func inbound(t *testing.T, conn *wsapp.Conn) ([]byte, string) {
 // released waits for the gateway's "call released" line with reason.
 func released(t *testing.T, env *servetest.Env, reason string, within time.Duration) {
 	t.Helper()
-	servetest.Eventually(t, within, "call released with reason "+reason, func() bool {
+	env.Logs.Wait(t, within, "call released with reason "+reason, func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"reason": reason}) != nil
 	})
 }

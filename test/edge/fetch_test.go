@@ -297,7 +297,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 				}
 			}
 			sid := env.CallSid(t, tc.to)
-			servetest.Eventually(t, 5*time.Second, "a log line with the CallSid, the URL without its query and the cause", func() bool {
+			env.Logs.Wait(t, 5*time.Second, "a log line with the CallSid, the URL without its query and the cause", func() bool {
 				line := env.Logs.Find("ERROR", "app failed", map[string]string{"call_sid": sid, "err": tc.cause})
 				return line != nil && line["url"] == tc.url
 			})

@@ -355,10 +355,7 @@ func TestScenarioHeapBomb(t *testing.T) {
 	other := startSession(t, env, "hold")
 	startSession(t, env, "bomb")
 	scenarioText(t, env, "bomb")
-	servetest.Eventually(t, 20*time.Second, "the heap-limit line", func() bool {
-		return env.Logs.Find("ERROR", "scenario heap limit exceeded: the session ends", map[string]string{"err": "heap"}) != nil
-	})
-	rec := env.Logs.Find("ERROR", "scenario heap limit exceeded", nil)
+	rec := env.Logs.WaitFind(t, 20*time.Second, "ERROR", "scenario heap limit exceeded: the session ends", map[string]string{"err": "heap"})
 	if id, _ := rec["session_id"].(string); len(id) != 32 {
 		t.Errorf("the heap-limit line names no session: %v", rec)
 	}

@@ -111,7 +111,7 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDraining(t, env.Proc)
-	servetest.Eventually(t, 5*time.Second, `a "draining" log line with calls=1`, func() bool {
+	env.Logs.Wait(t, 5*time.Second, `a "draining" log line with calls=1`, func() bool {
 		return env.Logs.Find("INFO", "draining", map[string]string{"calls": "1"}) != nil
 	})
 	// Frames keep arriving after the signal.

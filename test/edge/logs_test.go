@@ -73,7 +73,7 @@ func TestDTMFDigitsNotLogged(t *testing.T) {
 		t.Fatalf("hangup: %v", err)
 	}
 	sid := env.CallSid(t, "pin")
-	servetest.Eventually(t, 10*time.Second, "the call is released", func() bool {
+	env.Logs.Wait(t, 10*time.Second, "the call is released", func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid}) != nil
 	})
 	digits := map[string]bool{}
@@ -173,7 +173,7 @@ func TestURLSecretsNotLogged(t *testing.T) {
 	if err := c.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 		t.Fatalf("hangup: %v", err)
 	}
-	servetest.Eventually(t, 10*time.Second, "the call is released", func() bool {
+	env.Logs.Wait(t, 10*time.Second, "the call is released", func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid}) != nil
 	})
 	if leaks := logLeaks(env, secrets...); len(leaks) > 0 {
@@ -254,7 +254,7 @@ func TestScenarioSocketTokenNotLogged(t *testing.T) {
 		t.Fatal("the scenario socket was not closed after the hangup")
 	}
 	clean := ws.URL("/scn")
-	servetest.Eventually(t, 10*time.Second, "the socket's lines and the script's line are logged", func() bool {
+	env.Logs.Wait(t, 10*time.Second, "the socket's lines and the script's line are logged", func() bool {
 		return env.Logs.Find("INFO", "websocket created", map[string]string{"url": clean}) != nil &&
 			env.Logs.Find("INFO", "websocket open", map[string]string{"url": clean}) != nil &&
 			env.Logs.Find("INFO", "scenario log", map[string]string{"text": "connecting to " + clean}) != nil

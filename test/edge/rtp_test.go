@@ -211,7 +211,7 @@ func TestStrangerCannotKeepVanishedCallAlive(t *testing.T) {
 	if s.Sent() < 50 {
 		t.Fatalf("the stranger sent only %d packets before the call ended", s.Sent())
 	}
-	servetest.Eventually(t, 5*time.Second, "the gateway logs the RTP timeout", func() bool {
+	env.Logs.Wait(t, 5*time.Second, "the gateway logs the RTP timeout", func() bool {
 		return env.Logs.Find("WARN", "no RTP from caller: hanging up", map[string]string{"call_sid": sid}) != nil &&
 			env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid, "reason": "rtp timeout"}) != nil
 	})
