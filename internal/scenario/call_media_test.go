@@ -18,6 +18,7 @@ import (
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/scenario/voxtest"
+	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -289,12 +290,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 
 	c := g.Dial(sipcaller.Config{To: "controls"})
 	g.waitText(t, "controls open", 5*time.Second)
-	var conn *wsapp.Conn
-	for _, cn := range bot.Conns() {
-		if cn.Path == "/controls" {
-			conn = cn
-		}
-	}
+	conn := servetest.ConnTo(t, bot, "/controls") // the scenario's socket may open before the app has it
 	go func() { _ = c.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]) }()
 	sendStart(t, conn, "", "ULAW", 8000)
 	sendBurst(t, conn, "", voxtest.Clip(24000), 1600)
@@ -390,11 +386,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 
 	b := g.Dial(sipcaller.Config{To: "between"})
 	g.waitText(t, "between open", 5*time.Second)
-	for _, cn := range bot.Conns() {
-		if cn.Path == "/between" {
-			conn = cn
-		}
-	}
+	conn = servetest.ConnTo(t, bot, "/between")
 	waitVox(t, conn, "start", 5*time.Second)
 	sendStart(t, conn, "", "PCM8", 8000)
 	sendBurst(t, conn, "", media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, voxtest.Clip(8000))), 3200)

@@ -15,7 +15,6 @@ import (
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
-	"github.com/callstream/callstream/internal/wsapp"
 )
 
 // TestCallEvents checks the Call object: CallAlerting's payload, the
@@ -190,12 +189,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if rec == nil || !strings.Contains(fmt.Sprint(rec["err"]), "TypeError") || !strings.Contains(fmt.Sprint(rec["stack"]), "scenario.js:18:9") {
 		t.Errorf("error record %v", rec)
 	}
-	var badConn *wsapp.Conn
-	for _, cn := range bot.Conns() {
-		if cn.Path == "/bad" {
-			badConn = cn
-		}
-	}
+	badConn := servetest.ConnTo(t, bot, "/bad")
 	select {
 	case <-badConn.Closed():
 	case <-time.After(5 * time.Second):

@@ -437,6 +437,7 @@ func Repeated(b byte, n int64) io.Reader { return io.LimitReader(repeat(b), n) }
 // repeat is an endless reader of one byte.
 type repeat byte
 
+// Read fills p with the byte.
 func (r repeat) Read(p []byte) (int, error) {
 	for i := range p {
 		p[i] = byte(r)
