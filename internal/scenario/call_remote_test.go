@@ -65,19 +65,6 @@ func waitVoxFor(t *testing.T, c *wsapp.Conn, d time.Duration, what string, cond 
 	}
 }
 
-// waitMoreMedia waits until the remote has received n more media messages
-// than it has now: the call's audio has moved n frames further through the
-// gateway, whatever the time that took.
-func waitMoreMedia(t *testing.T, c *wsapp.Conn, n int) {
-	t.Helper()
-	want := c.MediaCount() + n
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.WaitMedia(ctx, want); err != nil {
-		t.Fatalf("the remote: %v", err)
-	}
-}
-
 // waitVoxConn waits for the server's first connection to receive event.
 func waitVoxConn(t *testing.T, s *wsapp.Server, event string) {
 	t.Helper()
