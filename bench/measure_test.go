@@ -2,9 +2,11 @@ package bench
 
 import (
 	"encoding/base64"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,16 +65,21 @@ func TestFrameID(t *testing.T) {
 	}
 }
 
-// udpSender sends frames from a plain UDP socket, as a caller would.
+// udpSender sends frames from a plain UDP socket, as a caller would, and
+// counts them.
 type udpSender struct {
 	conn *net.UDPConn
+	sent atomic.Int64
 }
 
-func (u udpSender) SendFrame(p []byte) error {
+func (u *udpSender) SendFrame(p []byte) error {
 	pkt := make([]byte, 12+len(p))
 	pkt[0] = 0x80
 	copy(pkt[12:], p)
 	_, err := u.conn.Write(pkt)
+	if err == nil {
+		u.sent.Add(1)
+	}
 	return err
 }
 
@@ -87,9 +94,14 @@ type delayRelay struct {
 	dup   map[int]bool
 	swap  map[int]bool // frame i goes after frame i+1
 	done  chan struct{}
+
+	handled  atomic.Int64  // frames read and forwarded (or dropped, held)
+	progress chan struct{} // rung after each frame handled
 }
 
-func startRelay(t *testing.T, app *App, call int, delay time.Duration) (*delayRelay, *net.UDPConn) {
+// startRelay starts a relay of call to app, and returns it with the sender
+// of the call's frames to it.
+func startRelay(t *testing.T, app *App, call int, delay time.Duration) (*delayRelay, *udpSender) {
 	t.Helper()
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -106,14 +118,15 @@ func startRelay(t *testing.T, app *App, call int, delay time.Duration) (*delayRe
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &delayRelay{udp: udp, ws: ws, delay: delay, drop: map[int]bool{}, dup: map[int]bool{}, swap: map[int]bool{}, done: make(chan struct{})}
+	r := &delayRelay{udp: udp, ws: ws, delay: delay, drop: map[int]bool{}, dup: map[int]bool{}, swap: map[int]bool{},
+		done: make(chan struct{}), progress: make(chan struct{}, 1)}
 	t.Cleanup(func() {
 		udp.Close()
 		<-r.done
 		ws.Close()
 		caller.Close()
 	})
-	return r, caller
+	return r, &udpSender{conn: caller}
 }
 
 func (r *delayRelay) run() {
@@ -143,11 +156,50 @@ func (r *delayRelay) run() {
 				held = nil
 			}
 		}
+		r.handled.Add(1)
+		select {
+		case r.progress <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// measureRelay paces one call through r for one window of d.
-func measureRelay(t *testing.T, tr *tracker, c *benchCall, r *delayRelay, d time.Duration) *window {
+// waitHandled waits up to 5 s until the relay has handled n frames.
+func (r *delayRelay) waitHandled(t *testing.T, n int64) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for r.handled.Load() < n {
+		select {
+		case <-r.progress:
+		case <-timeout:
+			t.Fatalf("the relay handled %d frames, want %d", r.handled.Load(), n)
+		}
+	}
+}
+
+// flush closes the relay's WebSocket and waits for the app's answer to
+// the close: the app handles its messages in order, so it has handled
+// every frame before.
+func (r *delayRelay) flush(t *testing.T) {
+	t.Helper()
+	_ = r.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = r.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := r.ws.ReadMessage()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the app did not answer the relay's close")
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// measureRelay paces one call through r (from sender) for one window of
+// d, opened once the relay has handled 5 frames; it returns the window
+// once the app has handled every frame sent.
+func measureRelay(t *testing.T, tr *tracker, c *benchCall, r *delayRelay, sender *udpSender, d time.Duration) *window {
 	t.Helper()
 	go r.run()
 	select {
@@ -155,14 +207,16 @@ func measureRelay(t *testing.T, tr *tracker, c *benchCall, r *delayRelay, d time
 	case <-time.After(5 * time.Second):
 		t.Fatal("stream start not seen")
 	}
+	c.sender = sender
 	s := newSenders(tr)
 	s.add(c)
-	time.Sleep(100 * time.Millisecond)
+	r.waitHandled(t, 5)
 	tr.open.Store(0)
-	time.Sleep(d)
+	time.Sleep(d) // the measuring window
 	tr.open.Store(-1)
-	time.Sleep(r.delay + 200*time.Millisecond)
 	s.Close()
+	r.waitHandled(t, sender.sent.Load())
+	r.flush(t)
 	return tr.windows[0]
 }
 
@@ -177,9 +231,8 @@ func TestInjectedDelayIsMeasured(t *testing.T) {
 	defer app.Close()
 	c := newBenchCall(0)
 	tr.calls[0].Store(c)
-	r, caller := startRelay(t, app, 0, delay)
-	c.sender = udpSender{caller}
-	w := measureRelay(t, tr, c, r, time.Second)
+	r, sender := startRelay(t, app, 0, delay)
+	w := measureRelay(t, tr, c, r, sender, time.Second)
 
 	if w.sent.Load() < 45 || w.recv.Load() != w.sent.Load() {
 		t.Fatalf("sent %d received %d", w.sent.Load(), w.recv.Load())
@@ -209,14 +262,13 @@ func TestLossDuplicatesAndOrderAreCounted(t *testing.T) {
 	defer app.Close()
 	c := newBenchCall(0)
 	tr.calls[0].Store(c)
-	r, caller := startRelay(t, app, 0, 0)
+	r, sender := startRelay(t, app, 0, 0)
 	// Frames are counted from the first one the relay sees; the window
 	// opens 100 ms (5 frames) later and lasts 30 frames.
 	r.drop[10], r.drop[11] = true, true
 	r.dup[15] = true
 	r.swap[20] = true
-	c.sender = udpSender{caller}
-	w := measureRelay(t, tr, c, r, 600*time.Millisecond)
+	w := measureRelay(t, tr, c, r, sender, 600*time.Millisecond)
 	if got := w.sent.Load() - w.recv.Load(); got != 2 {
 		t.Errorf("lost %d, want 2 (sent %d)", got, w.sent.Load())
 	}

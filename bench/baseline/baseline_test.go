@@ -149,10 +149,9 @@ func TestBidiPlaysAppAudioPaced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for len(call.Received()) < 10 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitCtx, cancelWait := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelWait()
+	_ = call.WaitPackets(waitCtx, 10) // the count is checked below
 	got := call.Received()
 	if len(got) != 10 {
 		t.Fatalf("caller got %d packets, want 10", len(got))

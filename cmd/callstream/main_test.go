@@ -16,10 +16,11 @@ import (
 
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/demo"
-	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
+	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -199,7 +200,7 @@ func TestServeWithScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bot.Close()
-	certFile, keyFile, _, tlsClient := gatewaytest.TLSFiles(t)
+	certFile, keyFile, _, tlsClient := tlstest.Files(t)
 	sipAddr, httpsAddr := servetest.FreeSIPAddr(t), servetest.FreeTCPAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -221,31 +222,26 @@ func TestServeWithScenario(t *testing.T) {
 	if err := c.SendAudio(ctx, speech); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// µ-law → 16-bit PCM → µ-law is exact: the echo is the caller's audio.
+	heardCtx, cancelHeard := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelHeard()
+	if err := c.WaitHeard(heardCtx, speech[1600:12000]); err != nil {
+		t.Fatalf("the caller did not hear its own audio echoed: %v (%d bytes heard)", err, len(c.Heard()))
+	}
 	if err := c.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var heard []byte
-	for _, p := range c.Received() {
-		heard = append(heard, p.Payload...)
-	}
-	// µ-law → 16-bit PCM → µ-law is exact: the echo is the caller's audio.
-	if !bytes.Contains(heard, speech[1600:12000]) {
-		t.Fatalf("the caller heard %d bytes, not its own audio echoed", len(heard))
-	}
-	if !strings.Contains(logs.String(), `"text":"call from 15551112222 to 15553334444"`) {
-		t.Fatal("the scenario's Logger.write line is missing from the logs")
-	}
+	logs.WaitContains(t, 5*time.Second, `"text":"call from 15551112222 to 15553334444"`) // the scenario's Logger.write line
 }
 
 // startServe runs `bin serve args...` with env added to the environment; the
 // test's cleanup interrupts it, waits for it, and prints its logs if the
 // test failed. It returns the process's stderr (JSON logs) as it fills.
-func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *gatewaytest.Logs {
+func startServe(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *logtest.Buffer {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &gatewaytest.Logs{}
+	logs := &logtest.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package call
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -30,21 +29,7 @@ func TestCountersMoveWhileTheCallRuns(t *testing.T) {
 	pool := ports(t)
 	clock := NewClock()
 	defer clock.Close()
-	answered := make(chan *Call, 1)
-	callee := startSIP(t, func(ctx context.Context, inv *sip.Invite) {
-		c := New(Config{Sid: "callee", Invite: inv, Ports: pool, RTPIP: loopback, Clock: clock})
-		defer c.Close()
-		c.SetSource(&frameSource{})
-		if err := c.Answer(); err != nil {
-			t.Error(err)
-			return
-		}
-		answered <- c
-		<-c.Done()
-	})
-	dialer := startSIP(t, func(context.Context, *sip.Invite) {})
-	c := Dial(Config{Sid: "out", Ports: pool, RTPIP: loopback, Clock: clock}, dialer,
-		sip.DialConfig{Target: "sip:bob@" + callee.Addr(), From: "alice"})
+	c, answered := dialNumberedCallee(t, pool, clock)
 	defer c.Close()
 	far := <-answered
 

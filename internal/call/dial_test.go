@@ -65,10 +65,36 @@ func (s *frameSource) ReadFrame(dst []byte) bool {
 	return true
 }
 
+// dialNumberedCallee dials, from a SIP server of its own, alice to bob at a
+// second SIP server whose call answers and plays numbered frames
+// (frameSource). It returns the dialing call ("out") and a channel that
+// gets the answered one ("callee"); both use pool and clock. The caller
+// closes the dialing call.
+func dialNumberedCallee(t *testing.T, pool *rtpio.PortPool, clock *Clock) (*Call, <-chan *Call) {
+	t.Helper()
+	answered := make(chan *Call, 1)
+	callee := startSIP(t, func(ctx context.Context, inv *sip.Invite) {
+		c := New(Config{Sid: "callee", Invite: inv, Ports: pool, RTPIP: loopback, Clock: clock})
+		defer c.Close()
+		c.SetSource(&frameSource{})
+		if err := c.Answer(); err != nil {
+			t.Error(err)
+			return
+		}
+		answered <- c
+		<-c.Done()
+	})
+	dialer := startSIP(t, func(context.Context, *sip.Invite) {})
+	c := Dial(Config{Sid: "out", Ports: pool, RTPIP: loopback, Clock: clock}, dialer,
+		sip.DialConfig{Target: "sip:bob@" + callee.Addr(), From: "alice"})
+	return c, answered
+}
+
 // collector is a Tap that keeps the first byte of every inbound frame.
 type collector struct {
-	mu     sync.Mutex
-	firsts []byte
+	mu      sync.Mutex
+	firsts  []byte
+	arrived chan struct{} // closed (and forgotten) on every frame; nil while nobody waits
 }
 
 func (c *collector) Wants(t stream.Track) bool { return t == stream.TrackInbound }
@@ -78,7 +104,36 @@ func (c *collector) Push(t stream.Track, _ uint64, frame []byte) {
 	}
 	c.mu.Lock()
 	c.firsts = append(c.firsts, frame[0])
+	if c.arrived != nil {
+		close(c.arrived)
+		c.arrived = nil
+	}
 	c.mu.Unlock()
+}
+
+// waitFrom1 waits up to 5 s until n frames have arrived from the one
+// numbered 1 on (the track may start with silence).
+func (c *collector) waitFrom1(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		c.mu.Lock()
+		start := bytes.IndexByte(c.firsts, 1)
+		got := len(c.firsts) - start
+		if c.arrived == nil {
+			c.arrived = make(chan struct{})
+		}
+		arrived := c.arrived
+		c.mu.Unlock()
+		if start >= 0 && got >= n {
+			return
+		}
+		select {
+		case <-arrived:
+		case <-timeout:
+			t.Fatalf("frames from 1 on: %v, want %d", c.got(), n)
+		}
+	}
 }
 func (c *collector) got() []byte {
 	c.mu.Lock()
@@ -93,22 +148,7 @@ func TestDialAnsweredMediaAndRemoteHangup(t *testing.T) {
 	pool := ports(t)
 	clock := NewClock()
 	defer clock.Close()
-	answered := make(chan *Call, 1)
-	callee := startSIP(t, func(ctx context.Context, inv *sip.Invite) {
-		c := New(Config{Sid: "callee", Invite: inv, Ports: pool, RTPIP: loopback, Clock: clock})
-		defer c.Close()
-		c.SetSource(&frameSource{})
-		if err := c.Answer(); err != nil {
-			t.Error(err)
-			return
-		}
-		answered <- c
-		<-c.Done()
-	})
-	dialer := startSIP(t, func(context.Context, *sip.Invite) {})
-
-	c := Dial(Config{Sid: "out", Ports: pool, RTPIP: loopback, Clock: clock}, dialer,
-		sip.DialConfig{Target: "sip:bob@" + callee.Addr(), From: "alice"})
+	c, answered := dialNumberedCallee(t, pool, clock)
 	defer c.Close()
 	if p := c.Parties(); !p.Outgoing || p.To != "bob" || p.From != "alice" {
 		t.Errorf("parties before the answer: %+v", p)
@@ -126,7 +166,7 @@ func TestDialAnsweredMediaAndRemoteHangup(t *testing.T) {
 		t.Errorf("answered %v stats %+v", c.Answered(), c.Stats())
 	}
 	far := <-answered
-	time.Sleep(400 * time.Millisecond)
+	col.waitFrom1(t, 15)
 	far.Hangup("test done")
 	select {
 	case <-c.Done():

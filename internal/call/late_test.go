@@ -65,7 +65,9 @@ func TestLateFrameKeepsItsSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := <-calls
-	time.Sleep(1200 * time.Millisecond)
+	if err := caller.WaitPackets(ctx, 60); err != nil { // 1.2 s of frames, about 6 of them late
+		t.Fatal(err)
+	}
 	_ = caller.Hangup(ctx)
 	ps := caller.Received()
 	if len(ps) < 40 {

@@ -4,33 +4,13 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
-
-type counts struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (c *counts) Refused(r limit.Refusal) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[limit.Refusal]int{}
-	}
-	c.n[r]++
-}
-
-func (c *counts) get(r limit.Refusal) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[r]
-}
 
 func listen(t *testing.T, cfg Config) (*Listener, chan net.Conn) {
 	t.Helper()
@@ -67,7 +47,7 @@ func dial(t *testing.T, l net.Listener) net.Conn {
 // Connections over Max are closed at once and counted; closing one makes
 // room again.
 func TestMaxConnections(t *testing.T) {
-	var cnt counts
+	var cnt limittest.Counts
 	l, accepted := listen(t, Config{Max: 2, Counter: &cnt, Full: limit.SIPConnsFull})
 	a, b := dial(t, l), dial(t, l)
 	_, _ = a, b
@@ -77,8 +57,8 @@ func TestMaxConnections(t *testing.T) {
 	if _, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("third connection: read %v, want it closed", err)
 	}
-	if cnt.get(limit.SIPConnsFull) != 1 || l.Open() != 2 {
-		t.Fatalf("refused %d open %d", cnt.get(limit.SIPConnsFull), l.Open())
+	if cnt.Get(limit.SIPConnsFull) != 1 || l.Open() != 2 {
+		t.Fatalf("refused %d open %d", cnt.Get(limit.SIPConnsFull), l.Open())
 	}
 	ca.Close()
 	ca.Close() // twice counts once
@@ -97,7 +77,7 @@ func TestMaxConnections(t *testing.T) {
 
 // An idle connection is closed after Idle unless its remote is pinned.
 func TestIdleAndPin(t *testing.T) {
-	var cnt counts
+	var cnt limittest.Counts
 	l, accepted := listen(t, Config{Idle: 100 * time.Millisecond, Counter: &cnt, IdleClosed: limit.SIPConnIdle})
 	idle := dial(t, l)
 	srvIdle := <-accepted
@@ -134,8 +114,8 @@ func TestIdleAndPin(t *testing.T) {
 	if err := <-got; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("after unpin: %v, want closed", err)
 	}
-	if cnt.get(limit.SIPConnIdle) != 2 {
-		t.Fatalf("idle refusals %d, want 2", cnt.get(limit.SIPConnIdle))
+	if cnt.Get(limit.SIPConnIdle) != 2 {
+		t.Fatalf("idle refusals %d, want 2", cnt.Get(limit.SIPConnIdle))
 	}
 }
 
@@ -159,7 +139,7 @@ func TestAcceptBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cnt counts
+	var cnt limittest.Counts
 	l := Wrap(&fakeListener{Listener: raw, fails: 3}, Config{Counter: &cnt, AcceptError: limit.SIPAcceptError})
 	defer l.Close()
 	dial(t, l)
@@ -168,8 +148,8 @@ func TestAcceptBacksOff(t *testing.T) {
 		t.Fatalf("Accept returned %v", err)
 	}
 	c.Close()
-	if cnt.get(limit.SIPAcceptError) != 3 {
-		t.Fatalf("accept errors counted %d, want 3", cnt.get(limit.SIPAcceptError))
+	if cnt.Get(limit.SIPAcceptError) != 3 {
+		t.Fatalf("accept errors counted %d, want 3", cnt.Get(limit.SIPAcceptError))
 	}
 	l.Close()
 	if _, err := l.Accept(); err == nil {

@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
 
 // fakeClock is a settable clock for cache freshness.
@@ -281,7 +284,7 @@ func TestCacheErrors(t *testing.T) {
 	fs := newFileServer(t)
 	fs.set("/big", strings.Repeat("b", 2000))
 	fs.set("/bad", "not audio")
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Refusals: &n})
 	defer c.Close()
 	k := c.NewCache(CacheConfig{MaxFetch: 1000, Decode: func(r io.Reader) ([]byte, error) {
@@ -303,8 +306,8 @@ func TestCacheErrors(t *testing.T) {
 		}
 	}
 	_, err := k.Get(ctx, "http://169.254.169.254/latest?token=x", log)
-	if !errors.Is(err, ErrRefused) || n.n.Load() != 1 || strings.Count(logs.String(), "fetch refused") != 1 {
-		t.Fatalf("refused: %v, %d counted, log:\n%s", err, n.n.Load(), logs.String())
+	if !errors.Is(err, ErrRefused) || n.Get(limit.URLPolicy) != 1 || strings.Count(logs.String(), "fetch refused") != 1 {
+		t.Fatalf("refused: %v, %d counted, log:\n%s", err, n.Get(limit.URLPolicy), logs.String())
 	}
 	if _, err := k.Get(ctx, "ftp://example.com/a.wav", log); err == nil {
 		t.Fatal("ftp fetched")

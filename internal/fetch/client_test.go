@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,44 +9,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
 
-// refusals counts what a client refused.
-type refusals struct{ n atomic.Int64 }
-
-func (r *refusals) Refused(l limit.Refusal) {
-	if l == limit.URLPolicy {
-		r.n.Add(1)
-	}
-}
-
-// logBuf collects log lines, safe for concurrent writes.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLog() (*slog.Logger, *logBuf) {
-	b := &logBuf{}
-	return slog.New(slog.NewTextHandler(b, nil)).With("call_sid", "CA1"), b
+// newLog returns a call's logger writing text lines, and what it wrote.
+func newLog() (*slog.Logger, *logtest.Buffer) {
+	log, b := logtest.Text(slog.LevelInfo)
+	return log.With("call_sid", "CA1"), b
 }
 
 // server starts an HTTP server on addr ("127.0.0.1:0" and the like) for t.
@@ -85,7 +59,7 @@ func get(t *testing.T, c *Client, rawURL string, log *slog.Logger) (string, erro
 // once, and logged with the call's id and both URLs without their query
 // strings.
 func TestRedirectToRefusedAddress(t *testing.T) {
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Refusals: &n})
 	defer c.Close()
 	var hits atomic.Int32
@@ -98,8 +72,8 @@ func TestRedirectToRefusedAddress(t *testing.T) {
 	if !errors.Is(err, ErrRefused) {
 		t.Fatalf("err %v, want refused", err)
 	}
-	if n.n.Load() != 1 || hits.Load() != 1 {
-		t.Fatalf("%d refusals counted, %d requests to the first hop", n.n.Load(), hits.Load())
+	if n.Get(limit.URLPolicy) != 1 || hits.Load() != 1 {
+		t.Fatalf("%d refusals counted, %d requests to the first hop", n.Get(limit.URLPolicy), hits.Load())
 	}
 	out := logs.String()
 	for _, want := range []string{"fetch refused by the URL policy", "call_sid=CA1", "url=http://169.254.169.254/latest/meta-data/",
@@ -116,7 +90,7 @@ func TestRedirectToRefusedAddress(t *testing.T) {
 // A host name is checked on the addresses it resolves to, when they are
 // dialed: redirects to a name are caught too.
 func TestNameResolvingToRefusedAddress(t *testing.T) {
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Policy: NewPolicy(PolicyConfig{DenyPrivate: true}), Refusals: &n})
 	defer c.Close()
 	target := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "secret") })
@@ -137,8 +111,8 @@ func TestNameResolvingToRefusedAddress(t *testing.T) {
 	if _, err := get(t, trusting, app.URL+"/next", log); !errors.Is(err, ErrRefused) {
 		t.Fatalf("redirect to localhost: %v, want refused", err)
 	}
-	if n.n.Load() != 2 || !strings.Contains(logs.String(), "redirected_from="+app.URL+"/next") {
-		t.Fatalf("%d refusals; log:\n%s", n.n.Load(), logs.String())
+	if n.Get(limit.URLPolicy) != 2 || !strings.Contains(logs.String(), "redirected_from="+app.URL+"/next") {
+		t.Fatalf("%d refusals; log:\n%s", n.Get(limit.URLPolicy), logs.String())
 	}
 }
 
@@ -166,7 +140,7 @@ func TestTrustedOrigin(t *testing.T) {
 // The gateway's own listener is refused, for HTTP and for WebSocket dials.
 func TestOwnListenerRefused(t *testing.T) {
 	gw := server(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "# metrics") })
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Refusals: &n})
 	defer c.Close()
 	if err := c.Policy().AddOwn(gw.Listener.Addr().String()); err != nil {
@@ -182,8 +156,8 @@ func TestOwnListenerRefused(t *testing.T) {
 	if !errors.As(err, &re) || re.Rule != RuleOwnListener {
 		t.Fatalf("ws dial: %v, want own listener refused", err)
 	}
-	if n.n.Load() != 2 {
-		t.Fatalf("%d refusals counted, want 2", n.n.Load())
+	if n.Get(limit.URLPolicy) != 2 {
+		t.Fatalf("%d refusals counted, want 2", n.Get(limit.URLPolicy))
 	}
 	if out := logs.String(); strings.Contains(out, "token=abc") || !strings.Contains(out, "url=ws://"+gw.Listener.Addr().String()+"/ws") {
 		t.Fatalf("log:\n%s", out)
@@ -208,7 +182,7 @@ func TestDialer(t *testing.T) {
 		}
 	}()
 	addr := ln.Addr().String()
-	var n refusals
+	var n limittest.Counts
 	c := New(Config{Policy: NewPolicy(PolicyConfig{DenyPrivate: true}), Trusted: "http://" + addr + "/app", Refusals: &n})
 	defer c.Close()
 	ctx := context.Background()
@@ -227,8 +201,8 @@ func TestDialer(t *testing.T) {
 	if _, err := c.Dialer(nil, "ws://localhost:"+port+"/x")(ctx, "tcp", "localhost:"+port); !errors.Is(err, ErrRefused) {
 		t.Fatalf("localhost: %v", err)
 	}
-	if n.n.Load() != 3 {
-		t.Fatalf("%d refusals counted, want 3", n.n.Load())
+	if n.Get(limit.URLPolicy) != 3 {
+		t.Fatalf("%d refusals counted, want 3", n.Get(limit.URLPolicy))
 	}
 }
 

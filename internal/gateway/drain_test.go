@@ -17,17 +17,6 @@ import (
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
-// mediaCount returns the media messages an app connection got so far.
-func mediaCount(c *wsapp.Conn) int {
-	n := 0
-	for _, m := range c.Messages() {
-		if strings.Contains(string(m.Data), `"event":"media"`) {
-			n++
-		}
-	}
-	return n
-}
-
 // lastEvent returns the event of the last message an app connection got.
 func lastEvent(t *testing.T, c *wsapp.Conn) string {
 	t.Helper()
@@ -42,14 +31,16 @@ func lastEvent(t *testing.T, c *wsapp.Conn) string {
 	return ev.Event
 }
 
-// statusOf returns the SIP status of a refused dial.
-func statusOf(t *testing.T, err error) *sipcaller.StatusError {
+// streamingCall starts a gateway with drain timeout drain and places a
+// call whose stream it returns, with the gateway and the call.
+func streamingCall(t *testing.T, drain time.Duration) (*gatewaytest.Env, *sipcaller.Call, *wsapp.Conn) {
 	t.Helper()
-	var se *sipcaller.StatusError
-	if !errors.As(err, &se) {
-		t.Fatalf("dial: %v, want a SIP refusal", err)
-	}
-	return se
+	env := gatewaytest.Start(t, gatewaytest.Options{Configure: func(cfg *gateway.Config) {
+		cfg.DrainTimeout = drain
+	}})
+	env.App.Doc("/app", streamDoc)
+	c := env.Dial(sipcaller.Config{})
+	return env, c, env.Accept()
 }
 
 // Shutdown drains: the call in progress goes on streaming, while a new
@@ -57,12 +48,7 @@ func statusOf(t *testing.T, err error) *sipcaller.StatusError {
 // where it applies) and the refusals are counted; when the caller hangs up,
 // Shutdown returns nil and the stream ended with stop.
 func TestShutdownDrainsLiveCalls(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{Configure: func(cfg *gateway.Config) {
-		cfg.DrainTimeout = 20 * time.Second
-	}})
-	env.App.Doc("/app", streamDoc)
-	c := env.Dial(sipcaller.Config{})
-	conn := env.Accept()
+	env, c, conn := streamingCall(t, 20*time.Second)
 	go func() { _ = c.SendAudio(env.Context(20*time.Second), assets.Speech()) }()
 	if err := conn.WaitFor(env.Context(5*time.Second), 10); err != nil {
 		t.Fatal(err)
@@ -73,12 +59,12 @@ func TestShutdownDrainsLiveCalls(t *testing.T) {
 	waitFor(t, 5*time.Second, env.GW.Draining, "draining")
 
 	// The live call goes on.
-	before := mediaCount(conn)
-	waitFor(t, 5*time.Second, func() bool { return mediaCount(conn) >= before+25 }, "media after Shutdown")
+	before := conn.MediaCount()
+	waitFor(t, 5*time.Second, func() bool { return conn.MediaCount() >= before+25 }, "media after Shutdown")
 
 	// New work is refused.
 	_, err := env.Caller.Dial(env.Context(5*time.Second), sipcaller.Config{Target: env.GW.SIPAddr(), From: "1", To: "2"})
-	if se := statusOf(t, err); se.Code != 503 || se.Header["retry-after"] != "20" {
+	if se := gatewaytest.Refusal(t, err); se.Code != 503 || se.Header["retry-after"] != "20" {
 		t.Fatalf("INVITE while draining: %d, Retry-After %q; want 503, 20", se.Code, se.Header["retry-after"])
 	}
 	r, err := env.Caller.Options(env.Context(5*time.Second), env.GW.SIPAddr())
@@ -192,7 +178,7 @@ func TestShutdownExpiredContextCuts(t *testing.T) {
 	if ev := lastEvent(t, conn); ev != "stop" {
 		t.Fatalf("last message %q, want stop", ev)
 	}
-	se := statusOf(t, <-slow)
+	se := gatewaytest.Refusal(t, <-slow)
 	if se.Code != 503 || !strings.Contains(se.Header["reason"], `text="Service Unavailable"`) {
 		t.Fatalf("INVITE in flight: %d %q, Reason %q; want 503 with a generic reason", se.Code, se.Reason, se.Header["reason"])
 	}
@@ -201,12 +187,7 @@ func TestShutdownExpiredContextCuts(t *testing.T) {
 // With DrainTimeout passed, the calls left are ended cleanly and Shutdown
 // returns nil.
 func TestShutdownDrainTimeoutEndsCalls(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{Configure: func(cfg *gateway.Config) {
-		cfg.DrainTimeout = 500 * time.Millisecond
-	}})
-	env.App.Doc("/app", streamDoc)
-	c := env.Dial(sipcaller.Config{})
-	conn := env.Accept()
+	env, c, conn := streamingCall(t, 500*time.Millisecond)
 	start := time.Now()
 	if err := env.GW.Shutdown(context.Background()); err != nil {
 		t.Fatalf("Shutdown: %v", err)

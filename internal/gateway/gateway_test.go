@@ -250,9 +250,7 @@ func TestGatewayHangsUpSIPpGetsBye(t *testing.T) {
 	if n := len(audio["inbound"]) / 160; n < 40 || n > 60 {
 		t.Fatalf("%d frames in a 1 s stream", n)
 	}
-	waitFor(t, 3*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "hangup verb"}) != nil
-	}, "a log of the hangup")
+	env.Logs.WaitFind(t, 3*time.Second, "INFO", "call ended", map[string]string{"reason": "hangup verb"})
 }
 
 // The caller hangs up: the stream gets stop after the BYE.
@@ -291,9 +289,7 @@ func TestCancelBeforeAnswer(t *testing.T) {
 			t.Fatalf("dial after CANCEL: %v, want 487", err)
 		}
 	}
-	waitFor(t, 5*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller cancelled"}) != nil
-	}, "a logged end after CANCEL")
+	env.Logs.WaitFind(t, 5*time.Second, "INFO", "call ended", map[string]string{"reason": "caller cancelled"})
 }
 
 // SIPp cancels its INVITE while the app is still answering: 200 for the
@@ -308,9 +304,7 @@ func TestSIPpCancelGets487(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res.Output)
 	}
-	waitFor(t, 5*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller cancelled"}) != nil
-	}, "a logged end after CANCEL")
+	env.Logs.WaitFind(t, 5*time.Second, "INFO", "call ended", map[string]string{"reason": "caller cancelled"})
 	if n := len(env.WS.Conns()); n != 0 {
 		t.Fatalf("%d streams opened for a cancelled call", n)
 	}
@@ -400,9 +394,7 @@ func TestWebSocketRefusedCallGoesOn(t *testing.T) {
 	if line == nil || line["call_sid"] != callSid(t, env) {
 		t.Fatalf("no error log with CallSid, URL and cause:\n%s", env.Logs.String())
 	}
-	waitFor(t, 3*time.Second, func() bool {
-		return env.Logs.Find("INFO", "call ended", map[string]string{"reason": "caller hung up"}) != nil
-	}, "the call going on to the caller's BYE")
+	env.Logs.WaitFind(t, 3*time.Second, "INFO", "call ended", map[string]string{"reason": "caller hung up"})
 }
 
 // <Stop><Stream name> stops that stream only.
@@ -481,22 +473,15 @@ func TestPlayReachesCaller(t *testing.T) {
 	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Play>{{.App}}/prompt.wav</Play><Hangup/></Response>`)
 	env.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
-	a, err := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prompt, _ := a.ULaw8k()
+	prompt := gatewaytest.PromptULaw(t)
 	c := env.Dial(sipcaller.Config{})
 	select {
 	case <-c.Ended():
 	case <-time.After(10 * time.Second):
 		t.Fatal("no BYE after the Play")
 	}
-	var got []byte
 	pk := c.Received()
-	for _, p := range pk {
-		got = append(got, p.Payload...)
-	}
+	got := sipcaller.Payloads(pk)
 	if !bytes.HasPrefix(got, prompt) {
 		t.Fatalf("caller heard %d bytes, not the %d-byte prompt", len(got), len(prompt))
 	}
@@ -516,8 +501,7 @@ func TestSIPpEchoesPlayIntoStream(t *testing.T) {
 	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/echo"/></Start><Play>{{.App}}/prompt.wav</Play><Pause length="1"/><Hangup/></Response>`)
 	env.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
-	a, _ := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	prompt, _ := a.ULaw8k()
+	prompt := gatewaytest.PromptULaw(t)
 	dir := t.TempDir()
 	// SIPp sends nothing of its own: every packet the gateway gets is an echo.
 	res, err := sipp.Run(env.Context(30*time.Second), sipp.Options{
@@ -667,10 +651,10 @@ func TestDTMFOneDigitPerEvent(t *testing.T) {
 		if err := c.SendDTMF(d, 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the caller's pause between digits
 	}
-	waitFor(t, 3*time.Second, func() bool { return len(dtmfDigits(env)) >= 3 }, "three digits")
-	time.Sleep(200 * time.Millisecond)
+	env.Logs.Wait(t, 3*time.Second, "three digits", func() bool { return len(dtmfDigits(env)) >= 3 })
+	time.Sleep(200 * time.Millisecond) // watch: a repeated end packet must not count twice
 	if got := dtmfDigits(env); got != "11#" {
 		t.Fatalf("digits %q, want \"11#\"", got)
 	}
@@ -694,11 +678,13 @@ func TestReinviteHoldKeepsCall(t *testing.T) {
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()
 	go func() { _ = c.SendAudio(env.Context(5*time.Second), assets.Speech()[:8000]) }()
-	time.Sleep(300 * time.Millisecond)
+	if err := conn.WaitMedia(env.Context(5*time.Second), 15); err != nil { // the audio flows
+		t.Fatal(err)
+	}
 	if err := c.SendReinvite(env.Context(5*time.Second), "sendonly"); err != nil {
 		t.Fatalf("hold: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // on hold for a while
 	if err := c.SendReinvite(env.Context(5*time.Second), "sendrecv"); err != nil {
 		t.Fatalf("unhold: %v", err)
 	}
@@ -709,6 +695,7 @@ func TestReinviteHoldKeepsCall(t *testing.T) {
 		t.Fatal("the call ended on hold")
 	case <-time.After(500 * time.Millisecond):
 	}
+	waitInbound(t, env, conn, assets.Speech()[:8000])
 	_ = c.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	in := checkCarrierX(t, conn, callSid(t, env), []string{"inbound"}, nil)["inbound"]
@@ -741,7 +728,7 @@ func TestAfterAnswerFailuresAndDocumentEnd(t *testing.T) {
 		t.Fatal("no BYE at the end of the document")
 	}
 	heard, _ := callerAudio(c)
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	if !bytes.HasPrefix(heard, append(append([]byte(nil), prompt...), prompt...)) {
 		t.Fatalf("loop=2: heard %d bytes, want the %d-byte prompt twice", len(heard), len(prompt))
 	}

@@ -109,7 +109,7 @@ func TestMetricsMoveWhileCallRuns(t *testing.T) {
 	if got := after.Get("callstream_calls_ended_total", "outcome="+gateway.OutcomeRemoteHangup); got != 1 {
 		t.Fatalf("calls_ended_total{remote_hangup} = %v, want 1", got)
 	}
-	if got := after.Get("callstream_stream_media_sent_total"); got != float64(mediaCount(conn)) {
-		t.Fatalf("media sent %v, the app got %d", got, mediaCount(conn))
+	if got := after.Get("callstream_stream_media_sent_total"); got != float64(conn.MediaCount()) {
+		t.Fatalf("media sent %v, the app got %d", got, conn.MediaCount())
 	}
 }

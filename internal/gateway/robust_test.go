@@ -27,7 +27,9 @@ func TestAppFailureAffectsNoOtherCall(t *testing.T) {
 	speech := assets.Speech()[:24000] // 3 s
 	sent := make(chan error, 1)
 	go func() { sent <- a.SendAudio(env.Context(10*time.Second), speech) }()
-	time.Sleep(500 * time.Millisecond)
+	if err := conn.WaitMedia(env.Context(5*time.Second), 25); err != nil { // call A is half a second into its audio
+		t.Fatal(err)
+	}
 	env.App.Doc("/app", `<Response><Start><Stream/></Start><Dance/></Response>`)
 	_, err := env.Caller.Dial(env.Context(5*time.Second), sipcaller.Config{Target: env.GW.SIPAddr(), From: "1", To: "2"})
 	if se := (*sipcaller.StatusError)(nil); !errors.As(err, &se) || se.Code != 500 {
@@ -36,7 +38,7 @@ func TestAppFailureAffectsNoOtherCall(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitInbound(t, env, conn, speech)
 	_ = a.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	ms := track(parseAll(t, conn), "inbound")
@@ -69,9 +71,9 @@ func TestStalledStreamDoesNotDelayAnother(t *testing.T) {
 	if err := c.SendAudio(env.Context(15*time.Second), speech); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	_ = c.Hangup(env.Context(5 * time.Second))
 	ok := conns["/ok"]
+	waitInbound(t, env, ok, speech)
+	_ = c.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, ok, 5*time.Second)
 	ms := track(parseAll(t, ok), "inbound")
 	if !bytes.Contains(audioOf(t, ms), speech) {
@@ -105,7 +107,7 @@ func TestAppClosingAStartStream(t *testing.T) {
 		t.Fatal("the document did not go on to its end")
 	}
 	heard, _ := callerAudio(c)
-	if !bytes.Contains(heard, promptULaw(t)) {
+	if !bytes.Contains(heard, gatewaytest.PromptULaw(t)) {
 		t.Fatal("the <Play> after the stream closed did not play")
 	}
 	if env.Logs.Find("INFO", "stream ended", map[string]string{"stream": "s"}) == nil {
@@ -119,12 +121,22 @@ func TestPlayLoopForever(t *testing.T) {
 	withPrompt(env)
 	env.App.Doc("/app", `<Response><Play loop="0">{{.App}}/prompt.wav</Play></Response>`)
 	c := env.Dial(sipcaller.Config{})
-	prompt := promptULaw(t)
-	time.Sleep(time.Duration(len(prompt))*time.Second/8000*3 + 500*time.Millisecond)
+	prompt := gatewaytest.PromptULaw(t)
+	err := c.WaitReceived(env.Context(15*time.Second), "the prompt three times", func(ps []sipcaller.Packet) bool {
+		return bytes.Count(sipcaller.Payloads(ps), prompt) >= 3
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = c.Hangup(env.Context(5 * time.Second))
 	heard, _ := callerAudio(c)
-	if n := bytes.Count(heard, prompt); n < 3 {
-		t.Fatalf("heard the prompt %d times in 3.5 plays' time", n)
+	// The third play ends within 3.5 plays' time, counted in frames heard.
+	end := 0
+	for range 3 {
+		end += bytes.Index(heard[end:], prompt) + len(prompt)
+	}
+	if limit := 3*len(prompt) + 25*160; end > limit {
+		t.Fatalf("the third play ended %d frames in, want at most %d (3.5 plays)", end/160, limit/160)
 	}
 }
 
@@ -146,7 +158,7 @@ func TestPCMACallerHearsALaw(t *testing.T) {
 		}
 		alaw = append(alaw, p.Payload...)
 	}
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	want := make([]byte, len(prompt))
 	for i, b := range prompt {
 		want[i] = media.ULawToALaw(b)
@@ -166,7 +178,7 @@ func TestInvalidDocumentRunsNothing(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 500 {
 		t.Fatalf("%v, want a 500", err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // watch: no stream may open
 	if n := len(env.WS.Conns()); n != 0 {
 		t.Fatalf("%d streams opened for an invalid document", n)
 	}

@@ -10,12 +10,8 @@ import (
 	"testing"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
-
-// counter counts refusals for the tests.
-type counter map[limit.Refusal]int
-
-func (c counter) Refused(r limit.Refusal) { c[r]++ }
 
 // apiRouter is a router with one API endpoint and one open one.
 func apiRouter(tokens []string, c limit.Counter, log *slog.Logger) *Router {
@@ -52,7 +48,7 @@ func jsonError(t *testing.T, w *httptest.ResponseRecorder) string {
 // Without a token the API is off: 403 saying how to turn it on; open
 // endpoints answer.
 func TestRouterAPIOffWithoutTokens(t *testing.T) {
-	c := counter{}
+	c := &limittest.Counts{}
 	r := apiRouter(nil, c, slog.New(slog.DiscardHandler))
 	w := serve(r, "/api", "Bearer anything")
 	if w.Code != http.StatusForbidden || jsonError(t, w) != apiOffMessage {
@@ -64,7 +60,7 @@ func TestRouterAPIOffWithoutTokens(t *testing.T) {
 	if w := serve(r, "/open", ""); w.Code != http.StatusOK || w.Body.String() != "open\n" {
 		t.Fatalf("open endpoint: %d %s", w.Code, w.Body)
 	}
-	if len(c) != 0 {
+	if c.Total() != 0 {
 		t.Fatalf("counted %v", c)
 	}
 	if got := strings.Join(r.Guarded(), ","); got != "GET /api" {
@@ -75,7 +71,7 @@ func TestRouterAPIOffWithoutTokens(t *testing.T) {
 // A missing or wrong token gets 401 with WWW-Authenticate and a JSON
 // error, counted and logged without the token; a right one passes.
 func TestRouterBearerTokens(t *testing.T) {
-	c := counter{}
+	c := &limittest.Counts{}
 	var logs bytes.Buffer
 	r := apiRouter([]string{"first-token-0123456789", "second-token-0123456789"}, c, slog.New(slog.NewTextHandler(&logs, nil)))
 	for _, tc := range []struct {
@@ -108,8 +104,8 @@ func TestRouterBearerTokens(t *testing.T) {
 			jsonError(t, w)
 		})
 	}
-	if c[limit.APIToken] != 6 {
-		t.Fatalf("api_token counted %d times, want 6", c[limit.APIToken])
+	if c.Get(limit.APIToken) != 6 {
+		t.Fatalf("api_token counted %d times, want 6", c.Get(limit.APIToken))
 	}
 	out := logs.String()
 	if !strings.Contains(out, "HTTP API request refused") || !strings.Contains(out, "path=/api") {

@@ -6,14 +6,7 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"net/url"
-	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,158 +14,10 @@ import (
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/media"
-	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/tlstest"
 	"github.com/callstream/callstream/internal/wsapp"
 )
-
-// wmsg is a stream message as the app sees it, in either dialect.
-type wmsg struct {
-	raw            []byte
-	at             time.Time
-	Event          string          `json:"event"`
-	SequenceNumber json.RawMessage `json:"sequenceNumber"`
-	StreamSid      string          `json:"streamSid"`
-	Start          struct {
-		CallID           string            `json:"callId"`
-		CallSid          string            `json:"callSid"`
-		AccountSid       string            `json:"accountSid"`
-		StreamSid        string            `json:"streamSid"`
-		Tracks           []string          `json:"tracks"`
-		CustomParameters json.RawMessage   `json:"customParameters"`
-		MediaFormat      map[string]any    `json:"mediaFormat"`
-		Params           map[string]string `json:"-"`
-	} `json:"start"`
-	Media struct {
-		Track     string          `json:"track"`
-		Chunk     json.RawMessage `json:"chunk"`
-		Timestamp json.RawMessage `json:"timestamp"`
-		Payload   string          `json:"payload"`
-	} `json:"media"`
-	Mark struct {
-		Name string `json:"name"`
-	} `json:"mark"`
-	DTMF struct {
-		Track string `json:"track"`
-		Digit string `json:"digit"`
-	} `json:"dtmf"`
-}
-
-func (m wmsg) ts(t *testing.T) int64 {
-	t.Helper()
-	v, err := strconv.ParseInt(strings.Trim(string(m.Media.Timestamp), `"`), 10, 64)
-	if err != nil {
-		t.Fatalf("timestamp %s: %v", m.Media.Timestamp, err)
-	}
-	return v
-}
-
-func (m wmsg) payload(t *testing.T) []byte {
-	t.Helper()
-	p, err := base64.StdEncoding.DecodeString(m.Media.Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func parseAll(t *testing.T, c *wsapp.Conn) []wmsg {
-	t.Helper()
-	var out []wmsg
-	for _, m := range c.Messages() {
-		var w wmsg
-		if err := json.Unmarshal(m.Data, &w); err != nil {
-			t.Fatalf("message %q: %v", m.Data, err)
-		}
-		w.raw, w.at = m.Data, m.At
-		out = append(out, w)
-	}
-	return out
-}
-
-// track returns the media messages of one track.
-func track(ms []wmsg, name string) []wmsg {
-	var out []wmsg
-	for _, m := range ms {
-		if m.Event == "media" && m.Media.Track == name {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func audioOf(t *testing.T, ms []wmsg) []byte {
-	var b []byte
-	for _, m := range ms {
-		b = append(b, m.payload(t)...)
-	}
-	return b
-}
-
-// callerAudio returns what the caller heard, in arrival order.
-func callerAudio(c *sipcaller.Call) ([]byte, []sipcaller.Packet) {
-	pk := c.Received()
-	var b []byte
-	for _, p := range pk {
-		b = append(b, p.Payload...)
-	}
-	return b, pk
-}
-
-// gaps returns the inter-arrival gaps of packets.
-// arrivals returns when each packet arrived.
-func arrivals(pk []sipcaller.Packet) []time.Time {
-	out := make([]time.Time, len(pk))
-	for i, p := range pk {
-		out[i] = p.Arrival
-	}
-	return out
-}
-
-func gaps(pk []sipcaller.Packet) []time.Duration {
-	var g []time.Duration
-	for i := 1; i < len(pk); i++ {
-		g = append(g, pk[i].Arrival.Sub(pk[i-1].Arrival))
-	}
-	return g
-}
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	i := int(p * float64(len(s)-1))
-	return s[i]
-}
-
-func promptULaw(t *testing.T) []byte {
-	t.Helper()
-	a, err := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := a.ULaw8k()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-func acceptN(t *testing.T, env *gatewaytest.Env, n int) map[string]*wsapp.Conn {
-	t.Helper()
-	out := map[string]*wsapp.Conn{}
-	for i := 0; i < n; i++ {
-		c := env.Accept()
-		out[c.Path] = c
-	}
-	return out
-}
-
-func withPrompt(env *gatewaytest.Env) {
-	env.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
-}
 
 // "A unidirectional Stream is a background activity ... FlexML continues";
 // "your application is not sending any audio into the call".
@@ -187,7 +32,7 @@ func TestUnidirectionalIsBackgroundAndOneWay(t *testing.T) {
 	go func() { _ = c.SendAudio(env.Context(5*time.Second), assets.Speech()[:16000]) }()
 	<-c.Ended()
 	heard, _ := callerAudio(c)
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	if !bytes.HasPrefix(heard, prompt) || bytes.Contains(heard, bytes.Repeat([]byte{0x55}, 160)) {
 		t.Fatalf("caller heard %d bytes: want the prompt only", len(heard))
 	}
@@ -229,7 +74,7 @@ func TestStreamReorderLossDuplicate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitInbound(t, env, conn, frame(n-1))
 	_ = c.Hangup(env.Context(5 * time.Second))
 	gatewaytest.WaitClosed(t, conn, 5*time.Second)
 	ms := track(parseAll(t, conn), "inbound")
@@ -261,7 +106,7 @@ func TestStreamReorderLossDuplicate(t *testing.T) {
 // wss:// streams: the caller's audio reaches an app listening over TLS
 // intact, for <Start> and for <Connect>.
 func TestStreamOverWSS(t *testing.T) {
-	_, _, server, client := gatewaytest.TLSFiles(t)
+	_, _, server, client := tlstest.Files(t)
 	env := gatewaytest.Start(t, gatewaytest.Options{
 		WS:        wsapp.Options{TLS: server},
 		Configure: func(cfg *gateway.Config) { cfg.WSTLS = client },
@@ -276,7 +121,9 @@ func TestStreamOverWSS(t *testing.T) {
 	if err := c.SendAudio(env.Context(5*time.Second), speech); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	for _, conn := range conns {
+		waitInbound(t, env, conn, speech)
+	}
 	_ = c.Hangup(env.Context(5 * time.Second))
 	for path, conn := range conns {
 		gatewaytest.WaitClosed(t, conn, 5*time.Second)
@@ -309,7 +156,7 @@ func TestTracksOutboundBothMixed(t *testing.T) {
 	for _, cn := range conns {
 		gatewaytest.WaitClosed(t, cn, 5*time.Second)
 	}
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 
 	out := parseAll(t, conns["/out"])
 	if strings.Join(out[1].Start.Tracks, ",") != "outbound" || len(track(out, "inbound")) != 0 {
@@ -510,67 +357,6 @@ func TestParametersOrderAndRepeat(t *testing.T) {
 	}
 }
 
-// <Connect><Stream> blocks FlexML until the WebSocket closes; the app gets
-// the inbound track only; maxLength is ignored with a warning.
-func TestConnectBlocksUntilAppCloses(t *testing.T) {
-	var closedAt atomic.Int64
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		time.Sleep(time.Second)
-		closedAt.Store(time.Now().UnixNano())
-		_ = c.Close(1000, "bye")
-	}}})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi" track="both" maxLength="0.2"/></Connect><Redirect>/after</Redirect></Response>`)
-	env.App.Doc("/after", `<Response><Hangup/></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	go func() { _ = c.SendAudio(env.Context(5*time.Second), assets.Speech()) }()
-	conn := env.Accept()
-	<-c.Ended()
-	reqs := env.App.Requests()
-	if len(reqs) != 2 || reqs[1].Path != "/after" {
-		t.Fatalf("requests %+v", reqs)
-	}
-	if reqs[1].At.Before(time.Unix(0, closedAt.Load())) {
-		t.Fatal("the verb after </Connect> ran before the WebSocket closed")
-	}
-	ms := parseAll(t, conn)
-	if strings.Join(ms[1].Start.Tracks, ",") != "inbound" || len(track(ms, "outbound")) != 0 {
-		t.Fatalf("bidirectional start %s", ms[1].raw)
-	}
-	if n := len(track(ms, "inbound")); n < 40 {
-		t.Fatalf("maxLength was applied to <Connect>: %d frames", n)
-	}
-	// The app received the caller's audio byte for byte.
-	got := bytes.TrimLeft(audioOf(t, track(ms, "inbound")), "\xff") // silence before the caller's first packet
-	if len(got) < 4000 || !bytes.Contains(assets.Speech(), got[:4000]) {
-		t.Fatalf("the bidirectional app got %d bytes that are not the caller's audio", len(got))
-	}
-	if env.Logs.Find("WARN", "maxLength", nil) == nil || env.Logs.Find("WARN", "inbound track only", nil) == nil {
-		t.Fatal("missing warnings for track/maxLength on <Connect>")
-	}
-}
-
-// A <Connect> right after another finds the first stream gone: the verb
-// returns only once its stream has left the call.
-func TestConnectTwiceInARow(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		time.Sleep(200 * time.Millisecond)
-		_ = c.Close(1000, "")
-	}}})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/a"/></Connect><Connect><Stream url="{{.WS}}/b"/></Connect><Connect><Stream url="{{.WS}}/c"/></Connect><Hangup/></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	var paths []string
-	for range 3 {
-		paths = append(paths, env.Accept().Path)
-	}
-	<-c.Ended()
-	if strings.Join(paths, ",") != "/a,/b,/c" {
-		t.Fatalf("connections %v", paths)
-	}
-	if l := env.Logs.Find("ERROR", "stream not started", nil); l != nil {
-		t.Fatalf("a <Connect> was refused: %v", l)
-	}
-}
-
 // A name is free again as soon as <Stop> stopped its stream, even while
 // that stream's socket is still closing (here: an app that never answers
 // the close).
@@ -595,315 +381,4 @@ func TestRestartSameNameAfterStop(t *testing.T) {
 	if ms := parseAll(t, two); len(track(ms, "inbound")) < 30 {
 		t.Fatalf("second stream x carried %d frames", len(track(ms, "inbound")))
 	}
-}
-
-// "You can stop the bidirectional stream by ... ending the call."
-func TestConnectEndsWithCall(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect><Hangup/></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	conn := env.Accept()
-	time.Sleep(300 * time.Millisecond)
-	_ = c.Hangup(env.Context(5 * time.Second))
-	gatewaytest.WaitClosed(t, conn, 5*time.Second)
-	ms := parseAll(t, conn)
-	if ms[len(ms)-1].Event != "stop" {
-		t.Fatalf("last %s", ms[len(ms)-1].raw)
-	}
-}
-
-// The app's audio reaches the caller byte-exact and evenly paced, whatever
-// the chunk sizes; it is also the call's outbound track.
-func TestBidirectionalAudioExactAndPaced(t *testing.T) {
-	speech := assets.Speech()
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		if c.Path != "/bidi" {
-			return
-		}
-		// Odd chunk sizes, all at once: the gateway re-frames and paces.
-		for off, i := 0, 0; off < len(speech); i++ {
-			n := []int{1000, 333, 4000, 77, 2590}[i%5]
-			n = min(n, len(speech)-off)
-			_ = c.SendMedia(speech[off : off+n])
-			off += n
-		}
-	}}})
-	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/fork" track="outbound"/></Start><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	conns := acceptN(t, env, 2)
-	time.Sleep(3500 * time.Millisecond)
-	_ = c.Hangup(env.Context(5 * time.Second))
-	heard, pk := callerAudio(c)
-	if !bytes.HasPrefix(heard, speech) {
-		t.Fatalf("caller heard %d bytes, not the app's %d bytes", len(heard), len(speech))
-	}
-	if err := pacetest.Check(arrivals(pk[:len(speech)/160]), 20*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	gatewaytest.WaitClosed(t, conns["/fork"], 5*time.Second)
-	if !bytes.Contains(audioOf(t, track(parseAll(t, conns["/fork"]), "outbound")), speech[:16000]) {
-		t.Fatal("the app's audio is not the outbound track of the stream beside it")
-	}
-}
-
-// clear empties the queue at once: playback stops within one frame.
-func TestClearStopsPlaybackWithinOneFrame(t *testing.T) {
-	clearAt := make(chan time.Time, 1)
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		_ = c.SendMedia(bytes.Repeat([]byte{0x2A}, 8000*5))
-		time.Sleep(time.Second)
-		_ = c.SendText(`{"event":"clear"}`)
-		clearAt <- time.Now()
-	}}})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	conn := env.Accept()
-	at := <-clearAt
-	time.Sleep(500 * time.Millisecond)
-	_, pk := callerAudio(c)
-	var last time.Time
-	n := 0
-	for _, p := range pk {
-		if len(p.Payload) > 0 && p.Payload[0] == 0x2A {
-			last = p.Arrival
-			n++
-		}
-	}
-	if d := last.Sub(at); d > 25*time.Millisecond {
-		t.Fatalf("audio went on %s after clear", d)
-	}
-	if n < 40 || n > 60 {
-		t.Fatalf("%d frames played in the second before clear", n)
-	}
-	_ = c.Hangup(env.Context(5 * time.Second))
-	gatewaytest.WaitClosed(t, conn, 5*time.Second)
-}
-
-// App audio queued ahead of real time is bounded (--playout-limit); the
-// excess is dropped with a warning and counted.
-func TestPlayoutLimit(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{
-		Configure: func(cfg *gateway.Config) { cfg.PlayoutLimit = time.Second },
-		WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-			_ = c.SendMedia(bytes.Repeat([]byte{0x2B}, 8000*3))
-		}},
-	})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	conn := env.Accept()
-	time.Sleep(2 * time.Second)
-	heard, _ := callerAudio(c)
-	if n := bytes.Count(heard, []byte{0x2B}) / 160; n < 49 || n > 51 {
-		t.Fatalf("played %d frames of a 1 s bound", n)
-	}
-	if env.Logs.Find("WARN", "app audio dropped", nil) == nil {
-		t.Fatal("overflow not warned about")
-	}
-	_ = c.Hangup(env.Context(5 * time.Second))
-	gatewaytest.WaitClosed(t, conn, 5*time.Second)
-}
-
-// CarrierX neither issues nor answers mark; bad messages are warned about
-// and the stream goes on; a binary frame is raw µ-law audio.
-func TestCarrierXMarksBadMessagesAndBinary(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		_ = c.SendText(`{"event":"mark","mark":{"name":"m1"}}`)
-		_ = c.SendText(`{not json`)
-		_ = c.SendText(`{"event":"media","media":{"payload":"***"}}`)
-		_ = c.SendText(`{"event":"dance"}`)
-		_ = c.SendBinary(bytes.Repeat([]byte{0x3C}, 1600))
-	}}})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	conn := env.Accept()
-	time.Sleep(700 * time.Millisecond)
-	heard, _ := callerAudio(c)
-	if bytes.Count(heard, []byte{0x3C}) != 1600 {
-		t.Fatalf("binary audio: heard %d of 1600 bytes", bytes.Count(heard, []byte{0x3C}))
-	}
-	_ = c.Hangup(env.Context(5 * time.Second))
-	gatewaytest.WaitClosed(t, conn, 5*time.Second)
-	for _, m := range parseAll(t, conn) {
-		if m.Event == "mark" {
-			t.Fatal("CarrierX sent a mark")
-		}
-	}
-	if env.Logs.Find("WARN", "invalid message from app", nil) == nil {
-		t.Fatal("bad messages not warned about")
-	}
-}
-
-// A bidirectional stream that cannot connect is logged; the document goes on.
-func TestConnectFailureDocumentGoesOn(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Refuse: 503}})
-	env.App.Doc("/app", `<Response><Connect><Stream url="{{.WS}}/down"/></Connect><Redirect>/after</Redirect></Response>`)
-	env.App.Doc("/after", `<Response><Hangup/></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	select {
-	case <-c.Ended():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the document did not go on after a failed <Connect>")
-	}
-	if env.Logs.Find("ERROR", "stream failed", map[string]string{"url": env.WS.URL("/down"), "err": "503"}) == nil {
-		t.Fatal("connect failure not logged with its URL and cause")
-	}
-}
-
-// A WebSocket server that stops reading does not change the caller's RTP timing.
-func TestStalledAppDoesNotDisturbCaller(t *testing.T) {
-	speech := assets.Speech()
-	env := gatewaytest.Start(t, gatewaytest.Options{WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		_ = c.SendMedia(speech)
-		c.PauseReading()
-	}}})
-	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/fork" track="both"/></Start><Connect><Stream url="{{.WS}}/bidi"/></Connect></Response>`)
-	c := env.Dial(sipcaller.Config{})
-	acceptN(t, env, 2)
-	go func() { _ = c.SendAudio(env.Context(10*time.Second), bytes.Repeat(speech, 2)) }()
-	time.Sleep(3500 * time.Millisecond)
-	heard, pk := callerAudio(c)
-	if !bytes.HasPrefix(heard, speech) {
-		t.Fatal("caller did not hear the app's audio intact")
-	}
-	if err := pacetest.Check(arrivals(pk[:len(speech)/160]), 20*time.Millisecond); err != nil {
-		t.Fatalf("caller pacing with stalled apps: %v", err)
-	}
-	_ = c.Hangup(env.Context(5 * time.Second))
-}
-
-// The Twilio dialect: exact messages, dtmf on bidirectional streams, marks
-// when played and at once on clear, statusCallback events.
-func TestTwilioDialect(t *testing.T) {
-	markSent := make(chan time.Time, 1)
-	env := gatewaytest.Start(t, gatewaytest.Options{Dialect: "twilio", WS: wsapp.Options{Handler: func(c *wsapp.Conn) {
-		if c.Path != "/bidi" {
-			return
-		}
-		_ = c.WaitFor(env2ctx(), 2)
-		_ = c.SendJSON(map[string]any{"event": "media", "streamSid": "x", "media": map[string]string{"payload": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x4D}, 8000))}})
-		_ = c.SendJSON(map[string]any{"event": "mark", "streamSid": "x", "mark": map[string]string{"name": "played-1s"}})
-		markSent <- time.Now()
-		time.Sleep(1500 * time.Millisecond)
-		_ = c.SendJSON(map[string]any{"event": "media", "streamSid": "x", "media": map[string]string{"payload": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x4D}, 8000*5))}})
-		_ = c.SendJSON(map[string]any{"event": "mark", "streamSid": "x", "mark": map[string]string{"name": "cleared"}})
-		time.Sleep(200 * time.Millisecond)
-		_ = c.SendJSON(map[string]any{"event": "clear", "streamSid": "x"})
-	}}})
-	env.App.Doc("/app", `<Response>
-<Start><Stream url="{{.WS}}/uni" name="fork" statusCallback="{{.App}}/status"><Parameter name="k" value="v"/></Stream></Start>
-<Connect><Stream url="{{.WS}}/bidi"/></Connect>
-</Response>`)
-	env.App.Doc("/status", "ok")
-	c := env.Dial(sipcaller.Config{DTMF: true})
-	conns := acceptN(t, env, 2)
-	sent := <-markSent
-	time.Sleep(300 * time.Millisecond)
-	if err := c.SendDTMF('5', 100*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second)
-	_ = c.Hangup(env.Context(5 * time.Second))
-	for _, cn := range conns {
-		gatewaytest.WaitClosed(t, cn, 5*time.Second)
-	}
-	sid := callSid(t, env)
-
-	uni := parseAll(t, conns["/uni"])
-	streamSid := uni[0].StreamSid
-	if !strings.HasPrefix(streamSid, "MZ") || string(uni[0].raw) != `{"event":"connected","protocol":"Call","version":"1.0.0","streamSid":"`+streamSid+`"}` {
-		t.Fatalf("connected %s", uni[0].raw)
-	}
-	wantStart := `{"event":"start","sequenceNumber":"1","start":{"accountSid":"","streamSid":"` + streamSid + `","callSid":"` + sid +
-		`","tracks":["inbound"],"customParameters":{"k":"v"},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"` + streamSid + `"}`
-	if string(uni[1].raw) != wantStart {
-		t.Fatalf("start\n got %s\nwant %s", uni[1].raw, wantStart)
-	}
-	m := uni[2]
-	if string(m.SequenceNumber) != `"2"` || string(m.Media.Chunk) != `"1"` || m.Media.Timestamp[0] != '"' || m.StreamSid != streamSid {
-		t.Fatalf("media %s", m.raw)
-	}
-	last := uni[len(uni)-1]
-	if want := `{"event":"stop","sequenceNumber":"` + strconv.Itoa(len(uni)-1) + `","stop":{"accountSid":"","callSid":"` + sid + `"},"streamSid":"` + streamSid + `"}`; string(last.raw) != want {
-		t.Fatalf("stop\n got %s\nwant %s", last.raw, want)
-	}
-	for _, x := range uni {
-		if x.Event == "dtmf" {
-			t.Fatal("dtmf sent on a unidirectional stream")
-		}
-	}
-
-	bidi := parseAll(t, conns["/bidi"])
-	var marks []wmsg
-	var dtmf []wmsg
-	for _, x := range bidi {
-		switch x.Event {
-		case "mark":
-			marks = append(marks, x)
-		case "dtmf":
-			dtmf = append(dtmf, x)
-		}
-	}
-	if len(dtmf) != 1 || dtmf[0].DTMF.Digit != "5" || dtmf[0].DTMF.Track != "inbound_track" {
-		t.Fatalf("dtmf events %+v", dtmf)
-	}
-	if len(marks) != 2 || marks[0].Mark.Name != "played-1s" || marks[1].Mark.Name != "cleared" {
-		t.Fatalf("marks %+v", marks)
-	}
-	if d := marks[0].at.Sub(sent); d < 900*time.Millisecond || d > 1300*time.Millisecond {
-		t.Fatalf("mark came back %s after 1 s of audio was queued: want when played", d)
-	}
-	// The second mark came back at clear, long before its 5 s of audio could play.
-	if d := marks[1].at.Sub(sent); d > 2500*time.Millisecond {
-		t.Fatalf("mark pending at clear came back %s after", d)
-	}
-
-	waitFor(t, 3*time.Second, func() bool {
-		n := 0
-		for _, r := range env.App.Requests() {
-			if r.Path == "/status" {
-				n++
-			}
-		}
-		return n >= 2
-	}, "statusCallback requests")
-	var events []string
-	for _, r := range env.App.Requests() {
-		if r.Path == "/status" {
-			events = append(events, r.Form.Get("StreamEvent"))
-			if r.Form.Get("CallSid") != sid || r.Form.Get("StreamSid") != streamSid || r.Form.Get("StreamName") != "fork" {
-				t.Fatalf("status callback form %v", url.Values(r.Form))
-			}
-		}
-	}
-	if strings.Join(events, ",") != "stream-started,stream-stopped" {
-		t.Fatalf("status events %v", events)
-	}
-}
-
-// env2ctx bounds a wait inside a WebSocket app handler.
-func env2ctx() context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	time.AfterFunc(6*time.Second, cancel)
-	return ctx
-}
-
-// statusCallback reports stream-error when the socket cannot be opened.
-func TestTwilioStatusCallbackError(t *testing.T) {
-	env := gatewaytest.Start(t, gatewaytest.Options{Dialect: "twilio", WS: wsapp.Options{Refuse: 403}})
-	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/x" statusCallback="{{.App}}/status" statusCallbackMethod="GET"/></Start><Pause length="0.5"/><Hangup/></Response>`)
-	env.App.Doc("/status", "ok")
-	c := env.Dial(sipcaller.Config{})
-	<-c.Ended()
-	waitFor(t, 3*time.Second, func() bool {
-		var ev []string
-		for _, r := range env.App.Requests() {
-			if r.Path == "/status" && r.Method == "GET" {
-				ev = append(ev, r.Query.Get("StreamEvent"))
-				if r.Query.Get("StreamEvent") == "stream-error" && !strings.Contains(r.Query.Get("StreamError"), "403") {
-					t.Fatalf("stream-error without the cause: %v", r.Query)
-				}
-			}
-		}
-		return strings.Join(ev, ",") == "stream-error,stream-stopped"
-	}, "stream-error then stream-stopped")
 }

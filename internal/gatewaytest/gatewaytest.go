@@ -7,7 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/gateway"
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -169,69 +170,6 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out.Bytes())
 }
 
-// Logs collects the gateway's log lines (JSON) for assertions.
-type Logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (l *Logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// Lines returns every log record decoded.
-func (l *Logs) Lines() []map[string]any {
-	l.mu.Lock()
-	data := append([]byte(nil), l.buf.Bytes()...)
-	l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var m map[string]any
-		if json.Unmarshal(line, &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// Find returns the first record at level (e.g. "ERROR") whose message
-// contains msg and which has every attribute in attrs with a value that
-// contains the given text.
-func (l *Logs) Find(level, msg string, attrs map[string]string) map[string]any {
-	for _, m := range l.Lines() {
-		if level != "" && m["level"] != level {
-			continue
-		}
-		if s, _ := m["msg"].(string); !strings.Contains(s, msg) {
-			continue
-		}
-		ok := true
-		for k, want := range attrs {
-			if !strings.Contains(fmt.Sprint(m[k]), want) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return m
-		}
-	}
-	return nil
-}
-
-// String returns all logs as text.
-func (l *Logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // Env is a running gateway with its app, WebSocket app and caller.
 type Env struct {
 	T      testing.TB
@@ -239,7 +177,7 @@ type Env struct {
 	App    *App
 	WS     *wsapp.Server
 	Caller *sipcaller.Client
-	Logs   *Logs
+	Logs   *logtest.Buffer
 	ctx    context.Context
 }
 
@@ -276,7 +214,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if opts.AppPath == "" {
 		opts.AppPath = "/app"
 	}
-	logs := &Logs{}
+	logs := &logtest.Buffer{}
 	d, err := gateway.Dialect(opts.Dialect)
 	if err != nil {
 		t.Fatal(err)
@@ -389,6 +327,17 @@ func (e *Env) Accept() *wsapp.Conn {
 		e.T.Fatal(err)
 	}
 	return c
+}
+
+// Refusal returns the SIP refusal (the final non-2xx response) of a dial
+// that must fail, and fails t when err is not one.
+func Refusal(t testing.TB, err error) *sipcaller.StatusError {
+	t.Helper()
+	var se *sipcaller.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("dial: %v, want a SIP refusal", err)
+	}
+	return se
 }
 
 // WaitClosed waits until the gateway closed the WebSocket connection.

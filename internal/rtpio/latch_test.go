@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,31 +12,24 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
-
-// refusals counts limit.RTPSource refusals.
-type refusals struct{ n atomic.Int64 }
-
-func (c *refusals) Refused(r limit.Refusal) {
-	if r == limit.RTPSource {
-		c.n.Add(1)
-	}
-}
 
 // direct drives a Receiver with handlePacket calls, without a socket, so
 // that synctest's clock governs the latch's grace and the warnings.
 type direct struct {
 	r    *Receiver
 	rec  *recorder
-	ref  *refusals
-	logs *bytes.Buffer
+	ref  *limittest.Counts
+	logs *logtest.Buffer
 }
 
 func newDirect(t *testing.T, cfg ReceiverConfig) *direct {
 	t.Helper()
-	d := &direct{rec: &recorder{}, ref: &refusals{}, logs: &bytes.Buffer{}}
+	d := &direct{rec: &recorder{}, ref: &limittest.Counts{}}
 	cfg.Refusals = d.ref
-	cfg.Logger = slog.New(slog.NewTextHandler(d.logs, nil))
+	cfg.Logger, d.logs = logtest.Text(slog.LevelInfo)
 	d.r = NewReceiver(nil, cfg)
 	d.r.h = d.rec
 	t.Cleanup(func() {
@@ -114,7 +106,7 @@ func TestLatchFirstSourceDropsOthers(t *testing.T) {
 		if st := d.r.Stats(); st != (ReceiverStats{Packets: 2, Frames: 2, Foreign: 3}) {
 			t.Fatalf("stats %+v", st)
 		}
-		if n := d.ref.n.Load(); n != 3 {
+		if n := d.ref.Get(limit.RTPSource); n != 3 {
 			t.Fatalf("%d rtp_source refusals, want 3", n)
 		}
 		if got := d.r.LastPacket(); !got.After(last) {
@@ -245,7 +237,7 @@ func TestLatchWarnsOncePerPeriod(t *testing.T) {
 			!strings.Contains(warns[2], "dropped=1010") {
 			t.Fatalf("warnings:\n%s", strings.Join(warns, "\n"))
 		}
-		if n := d.ref.n.Load(); n != 1010 {
+		if n := d.ref.Get(limit.RTPSource); n != 1010 {
 			t.Fatalf("%d refusals, want 1010", n)
 		}
 	})
@@ -254,7 +246,7 @@ func TestLatchWarnsOncePerPeriod(t *testing.T) {
 // Over real sockets: a stranger on another loopback address sending the
 // caller's own SSRC and sequence numbers gets nothing through.
 func TestReceiverLatchOverUDP(t *testing.T) {
-	ref := &refusals{}
+	ref := &limittest.Counts{}
 	g := startRig(t, ReceiverConfig{Refusals: ref})
 	g.recv.Relatch(g.peer.addr()) // as the call does with its SDP address
 	other := newPeerAt(t, netip.MustParseAddr("127.0.0.2"), g.conn.LocalAddr())
@@ -268,8 +260,8 @@ func TestReceiverLatchOverUDP(t *testing.T) {
 	g.peer.audio(t, 2)
 	g.expect(t, "1 2")
 	g.expectStats(t, ReceiverStats{Packets: 2, Frames: 2, Foreign: 8})
-	if ref.n.Load() != 8 {
-		t.Fatalf("%d refusals, want 8", ref.n.Load())
+	if ref.Get(limit.RTPSource) != 8 {
+		t.Fatalf("%d refusals, want 8", ref.Get(limit.RTPSource))
 	}
 	if g.recv.Source() != g.peer.addr() {
 		t.Fatalf("latched to %v, want %v", g.recv.Source(), g.peer.addr())

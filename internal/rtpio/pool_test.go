@@ -186,10 +186,7 @@ func TestDualStackConn(t *testing.T) {
 	p := newPeer(t, netip.AddrPortFrom(loopback, c.LocalAddr().Port()))
 	r.SetRemoteFilter(p.addr())
 	p.audio(t, 1)
-	deadline := time.Now().Add(2 * time.Second)
-	for len(rec.snapshot()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	rec.waitEvents(t, 1)
 	if got := rec.summary(); got != "1" {
 		t.Fatalf("events %q, stats %+v", got, r.Stats())
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/voximplant"
 )
@@ -82,16 +83,16 @@ func TestEncoders(t *testing.T) {
 func TestPCM16EncoderQuality(t *testing.T) {
 	e, _ := lookupEncoding("PCM16")
 	enc, _ := e.newEncoder()
-	in := media.EncodeULaw(nil, tone(16000, 8000, 1000, 8000))
+	in := media.EncodeULaw(nil, voxtest.Tone(16000, 8000, 1000, 8000))
 	var out []byte
 	for i := 0; i+160 <= len(in); i += 160 {
 		out = enc.Encode(out, in[i:i+160])
 	}
 	s := media.PCM16LEToSamples(nil, out)[1000:31000]
-	if f := power(s, 16000, 1000) / total(s); f < 0.99 {
+	if f := voxtest.Power(s, 16000, 1000) / voxtest.MeanPower(s); f < 0.99 {
 		t.Errorf("1 kHz holds %.4f of the power", f)
 	}
-	if img := 10 * math.Log10(power(s, 16000, 7000)/power(s, 16000, 1000)); img > -60 {
+	if img := 10 * math.Log10(voxtest.Power(s, 16000, 7000)/voxtest.Power(s, 16000, 1000)); img > -60 {
 		t.Errorf("image at 7 kHz %.1f dB", img)
 	}
 }
@@ -99,7 +100,7 @@ func TestPCM16EncoderQuality(t *testing.T) {
 // TestDecoders checks each decoder, including payloads that split a
 // 16-bit sample.
 func TestDecoders(t *testing.T) {
-	ulaw := clip(1000)
+	ulaw := voxtest.Clip(1000)
 	pcm := media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, ulaw))
 	alaw := make([]byte, len(ulaw))
 	media.TranscodeULawToALaw(alaw, ulaw)
@@ -133,7 +134,7 @@ func TestDecoders(t *testing.T) {
 	// PCM16 at 16 kHz: length halves and a tone survives, in odd chunks.
 	e, _ := lookupEncoding("PCM16")
 	d, _ := e.newDecoder()
-	in := media.SamplesToPCM16LE(nil, tone(16000, 16000, 1000, 8000))
+	in := media.SamplesToPCM16LE(nil, voxtest.Tone(16000, 16000, 1000, 8000))
 	var out []byte
 	for i := 0; i < len(in); i += 777 {
 		out, _ = d.decode(out, in[i:min(i+777, len(in))])
@@ -142,7 +143,7 @@ func TestDecoders(t *testing.T) {
 		t.Fatalf("PCM16: %d samples out of 16000, want 8000", len(out))
 	}
 	s := media.DecodeULaw(nil, out)[500:7500]
-	if f := power(s, 8000, 1000) / total(s); f < 0.99 {
+	if f := voxtest.Power(s, 8000, 1000) / voxtest.MeanPower(s); f < 0.99 {
 		t.Errorf("PCM16 decode: 1 kHz holds %.4f", f)
 	}
 }
@@ -160,7 +161,7 @@ func TestOpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		frame := media.EncodeULaw(nil, tone(160, 8000, 1000, 8000))
+		frame := media.EncodeULaw(nil, voxtest.Tone(160, 8000, 1000, 8000))
 		pkt := enc.Encode(nil, frame)
 		out, err := dec.decode(nil, pkt)
 		if err != nil || len(pkt) == 0 || len(out) != 160 || enc.SamplesPerFrame() != 960 {
@@ -181,9 +182,9 @@ func TestOpus(t *testing.T) {
 // one above 4 kHz is removed instead of folding back.
 func TestResampleTo8k(t *testing.T) {
 	for _, rate := range []int{11025, 22050, 44100, 48000, 6000} {
-		x := tone(rate, rate, 1000, 8000)
+		x := voxtest.Tone(rate, rate, 1000, 8000)
 		if rate > 8000 {
-			y := tone(rate, rate, 5500, 8000)
+			y := voxtest.Tone(rate, rate, 5500, 8000)
 			for i := range x {
 				x[i] += y[i] / 2
 			}
@@ -193,11 +194,11 @@ func TestResampleTo8k(t *testing.T) {
 			t.Fatalf("%d Hz: %d samples out, want 8000", rate, len(out))
 		}
 		s := out[1000:7000]
-		if f := power(s, 8000, 1000) / total(s); f < 0.98 {
+		if f := voxtest.Power(s, 8000, 1000) / voxtest.MeanPower(s); f < 0.98 {
 			t.Errorf("%d Hz: 1 kHz holds %.4f", rate, f)
 		}
 		// 5.5 kHz would alias to 2.5 kHz.
-		if a := 10 * math.Log10(power(s, 8000, 2500)/power(s, 8000, 1000)); rate > 8000 && a > -50 {
+		if a := 10 * math.Log10(voxtest.Power(s, 8000, 2500)/voxtest.Power(s, 8000, 1000)); rate > 8000 && a > -50 {
 			t.Errorf("%d Hz: alias at 2.5 kHz %.1f dB", rate, a)
 		}
 	}
@@ -210,7 +211,7 @@ func TestDTMFAudio(t *testing.T) {
 		t.Fatalf("%d bytes, %v", len(b), err)
 	}
 	s := media.DecodeULaw(nil, b[:800])
-	if f := (power(s, 8000, 770) + power(s, 8000, 1336)) / total(s); f < 0.95 {
+	if f := (voxtest.Power(s, 8000, 770) + voxtest.Power(s, 8000, 1336)) / voxtest.MeanPower(s); f < 0.95 {
 		t.Errorf("5: its two tones hold %.3f", f)
 	}
 	if _, err := dtmfAudio("5x"); err == nil {
@@ -265,7 +266,7 @@ func TestRemoteMediaNoAlloc(t *testing.T) {
 
 // TestEncodeNoAlloc checks the per-frame encoders and a clock pump.
 func TestEncodeNoAlloc(t *testing.T) {
-	frame := clip(160)
+	frame := voxtest.Clip(160)
 	dst := make([]byte, 0, 1024)
 	for _, name := range []string{"ULAW", "ALAW", "PCM8", "PCM16"} {
 		e, _ := lookupEncoding(name)
@@ -295,7 +296,7 @@ func BenchmarkRemoteMedia(b *testing.B) {
 }
 
 func BenchmarkEncodeFrame(b *testing.B) {
-	frame := clip(160)
+	frame := voxtest.Clip(160)
 	for _, name := range []string{"ULAW", "ALAW", "PCM8", "PCM16"} {
 		b.Run(name, func(b *testing.B) {
 			e, _ := lookupEncoding(name)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -84,7 +85,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   e.call.addEventListener(CallEvents.Connected, function () { Logger.write('inbound connected'); });
   VoxEngine.easyProcess(e.call, out);
 });`})
-	clip := ulawClip(160 * 150)
+	clip := voxtest.Clip(160 * 150)
 	var progress atomic.Int32
 	c := g.Dial(sipcaller.Config{OnProgress: func(code int) { progress.Store(int32(code)) }})
 	// easyProcess relayed the callee's ringing: the caller got 180.
@@ -98,7 +99,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if err := c.SendAudio(g.Context(10*time.Second), clip); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitHeard(t, g, c, clip) // back through the outgoing leg
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if n := inOrder(clip, frames); n != 150 {
 		t.Errorf("the caller heard %d of its 150 frames back through the outgoing leg", n)
 	}
-	if !bytes.Contains(payloads(received(c)), clip) {
+	if !bytes.Contains(sipcaller.Payloads(received(c)), clip) {
 		t.Errorf("the echo through the outgoing leg is not continuous")
 	}
 	if _, err := callee.Wait(); err != nil {
@@ -141,7 +142,7 @@ func postScenario(t *testing.T, g *gw, data any) {
 // is hung up (SIPp gets the BYE).
 func TestOutboundBotExample(t *testing.T) {
 	callee := startCallee(t, sipp.Params{PauseMs: 100, ExpectHeader: "X-Job", ExpectValue: "job-7"})
-	clip := ulawClip(160 * 100)
+	clip := voxtest.Clip(160 * 100)
 	var heard atomic.Int32
 	app := wsServer(t, func(c *wsapp.Conn) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -239,13 +240,13 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   e.call.addEventListener(CallEvents.Disconnected, function () { rec.stop(); });
   e.call.answer();
 });`})
-	clip := ulawClip(160 * 50)
+	clip := voxtest.Clip(160 * 50)
 	c := g.Dial(sipcaller.Config{})
 	g.waitText(t, "recording", 5*time.Second)
 	if err := c.SendAudio(g.Context(5*time.Second), clip); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	g.waitCallerFrames(t, "15551112222", 50, 10) // the whole clip, and 200 ms more for the recorder
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -10,16 +10,8 @@ import (
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
-
-// urlRefusals counts the URL policy's refusals.
-type urlRefusals struct{ n atomic.Int64 }
-
-func (u *urlRefusals) Refused(r limit.Refusal) {
-	if r == limit.URLPolicy {
-		u.n.Add(1)
-	}
-}
 
 // A scenario's Net requests, URL players and WebSockets go through the
 // client the gateway hands it: refused addresses fail with the rule named
@@ -32,7 +24,7 @@ func TestScenarioFetchPolicy(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = w.Write(assets.PromptWAV())
 	}))
-	var counted urlRefusals
+	var counted limittest.Counts
 	client := fetch.New(fetch.Config{Refusals: &counted})
 	t.Cleanup(client.Close)
 	e := newEnv(t, `
@@ -73,7 +65,7 @@ VoxEngine.addEventListener(AppEvents.Started, async function () {
 	}
 	e.logs.waitText(t, 5*time.Second, "ws closed *")
 	e.logs.waitText(t, 5*time.Second, "both ready")
-	if n := counted.n.Load(); n != 4 {
+	if n := counted.Get(limit.URLPolicy); n != 4 {
 		t.Errorf("%d refusals counted, want 4", n)
 	}
 	if n := hits.Load(); n != 1 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/callstream/callstream/internal/wsapp"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callstream/callstream/internal/wsapp"
 )
 
 // TestMain fails the run when goroutines of the package outlive the tests:
@@ -86,17 +87,24 @@ func (l *testLogs) find(match func(record) bool) record {
 // wait waits for a record matching.
 func (l *testLogs) wait(t testing.TB, d time.Duration, what string, match func(record) bool) record {
 	t.Helper()
+	var found record
+	l.until(t, d, "log record "+what, func() bool {
+		found = l.find(match)
+		return found != nil
+	})
+	return found
+}
+
+// until waits until cond holds, checking it now and after every record.
+func (l *testLogs) until(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.After(d)
-	for {
-		if r := l.find(match); r != nil {
-			return r
-		}
+	for !cond() {
 		select {
 		case <-l.notify:
 		case <-time.After(20 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("no log record %s within %s; logs:\n%s", what, d, l.dump())
-			return nil
+			t.Fatalf("no %s within %s; logs:\n%s", what, d, l.dump())
 		}
 	}
 }

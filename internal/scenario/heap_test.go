@@ -5,33 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
-
-// refusals is a limit.Counter for tests.
-type refusals struct {
-	mu sync.Mutex
-	m  map[limit.Refusal]int
-}
-
-func (r *refusals) Refused(x limit.Refusal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[limit.Refusal]int{}
-	}
-	r.m[x]++
-}
-
-func (r *refusals) get(x limit.Refusal) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[x]
-}
 
 // heapScript runs the expression of its session's custom data (when it
 // has one) in a callback; a session without keeps running and answers
@@ -49,10 +28,10 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 // heapEnv is a runtime running heapScript with a refusal counter. Its
 // callbacks may run 10 s, so that on a busy machine the heap limit, not
 // the time limit, ends them.
-func heapEnv(t *testing.T) (*env, *refusals) {
+func heapEnv(t *testing.T) (*env, *limittest.Counts) {
 	t.Helper()
 	e := newEnv(t, heapScript, func(c *Config) { c.Limits.CallbackTime = 10 * time.Second })
-	c := &refusals{}
+	c := &limittest.Counts{}
 	e.rt.UseGateway(Shared{Refusals: c})
 	return e, c
 }
@@ -83,7 +62,7 @@ func TestHeapLimitGrowth(t *testing.T) {
 		t.Errorf("err %q, want the growth named", msg)
 	}
 	e.waitEnded(t, bomb.ID, 10*time.Second)
-	if got := count.get(limit.ScenarioHeap); got != 1 {
+	if got := count.Get(limit.ScenarioHeap); got != 1 {
 		t.Errorf("scenario_heap counted %d times, want 1", got)
 	}
 	for _, text := range e.logs.texts(bomb.ID) {
@@ -150,7 +129,7 @@ func TestHeapGuardsRefuseOneCall(t *testing.T) {
 		}
 		t.Logf("%s: %s", expr, msg)
 		e.waitEnded(t, info.ID, 10*time.Second)
-		if got := count.get(limit.ScenarioHeap); got != i+1 {
+		if got := count.Get(limit.ScenarioHeap); got != i+1 {
 			t.Fatalf("%s: scenario_heap counted %d times, want %d", expr, got, i+1)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/scenario/voxtest"
 )
 
 // TestPlayers checks createURLPlayer (a µ-law WAV and a 22.05 kHz stereo
@@ -20,7 +21,7 @@ import (
 // createTTSPlayer with and without the TTS program.
 func TestPlayers(t *testing.T) {
 	t.Parallel()
-	x := tone(22050, 22050, 1000, 8000)
+	x := voxtest.Tone(22050, 22050, 1000, 8000)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/prompt.wav", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(assets.PromptWAV()) })
 	mux.HandleFunc("/tone.wav", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(stereoWAV(x, 22050)) })
@@ -87,7 +88,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 		t.Fatalf("tone: %d samples", len(s)-first)
 	}
 	mid := s[first+500 : first+7500]
-	if f := power(mid, 8000, 1000) / total(mid); f < 0.98 {
+	if f := voxtest.Power(mid, 8000, 1000) / voxtest.MeanPower(mid); f < 0.98 {
 		t.Errorf("22.05 kHz tone: 1 kHz holds %.3f at 8 kHz", f)
 	}
 	if haveTTS == nil {

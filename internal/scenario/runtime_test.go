@@ -208,10 +208,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	e.waitEnded(t, spin.ID, 5*time.Second)
 	// The other session goes on.
 	n := len(e.logs.texts(other.ID))
-	time.Sleep(250 * time.Millisecond)
-	if len(e.logs.texts(other.ID)) <= n {
-		t.Error("the other session stopped")
-	}
+	e.logs.until(t, 5*time.Second, "line from the other session: it stopped", func() bool { return len(e.logs.texts(other.ID)) > n })
 }
 
 // TestThrowingScript checks a top-level throw, a throw in a callback and a

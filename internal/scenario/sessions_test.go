@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
 
 // endOnRequest ends its session on the first request to its access URL.
@@ -39,7 +40,7 @@ func postStart(t *testing.T, e *env) (int, http.Header, map[string]any) {
 // once a session ends another may start.
 func TestSessionCap(t *testing.T) {
 	e := newEnv(t, endOnRequest, func(c *Config) { c.Bounds.Sessions = 2 })
-	count := &refusals{}
+	count := &limittest.Counts{}
 	e.rt.UseGateway(Shared{Refusals: count})
 	first := e.start(t, "")
 	e.start(t, "")
@@ -51,7 +52,7 @@ func TestSessionCap(t *testing.T) {
 		!strings.Contains(body["error"].(string), "too many scenario sessions") || body["limit"] != "scenario_sessions" {
 		t.Fatalf("POST over the cap: %d Retry-After=%q %v", code, h.Get("Retry-After"), body)
 	}
-	if got := count.get(limit.Sessions); got != 2 {
+	if got := count.Get(limit.Sessions); got != 2 {
 		t.Fatalf("scenario_sessions counted %d times, want 2", got)
 	}
 	if e.logs.find(func(r record) bool { return r["msg"] == "scenario session refused: too many sessions" }) == nil {
@@ -72,7 +73,7 @@ func TestSessionCap(t *testing.T) {
 // counted.
 func TestSessionRate(t *testing.T) {
 	e := newEnv(t, endOnRequest, func(c *Config) { c.Bounds.SessionRate = 0.1 }) // one, then one every 10 s
-	count := &refusals{}
+	count := &limittest.Counts{}
 	e.rt.UseGateway(Shared{Refusals: count})
 	if code, _, body := postStart(t, e); code != http.StatusOK {
 		t.Fatalf("first POST: %d %v", code, body)
@@ -82,7 +83,7 @@ func TestSessionRate(t *testing.T) {
 	if code != http.StatusTooManyRequests || retry < 1 || retry > 10 || body["limit"] != "scenario_session_rate" {
 		t.Fatalf("second POST: %d Retry-After=%q %v", code, h.Get("Retry-After"), body)
 	}
-	if got := count.get(limit.SessionRate); got != 1 {
+	if got := count.Get(limit.SessionRate); got != 1 {
 		t.Fatalf("scenario_session_rate counted %d times, want 1", got)
 	}
 	// Starting a session for a call is not rate limited.

@@ -101,21 +101,7 @@ func (e *Env) Bystander(t testing.TB) *Bystander {
 	if err != nil {
 		t.Fatalf("bystander call: %v", err)
 	}
-	b := &Bystander{env: e, call: c, path: path, sent: make(chan error, 1)}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.conn == nil {
-		for _, conn := range e.WS.Conns() {
-			if conn.Path == path {
-				b.conn = conn
-			}
-		}
-		if b.conn == nil {
-			if time.Now().After(deadline) {
-				t.Fatal("the bystander's stream did not connect")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	b := &Bystander{env: e, call: c, path: path, sent: make(chan error, 1), conn: ConnTo(t, e.WS, path)}
 	go func() { b.sent <- c.SendAudio(Context(t, 20*time.Second), assets.Speech()[:24000]) }()
 	return b
 }
@@ -131,9 +117,9 @@ func (b *Bystander) Check(t testing.TB) {
 	// once can overtake the last packet. Give the audio a moment to arrive
 	// (the check below still fails if it never does).
 	speech := assets.Speech()[:24000]
-	for deadline := time.Now().Add(3 * time.Second); !bytes.Contains(b.heard(), speech) && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	_ = b.conn.WaitUntil(Context(t, 3*time.Second), "the bystander's speech", func(msgs []wsapp.Message) bool {
+		return bytes.Contains(heardIn(msgs), speech)
+	})
 	if err := b.call.Hangup(Context(t, 5*time.Second)); err != nil {
 		t.Fatalf("bystander: hangup: %v", err)
 	}
@@ -170,11 +156,29 @@ func (b *Bystander) Check(t testing.TB) {
 	}
 }
 
+// Survived checks how an attack test ends: the process is still running,
+// the bystander call b (unless nil) came through intact, and goroutines,
+// file descriptors, RTP ports and calls are back to base within d.
+func (p *Proc) Survived(t testing.TB, b *Bystander, base Baseline, d time.Duration) {
+	t.Helper()
+	if !p.Alive() {
+		t.Fatalf("callstream serve exited during the test (exit code %d)", p.ExitCode())
+	}
+	if b != nil {
+		b.Check(t)
+	}
+	p.Settled(t, base, d)
+}
+
 // heard returns the audio of the media messages the bystander's app got so
 // far (messages that do not parse are skipped: Check reports them).
-func (b *Bystander) heard() []byte {
+func (b *Bystander) heard() []byte { return heardIn(b.conn.Messages()) }
+
+// heardIn returns the audio of the media messages among msgs, skipping
+// those that do not parse.
+func heardIn(msgs []wsapp.Message) []byte {
 	var audio []byte
-	for _, m := range b.conn.Messages() {
+	for _, m := range msgs {
 		ev, err := m.Parse()
 		if err != nil || ev.Event != "media" {
 			continue
@@ -187,15 +191,7 @@ func (b *Bystander) heard() []byte {
 }
 
 // Frames returns the media messages the bystander's app got so far.
-func (b *Bystander) Frames() int {
-	n := 0
-	for _, m := range b.conn.Messages() {
-		if bytes.Contains(m.Data, []byte(`"event":"media"`)) {
-			n++
-		}
-	}
-	return n
-}
+func (b *Bystander) Frames() int { return b.conn.MediaCount() }
 
 // Divergence says where got stops holding want, 20 ms frame by frame: the
 // frame of want first missing, and whether got has silence (0xFF) or other

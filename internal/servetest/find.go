@@ -1,7 +1,6 @@
 package servetest
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -17,25 +16,27 @@ func (p *Proc) Refusals(t testing.TB, limit string) float64 {
 
 // WaitLog waits up to 10 s for the gateway's log line at level whose
 // message contains msg and whose attributes contain attrs (see
-// gatewaytest.Logs.Find), and returns it. The logs reach the test through
-// a pipe, a little after the fact.
+// logtest.Buffer.Find), and returns it. The logs reach the test through
+// a pipe, a little after the fact; every line that arrives is checked.
 func (p *Proc) WaitLog(t testing.TB, level, msg string, attrs map[string]string) map[string]any {
 	t.Helper()
-	var rec map[string]any
-	Eventually(t, 10*time.Second, fmt.Sprintf("a %s log line %q with %v", level, msg, attrs), func() bool {
-		rec = p.Logs.Find(level, msg, attrs)
-		return rec != nil
-	})
-	return rec
+	return p.Logs.WaitFind(t, 10*time.Second, level, msg, attrs)
 }
 
 // StreamConn waits up to 10 s for the gateway's WebSocket connection to
 // path on the WebSocket app and returns it.
 func (e *Env) StreamConn(t testing.TB, path string) *wsapp.Conn {
 	t.Helper()
+	return ConnTo(t, e.WS, path)
+}
+
+// ConnTo waits up to 10 s for the first connection to path on the
+// WebSocket app srv and returns it.
+func ConnTo(t testing.TB, srv *wsapp.Server, path string) *wsapp.Conn {
+	t.Helper()
 	var conn *wsapp.Conn
 	Eventually(t, 10*time.Second, "the stream to "+path+" connects", func() bool {
-		for _, c := range e.WS.Conns() {
+		for _, c := range srv.Conns() {
 			if c.Path == path {
 				conn = c
 				return true
@@ -67,19 +68,9 @@ func (e *Env) CallSid(t testing.TB, to string) string {
 // dialect's JSON), and how many there were.
 func Media(t testing.TB, conn *wsapp.Conn) ([]byte, int) {
 	t.Helper()
-	var audio []byte
-	n := 0
-	for _, m := range conn.Messages() {
-		ev, err := m.Parse()
-		if err != nil || ev.Event != "media" {
-			continue
-		}
-		p, err := ev.Payload()
-		if err != nil {
-			t.Fatalf("media payload: %v", err)
-		}
-		audio = append(audio, p...)
-		n++
+	audio, n, err := wsapp.Audio(conn.Messages(), "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return audio, n
 }
@@ -89,8 +80,7 @@ func Media(t testing.TB, conn *wsapp.Conn) ([]byte, int) {
 // moment the last RTP packet leaves can overtake it.
 func WaitFrames(t testing.TB, conn *wsapp.Conn, n int) {
 	t.Helper()
-	Eventually(t, 10*time.Second, fmt.Sprintf("%d media messages on %s", n, conn.Path), func() bool {
-		_, got := Media(t, conn)
-		return got >= n
-	})
+	if err := conn.WaitMedia(Context(t, 10*time.Second), n); err != nil {
+		t.Fatalf("stream %s: %v", conn.Path, err)
+	}
 }

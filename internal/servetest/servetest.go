@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 var (
@@ -84,7 +84,7 @@ type Options struct {
 type Proc struct {
 	t        testing.TB
 	cmd      *exec.Cmd
-	Logs     *gatewaytest.Logs
+	Logs     *logtest.Buffer
 	sip      string
 	http     string
 	metrics  string // --metrics-addr, "" when health and metrics are on http
@@ -110,7 +110,7 @@ func Start(t testing.TB, opts Options) *Proc {
 	}
 	// 40000-59999, in blocks of 250 ports.
 	lo := 40000 + int(rtpBlock.Add(1)%80)*250
-	p := &Proc{t: t, Logs: &gatewaytest.Logs{}, sip: FreeSIPAddr(t), http: FreeTCPAddr(t), rtpLo: lo, rtpHi: lo + size - 1, exited: make(chan struct{})}
+	p := &Proc{t: t, Logs: &logtest.Buffer{}, sip: FreeSIPAddr(t), http: FreeTCPAddr(t), rtpLo: lo, rtpHi: lo + size - 1, exited: make(chan struct{})}
 	args := []string{"serve", "--sip", p.sip, "--http", p.http, "--rtp-ports", fmt.Sprintf("%d-%d", p.rtpLo, p.rtpHi), "--log-format", "json"}
 	args = append(args, opts.Args...)
 	for i := 0; i+1 < len(opts.Args); i++ {

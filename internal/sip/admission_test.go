@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,28 +13,9 @@ import (
 	"github.com/icholy/digest"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
-
-// refusals counts refusals by name (a limit.Counter).
-type refusals struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (r *refusals) Refused(x limit.Refusal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == nil {
-		r.n = map[limit.Refusal]int{}
-	}
-	r.n[x]++
-}
-
-func (r *refusals) get(x limit.Refusal) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n[x]
-}
 
 // newPeerAt is newPeer on another loopback address (any 127/8 address
 // answers on Linux).
@@ -91,8 +71,8 @@ func retryAfterOf(t *testing.T, res *sip.Response) int {
 // Past its burst a source gets 503 with Retry-After, before the handler
 // runs; another source still gets in; one log line covers the flood.
 func TestInviteRate(t *testing.T) {
-	var logs logBuffer
-	var counted refusals
+	var logs logtest.Buffer
+	var counted limittest.Counts
 	handler, calls := holdHandler()
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs), Refusals: &counted,
 		Limits: limit.Limits{InviteRate: 1, InviteBurst: 3}})
@@ -114,7 +94,7 @@ func TestInviteRate(t *testing.T) {
 	for range 3 {
 		recvCall(t, calls)
 	}
-	if n := counted.get(limit.InviteRate); n != sent-3 {
+	if n := counted.Get(limit.InviteRate); n != sent-3 {
 		t.Fatalf("%d invite_rate refusals counted, want %d", n, sent-3)
 	}
 	if n := strings.Count(logs.String(), `"msg":"INVITE refused"`); n != 1 {
@@ -137,7 +117,7 @@ func TestInviteRate(t *testing.T) {
 
 // INVITEs that name an unknown dialog are charged to the rate too.
 func TestStrayReinviteRate(t *testing.T) {
-	var counted refusals
+	var counted limittest.Counts
 	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counted,
 		Limits: limit.Limits{InviteRate: 1, InviteBurst: 1}})
 	p := newPeer(t, srv.Addr())
@@ -150,15 +130,15 @@ func TestStrayReinviteRate(t *testing.T) {
 	for _, res := range p.finals(3, 3*time.Second) {
 		codes[res.StatusCode]++
 	}
-	if codes[481] != 1 || codes[503] != 2 || counted.get(limit.InviteRate) != 2 {
-		t.Fatalf("responses %v, refusals %d: want one 481 and two 503", codes, counted.get(limit.InviteRate))
+	if codes[481] != 1 || codes[503] != 2 || counted.Get(limit.InviteRate) != 2 {
+		t.Fatalf("responses %v, refusals %d: want one 481 and two 503", codes, counted.Get(limit.InviteRate))
 	}
 }
 
 // The N+1th call gets 503 with Retry-After; answered calls whose ACK never
 // came count; a call that ends frees its place.
 func TestMaxCalls(t *testing.T) {
-	var counted refusals
+	var counted limittest.Counts
 	handler, calls := recvHandler(true)
 	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Limits: limit.Limits{MaxCalls: 2}})
 	p := newPeer(t, srv.Addr())
@@ -175,8 +155,8 @@ func TestMaxCalls(t *testing.T) {
 	if ra := retryAfterOf(t, res); ra != int(callsFullRetryAfter/time.Second) {
 		t.Fatalf("Retry-After %d", ra)
 	}
-	if counted.get(limit.CallsFull) != 1 || srv.Calls() != 2 {
-		t.Fatalf("max_calls refusals %d, calls %d", counted.get(limit.CallsFull), srv.Calls())
+	if counted.Get(limit.CallsFull) != 1 || srv.Calls() != 2 {
+		t.Fatalf("max_calls refusals %d, calls %d", counted.Get(limit.CallsFull), srv.Calls())
 	}
 	acked.bye()
 	p.response(200, sip.BYE, time.Second)
@@ -196,7 +176,7 @@ func TestMaxCalls(t *testing.T) {
 
 // Outside the allow list an INVITE gets 403 and no handler.
 func TestAllowList(t *testing.T) {
-	var counted refusals
+	var counted limittest.Counts
 	handler, calls := holdHandler()
 	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})
 	out := newPeer(t, srv.Addr())
@@ -207,8 +187,8 @@ func TestAllowList(t *testing.T) {
 	d = in.newDialog()
 	d.invite(d.defaultOffer())
 	recvCall(t, calls)
-	if counted.get(limit.SIPSource) != 1 {
-		t.Fatalf("sip_source refusals %d", counted.get(limit.SIPSource))
+	if counted.Get(limit.SIPSource) != 1 {
+		t.Fatalf("sip_source refusals %d", counted.Get(limit.SIPSource))
 	}
 	if _, err := NewServer(Config{Handler: handler, Allow: []netip.Prefix{{}}}); err == nil {
 		t.Fatal("an invalid network in the allow list was accepted")
@@ -234,8 +214,8 @@ func authorize(t *testing.T, d *dialog, res *sip.Response, user, password string
 // The digest exchange: a challenge, then the right password gets in, a
 // wrong one gets 403, a nonce taken to another address gets a fresh 401.
 func TestDigestAuthentication(t *testing.T) {
-	var logs logBuffer
-	var counted refusals
+	var logs logtest.Buffer
+	var counted limittest.Counts
 	handler, calls := holdHandler()
 	srv := startServer(t, Config{Handler: handler, Refusals: &counted, Logger: testLogger(&logs),
 		Auth: map[string]string{"alice": "wonder-land"}, Realm: "edge.example"})
@@ -249,7 +229,7 @@ func TestDigestAuthentication(t *testing.T) {
 			t.Fatalf("challenge %q lacks %s", h, want)
 		}
 	}
-	if counted.get(limit.SIPAuth) != 0 {
+	if counted.Get(limit.SIPAuth) != 0 {
 		t.Fatal("a plain challenge was counted as a refusal")
 	}
 
@@ -276,7 +256,7 @@ func TestDigestAuthentication(t *testing.T) {
 	if strings.Contains(again.GetHeader("WWW-Authenticate").Value(), "stale=true") {
 		t.Fatal("a foreign nonce was called stale")
 	}
-	if n := counted.get(limit.SIPAuth); n != 3 {
+	if n := counted.Get(limit.SIPAuth); n != 3 {
 		t.Fatalf("%d sip_auth refusals, want 3", n)
 	}
 	if strings.Contains(logs.String(), "wonder-land") || strings.Contains(logs.String(), "guess") {

@@ -5,35 +5,13 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/logtest"
 )
-
-// refusalCounter counts refusals like the gateway's metrics do.
-type refusalCounter struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (r *refusalCounter) Refused(x limit.Refusal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == nil {
-		r.n = map[limit.Refusal]int{}
-	}
-	r.n[x]++
-}
-
-func (r *refusalCounter) get(x limit.Refusal) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n[x]
-}
 
 // accepted is what a handler's Accept returned.
 type accepted struct {
@@ -51,6 +29,23 @@ func acceptHandler() (func(context.Context, *Invite), chan accepted) {
 		results <- accepted{c, m, err}
 		<-ctx.Done()
 	}, results
+}
+
+// acceptingCalls returns a handler that accepts every call with its RTP
+// at 127.0.0.1:42000 and passes it on the returned channel; with a moved
+// channel, each call reports there where the caller's RTP moved to.
+func acceptingCalls(t *testing.T, moved chan<- netip.AddrPort) (func(context.Context, *Invite), <-chan *Invite) {
+	calls := make(chan *Invite, 1)
+	return func(ctx context.Context, c *Invite) {
+		if moved != nil {
+			c.OnRemoteChange(func(a netip.AddrPort) { moved <- a })
+		}
+		if _, err := c.Accept(netip.MustParseAddrPort("127.0.0.1:42000")); err != nil {
+			t.Errorf("Accept: %v", err)
+		}
+		calls <- c
+		<-ctx.Done()
+	}, calls
 }
 
 func recvAccepted(t *testing.T, results <-chan accepted) accepted {
@@ -88,23 +83,7 @@ func (p *peer) expectNo(method sip.RequestMethod, d time.Duration) {
 // responseNoBye is response, but a BYE arriving meanwhile fails the test.
 func (p *peer) responseNoBye(code int, method sip.RequestMethod, timeout time.Duration) *sip.Response {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			p.t.Fatalf("no %d response to %s within %v", code, method, timeout)
-		}
-		switch m := p.recv(left).(type) {
-		case *sip.Response:
-			if m.StatusCode == code && m.CSeq().MethodName == method {
-				return m
-			}
-		case *sip.Request:
-			if m.Method == sip.BYE {
-				p.t.Fatalf("BYE while waiting for %d to %s", code, method)
-			}
-		}
-	}
+	return p.awaitResponse(code, method, timeout, true)
 }
 
 func header(m interface{ GetHeader(string) sip.Header }, name string) string {
@@ -176,7 +155,7 @@ func TestLateOfferTakesTheACKsAnswer(t *testing.T) {
 // An ACK without a usable answer to the gateway's offer ends the call with
 // BYE, and Accept says why.
 func TestLateOfferWithoutUsableAnswerGetsBye(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	handler, results := acceptHandler()
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())
@@ -235,16 +214,9 @@ func TestLateOfferReinviteBeforeAnswerGets491(t *testing.T) {
 // its ACK moves the caller's RTP address. An ACK without an answer leaves
 // the session as it was.
 func TestReinviteWithoutSDPTakesACKsAnswer(t *testing.T) {
-	calls := make(chan *Invite, 1)
 	moved := make(chan netip.AddrPort, 1)
-	srv := startServer(t, Config{Handler: func(ctx context.Context, c *Invite) {
-		c.OnRemoteChange(func(a netip.AddrPort) { moved <- a })
-		if _, err := c.Accept(netip.MustParseAddrPort("127.0.0.1:42000")); err != nil {
-			t.Errorf("Accept: %v", err)
-		}
-		calls <- c
-		<-ctx.Done()
-	}})
+	handler, calls := acceptingCalls(t, moved)
+	srv := startServer(t, Config{Handler: handler})
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
 	first := d.answered(2 * time.Second)
@@ -295,14 +267,8 @@ func TestReinviteWithoutSDPTakesACKsAnswer(t *testing.T) {
 // A hold is dated from the offer that started it; offering it again keeps
 // the date, taking the call back clears it.
 func TestHeldSince(t *testing.T) {
-	calls := make(chan *Invite, 1)
-	srv := startServer(t, Config{Handler: func(ctx context.Context, c *Invite) {
-		if _, err := c.Accept(netip.MustParseAddrPort("127.0.0.1:42000")); err != nil {
-			t.Errorf("Accept: %v", err)
-		}
-		calls <- c
-		<-ctx.Done()
-	}})
+	handler, calls := acceptingCalls(t, nil)
+	srv := startServer(t, Config{Handler: handler})
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
 	d.answered(2 * time.Second)

@@ -1,35 +1,14 @@
 package sip
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
 )
-
-// refusalCount counts refusals by name.
-type refusalCount struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (c *refusalCount) Refused(r limit.Refusal) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[limit.Refusal]int{}
-	}
-	c.n[r]++
-}
-
-func (c *refusalCount) get(r limit.Refusal) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[r]
-}
 
 // A draining server answers new INVITEs and OPTIONS 503 with Retry-After and
 // counts the refused INVITE, while a call it has goes on: a re-INVITE in it
@@ -42,7 +21,7 @@ func TestDrainRefusesNewCallsKeepsLiveOnes(t *testing.T) {
 	live.answered(2 * time.Second)
 	c := recvCall(t, calls)
 
-	var refused refusalCount
+	var refused limittest.Counts
 	srv.Drain(2500*time.Millisecond, &refused)
 	if !srv.Draining() {
 		t.Fatal("Draining() false after Drain")
@@ -65,7 +44,7 @@ func TestDrainRefusesNewCallsKeepsLiveOnes(t *testing.T) {
 	if res.Reason != "Service Unavailable" {
 		t.Fatalf("reason %q", res.Reason)
 	}
-	if n := refused.get(limit.Draining); n != 1 {
+	if n := refused.Get(limit.Draining); n != 1 {
 		t.Fatalf("refusals counted %d, want 1", n)
 	}
 

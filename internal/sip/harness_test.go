@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 // checkGoroutines fails the test if the goroutine count does not settle back
@@ -34,27 +36,18 @@ func checkGoroutines(t *testing.T, base int) {
 	}
 }
 
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startServer runs a server on loopback for the test's duration and checks,
 // at cleanup, that it stops and leaves no goroutine behind.
 func startServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	s, _ := runServer(t, cfg)
+	return s
+}
+
+// runServer is startServer for a test that stops the server itself: stop
+// (run at cleanup too, once in all) cancels it, waits for ListenAndServe to
+// return and checks that no goroutine is left behind.
+func runServer(t *testing.T, cfg Config) (s *Server, stop func()) {
 	t.Helper()
 	base := runtime.NumGoroutine()
 	if cfg.Addr == "" {
@@ -76,20 +69,24 @@ func startServer(t *testing.T, cfg Config) *Server {
 		cancel()
 		t.Fatal("server not ready")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("ListenAndServe: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Errorf("ListenAndServe: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("ListenAndServe did not return after cancel")
+				return
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("ListenAndServe did not return after cancel")
-			return
-		}
-		checkGoroutines(t, base)
-	})
-	return s
+			checkGoroutines(t, base)
+		})
+	}
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // peer is a hand-driven SIP UAC on a UDP socket, so tests see exactly what
@@ -143,15 +140,28 @@ func (p *peer) recv(timeout time.Duration) sip.Message {
 // method, skipping anything else (retransmissions, provisional responses).
 func (p *peer) response(code int, method sip.RequestMethod, timeout time.Duration) *sip.Response {
 	p.t.Helper()
+	return p.awaitResponse(code, method, timeout, false)
+}
+
+// awaitResponse is response; with failOnBye, a BYE arriving meanwhile fails
+// the test.
+func (p *peer) awaitResponse(code int, method sip.RequestMethod, timeout time.Duration, failOnBye bool) *sip.Response {
+	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
 			p.t.Fatalf("no %d response to %s within %v", code, method, timeout)
 		}
-		msg := p.recv(left)
-		if res, ok := msg.(*sip.Response); ok && res.StatusCode == code && res.CSeq().MethodName == method {
-			return res
+		switch m := p.recv(left).(type) {
+		case *sip.Response:
+			if m.StatusCode == code && m.CSeq().MethodName == method {
+				return m
+			}
+		case *sip.Request:
+			if failOnBye && m.Method == sip.BYE {
+				p.t.Fatalf("BYE while waiting for %d to %s", code, method)
+			}
 		}
 	}
 }
@@ -330,7 +340,8 @@ func waitDone(t *testing.T, c *Invite, want EndCause) {
 	}
 }
 
-func testLogger(buf *logBuffer) *slog.Logger {
+// testLogger logs JSON records at INFO and above into buf.
+func testLogger(buf *logtest.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 

@@ -1,17 +1,10 @@
 package sip
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -21,6 +14,9 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
+	"github.com/callstream/callstream/internal/tlstest"
 )
 
 func TestConnsWithin(t *testing.T) {
@@ -50,21 +46,9 @@ func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
-// waitCount waits until r has counted want of x.
-func waitCount(t *testing.T, r *refusals, x limit.Refusal, want int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for r.get(x) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s counted %d times, want %d", x, r.get(x), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // A connection over the bound is closed at once; idle ones after SIPIdle.
 func TestTCPConnectionBounds(t *testing.T) {
-	var counted refusals
+	var counted limittest.Counts
 	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counted,
 		Limits: limit.Limits{SIPConns: 2, SIPIdle: 300 * time.Millisecond}})
 	var conns []net.Conn
@@ -77,52 +61,14 @@ func TestTCPConnectionBounds(t *testing.T) {
 		conns = append(conns, c)
 	}
 	waitClosedByPeer(t, conns[2], 2*time.Second)
-	waitCount(t, &counted, limit.SIPConnsFull, 1)
+	counted.WaitFor(t, limit.SIPConnsFull, 1, 5*time.Second)
 	start := time.Now()
 	waitClosedByPeer(t, conns[0], 5*time.Second)
 	waitClosedByPeer(t, conns[1], 5*time.Second)
 	if time.Since(start) < 100*time.Millisecond {
 		t.Fatal("idle connections closed long before SIPIdle")
 	}
-	waitCount(t, &counted, limit.SIPConnIdle, 2)
-}
-
-// tcpCall sets up an answered call over c and returns the dialog and a
-// sender of messages over it.
-func tcpCall(t *testing.T, srv string, c net.Conn, transport string) (*dialog, *tcpPeer, func(string), *sip.Response) {
-	t.Helper()
-	tp := &tcpPeer{t: t, conn: c, r: bufio.NewReader(c)}
-	local := c.LocalAddr().String()
-	p := &peer{t: t, server: netip.MustParseAddrPort(srv), local: netip.MustParseAddrPort(local)}
-	d := p.newDialog()
-	send := func(msg string) {
-		msg = strings.Replace(msg, "SIP/2.0/UDP", "SIP/2.0/"+strings.ToUpper(transport), 1)
-		msg = strings.Replace(msg, "Contact: <sip:+15550001111@"+local+">", "Contact: <sip:+15550001111@"+local+";transport="+transport+">", 1)
-		if _, err := c.Write([]byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(d.message("INVITE", d.branch, 1, d.defaultOffer()))
-	var ok *sip.Response
-	for ok == nil {
-		if res, isRes := tp.recv().(*sip.Response); isRes && res.StatusCode == 200 {
-			ok = res
-		}
-	}
-	d.learn(ok)
-	send(d.message("ACK", newBranch(), 1, ""))
-	return d, tp, send, ok
-}
-
-// byeOver ends the call over its connection and waits for the 200.
-func byeOver(t *testing.T, d *dialog, tp *tcpPeer, send func(string)) {
-	t.Helper()
-	send(d.message("BYE", newBranch(), 2, ""))
-	for {
-		if res, isRes := tp.recv().(*sip.Response); isRes && res.StatusCode == 200 && res.CSeq().MethodName == sip.BYE {
-			return
-		}
-	}
+	counted.WaitFor(t, limit.SIPConnIdle, 2, 5*time.Second)
 }
 
 // The connection of a live call never idles out: an idle connection
@@ -147,38 +93,14 @@ func TestTCPCallPinned(t *testing.T) {
 	waitDone(t, call, EndRemoteBye)
 }
 
-// selfSigned returns a certificate for 127.0.0.1.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "callstream test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 // A call over TLS: answered with a Contact that says transport=tls on the
 // TLS port, ended over the same connection.
 func TestCallOverTLS(t *testing.T) {
 	handler, calls := recvHandler(true)
-	cert := selfSigned(t)
-	srv := startServer(t, Config{Handler: handler, TLSAddr: "127.0.0.1:0",
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
-	roots := x509.NewCertPool()
-	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-	roots.AddCert(leaf)
-	c, err := tls.Dial("tcp", srv.TLSAddr(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+	server, client := tlstest.Configs(t)
+	srv := startServer(t, Config{Handler: handler, TLSAddr: "127.0.0.1:0", TLS: server})
+	client.ServerName = "127.0.0.1"
+	c, err := tls.Dial("tcp", srv.TLSAddr(), client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,19 +124,13 @@ func TestCallOverTLS(t *testing.T) {
 
 // A listener that fails is logged and the server goes on over the others.
 func TestListenerFailureKeepsServing(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	handler, calls := recvHandler(true)
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs)})
 	if err := srv.tcpLn.Close(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), `"msg":"SIP listener stopped; calls go on over the others","listener":"sip-tcp"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line about the stopped listener:\n%s", logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	logs.WaitContains(t, 5*time.Second, `"msg":"SIP listener stopped; calls go on over the others","listener":"sip-tcp"`)
 	p := newPeer(t, srv.Addr())
 	d := p.newDialog()
 	d.answered(2 * time.Second)

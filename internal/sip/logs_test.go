@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 func TestBoundText(t *testing.T) {
@@ -179,48 +181,10 @@ func TestSipgoLoggerDebug(t *testing.T) {
 	}
 }
 
-// runServer starts a server that the test can stop; stop waits for
-// ListenAndServe to return.
-func runServer(t *testing.T, cfg Config) (*Server, func()) {
-	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	s, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.ListenAndServe(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("ListenAndServe: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("ListenAndServe did not return")
-		}
-	}
-	t.Cleanup(stop)
-	return s, stop
-}
-
 // A flood of garbage datagrams leaves a few short lines, none at ERROR, and
 // a summary with the count; the server still answers.
 func TestGarbageFloodLogs(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	srv, stop := runServer(t, Config{Handler: func(context.Context, *Invite) {}, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())
 	const n = 2000

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 func TestAnswerAndRemoteBye(t *testing.T) {
-	var logs logBuffer
+	var logs logtest.Buffer
 	type result struct {
 		call  *Invite
 		err   error
@@ -638,23 +640,18 @@ func (p *tcpPeer) recv() sip.Message {
 	return msg
 }
 
-func TestCallOverTCP(t *testing.T) {
-	handler, calls := recvHandler(true)
-	srv := startServer(t, Config{Handler: handler})
-	conn, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	tp := &tcpPeer{t: t, conn: conn, r: bufio.NewReader(conn)}
-	local := conn.LocalAddr().String()
-	// Build messages with the UDP dialog helper, then switch the Via to TCP.
-	p := &peer{t: t, server: netip.MustParseAddrPort(srv.Addr()), local: netip.MustParseAddrPort(local)}
+// tcpCall sets up an answered call over c and returns the dialog and a
+// sender of messages over it.
+func tcpCall(t *testing.T, srv string, c net.Conn, transport string) (*dialog, *tcpPeer, func(string), *sip.Response) {
+	t.Helper()
+	tp := &tcpPeer{t: t, conn: c, r: bufio.NewReader(c)}
+	local := c.LocalAddr().String()
+	p := &peer{t: t, server: netip.MustParseAddrPort(srv), local: netip.MustParseAddrPort(local)}
 	d := p.newDialog()
 	send := func(msg string) {
-		msg = strings.Replace(msg, "SIP/2.0/UDP", "SIP/2.0/TCP", 1)
-		msg = strings.Replace(msg, "Contact: <sip:+15550001111@"+local+">", "Contact: <sip:+15550001111@"+local+";transport=tcp>", 1)
-		if _, err := conn.Write([]byte(msg)); err != nil {
+		msg = strings.Replace(msg, "SIP/2.0/UDP", "SIP/2.0/"+strings.ToUpper(transport), 1)
+		msg = strings.Replace(msg, "Contact: <sip:+15550001111@"+local+">", "Contact: <sip:+15550001111@"+local+";transport="+transport+">", 1)
+		if _, err := c.Write([]byte(msg)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -666,16 +663,34 @@ func TestCallOverTCP(t *testing.T) {
 		}
 	}
 	d.learn(ok)
-	if tr, _ := ok.Contact().Address.UriParams.Get("transport"); tr != "tcp" {
-		t.Fatalf("200 OK Contact %v, want transport=tcp", ok.Contact())
-	}
 	send(d.message("ACK", newBranch(), 1, ""))
-	c := recvCall(t, calls)
+	return d, tp, send, ok
+}
+
+// byeOver ends the call over its connection and waits for the 200.
+func byeOver(t *testing.T, d *dialog, tp *tcpPeer, send func(string)) {
+	t.Helper()
 	send(d.message("BYE", newBranch(), 2, ""))
 	for {
 		if res, isRes := tp.recv().(*sip.Response); isRes && res.StatusCode == 200 && res.CSeq().MethodName == sip.BYE {
-			break
+			return
 		}
 	}
+}
+
+func TestCallOverTCP(t *testing.T) {
+	handler, calls := recvHandler(true)
+	srv := startServer(t, Config{Handler: handler})
+	conn, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d, tp, send, ok := tcpCall(t, srv.Addr(), conn, "tcp")
+	if tr, _ := ok.Contact().Address.UriParams.Get("transport"); tr != "tcp" {
+		t.Fatalf("200 OK Contact %v, want transport=tcp", ok.Contact())
+	}
+	c := recvCall(t, calls)
+	byeOver(t, d, tp, send)
 	waitDone(t, c, EndRemoteBye)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 )
 
 func TestParseSessionExpires(t *testing.T) {
@@ -112,7 +114,7 @@ func TestSessionIntervalTooSmallGets422(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var called int
-			var counts refusalCounter
+			var counts limittest.Counts
 			srv := startServer(t, Config{Handler: func(context.Context, *Invite) { called++ }, Limits: limit.Limits{SessionMinSE: tc.minSE}, Refusals: &counts})
 			p := newPeer(t, srv.Addr())
 			d := p.newDialog()
@@ -132,7 +134,7 @@ func TestSessionIntervalTooSmallGets422(t *testing.T) {
 			if tc.code == 422 {
 				want = 1
 			}
-			if got := counts.get(limit.SessionMinSE); got != want {
+			if got := counts.Get(limit.SessionMinSE); got != want {
 				t.Fatalf("counted %d, want %d", got, want)
 			}
 			if called != 0 {
@@ -145,8 +147,8 @@ func TestSessionIntervalTooSmallGets422(t *testing.T) {
 // A session the caller said it would refresh and did not is ended with
 // BYE before it expires (RFC 4028 section 10), counted and logged.
 func TestSessionTimerExpiryByes(t *testing.T) {
-	var logs logBuffer
-	var counts refusalCounter
+	var logs logtest.Buffer
+	var counts limittest.Counts
 	handler, calls := recvHandler(true)
 	srv := startServer(t, Config{Handler: handler, Limits: limit.Limits{SessionMinSE: time.Second}, Refusals: &counts, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())
@@ -169,7 +171,7 @@ func TestSessionTimerExpiryByes(t *testing.T) {
 	}
 	p.reply(bye, 200, "OK")
 	waitDone(t, c, EndSessionExpired)
-	if n := counts.get(limit.SessionExpired); n != 1 {
+	if n := counts.Get(limit.SessionExpired); n != 1 {
 		t.Fatalf("counted %d expiries", n)
 	}
 	if !strings.Contains(logs.String(), "session timer expired") {
@@ -180,7 +182,7 @@ func TestSessionTimerExpiryByes(t *testing.T) {
 // Refreshes by UPDATE (with and without SDP) and re-INVITE keep the call up
 // past its session interval; once they stop, the session expires.
 func TestSessionRefreshKeepsCall(t *testing.T) {
-	var counts refusalCounter
+	var counts limittest.Counts
 	handler, calls := recvHandler(true)
 	srv := startServer(t, Config{Handler: handler, Limits: limit.Limits{SessionMinSE: time.Second}, Refusals: &counts})
 	p := newPeer(t, srv.Addr())
@@ -225,7 +227,7 @@ func TestSessionRefreshKeepsCall(t *testing.T) {
 	bye := p.request(sip.BYE, 6*time.Second)
 	p.reply(bye, 200, "OK")
 	waitDone(t, c, EndSessionExpired)
-	if n := counts.get(limit.SessionExpired); n != 1 {
+	if n := counts.Get(limit.SessionExpired); n != 1 {
 		t.Fatalf("counted %d expiries", n)
 	}
 }
@@ -314,8 +316,8 @@ func FuzzParseSessionExpires(f *testing.F) {
 // A flood of INVITEs with too small an interval is refused and counted
 // one by one, but logged at most once a second.
 func TestSessionRefusalLogsRateLimited(t *testing.T) {
-	var logs logBuffer
-	var counts refusalCounter
+	var logs logtest.Buffer
+	var counts limittest.Counts
 	srv := startServer(t, Config{Handler: func(context.Context, *Invite) {}, Refusals: &counts, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())
 	start := time.Now()
@@ -325,7 +327,7 @@ func TestSessionRefusalLogsRateLimited(t *testing.T) {
 		d.invite(d.defaultOffer(), "Session-Expires: 30", "Supported: timer")
 		d.ackNon2xx(p.response(422, sip.INVITE, 3*time.Second))
 	}
-	if got := counts.get(limit.SessionMinSE); got != n {
+	if got := counts.Get(limit.SessionMinSE); got != n {
 		t.Fatalf("counted %d refusals, want %d", got, n)
 	}
 	lines := strings.Count(logs.String(), "session interval too small")

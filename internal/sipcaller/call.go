@@ -1,6 +1,7 @@
 package sipcaller
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +86,7 @@ type Call struct {
 
 	recvMu  sync.Mutex
 	packets []Packet
+	arrived chan struct{} // closed (and forgotten) when a packet is kept; nil while nobody waits
 }
 
 func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer *offerSDP, cfg Config, log *slog.Logger) (*Call, error) {
@@ -194,6 +196,60 @@ func (c *Call) Received() []Packet {
 	return append([]Packet(nil), c.packets...)
 }
 
+// WaitReceived waits until cond holds for the RTP packets received so far
+// (in arrival order), checking it now and after every packet; what names
+// the condition in the error when ctx ends first. cond must not change
+// the packets. A call with Config.NoRecord keeps none: cond sees none.
+func (c *Call) WaitReceived(ctx context.Context, what string, cond func(packets []Packet) bool) error {
+	for {
+		c.recvMu.Lock()
+		ps := c.packets[:len(c.packets):len(c.packets)] // append-only: safe to read unlocked
+		if c.arrived == nil {
+			c.arrived = make(chan struct{})
+		}
+		arrived := c.arrived
+		c.recvMu.Unlock()
+		if cond(ps) {
+			return nil
+		}
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			return fmt.Errorf("sipcaller: no %s after %d packets: %w", what, len(ps), ctx.Err())
+		}
+	}
+}
+
+// WaitPackets waits until at least n RTP packets were received.
+func (c *Call) WaitPackets(ctx context.Context, n int) error {
+	return c.WaitReceived(ctx, fmt.Sprintf("%d packets", n), func(ps []Packet) bool { return len(ps) >= n })
+}
+
+// WaitHeard waits until the audio heard so far (Heard) contains audio.
+func (c *Call) WaitHeard(ctx context.Context, audio []byte) error {
+	return c.WaitReceived(ctx, fmt.Sprintf("%d bytes of audio", len(audio)), func(ps []Packet) bool {
+		return bytes.Contains(Payloads(ps), audio)
+	})
+}
+
+// Heard returns the payloads of every RTP packet received so far, joined
+// in arrival order: the audio the caller heard (nothing with
+// Config.NoRecord).
+func (c *Call) Heard() []byte { return Payloads(c.Received()) }
+
+// Payloads returns the payloads of packets joined in their order.
+func Payloads(packets []Packet) []byte {
+	n := 0
+	for _, p := range packets {
+		n += len(p.Payload)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range packets {
+		out = append(out, p.Payload...)
+	}
+	return out
+}
+
 func (c *Call) receive() {
 	defer c.recv.Done()
 	buf := make([]byte, 1500)
@@ -232,6 +288,10 @@ func (c *Call) receive() {
 			p.Payload = append([]byte(nil), p.Payload...)
 			c.recvMu.Lock()
 			c.packets = append(c.packets, p)
+			if c.arrived != nil {
+				close(c.arrived)
+				c.arrived = nil
+			}
 			c.recvMu.Unlock()
 		}
 		if fn := c.onPacket.Load(); fn != nil {

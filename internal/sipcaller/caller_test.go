@@ -50,39 +50,8 @@ func newEnv(t *testing.T, handler func(ctx context.Context, call *gwsip.Invite))
 	t.Helper()
 	leakCheck(t)
 	// The calls of a test come quickly from one address: no INVITE rate.
-	srv, err := gwsip.NewServer(gwsip.Config{Addr: "127.0.0.1:0", Handler: handler, Limits: limit.Limits{InviteRate: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("gateway: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("gateway: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not stop")
-		}
-	})
-	client, err := NewClient(ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := client.Close(); err != nil {
-			t.Errorf("client Close: %v", err)
-		}
-	})
+	srv := startGateway(t, gwsip.Config{Handler: handler, Limits: limit.Limits{InviteRate: -1}})
+	client := newClient(t, ClientConfig{})
 	return &env{t: t, srv: srv, client: client}
 }
 
@@ -238,9 +207,18 @@ func TestDialExchangeRTPAndHangup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for len(call.Received()) < 5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := call.WaitPackets(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := call.WaitHeard(ctx, bytes.Repeat([]byte{4}, 160)); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer stop()
+	if err := call.WaitPackets(short, 6); err == nil {
+		t.Fatal("waiting for a sixth packet that was never sent succeeded")
 	}
 	got := call.Received()
 	if len(got) != 5 || live.Load() != 5 {
@@ -251,6 +229,13 @@ func TestDialExchangeRTPAndHangup(t *testing.T) {
 			p.Marker != (i == 0) || !bytes.Equal(p.Payload, bytes.Repeat([]byte{byte(i)}, 160)) || p.Arrival.IsZero() {
 			t.Fatalf("received packet %d: %+v", i, p)
 		}
+	}
+	var want []byte
+	for i := range 5 {
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 160)...)
+	}
+	if !bytes.Equal(call.Heard(), want) || !bytes.Equal(Payloads(got[1:3]), want[160:480]) {
+		t.Fatalf("heard %d bytes, not the 5 payloads in order", len(call.Heard()))
 	}
 
 	if err := call.Hangup(context.Background()); err != nil {

@@ -3,11 +3,11 @@ package sipcaller
 import (
 	"context"
 	"errors"
-	"github.com/callstream/callstream/internal/limit"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/limit"
 	gwsip "github.com/callstream/callstream/internal/sip"
 )
 

@@ -11,8 +11,9 @@ import (
 	gwsip "github.com/callstream/callstream/internal/sip"
 )
 
-// startGateway runs a gateway SIP server with cfg (Handler and Addr filled
-// in) for the test.
+// startGateway runs a gateway SIP server with cfg (its Addr filled in) on
+// loopback for the test; cleanup stops it and checks that it stopped
+// cleanly.
 func startGateway(t *testing.T, cfg gwsip.Config) *gwsip.Server {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
@@ -32,7 +33,10 @@ func startGateway(t *testing.T, cfg gwsip.Config) *gwsip.Server {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-errc:
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("gateway: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Error("gateway did not stop")
 		}
@@ -40,6 +44,7 @@ func startGateway(t *testing.T, cfg gwsip.Config) *gwsip.Server {
 	return srv
 }
 
+// newClient returns a caller client that cleanup closes.
 func newClient(t *testing.T, cfg ClientConfig) *Client {
 	t.Helper()
 	c, err := NewClient(cfg)

@@ -1,8 +1,6 @@
 package stream_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,69 +8,15 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/limit/limittest"
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/wsapp"
 )
-
-// refusals counts refusals like the gateway's metrics do.
-type refusals struct {
-	mu sync.Mutex
-	n  map[limit.Refusal]int
-}
-
-func (r *refusals) Refused(x limit.Refusal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == nil {
-		r.n = map[limit.Refusal]int{}
-	}
-	r.n[x]++
-}
-
-func (r *refusals) get(x limit.Refusal) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n[x]
-}
-
-// logSink collects JSON log records.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(lockedWriter{&l.mu, &l.buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// records returns the records at level with message msg.
-func (l *logSink) records(level, msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
-		var m map[string]any
-		if json.Unmarshal(line, &m) == nil && m["level"] == level && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// pattern is an endless reader of one repeated byte.
-type pattern byte
-
-func (p pattern) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte(p)
-	}
-	return len(b), nil
-}
 
 // A message over the bound is never held whole: the socket closes with
 // 1009 through its own writer (after the flow's stop), says so in a
@@ -82,30 +26,24 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 	const bound = 64 << 10
 	const size = 32 << 20
 	app := listen(t, wsapp.Options{})
-	var logs logSink
-	var ref refusals
+	log, logs := logtest.JSON(slog.LevelDebug)
+	var ref limittest.Counts
 	info := &stream.Info{}
 	closed := make(chan error, 1)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/big"), Dialect: testDialect{}, Info: info,
-		MaxMessage: bound, Refusals: &ref, Logger: logs.logger(),
+		MaxMessage: bound, Refusals: &ref, Logger: log,
 		OnClose: func(_ int, _ string, err error) { closed <- err }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	f.Push(stream.TrackInbound, 0, frame('a'))
-	conn, err := app.Accept(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.WaitFor(ctxT(t), 3); err != nil {
-		t.Fatal(err)
-	}
+	conn := acceptMessages(t, app, 3)
 	// A message of exactly the bound is fine.
-	if err := conn.SendFrom(false, io.LimitReader(pattern('x'), bound)); err != nil {
+	if err := conn.SendFrom(false, wsapp.Repeated('x', bound)); err != nil {
 		t.Fatal(err)
 	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	sent := make(chan error, 1)
-	go func() { sent <- conn.SendFrom(false, io.LimitReader(pattern('y'), size)) }()
+	go func() { sent <- conn.SendFrom(false, wsapp.Repeated('y', size)) }()
 	waitDone(t, s)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -125,10 +63,10 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 		t.Fatalf("last message %q, want stop before the close", last.Event)
 	}
 	st := s.Stats()
-	if !st.TooBig || st.MessagesRecv != 1 || ref.get(limit.WSMessageTooBig) != 1 {
-		t.Fatalf("stats %+v, refusals %d", st, ref.get(limit.WSMessageTooBig))
+	if !st.TooBig || st.MessagesRecv != 1 || ref.Get(limit.WSMessageTooBig) != 1 {
+		t.Fatalf("stats %+v, refusals %d", st, ref.Get(limit.WSMessageTooBig))
 	}
-	w := logs.records("WARN", "app message too big: websocket closed with 1009")
+	w := logs.Records("WARN", "app message too big: websocket closed with 1009")
 	if len(w) != 1 || w[0]["max_message_bytes"] != float64(bound) {
 		t.Fatalf("warning %v", w)
 	}
@@ -140,13 +78,13 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 func TestMarkFloodAnsweredInOrder(t *testing.T) {
 	const marks, pending = 20000, 100
 	app := listen(t, wsapp.Options{})
-	var ref refusals
-	var logs logSink
+	var ref limittest.Counts
+	log, logs := logtest.JSON(slog.LevelDebug)
 	info := &stream.Info{}
 	p := stream.NewPlayout(10 * time.Second)
 	p.MaxMarks = pending
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p,
-		ControlQueue: stream.DefaultControlQueue + pending, Refusals: &ref, Logger: logs.logger()})
+		ControlQueue: stream.DefaultControlQueue + pending, Refusals: &ref, Logger: log})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	p.OnMark = func(n string) { s.PushMark(f, n) }
 	conn, err := app.Accept(ctxT(t))
@@ -185,10 +123,10 @@ func TestMarkFloodAnsweredInOrder(t *testing.T) {
 	}
 	st := s.Stats()
 	if len(names) != marks || st.MarksEarly != marks-pending || st.ControlDropped != 0 ||
-		ref.get(limit.MarksPending) != marks-pending || ref.get(limit.ControlQueueFull) != 0 {
-		t.Fatalf("marks back %d; stats %+v; refusals %v", len(names), st, ref.n)
+		ref.Get(limit.MarksPending) != marks-pending || ref.Get(limit.ControlQueueFull) != 0 {
+		t.Fatalf("marks back %d; stats %+v; refusals %v", len(names), st, &ref)
 	}
-	if w := logs.records("WARN", "mark answered before its audio played: too many marks pending"); len(w) == 0 || len(w) > 5 {
+	if w := logs.Records("WARN", "mark answered before its audio played: too many marks pending"); len(w) == 0 || len(w) > 5 {
 		t.Fatalf("%d warnings, want a few (rate-limited)", len(w))
 	}
 	s.Close(1000, "")
@@ -212,11 +150,11 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 			_, _ = io.Copy(io.Discard, c)
 		}
 	}()
-	var ref refusals
-	var logs logSink
+	var ref limittest.Counts
+	log, logs := logtest.JSON(slog.LevelDebug)
 	info := &stream.Info{}
 	s := stream.Open(stream.SocketConfig{URL: "ws://" + ln.Addr().String() + "/", Dialect: testDialect{}, Info: info,
-		ControlQueue: 8, Refusals: &ref, Logger: logs.logger()})
+		ControlQueue: 8, Refusals: &ref, Logger: log})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	for i := range 10 {
 		s.PushMark(f, fmt.Sprint(i))
@@ -226,10 +164,10 @@ func TestControlQueueOverflowCounted(t *testing.T) {
 		t.Fatal("SendText over the bound reported queued")
 	}
 	st := s.Stats()
-	if st.ControlDropped != 4 || ref.get(limit.ControlQueueFull) != 4 {
-		t.Fatalf("dropped %d, refusals %d, want 4", st.ControlDropped, ref.get(limit.ControlQueueFull))
+	if st.ControlDropped != 4 || ref.Get(limit.ControlQueueFull) != 4 {
+		t.Fatalf("dropped %d, refusals %d, want 4", st.ControlDropped, ref.Get(limit.ControlQueueFull))
 	}
-	w := logs.records("WARN", "message to app dropped: control queue full")
+	w := logs.Records("WARN", "message to app dropped: control queue full")
 	if len(w) != 1 || w[0]["kind"] != "mark" || w[0]["control_queue"] != float64(8) {
 		t.Fatalf("warnings %v", w)
 	}
@@ -252,13 +190,7 @@ func TestCloseWaitsForTheSocket(t *testing.T) {
 			s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info,
 				OnClose: func(int, string, error) { close(ended) }})
 			s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-			c, err := app.Accept(ctxT(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.WaitFor(ctxT(t), 2); err != nil {
-				t.Fatal(err)
-			}
+			c := acceptMessages(t, app, 2)
 			if tc.pause {
 				c.PauseReading()
 			}

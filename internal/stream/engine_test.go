@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -103,6 +104,20 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// acceptMessages accepts the next connection to app and waits until the
+// app has n messages from it (2: a stream's connected and start).
+func acceptMessages(t *testing.T, app *wsapp.Server, n int) *wsapp.Conn {
+	t.Helper()
+	c, err := app.Accept(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitFor(ctxT(t), n); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func waitDone(t *testing.T, s *stream.Socket) {
@@ -399,9 +414,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 // message is counted and the stream goes on.
 func TestBadMessageWarningsRateLimited(t *testing.T) {
 	app := listen(t, wsapp.Options{})
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))
+	log, logs := logtest.JSON(slog.LevelInfo)
 	info := &stream.Info{}
 	p := stream.NewPlayout(time.Second)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p, Logger: log})
@@ -409,18 +422,7 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	warnings := func() []map[string]any {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []map[string]any
-		for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
-			var m map[string]any
-			if json.Unmarshal(line, &m) == nil && m["level"] == "WARN" {
-				out = append(out, m)
-			}
-		}
-		return out
-	}
+	warnings := func() []map[string]any { return logs.Records("WARN", "") }
 	for range 20 {
 		_ = conn.SendText(`not json`)
 	}
@@ -432,12 +434,9 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	if w := warnings(); len(w) != 1 || w[0]["msg"] != "invalid message from app" {
 		t.Fatalf("warnings in the first second: %v", w)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond) // past the warnings' one-second window
 	_ = conn.SendText(`{"event":"nosuch"}`)
-	deadline = time.Now().Add(2 * time.Second)
-	for len(warnings()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	logs.Wait(t, 2*time.Second, "a second warning", func() bool { return len(warnings()) >= 2 })
 	w := warnings()
 	if len(w) != 2 || w[1]["msg"] != "unknown message from app" || w[1]["event"] != "nosuch" || w[1]["suppressed"] != float64(20) {
 		t.Fatalf("the warning after a second: %v", w)
@@ -454,15 +453,4 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	}
 	s.Close(1000, "")
 	waitDone(t, s)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

@@ -160,13 +160,7 @@ func TestReconnectGivesUp(t *testing.T) {
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Reconnect: 400 * time.Millisecond,
 		OnClose: func(_ int, _ string, err error) { closed <- err }})
 	s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	c, err := app.Accept(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitFor(ctxT(t), 2); err != nil {
-		t.Fatal(err)
-	}
+	acceptMessages(t, app, 2)
 	start := time.Now()
 	app.Close() // the listener, then the connection, without a close frame
 	waitDone(t, s)
@@ -198,13 +192,7 @@ func TestNoReconnectOnCloseFrameOrWhenOff(t *testing.T) {
 			info := &stream.Info{}
 			s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Reconnect: tc.reconnect})
 			s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-			c, err := app.Accept(ctxT(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.WaitFor(ctxT(t), 2); err != nil {
-				t.Fatal(err)
-			}
+			c := acceptMessages(t, app, 2)
 			if tc.abort {
 				c.Abort()
 			} else {
@@ -236,13 +224,7 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	info := &stream.Info{}
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Reconnect: time.Minute})
 	s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	c, err := app.Accept(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitFor(ctxT(t), 2); err != nil {
-		t.Fatal(err)
-	}
+	acceptMessages(t, app, 2)
 	app.Close() // the listener, then the connection, without a close frame
 	waitStats(t, s, "reconnecting", func(st stream.SocketStats) bool { return st.ReconnectAttempts >= 1 })
 	start := time.Now()

@@ -5,6 +5,7 @@
 package wsapp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -70,6 +71,28 @@ func (e Event) Payload() ([]byte, error) {
 		return nil, errors.New("not a media event")
 	}
 	return base64.StdEncoding.DecodeString(e.Media.Payload)
+}
+
+// Audio returns the payloads of the media messages on track (any track
+// when empty) among msgs, joined in order, and how many messages they
+// were, whatever the dialect; a media message whose payload does not
+// decode is an error.
+func Audio(msgs []Message, track string) ([]byte, int, error) {
+	var audio []byte
+	n := 0
+	for i, m := range msgs {
+		ev, err := m.Parse()
+		if err != nil || ev.Event != "media" || (track != "" && ev.Media != nil && ev.Media.Track != track) {
+			continue
+		}
+		p, err := ev.Payload()
+		if err != nil {
+			return audio, n, fmt.Errorf("message %d: media payload: %w", i, err)
+		}
+		audio = append(audio, p...)
+		n++
+	}
+	return audio, n, nil
 }
 
 // Options configure a Server.
@@ -150,12 +173,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &Conn{
-		Path:   r.URL.Path,
-		Header: r.Header.Clone(),
-		ws:     ws,
-		notify: make(chan struct{}, 1),
-		closed: make(chan struct{}),
-		read:   make(chan struct{}),
+		Path:    r.URL.Path,
+		Header:  r.Header.Clone(),
+		ws:      ws,
+		arrived: make(chan struct{}),
+		closed:  make(chan struct{}),
+		read:    make(chan struct{}),
 	}
 	close(c.read)
 	s.mu.Lock()
@@ -217,7 +240,7 @@ type Conn struct {
 
 	mu        sync.Mutex
 	msgs      []Message
-	notify    chan struct{}
+	arrived   chan struct{} // closed and replaced when a message arrives
 	closed    chan struct{}
 	closeCode int
 	closeText string
@@ -259,10 +282,10 @@ func (c *Conn) readLoop() {
 		if fn := c.onMsg.Load(); fn != nil {
 			(*fn)(m)
 		}
-		select {
-		case c.notify <- struct{}{}:
-		default:
-		}
+		c.mu.Lock() // waiters wake once OnMessage's fn has seen m
+		close(c.arrived)
+		c.arrived = make(chan struct{})
+		c.mu.Unlock()
 	}
 }
 
@@ -271,6 +294,26 @@ func (c *Conn) Messages() []Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]Message(nil), c.msgs...)
+}
+
+// MediaCount returns how many media messages (any dialect's
+// "event":"media") were received so far.
+func (c *Conn) MediaCount() int {
+	c.mu.Lock()
+	msgs := c.msgs[:len(c.msgs):len(c.msgs)]
+	c.mu.Unlock()
+	return mediaIn(msgs)
+}
+
+// mediaIn counts the media messages among msgs.
+func mediaIn(msgs []Message) int {
+	n := 0
+	for _, m := range msgs {
+		if bytes.Contains(m.Data, []byte(`"event":"media"`)) {
+			n++
+		}
+	}
+	return n
 }
 
 // Events parses every text message received so far.
@@ -291,28 +334,77 @@ func (c *Conn) Events() ([]Event, error) {
 
 // WaitFor waits until at least n messages arrived.
 func (c *Conn) WaitFor(ctx context.Context, n int) error {
+	got, err := c.wait(ctx, func(msgs []Message) bool { return len(msgs) >= n })
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("wsapp: %d messages, waiting for %d: %w", got, n, err)
+	default:
+		return fmt.Errorf("wsapp: connection closed after %d messages, waiting for %d", got, n)
+	}
+}
+
+// WaitMedia waits until at least n media messages (any dialect's
+// "event":"media") arrived.
+func (c *Conn) WaitMedia(ctx context.Context, n int) error {
+	return c.WaitUntil(ctx, fmt.Sprintf("%d media messages", n), func(msgs []Message) bool { return mediaIn(msgs) >= n })
+}
+
+// WaitAudio waits until the audio of the media messages on track (any
+// track when empty) received so far contains audio.
+func (c *Conn) WaitAudio(ctx context.Context, track string, audio []byte) error {
+	return c.WaitUntil(ctx, fmt.Sprintf("%d bytes of audio", len(audio)), func(msgs []Message) bool {
+		got, _, err := Audio(msgs, track)
+		return err == nil && bytes.Contains(got, audio)
+	})
+}
+
+// WaitUntil waits until cond holds for the messages received so far,
+// checking it now and after every message; what names the condition in
+// the error when the connection closes or ctx ends first. cond must not
+// change msgs.
+func (c *Conn) WaitUntil(ctx context.Context, what string, cond func(msgs []Message) bool) error {
+	got, err := c.wait(ctx, cond)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("wsapp: no %s after %d messages: %w", what, got, err)
+	default:
+		return fmt.Errorf("wsapp: connection closed after %d messages without %s", got, what)
+	}
+}
+
+// wait waits until cond holds, the connection has closed (errClosed) or
+// ctx ends; it returns how many messages had arrived.
+func (c *Conn) wait(ctx context.Context, cond func(msgs []Message) bool) (int, error) {
 	for {
 		c.mu.Lock()
-		got := len(c.msgs)
+		msgs := c.msgs[:len(c.msgs):len(c.msgs)] // append-only: safe to read unlocked
+		arrived := c.arrived
 		c.mu.Unlock()
-		if got >= n {
-			return nil
+		if cond(msgs) {
+			return len(msgs), nil
 		}
 		select {
-		case <-c.notify:
+		case <-arrived:
 		case <-c.closed:
 			c.mu.Lock()
-			got = len(c.msgs)
+			msgs = c.msgs[:len(c.msgs):len(c.msgs)]
 			c.mu.Unlock()
-			if got >= n {
-				return nil
+			if cond(msgs) {
+				return len(msgs), nil
 			}
-			return fmt.Errorf("wsapp: connection closed after %d messages, waiting for %d", got, n)
+			return len(msgs), errClosed
 		case <-ctx.Done():
-			return fmt.Errorf("wsapp: %d messages, waiting for %d: %w", got, n, ctx.Err())
+			return len(msgs), ctx.Err()
 		}
 	}
 }
+
+// errClosed is wait's error when the connection closed first.
+var errClosed = errors.New("connection closed")
 
 // Closed is closed when the connection has ended.
 func (c *Conn) Closed() <-chan struct{} { return c.closed }
@@ -336,6 +428,21 @@ func (c *Conn) SendBinary(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// Repeated returns a reader of n bytes b, made as they are read: the body
+// of a message too big to hold, for SendFrom.
+func Repeated(b byte, n int64) io.Reader { return io.LimitReader(repeat(b), n) }
+
+// repeat is an endless reader of one byte.
+type repeat byte
+
+// Read fills p with the byte.
+func (r repeat) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }
 
 // SendFrom sends one message whose body is read from r, in pieces: a

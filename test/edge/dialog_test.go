@@ -67,7 +67,7 @@ func inbound(t *testing.T, conn *wsapp.Conn) ([]byte, string) {
 // released waits for the gateway's "call released" line with reason.
 func released(t *testing.T, env *servetest.Env, reason string, within time.Duration) {
 	t.Helper()
-	servetest.Eventually(t, within, "call released with reason "+reason, func() bool {
+	env.Logs.Wait(t, within, "call released with reason "+reason, func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"reason": reason}) != nil
 	})
 }
@@ -129,10 +129,7 @@ func TestLateOfferCallStreamsIntact(t *testing.T) {
 		})
 	}
 	by.Check(t)
-	if !env.Alive() {
-		t.Fatal("gateway exited")
-	}
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, nil, base, 10*time.Second)
 }
 
 // alaw encodes µ-law audio as A-law.
@@ -197,8 +194,7 @@ func TestSIPpLateOfferStreamsByteExact(t *testing.T) {
 			}
 		})
 	}
-	by.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, by, base, 10*time.Second)
 }
 
 // A caller that puts the call on hold (re-INVITE inactive) and vanishes is
@@ -240,10 +236,7 @@ func TestHeldCallerVanishesReleased(t *testing.T) {
 		t.Fatalf("the held call's stream ended with %q, want stop", last)
 	}
 	by.Check(t)
-	if !env.Alive() {
-		t.Fatal("gateway exited")
-	}
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, nil, base, 10*time.Second)
 }
 
 // A call that reaches --max-call-duration is hung up with BYE, its stream
@@ -296,10 +289,7 @@ func TestMaxCallDuration(t *testing.T) {
 	if _, last := inbound(t, conn); last != "stop" {
 		t.Fatalf("stream ended with %q, want stop", last)
 	}
-	if !env.Alive() {
-		t.Fatal("gateway exited")
-	}
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, nil, base, 10*time.Second)
 }
 
 // Session timers with --session-min-se 2s: an interval below it gets 422
@@ -373,8 +363,5 @@ func TestSessionTimers(t *testing.T) {
 	})
 
 	by.Check(t)
-	if !env.Alive() {
-		t.Fatal("gateway exited")
-	}
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, nil, base, 10*time.Second)
 }

@@ -190,11 +190,7 @@ func TestFetchPlayRefused(t *testing.T) {
 	if n := redirector.Hits("/moved.wav"); n != 1 {
 		t.Errorf("the redirector got %d requests, want 1", n)
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // A statusCallback to a metadata address and a stream to the gateway's own
@@ -256,11 +252,7 @@ func TestFetchCallbackAndStreamRefused(t *testing.T) {
 	if strings.Contains(env.Logs.String(), querySecret) {
 		t.Error("a query string reached the gateway's log")
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // When the app fails — an error status, an invalid document, no answer in
@@ -305,7 +297,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 				}
 			}
 			sid := env.CallSid(t, tc.to)
-			servetest.Eventually(t, 5*time.Second, "a log line with the CallSid, the URL without its query and the cause", func() bool {
+			env.Logs.Wait(t, 5*time.Second, "a log line with the CallSid, the URL without its query and the cause", func() bool {
 				line := env.Logs.Find("ERROR", "app failed", map[string]string{"call_sid": sid, "err": tc.cause})
 				return line != nil && line["url"] == tc.url
 			})
@@ -317,11 +309,7 @@ func TestFetchAppFailureIsGeneric(t *testing.T) {
 	if got := env.Refusals(t, "url_policy"); got != before+1 {
 		t.Errorf("%v url_policy refusals counted, want 1 (the refused Redirect)", got-before)
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // bigWAV returns a µ-law WAV file of size data bytes (the speech, looped)
@@ -376,11 +364,7 @@ func TestFetchPlayCacheSharesOneFile(t *testing.T) {
 	start := data[:50*160] // the first second of the file
 	servetest.Eventually(t, 30*time.Second, "every call hearing the file's first second", func() bool {
 		for _, c := range cs {
-			var heard []byte
-			for _, p := range c.Received() {
-				heard = append(heard, p.Payload...)
-			}
-			if !bytes.Contains(heard, start) {
+			if !bytes.Contains(c.Heard(), start) {
 				return false
 			}
 		}
@@ -395,11 +379,7 @@ func TestFetchPlayCacheSharesOneFile(t *testing.T) {
 	}
 	cs = append(cs, late)
 	servetest.Eventually(t, 10*time.Second, "the late call hearing the file's first second", func() bool {
-		var heard []byte
-		for _, p := range late.Received() {
-			heard = append(heard, p.Payload...)
-		}
-		return bytes.Contains(heard, start)
+		return bytes.Contains(late.Heard(), start)
 	})
 	if n := audio.Hits("/big.wav"); n != 1 {
 		t.Errorf("the file was requested %d times for %d calls, want once", n, calls+1)
@@ -416,9 +396,5 @@ func TestFetchPlayCacheSharesOneFile(t *testing.T) {
 			t.Errorf("hang up call %d: %v", i, err)
 		}
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	b.Check(t)
-	env.Settled(t, base, 15*time.Second)
+	env.Survived(t, b, base, 15*time.Second)
 }

@@ -153,12 +153,6 @@ func scenarioText(t *testing.T, env *servetest.Env, prefix string) string {
 	return text
 }
 
-// refusals returns callstream_refusals_total{limit}.
-func refusals(t *testing.T, env *servetest.Env, limit string) float64 {
-	t.Helper()
-	return env.Metrics(t).Get("callstream_refusals_total", "limit="+limit)
-}
-
 // (a) POST /scenarios without a token, or with a wrong one, gets 401 with
 // WWW-Authenticate and a JSON error, counted and logged without the
 // token; with the token the session starts. A bystander call is intact and
@@ -174,7 +168,7 @@ func TestAPITokenRequired(t *testing.T) {
 		}
 	}
 	access := startSession(t, env, "hold")
-	if got := refusals(t, env, "api_token"); got != 2 {
+	if got := env.Refusals(t, "api_token"); got != 2 {
 		t.Errorf("api_token refusals %v, want 2", got)
 	}
 	if env.Logs.Find("WARN", "HTTP API request refused", map[string]string{"path": "/scenarios"}) == nil {
@@ -188,8 +182,7 @@ func TestAPITokenRequired(t *testing.T) {
 		t.Fatalf("access URL: %d %s", r.code, r.body)
 	}
 	scenarioText(t, env, "alive /request/")
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // (a) Without any token the API endpoints are off: 403 saying how to turn
@@ -346,11 +339,10 @@ func TestRecordingTokenAndTTL(t *testing.T) {
 	if env.Logs.Find("INFO", "recording deleted", map[string]string{"name": name}) == nil {
 		t.Error("no log line for the deletion")
 	}
-	if got := refusals(t, env, "api_token"); got != 1 {
+	if got := env.Refusals(t, "api_token"); got != 1 {
 		t.Errorf("api_token refusals %v, want 1", got)
 	}
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // (d) A session whose callback allocates without bound ends with the
@@ -363,14 +355,11 @@ func TestScenarioHeapBomb(t *testing.T) {
 	other := startSession(t, env, "hold")
 	startSession(t, env, "bomb")
 	scenarioText(t, env, "bomb")
-	servetest.Eventually(t, 20*time.Second, "the heap-limit line", func() bool {
-		return env.Logs.Find("ERROR", "scenario heap limit exceeded: the session ends", map[string]string{"err": "heap"}) != nil
-	})
-	rec := env.Logs.Find("ERROR", "scenario heap limit exceeded", nil)
+	rec := env.Logs.WaitFind(t, 20*time.Second, "ERROR", "scenario heap limit exceeded: the session ends", map[string]string{"err": "heap"})
 	if id, _ := rec["session_id"].(string); len(id) != 32 {
 		t.Errorf("the heap-limit line names no session: %v", rec)
 	}
-	if got := refusals(t, env, "scenario_heap"); got != 1 {
+	if got := env.Refusals(t, "scenario_heap"); got != 1 {
 		t.Errorf("scenario_heap refusals %v, want 1", got)
 	}
 	if !env.Alive() {
@@ -380,8 +369,7 @@ func TestScenarioHeapBomb(t *testing.T) {
 		t.Fatalf("the other session: %d %s", r.code, r.body)
 	}
 	scenarioText(t, env, "alive /request/")
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // (e) With --metrics-addr, /metrics and /healthz are served there and not
@@ -450,7 +438,7 @@ func TestHTTPConnectionFlood(t *testing.T) {
 	}
 	// The listener counts a refusal just after it closed the connection.
 	servetest.Eventually(t, 5*time.Second, fmt.Sprintf("at least %d refused connections counted", flood-maxConns), func() bool {
-		return refusals(t, env, "http_connections") >= flood-maxConns
+		return env.Refusals(t, "http_connections") >= flood-maxConns
 	})
 	if env.Logs.Find("WARN", "connection refused: too many open", map[string]string{"listener": "http"}) == nil {
 		t.Error("no log line for the refused connections")
@@ -467,6 +455,5 @@ func TestHTTPConnectionFlood(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusNotFound
 	})
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }

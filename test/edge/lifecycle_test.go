@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -14,10 +13,6 @@ import (
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
-
-// holdDoc streams the caller to the WebSocket app's /held and keeps the
-// call up for two minutes.
-const holdDoc = `<Response><Start><Stream url="{{.WS}}/held"/></Start><Pause length="120"/></Response>`
 
 // healthz returns the status and body of GET /healthz.
 func healthz(t *testing.T, p *servetest.Proc) (int, string) {
@@ -58,7 +53,7 @@ func waitExit(t *testing.T, p *servetest.Proc, d time.Duration) {
 // the app's side of its stream, which has got its first frames.
 func heldCall(t *testing.T, env *servetest.Env) (*sipcaller.Call, *wsapp.Conn) {
 	t.Helper()
-	env.App.DocTo("/app", "held", holdDoc)
+	routeStream(env, "held")
 	c, err := env.Dial(t, sipcaller.Config{To: "held"})
 	if err != nil {
 		t.Fatalf("held call: %v", err)
@@ -105,16 +100,6 @@ func settleBystander(t *testing.T, b *servetest.Bystander) {
 	servetest.Eventually(t, 15*time.Second, "the bystander's speech at its app", func() bool { return b.Frames() >= bystanderFrames })
 }
 
-// refusal returns the SIP refusal of a dial that must fail.
-func refusal(t *testing.T, err error) *sipcaller.StatusError {
-	t.Helper()
-	var se *sipcaller.StatusError
-	if !errors.As(err, &se) {
-		t.Fatalf("dial: %v, want a SIP refusal", err)
-	}
-	return se
-}
-
 // SIGTERM drains: the call in progress goes on streaming, a new INVITE and
 // an OPTIONS probe get 503 with Retry-After, /healthz 503, the refusal is
 // counted; when the caller hangs up, every frame it sent has reached the
@@ -126,7 +111,7 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDraining(t, env.Proc)
-	servetest.Eventually(t, 5*time.Second, `a "draining" log line with calls=1`, func() bool {
+	env.Logs.Wait(t, 5*time.Second, `a "draining" log line with calls=1`, func() bool {
 		return env.Logs.Find("INFO", "draining", map[string]string{"calls": "1"}) != nil
 	})
 	// Frames keep arriving after the signal.
@@ -134,7 +119,7 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 	servetest.Eventually(t, 5*time.Second, "frames after SIGTERM", func() bool { return b.Frames() >= after+25 })
 
 	_, err := env.Dial(t, sipcaller.Config{To: "late"})
-	if se := refusal(t, err); se.Code != 503 || se.Header["retry-after"] != "60" {
+	if se := gatewaytest.Refusal(t, err); se.Code != 503 || se.Header["retry-after"] != "60" {
 		t.Fatalf("INVITE while draining: %d %q, Retry-After %q; want 503, 60", se.Code, se.Reason, se.Header["retry-after"])
 	}
 	r, err := env.Caller.Options(servetest.Context(t, 5*time.Second), env.SIPAddr())
@@ -226,7 +211,7 @@ func TestSecondSIGTERMCuts(t *testing.T) {
 // live call like any other and is neither answered nor refused.
 func TestCutRefusesInviteInFlightWith503(t *testing.T) {
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--drain-timeout", "120s"}}})
-	env.App.Set("/app#to=slow", gatewaytest.Response{Body: holdDoc, Delay: 60 * time.Second})
+	env.App.Set("/app#to=slow", gatewaytest.Response{Body: streamDoc("/held"), Delay: 60 * time.Second})
 	slow := make(chan error, 1)
 	ctx := servetest.Context(t, 60*time.Second)
 	go func() {
@@ -262,7 +247,7 @@ func TestCutRefusesInviteInFlightWith503(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no final response within 10 s of the cut")
 	}
-	se := refusal(t, err)
+	se := gatewaytest.Refusal(t, err)
 	if se.Code != 503 || se.Reason != "Service Unavailable" || !strings.Contains(se.Header["reason"], `text="Service Unavailable"`) {
 		t.Fatalf("INVITE in flight at the cut: %d %q, Reason %q; want 503 Service Unavailable", se.Code, se.Reason, se.Header["reason"])
 	}
@@ -298,8 +283,7 @@ func TestLiveMetricsMoveDuringCall(t *testing.T) {
 		t.Errorf("mean gateway-added latency %v s", mean)
 	}
 	settleBystander(t, b)
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 	after := env.Metrics(t)
 	if after.Get("callstream_inbound_frames_total") < second.Get("callstream_inbound_frames_total") {
 		t.Fatalf("inbound frames went down at the call's end: %v -> %v",

@@ -73,7 +73,7 @@ func TestDTMFDigitsNotLogged(t *testing.T) {
 		t.Fatalf("hangup: %v", err)
 	}
 	sid := env.CallSid(t, "pin")
-	servetest.Eventually(t, 10*time.Second, "the call is released", func() bool {
+	env.Logs.Wait(t, 10*time.Second, "the call is released", func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid}) != nil
 	})
 	digits := map[string]bool{}
@@ -94,11 +94,7 @@ func TestDTMFDigitsNotLogged(t *testing.T) {
 			t.Errorf("a log message holds the digits: %v", l)
 		}
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	by.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, by, base, 10*time.Second)
 }
 
 // Userinfo and query strings of stream, status-callback, redirect and play
@@ -177,17 +173,13 @@ func TestURLSecretsNotLogged(t *testing.T) {
 	if err := c.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 		t.Fatalf("hangup: %v", err)
 	}
-	servetest.Eventually(t, 10*time.Second, "the call is released", func() bool {
+	env.Logs.Wait(t, 10*time.Second, "the call is released", func() bool {
 		return env.Logs.Find("INFO", "call released", map[string]string{"call_sid": sid}) != nil
 	})
 	if leaks := logLeaks(env, secrets...); len(leaks) > 0 {
 		t.Fatalf("%d log lines hold a URL secret:\n%s", len(leaks), strings.Join(leaks, "\n"))
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	by.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, by, base, 10*time.Second)
 }
 
 // scenarioSocket is a scenario that streams each call's audio (µ-law) to
@@ -262,7 +254,7 @@ func TestScenarioSocketTokenNotLogged(t *testing.T) {
 		t.Fatal("the scenario socket was not closed after the hangup")
 	}
 	clean := ws.URL("/scn")
-	servetest.Eventually(t, 10*time.Second, "the socket's lines and the script's line are logged", func() bool {
+	env.Logs.Wait(t, 10*time.Second, "the socket's lines and the script's line are logged", func() bool {
 		return env.Logs.Find("INFO", "websocket created", map[string]string{"url": clean}) != nil &&
 			env.Logs.Find("INFO", "websocket open", map[string]string{"url": clean}) != nil &&
 			env.Logs.Find("INFO", "scenario log", map[string]string{"text": "connecting to " + clean}) != nil
@@ -275,9 +267,5 @@ func TestScenarioSocketTokenNotLogged(t *testing.T) {
 	if leaks := logLeaks(env, token); len(leaks) > 0 {
 		t.Fatalf("%d log lines hold the socket's token:\n%s", len(leaks), strings.Join(leaks, "\n"))
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	by.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, by, base, 10*time.Second)
 }

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +24,7 @@ import (
 // The attackers of the SIP tests: a helper process (the test binary run
 // again) for floods that would take time from the test's own callers, a
 // sender of raw INVITEs that counts the answers, and SIPp answering a
-// digest challenge.
+// digest challenge (the scenario uac_digest.xml of package sipp).
 
 // openIdle opens n TCP connections to addr that send nothing, from a
 // process of its own; close closes them.
@@ -306,117 +305,17 @@ func (f *floodSender) counts() (codes map[int]int, retryAfter int) {
 	return out, f.retryAfter
 }
 
-// sippAuthScenario is a SIPp caller that answers the digest challenge
-// (SIPp's [authentication], MD5), holds the call half a second and hangs up.
-const sippAuthScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="callstream uac digest">
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="401" auth="true"/>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-1]
-      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]></send>
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      [authentication]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]></send>
-  <pause milliseconds="500"/>
-  <send retrans="500"><![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:15550001111@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]></send>
-  <recv response="200"/>
-</scenario>
-`
-
 // sippAuthCall places one call with SIPp, a third-party SIP peer, that
 // must authenticate with user and password.
 func sippAuthCall(t *testing.T, env *servetest.Env, user, password string) {
 	t.Helper()
-	bin := sipp.Require(t)
+	sipp.Require(t)
 	env.App.DocTo("/app", "15559990000", `<Response><Pause length="5"/></Response>`)
-	dir := t.TempDir()
-	scen := filepath.Join(dir, "uac_digest.xml")
-	if err := os.WriteFile(scen, []byte(sippAuthScenario), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port, err := sipp.FreeUDPPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, env.SIPAddr(), "-s", "15559990000", "-sf", scen, "-m", "1", "-l", "1",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(port+2),
-		"-au", user, "-ap", password, "-nostdin", "-timeout", "20s", "-timeout_error", "-recv_timeout", "10000")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("SIPp's authenticated call: %v\n%s", err, out)
+	if _, err := sipp.Run(servetest.Context(t, 30*time.Second), sipp.Options{
+		Scenario: "uac_digest.xml", Target: env.SIPAddr(), Service: "15559990000", Timeout: 20 * time.Second,
+		Extra: []string{"-au", user, "-ap", password},
+	}); err != nil {
+		t.Fatalf("SIPp's authenticated call: %v", err)
 	}
 }
 

@@ -22,42 +22,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/assets"
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
-
-// pattern is an endless reader of one repeated byte: an attack message
-// streamed, never held by the test.
-type pattern byte
-
-func (p pattern) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte(p)
-	}
-	return len(b), nil
-}
-
-// connOn waits for the WebSocket app's connection on path (the n-th one
-// on that path, from 1).
-func connOn(t *testing.T, srv *wsapp.Server, path string, n int) *wsapp.Conn {
-	t.Helper()
-	var found *wsapp.Conn
-	servetest.Eventually(t, 10*time.Second, "a stream connects to "+path, func() bool {
-		k := 0
-		for _, c := range srv.Conns() {
-			if c.Path == path {
-				if k++; k == n {
-					found = c
-					return true
-				}
-			}
-		}
-		return false
-	})
-	return found
-}
 
 // waitClosed waits for the gateway to end the connection.
 func waitClosed(t *testing.T, c *wsapp.Conn, d time.Duration) {
@@ -93,7 +62,7 @@ func TestStreamMessageOverBound(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if c.WaitFor(ctx, 2) == nil { // connected, start
-			_ = c.SendFrom(false, io.LimitReader(pattern('x'), size))
+			_ = c.SendFrom(false, wsapp.Repeated('x', size))
 		}
 	}}})
 	env.App.Doc("/status", "ok")
@@ -110,13 +79,13 @@ func TestStreamMessageOverBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	huge := connOn(t, env.WS, "/huge", 1)
+	huge := env.StreamConn(t, "/huge")
 	waitClosed(t, huge, 20*time.Second)
 	if code, _ := huge.CloseStatus(); code != 1009 {
 		t.Fatalf("the app's stream closed with %d, want 1009", code)
 	}
 	// The document went on: the caller is streamed to the next verb's app.
-	after := connOn(t, env.WS, "/after", 1)
+	after := env.StreamConn(t, "/after")
 	sent := make(chan error, 1)
 	go func() { sent <- call.SendAudio(servetest.Context(t, 10*time.Second), assets.Speech()[:8000]) }()
 	b.Check(t)
@@ -126,14 +95,7 @@ func TestStreamMessageOverBound(t *testing.T) {
 	if err := after.WaitFor(servetest.Context(t, 5*time.Second), 2+40); err != nil {
 		t.Fatalf("the attacked call's next stream: %v", err)
 	}
-	grew := env.HWM() - hwm
-	servetest.Figure(t, fmt.Sprintf("peak RSS growth with a %d MB WebSocket message", size>>20), fmt.Sprintf("%.1f", float64(grew)/(1<<20)), "MB")
-	if grew > 50<<20 {
-		t.Fatalf("peak RSS grew by %d MB with a %d MB message", grew>>20, size>>20)
-	}
-	if got := env.Refusals(t, "ws_message_size"); got != 1 {
-		t.Fatalf("refusals{ws_message_size} = %v, want 1", got)
-	}
+	checkHugeMessageRefused(t, env, hwm, size)
 	if w := env.WaitLog(t, "WARN", "app message too big", map[string]string{"url": env.WS.URL("/huge")}); w["max_message_bytes"] != float64(1<<20) {
 		t.Fatalf("warning %v, want one naming the stream's URL and the bound", w)
 	}
@@ -143,10 +105,7 @@ func TestStreamMessageOverBound(t *testing.T) {
 	if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if !env.Alive() {
-		t.Fatal("the gateway died")
-	}
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, nil, base, 10*time.Second)
 }
 
 // The same through a scenario's incoming WebSocket: the client's 100 MB
@@ -189,7 +148,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := connOn(t, ws, "/ctl", 1)
+	ctl := servetest.ConnTo(t, ws, "/ctl")
 	if err := ctl.WaitFor(servetest.Context(t, 10*time.Second), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +172,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		}
 	}()
 	if w, err := client.NextWriter(websocket.TextMessage); err == nil {
-		_, _ = io.Copy(w, io.LimitReader(pattern('y'), size))
+		_, _ = io.Copy(w, wsapp.Repeated('y', size))
 		_ = w.Close()
 	}
 	select {
@@ -228,14 +187,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		t.Fatalf("the session did not go on: %v", err)
 	}
 	env.WaitLog(t, "INFO", "scenario log", map[string]string{"text": "incoming closed 1009"})
-	grew := env.HWM() - hwm
-	servetest.Figure(t, fmt.Sprintf("peak RSS growth with a %d MB WebSocket message", size>>20), fmt.Sprintf("%.1f", float64(grew)/(1<<20)), "MB")
-	if grew > 50<<20 {
-		t.Fatalf("peak RSS grew by %d MB with a %d MB message", grew>>20, size>>20)
-	}
-	if got := env.Refusals(t, "ws_message_size"); got != 1 {
-		t.Fatalf("refusals{ws_message_size} = %v, want 1", got)
-	}
+	checkHugeMessageRefused(t, env, hwm, size)
 	if w := env.WaitLog(t, "WARN", "app message too big", nil); w["max_message_bytes"] != float64(1<<20) {
 		t.Fatalf("warning %v, want one naming the bound", w)
 	}
@@ -272,7 +224,7 @@ func TestTwilioMarkFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := connOn(t, env.WS, "/marks", 1)
+	conn := env.StreamConn(t, "/marks")
 	heap := env.Metrics(t).Get("go_memstats_heap_inuse_bytes")
 	rss := env.RSS()
 	select {
@@ -402,7 +354,7 @@ func (a *appAway) url(path string) string { return "ws://" + a.addr + path }
 
 func testReconnect(t *testing.T, dialect, doc string, bidi bool) {
 	speech := assets.Speech()
-	prompt := promptULaw(t)
+	prompt := gatewaytest.PromptULaw(t)
 	playOnce := wsapp.Options{Handler: func(c *wsapp.Conn) {
 		if bidi && c.WaitFor(servetest.Context(t, 10*time.Second), 2) == nil {
 			_ = c.SendMedia(prompt) // 1.5 s for the caller, queued at once
@@ -419,7 +371,7 @@ func testReconnect(t *testing.T, dialect, doc string, bidi bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := connOn(t, app.srv, "/live", 1)
+	first := servetest.ConnTo(t, app.srv, "/live")
 	sent := make(chan error, 1)
 	go func() { sent <- call.SendAudio(servetest.Context(t, 20*time.Second), speech) }()
 	if err := first.WaitFor(servetest.Context(t, 10*time.Second), 2+40); err != nil {
@@ -428,7 +380,7 @@ func testReconnect(t *testing.T, dialect, doc string, bidi bool) {
 	app.kill()
 	time.Sleep(1500 * time.Millisecond) // the app is away: it restarts 1.5 s later
 	app.restart(t, wsapp.Options{})
-	second := connOn(t, app.srv, "/live", 1)
+	second := servetest.ConnTo(t, app.srv, "/live")
 	if err := <-sent; err != nil {
 		t.Fatalf("caller: %v", err)
 	}
@@ -468,7 +420,7 @@ func testReconnect(t *testing.T, dialect, doc string, bidi bool) {
 		t.Fatal("the caller's audio across the outage is not whole")
 	}
 	if bidi {
-		heard := callerHeard(call)
+		heard := call.Heard()
 		if !bytes.Contains(heard, prompt) {
 			t.Fatal("the app's audio queued before the drop did not play on")
 		}
@@ -480,8 +432,7 @@ func testReconnect(t *testing.T, dialect, doc string, bidi bool) {
 	servetest.Eventually(t, 5*time.Second, "stream-started then stream-stopped, nothing between", func() bool {
 		return strings.Join(statusEvents(env, "/status"), ",") == "stream-started,stream-stopped"
 	})
-	b.Check(t)
-	env.Settled(t, base, 10*time.Second)
+	env.Survived(t, b, base, 10*time.Second)
 }
 
 // testReconnectOff: with --stream-reconnect 0 a drop ends the stream as an
@@ -496,7 +447,7 @@ func testReconnectOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := connOn(t, app.srv, "/live", 1)
+	first := servetest.ConnTo(t, app.srv, "/live")
 	if err := first.WaitFor(servetest.Context(t, 10*time.Second), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -604,25 +555,17 @@ func unionAudio(t *testing.T, conns ...*wsapp.Conn) []byte {
 	return out
 }
 
-// callerHeard returns what the caller heard, in arrival order.
-func callerHeard(c *sipcaller.Call) []byte {
-	var b []byte
-	for _, p := range c.Received() {
-		b = append(b, p.Payload...)
-	}
-	return b
-}
-
-// promptULaw returns the 1.5 s prompt as µ-law bytes.
-func promptULaw(t *testing.T) []byte {
+// checkHugeMessageRefused checks what one WebSocket message of size bytes
+// cost the gateway: its peak RSS grew by 50 MB at most since it was hwm,
+// and the message was counted once as ws_message_size.
+func checkHugeMessageRefused(t *testing.T, env *servetest.Env, hwm, size int64) {
 	t.Helper()
-	a, err := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
-	if err != nil {
-		t.Fatal(err)
+	grew := env.HWM() - hwm
+	servetest.Figure(t, fmt.Sprintf("peak RSS growth with a %d MB WebSocket message", size>>20), fmt.Sprintf("%.1f", float64(grew)/(1<<20)), "MB")
+	if grew > 50<<20 {
+		t.Fatalf("peak RSS grew by %d MB with a %d MB message", grew>>20, size>>20)
 	}
-	u, err := a.ULaw8k()
-	if err != nil {
-		t.Fatal(err)
+	if got := env.Refusals(t, "ws_message_size"); got != 1 {
+		t.Fatalf("refusals{ws_message_size} = %v, want 1", got)
 	}
-	return u
 }
