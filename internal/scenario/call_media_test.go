@@ -84,11 +84,23 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 					conn = cn
 				}
 			}
-			// The caller's last frames go through. A sleep, not a wait for
-			// 15 more media messages: a hang-up timed right after a media
-			// message makes the stop go missing now and then (a race at
-			// the session's end, reported).
-			time.Sleep(300 * time.Millisecond)
+			// The caller's last frames reach the remote, and the remote's
+			// audio the caller, before the hang-up.
+			if err := conn.WaitMedia(g.Context(5*time.Second), len(sent)/160); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WaitReceived(g.Context(5*time.Second), "the remote's audio", func(ps []sipcaller.Packet) bool {
+				heard := sipcaller.Payloads(audible(ps))
+				switch enc {
+				case "ULAW", "PCM8":
+					return bytes.Contains(heard, clipAudio)
+				case "ALAW":
+					return bytes.Contains(heard, viaALaw)
+				}
+				return len(heard) >= 19600
+			}); err != nil {
+				t.Fatal(err)
+			}
 			if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 				t.Fatal(err)
 			}

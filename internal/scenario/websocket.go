@@ -279,9 +279,11 @@ func (w *jsSocket) close(codeV, reasonV goja.Value) {
 	w.sock.BeginClose(code, reason)
 }
 
-// shutdown closes the socket at the session's end.
+// shutdown closes the socket at the session's end. A socket the script is
+// already closing is left to finish: what it queued (stop messages, the
+// close frame) still goes out; the session's end waits for it, bounded.
 func (w *jsSocket) shutdown() {
-	if w.state == wsClosed {
+	if w.state == wsClosed || w.state == wsClosing {
 		return
 	}
 	w.state = wsClosing

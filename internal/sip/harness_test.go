@@ -166,6 +166,30 @@ func (p *peer) awaitResponse(code int, method sip.RequestMethod, timeout time.Du
 	}
 }
 
+// transact sends msg and waits up to timeout for its code response,
+// sending msg again as a UDP client transaction does (RFC 3261 Timer E:
+// 500 ms doubling to 4 s), so one datagram lost in a full socket buffer
+// does not fail the test.
+func (p *peer) transact(msg string, code int, method sip.RequestMethod, timeout time.Duration) *sip.Response {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		p.send(msg)
+		until := time.Now().Add(wait)
+		if until.After(deadline) {
+			until = deadline
+		}
+		for left := time.Until(until); left > 0; left = time.Until(until) {
+			if m, ok := p.recv(left).(*sip.Response); ok && m.StatusCode == code && m.CSeq().MethodName == method {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("no %d response to %s within %v", code, method, timeout)
+		}
+	}
+}
+
 // request waits for a request with the given method, skipping anything else.
 func (p *peer) request(method sip.RequestMethod, timeout time.Duration) *sip.Request {
 	p.t.Helper()

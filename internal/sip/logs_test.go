@@ -199,8 +199,7 @@ func TestGarbageFloodLogs(t *testing.T) {
 		p.send(string(junk))
 	}
 	d := p.newDialog()
-	p.send(d.message("OPTIONS", d.branch, 1, ""))
-	p.response(200, sip.OPTIONS, 5*time.Second)
+	p.transact(d.message("OPTIONS", d.branch, 1, ""), 200, sip.OPTIONS, 10*time.Second)
 	stop()
 	out := logs.String()
 	if len(out) > 4000 {
