@@ -47,16 +47,6 @@ type web struct {
 	mon     *http.Server        // serves metrics; nil without MetricsAddr
 }
 
-// ignoreUnnamed counts every refusal but the unnamed ones: connlimit
-// counts accept errors under a name HTTP listeners do not have.
-type ignoreUnnamed struct{ c limit.Counter }
-
-func (i ignoreUnnamed) Refused(r limit.Refusal) {
-	if r != "" {
-		limit.Count(i.c, r)
-	}
-}
-
 // httpConnLimit returns the connections a listener may hold: HTTPConns,
 // lowered to a quarter of the open-file limit.
 func (g *Gateway) httpConnLimit() int {
@@ -78,11 +68,12 @@ func (g *Gateway) listen(name, addr string, max int) (*connlimit.Listener, error
 		return nil, fmt.Errorf("%s listen %s: %w", name, addr, err)
 	}
 	return connlimit.Wrap(ln, connlimit.Config{
-		Max:     max,
-		Name:    name,
-		Counter: ignoreUnnamed{g.metrics},
-		Full:    limit.HTTPConnsFull,
-		Logger:  g.log,
+		Max:         max,
+		Name:        name,
+		Counter:     g.metrics,
+		Full:        limit.HTTPConnsFull,
+		AcceptError: limit.HTTPAcceptError,
+		Logger:      g.log,
 	}), nil
 }
 

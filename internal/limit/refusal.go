@@ -27,6 +27,8 @@ const (
 	APIToken         Refusal = "api_token"             // an HTTP request without a valid bearer token got 401
 	URLPolicy        Refusal = "url_policy"            // an outbound fetch or dial was refused by the URL policy
 	HTTPConnsFull    Refusal = "http_connections"      // an HTTP connection over HTTPConns was closed
+	HTTPAcceptError  Refusal = "http_accept"           // an HTTP accept failed (e.g. no file descriptors) and backed off
+	AccessRate       Refusal = "scenario_access_rate"  // a request to a session's access URL over its rate got 429
 	Draining         Refusal = "draining"              // an INVITE or session was refused while draining
 )
 
@@ -38,7 +40,7 @@ func All() []Refusal {
 		WSMessageTooBig, MarksPending, ControlQueueFull, SIPConnsFull, SIPConnIdle, SIPAcceptError,
 		CallsFull, InviteRate, SIPSource, SIPAuth, SessionMinSE, SessionExpired, CallDuration,
 		HoldTimeout, RTPSource, Sessions, SessionRate, ScenarioHeap, APIToken, URLPolicy,
-		HTTPConnsFull, Draining,
+		HTTPConnsFull, HTTPAcceptError, AccessRate, Draining,
 	}
 }
 

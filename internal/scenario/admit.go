@@ -58,6 +58,7 @@ func (s *session) admitAccess(w http.ResponseWriter, r *http.Request) bool {
 	if ok {
 		return true
 	}
+	s.rt.count(limit.AccessRate)
 	s.rt.warn.Log("access URL request refused: too many requests", "session_id", s.id, "rate", accessRate, "remote", r.RemoteAddr)
 	w.Header().Set("Retry-After", strconv.Itoa(limit.RetryAfterSeconds(wait)))
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{
