@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -81,7 +82,7 @@ type alawEncoder struct{}
 
 func (alawEncoder) Encode(dst, ulaw []byte) []byte {
 	for _, b := range ulaw {
-		dst = append(dst, media.ULawToALaw(b))
+		dst = append(dst, codec.ULawToALaw(b))
 	}
 	return dst
 }
@@ -92,7 +93,7 @@ type pcm8Encoder struct{}
 
 func (pcm8Encoder) Encode(dst, ulaw []byte) []byte {
 	for _, b := range ulaw {
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(media.ULawToPCM(b)))
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(codec.ULawToPCM(b)))
 	}
 	return dst
 }
@@ -102,13 +103,13 @@ func (pcm8Encoder) SamplesPerFrame() int { return media.FrameSamples }
 // the media package's polyphase low-pass filter. It keeps the filter state
 // of one flow.
 type pcm16Encoder struct {
-	rs  *media.Resampler
+	rs  *codec.Resampler
 	in  [media.FrameSamples]int16
 	out []int16
 }
 
 func newPCM16Encoder() (stream.FrameEncoder, error) {
-	rs, err := media.NewResampler(8000, 16000)
+	rs, err := codec.NewResampler(8000, 16000)
 	if err != nil {
 		return nil, fmt.Errorf("pcm16 encoder: %w", err)
 	}
@@ -118,10 +119,10 @@ func newPCM16Encoder() (stream.FrameEncoder, error) {
 func (e *pcm16Encoder) Encode(dst, ulaw []byte) []byte {
 	n := min(len(ulaw), len(e.in))
 	for i := range n {
-		e.in[i] = media.ULawToPCM(ulaw[i])
+		e.in[i] = codec.ULawToPCM(ulaw[i])
 	}
 	e.out = e.rs.Process(e.out[:0], e.in[:n])
-	return media.SamplesToPCM16LE(dst, e.out)
+	return codec.SamplesToPCM16LE(dst, e.out)
 }
 
 func (e *pcm16Encoder) SamplesPerFrame() int { return 2 * media.FrameSamples }
@@ -136,7 +137,7 @@ type alawDecoder struct{}
 
 func (alawDecoder) decode(dst, p []byte) ([]byte, error) {
 	for _, b := range p {
-		dst = append(dst, media.ALawToULaw(b))
+		dst = append(dst, codec.ALawToULaw(b))
 	}
 	return dst, nil
 }
@@ -150,12 +151,12 @@ type pcm8Decoder struct {
 
 func (d *pcm8Decoder) decode(dst, p []byte) ([]byte, error) {
 	if d.hasCarry && len(p) > 0 {
-		dst = append(dst, media.PCMToULaw(int16(uint16(d.carry)|uint16(p[0])<<8)))
+		dst = append(dst, codec.PCMToULaw(int16(uint16(d.carry)|uint16(p[0])<<8)))
 		p = p[1:]
 		d.hasCarry = false
 	}
 	for len(p) >= 2 {
-		dst = append(dst, media.PCMToULaw(int16(binary.LittleEndian.Uint16(p))))
+		dst = append(dst, codec.PCMToULaw(int16(binary.LittleEndian.Uint16(p))))
 		p = p[2:]
 	}
 	if len(p) == 1 {
@@ -167,14 +168,14 @@ func (d *pcm8Decoder) decode(dst, p []byte) ([]byte, error) {
 // pcm16Decoder reads 16-bit little-endian samples at 16 kHz and downsamples
 // them to 8 kHz with the media package's low-pass filter.
 type pcm16Decoder struct {
-	rs       *media.Resampler
+	rs       *codec.Resampler
 	carry    byte
 	hasCarry bool
 	in, out  []int16
 }
 
 func newPCM16Decoder() (decoder, error) {
-	rs, err := media.NewResampler(16000, 8000)
+	rs, err := codec.NewResampler(16000, 8000)
 	if err != nil {
 		return nil, fmt.Errorf("pcm16 decoder: %w", err)
 	}
@@ -189,10 +190,10 @@ func (d *pcm16Decoder) decode(dst, p []byte) ([]byte, error) {
 		d.hasCarry = false
 	}
 	whole := len(p) &^ 1
-	d.in = media.PCM16LEToSamples(d.in, p[:whole])
+	d.in = codec.PCM16LEToSamples(d.in, p[:whole])
 	if whole < len(p) {
 		d.carry, d.hasCarry = p[whole], true
 	}
 	d.out = d.rs.Process(d.out[:0], d.in)
-	return media.EncodeULaw(dst, d.out), nil
+	return codec.EncodeULaw(dst, d.out), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hraban/opus"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -33,7 +34,7 @@ func newOpusEncoder() (stream.FrameEncoder, error) {
 func (e *opusEncoder) Encode(dst, ulaw []byte) []byte {
 	n := min(len(ulaw), len(e.pcm))
 	for i := range n {
-		e.pcm[i] = media.ULawToPCM(ulaw[i])
+		e.pcm[i] = codec.ULawToPCM(ulaw[i])
 	}
 	size, err := e.enc.Encode(e.pcm[:], e.pkt[:])
 	if err != nil {
@@ -63,5 +64,5 @@ func (d *opusDecoder) decode(dst, p []byte) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("%w: %w", ErrOpus, err)
 	}
-	return media.EncodeULaw(dst, d.pcm[:n]), nil
+	return codec.EncodeULaw(dst, d.pcm[:n]), nil
 }

@@ -1,4 +1,4 @@
-package media
+package codec
 
 import (
 	"math"
@@ -16,6 +16,9 @@ const (
 	filterBeta   = 7.9                  // Kaiser shape for about 80 dB stopband
 	// upSpan is the number of input samples each 8k→16k phase spans.
 	upSpan = (filterTaps + 1) / 2
+	// narrowRate is the telephone-band sample rate the filter is designed
+	// around.
+	narrowRate = 8000
 )
 
 // lowPass holds the filter taps, normalised to unit gain at DC. It is built
@@ -83,7 +86,7 @@ func NewResampler(fromRate, toRate int) (*Resampler, error) {
 	switch {
 	case fromRate == toRate && fromRate > 0:
 		return &Resampler{mode: modeCopy}, nil
-	case fromRate == SampleRate && toRate == 2*SampleRate:
+	case fromRate == narrowRate && toRate == 2*narrowRate:
 		r := &Resampler{mode: modeUp, span: upSpan}
 		for p := range r.coefs {
 			c := make([]float32, upSpan)
@@ -99,7 +102,7 @@ func NewResampler(fromRate, toRate int) (*Resampler, error) {
 		}
 		r.line = make([]float32, 2*r.span)
 		return r, nil
-	case fromRate == 2*SampleRate && toRate == SampleRate:
+	case fromRate == 2*narrowRate && toRate == narrowRate:
 		r := &Resampler{mode: modeDown, span: filterTaps}
 		c := make([]float32, filterTaps)
 		for j := range c {
@@ -109,7 +112,7 @@ func NewResampler(fromRate, toRate int) (*Resampler, error) {
 		r.line = make([]float32, 2*r.span)
 		return r, nil
 	}
-	return nil, errorf(ErrUnsupportedRate, "media: cannot resample %d Hz to %d Hz", fromRate, toRate)
+	return nil, errorf(ErrUnsupportedRate, "codec: cannot resample %d Hz to %d Hz", fromRate, toRate)
 }
 
 // Process resamples src and appends the output to dst: 2*len(src) samples
@@ -147,6 +150,17 @@ func (r *Resampler) Process(dst []int16, src []int16) []int16 {
 		return dst
 	}
 	return append(dst, src...)
+}
+
+// Delay returns how many output samples the filter delays the signal by.
+func (r *Resampler) Delay() int {
+	switch r.mode {
+	case modeUp:
+		return filterCenter
+	case modeDown:
+		return filterCenter / 2
+	}
+	return 0
 }
 
 // Reset clears the filter history, as if the Resampler were new.

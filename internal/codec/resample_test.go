@@ -1,4 +1,4 @@
-package media
+package codec
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/callstream/callstream/internal/codec/codectest"
 )
 
 // resample runs x through a new Resampler in chunks of the given size.
@@ -32,12 +34,12 @@ func TestResampleRoundTripSNR(t *testing.T) {
 	// 1 kHz is periodic in 8 samples, so its rounding errors may all cancel;
 	// 2345 Hz never repeats within the test and shows the real noise floor.
 	for _, f := range []float64{1000, 2345} {
-		in := sine(8000, 8000, f, 10000)
-		up := resample(t, 8000, 16000, in, FrameSamples)
+		in := codectest.Sine(8000, 8000, f, 10000)
+		up := resample(t, 8000, 16000, in, frame8k)
 		if len(up) != 16000 {
 			t.Fatalf("8k→16k gave %d samples, want 16000", len(up))
 		}
-		back := resample(t, 16000, 8000, up, 2*FrameSamples)
+		back := resample(t, 16000, 8000, up, 2*frame8k)
 		if len(back) != 8000 {
 			t.Fatalf("16k→8k gave %d samples, want 8000", len(back))
 		}
@@ -65,7 +67,7 @@ func roundTripSNR(in, out []int16, delay int) float64 {
 		sig += ref * ref
 		noise += d * d
 	}
-	return dB(sig / noise)
+	return codectest.DB(sig / noise)
 }
 
 func TestDownsampleResponse(t *testing.T) {
@@ -86,8 +88,8 @@ func TestDownsampleResponse(t *testing.T) {
 		{6000, math.Inf(-1), -40, 2000, "6 kHz is cut by more than 40 dB"},
 		{7500, math.Inf(-1), -40, 500, "stopband"},
 	} {
-		out := resample(t, 16000, 8000, sine(16000, 16000, tc.f, amp), 2*FrameSamples)[settle:]
-		gain := dB(meanPower(out) / inPower)
+		out := resample(t, 16000, 8000, codectest.Sine(16000, 16000, tc.f, amp), 2*frame8k)[settle:]
+		gain := codectest.DB(codectest.MeanPower(out) / inPower)
 		t.Logf("16k→8k %5.0f Hz: %7.2f dB", tc.f, gain)
 		if gain < tc.minDB || gain > tc.maxDB {
 			t.Errorf("%s: %.0f Hz gain %.2f dB, want %.1f..%.1f", tc.reason, tc.f, gain, tc.minDB, tc.maxDB)
@@ -98,19 +100,19 @@ func TestDownsampleResponse(t *testing.T) {
 func TestUpsampleImages(t *testing.T) {
 	const amp = 10000
 	for _, f := range []float64{300, 1000, 2000, 3000, 3400} {
-		out := resample(t, 8000, 16000, sine(8000, 8000, f, amp), FrameSamples)
+		out := resample(t, 8000, 16000, codectest.Sine(8000, 8000, f, amp), frame8k)
 		// 1600 samples at 16 kHz: a 10 Hz bin grid, so every tone and image
 		// falls on a bin and the DFT needs no window.
 		x := out[2*settle : 2*settle+1600]
-		tone := dftPower(x, 16000, f)
-		if g := dB(tone / (amp * amp / 2)); math.Abs(g) > 0.1 {
+		tone := codectest.Power(x, 16000, f)
+		if g := codectest.DB(tone / (amp * amp / 2)); math.Abs(g) > 0.1 {
 			t.Errorf("%.0f Hz passes with gain %.2f dB", f, g)
 		}
 		var high float64
 		for bin := 420; bin <= 800; bin++ { // 4.2 kHz to 8 kHz
-			high += dftPower(x, 16000, float64(10*bin))
+			high += codectest.Power(x, 16000, float64(10*bin))
 		}
-		ratio := dB(high / tone)
+		ratio := codectest.DB(high / tone)
 		t.Logf("8k→16k %4.0f Hz: energy above 4.2 kHz %.1f dB", f, ratio)
 		if ratio > -40 {
 			t.Errorf("%.0f Hz: energy above 4.2 kHz only %.1f dB below the tone (image at %.0f Hz)", f, -ratio, 8000-f)
@@ -126,7 +128,7 @@ func TestResampleChunkingIsSeamless(t *testing.T) {
 	}
 	for _, rates := range [][2]int{{8000, 16000}, {16000, 8000}, {8000, 8000}} {
 		block := resample(t, rates[0], rates[1], noise, len(noise))
-		for _, chunk := range []int{FrameSamples, 2 * FrameSamples, 1, 7, 333} {
+		for _, chunk := range []int{frame8k, 2 * frame8k, 1, 7, 333} {
 			if got := resample(t, rates[0], rates[1], noise, chunk); !slices.Equal(got, block) {
 				t.Errorf("%d→%d in chunks of %d differs from one block (%d vs %d samples)",
 					rates[0], rates[1], chunk, len(got), len(block))
@@ -136,7 +138,7 @@ func TestResampleChunkingIsSeamless(t *testing.T) {
 }
 
 func TestResamplerReset(t *testing.T) {
-	x := sine(500, 8000, 700, 9000)
+	x := codectest.Sine(500, 8000, 700, 9000)
 	for _, rates := range [][2]int{{8000, 16000}, {16000, 8000}} {
 		r, err := NewResampler(rates[0], rates[1])
 		if err != nil {
@@ -185,7 +187,7 @@ func TestNewResamplerRates(t *testing.T) {
 		}
 	}
 	_, err := NewResampler(44100, 8000)
-	if want := "media: cannot resample 44100 Hz to 8000 Hz"; err == nil || err.Error() != want {
+	if want := "codec: cannot resample 44100 Hz to 8000 Hz"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
 	r, err := NewResampler(16000, 16000)
@@ -206,7 +208,7 @@ func TestResamplerSaturates(t *testing.T) {
 			x[i] = math.MinInt16
 		}
 	}
-	up := resample(t, 8000, 16000, x, FrameSamples)
+	up := resample(t, 8000, 16000, x, frame8k)
 	var hitMax, hitMin bool
 	for i := 1; i < len(up); i++ {
 		if d := int(up[i]) - int(up[i-1]); d > 40000 || d < -40000 {
