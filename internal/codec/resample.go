@@ -5,36 +5,46 @@ import (
 	"slices"
 )
 
-// Low-pass filter shared by both resampling directions. It runs at 16 kHz:
-// a Kaiser-windowed sinc with its cutoff at 3.8 kHz, flat (< 0.01 dB ripple)
-// up to about 3.4 kHz and more than 70 dB down from about 4.2 kHz. The tap
-// count is 4k+1 so that both directions delay by a whole number of samples.
+// The resampler converts between 8, 16 and 48 kHz: integer ratios k of 2, 3
+// and 6. Each ratio has its own low-pass prototype running at the higher
+// rate: a Kaiser-windowed sinc whose cutoff sits at 0.475 of the lower rate
+// (3.8 kHz between 8 and 16 kHz, 7.6 kHz between 16 and 48 kHz), flat
+// (< 0.01 dB ripple) to 0.425 of the lower rate (3.4 kHz, 6.8 kHz) and more
+// than 70 dB down from 0.525 of it (4.2 kHz, 8.4 kHz). A prototype has
+// 48k+1 taps, so it spans 48 samples of the lower rate whatever k is, and
+// both directions delay by a whole number of samples: 24k at the higher
+// rate, 24 at the lower.
 const (
-	filterTaps   = 97
-	filterCenter = (filterTaps - 1) / 2 // group delay in 16 kHz samples
-	filterCutoff = 3800.0 / 16000.0     // cycles per 16 kHz sample
-	filterBeta   = 7.9                  // Kaiser shape for about 80 dB stopband
-	// upSpan is the number of input samples each 8k→16k phase spans.
-	upSpan = (filterTaps + 1) / 2
-	// narrowRate is the telephone-band sample rate the filter is designed
-	// around.
-	narrowRate = 8000
+	halfSpan    = 24    // half the filter's length in lower-rate samples
+	cutoffShare = 0.475 // cutoff as a share of the lower rate
+	filterBeta  = 7.9   // Kaiser shape for about 80 dB stopband
 )
 
-// lowPass holds the filter taps, normalised to unit gain at DC. It is built
-// once at package initialisation and only read after.
-var lowPass = designLowPass()
+// resampleRates are the rates the resampler converts between.
+var resampleRates = [...]int{8000, 16000, 48000}
 
-// designLowPass builds the windowed-sinc prototype filter.
-func designLowPass() (h [filterTaps]float64) {
+// lowPass holds the prototype of each ratio (index k), normalised to unit
+// gain at DC. It is built once at package initialisation and only read
+// after.
+var lowPass = [7][]float64{2: designLowPass(2), 3: designLowPass(3), 6: designLowPass(6)}
+
+// filterTaps returns the length of the prototype for ratio k.
+func filterTaps(k int) int { return 2*halfSpan*k + 1 }
+
+// designLowPass builds the windowed-sinc prototype for ratio k.
+func designLowPass(k int) []float64 {
+	taps := filterTaps(k)
+	center := taps / 2
+	cutoff := cutoffShare / float64(k) // cycles per higher-rate sample
+	h := make([]float64, taps)
 	var sum float64
 	for n := range h {
-		t := float64(n - filterCenter)
-		v := 2 * filterCutoff
+		t := float64(n - center)
+		v := 2 * cutoff
 		if t != 0 {
-			v = math.Sin(2*math.Pi*filterCutoff*t) / (math.Pi * t)
+			v = math.Sin(2*math.Pi*cutoff*t) / (math.Pi * t)
 		}
-		r := t / filterCenter
+		r := t / float64(center)
 		h[n] = v * besselI0(filterBeta*math.Sqrt(1-r*r)) / besselI0(filterBeta)
 		sum += h[n]
 	}
@@ -61,113 +71,147 @@ type resampleMode uint8
 
 const (
 	modeCopy resampleMode = iota
-	modeUp                // 8 kHz → 16 kHz
-	modeDown              // 16 kHz → 8 kHz
+	modeUp                // from a lower rate to k times it
+	modeDown              // from a higher rate to a k-th of it
 )
 
-// Resampler converts a stream of samples between 8 kHz and 16 kHz with a
-// polyphase FIR low-pass filter (97 taps at 16 kHz: 48 or 49 per phase).
-// It keeps the filter history between calls, so a stream cut into frames
-// of any size yields exactly the output of one long block. Both directions
-// delay the signal by 48 samples at 16 kHz (24 at 8 kHz). A Resampler is not
-// safe for concurrent use.
+// Resampler converts a stream of samples between 8, 16 and 48 kHz with a
+// polyphase FIR low-pass filter (48k+1 taps at the higher rate for a ratio
+// of k: 49 per output going up, 48k+1 per output going down). It keeps the
+// filter history between calls, so a stream cut into frames of any size
+// yields exactly the output of one long block. Both directions delay the
+// signal by 24 samples at the lower rate (Delay). A Resampler is not safe
+// for concurrent use.
 type Resampler struct {
-	mode  resampleMode
-	coefs [2][]float32 // mode up: one reversed tap set per output phase; mode down: coefs[0]
-	line  []float32    // input history, stored twice so every window is contiguous
-	span  int          // history length (len(line) / 2)
-	pos   int          // start of the current window in line
-	odd   bool         // mode down: the next input sample has an odd index
+	mode     resampleMode
+	from, to int
+	k        int         // ratio between the rates
+	coefs    [][]float32 // mode up: one reversed tap set per output phase; mode down: coefs[0]
+	line     []float32   // input history, stored twice so every window is contiguous
+	span     int         // history length (len(line) / 2)
+	pos      int         // start of the current window in line
+	phase    int         // mode down: index of the next input sample modulo k
 }
 
-// NewResampler returns a Resampler from fromRate to toRate. Supported pairs
-// are 8000→16000, 16000→8000 and equal positive rates (a plain copy).
+// NewResampler returns a Resampler from fromRate to toRate. Supported are
+// any two of 8000, 16000 and 48000 Hz, and equal positive rates (a plain
+// copy).
 func NewResampler(fromRate, toRate int) (*Resampler, error) {
+	r := &Resampler{from: fromRate, to: toRate}
 	switch {
 	case fromRate == toRate && fromRate > 0:
-		return &Resampler{mode: modeCopy}, nil
-	case fromRate == narrowRate && toRate == 2*narrowRate:
-		r := &Resampler{mode: modeUp, span: upSpan}
+		r.mode = modeCopy
+		return r, nil
+	case !slices.Contains(resampleRates[:], fromRate) || !slices.Contains(resampleRates[:], toRate):
+		return nil, errorf(ErrUnsupportedRate, "codec: cannot resample %d Hz to %d Hz", fromRate, toRate)
+	case fromRate < toRate:
+		r.mode, r.k = modeUp, toRate/fromRate
+		h := lowPass[r.k]
+		r.span = halfSpan*2 + 1 // ceil(len(h) / k)
+		r.coefs = make([][]float32, r.k)
 		for p := range r.coefs {
-			c := make([]float32, upSpan)
+			c := make([]float32, r.span)
 			for j := range c {
-				// Window position j holds input m-(span-1-j), which meets
-				// tap 2*(span-1-j)+p; the factor 2 restores the gain lost to
-				// zero stuffing.
-				if k := 2*(upSpan-1-j) + p; k < filterTaps {
-					c[j] = float32(2 * lowPass[k])
+				// Window position j holds input m-(span-1-j), which meets tap
+				// k*(span-1-j)+p; the factor k restores the gain lost to zero
+				// stuffing.
+				if t := r.k*(r.span-1-j) + p; t < len(h) {
+					c[j] = float32(float64(r.k) * h[t])
 				}
 			}
 			r.coefs[p] = c
 		}
-		r.line = make([]float32, 2*r.span)
-		return r, nil
-	case fromRate == 2*narrowRate && toRate == narrowRate:
-		r := &Resampler{mode: modeDown, span: filterTaps}
-		c := make([]float32, filterTaps)
+	default:
+		r.mode, r.k = modeDown, fromRate/toRate
+		h := lowPass[r.k]
+		r.span = len(h)
+		c := make([]float32, len(h))
 		for j := range c {
-			c[j] = float32(lowPass[filterTaps-1-j])
+			c[j] = float32(h[len(h)-1-j])
 		}
-		r.coefs[0] = c
-		r.line = make([]float32, 2*r.span)
-		return r, nil
+		r.coefs = [][]float32{c}
 	}
-	return nil, errorf(ErrUnsupportedRate, "codec: cannot resample %d Hz to %d Hz", fromRate, toRate)
+	r.line = make([]float32, 2*r.span)
+	return r, nil
 }
 
-// Process resamples src and appends the output to dst: 2*len(src) samples
-// going up, about len(src)/2 going down. It allocates only when dst lacks the
-// capacity for the output.
+// From returns the input rate.
+func (r *Resampler) From() int { return r.from }
+
+// To returns the output rate.
+func (r *Resampler) To() int { return r.to }
+
+// OutputLen returns how many samples Process makes from n input samples in
+// the Resampler's present state.
+func (r *Resampler) OutputLen(n int) int {
+	switch r.mode {
+	case modeUp:
+		return r.k * n
+	case modeDown:
+		first := (r.k - r.phase) % r.k // index of the first input that makes an output
+		if n <= first {
+			return 0
+		}
+		return (n - first + r.k - 1) / r.k
+	}
+	return n
+}
+
+// Process resamples src and appends the output to dst: k*len(src) samples
+// going up, about len(src)/k going down (OutputLen). It allocates only when
+// dst lacks the capacity for the output.
 func (r *Resampler) Process(dst []int16, src []int16) []int16 {
 	switch r.mode {
 	case modeUp:
 		n := len(dst)
-		dst = slices.Grow(dst, 2*len(src))[:n+2*len(src)]
+		dst = slices.Grow(dst, r.k*len(src))[:n+r.k*len(src)]
 		out := dst[n:]
 		for i, s := range src {
 			win := r.push(s)
-			out[2*i] = dot(r.coefs[0], win)
-			out[2*i+1] = dot(r.coefs[1], win)
+			for p, c := range r.coefs {
+				out[r.k*i+p] = dot(c, win)
+			}
 		}
 		return dst
 	case modeDown:
-		count := len(src) / 2
-		if !r.odd {
-			count = (len(src) + 1) / 2
-		}
+		count := r.OutputLen(len(src))
 		n := len(dst)
 		dst = slices.Grow(dst, count)[:n+count]
 		out := dst[n:]
-		k := 0
+		j := 0
 		for _, s := range src {
 			win := r.push(s)
-			if !r.odd {
-				out[k] = dot(r.coefs[0], win)
-				k++
+			if r.phase == 0 {
+				out[j] = dot(r.coefs[0], win)
+				j++
 			}
-			r.odd = !r.odd
+			if r.phase++; r.phase == r.k {
+				r.phase = 0
+			}
 		}
 		return dst
 	}
 	return append(dst, src...)
 }
 
-// Delay returns how many output samples the filter delays the signal by.
+// Delay returns how many output samples the filter delays the signal by:
+// 24 at the lower rate, 24k at the higher, 0 for a copy.
 func (r *Resampler) Delay() int {
 	switch r.mode {
 	case modeUp:
-		return filterCenter
+		return halfSpan * r.k
 	case modeDown:
-		return filterCenter / 2
+		return halfSpan
 	}
 	return 0
 }
 
-// Reset clears the filter history, as if the Resampler were new.
+// Reset clears the filter history, as if the Resampler were new (a clear:
+// nothing of the audio before it leaks into the audio after).
 func (r *Resampler) Reset() {
 	clear(r.line)
 	r.pos = 0
-	r.odd = false
+	r.phase = 0
 }
 
 // push adds one input sample to the history and returns the window of the
