@@ -64,3 +64,71 @@ func Sine(n int, fs, f, amp float64) []int16 {
 
 // DB converts a power ratio to decibels.
 func DB(ratio float64) float64 { return 10 * math.Log10(ratio) }
+
+// SpeechLike returns n samples at rate of a deterministic speech-like
+// signal with energy across the whole band: voiced stretches (a pulse train
+// whose pitch glides between 90 and 260 Hz, shaped by three moving formant
+// resonators), unvoiced stretches (noise through a resonator near 5 kHz,
+// like a fricative), pauses, and a syllable-rate loudness envelope; its
+// peak is about -3 dBFS. seed picks the noise.
+func SpeechLike(n, rate int, seed uint64) []int16 {
+	raw := make([]float64, n)
+	fs := float64(rate)
+	rng := seed*2862933555777941757 + 3037000493
+	noise := func() float64 { // xorshift, uniform in [-1, 1)
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return float64(rng>>11)/float64(1<<52) - 1
+	}
+	var formants [4]resonator
+	phase := 0.0
+	peak := 0.0
+	for i := range raw {
+		t := float64(i) / fs
+		seg := int(t / 0.15) // 150 ms segments: voiced, voiced, unvoiced, pause…
+		env := 0.5 - 0.5*math.Cos(2*math.Pi*math.Mod(t, 0.15)/0.15)
+		var x float64
+		switch seg % 4 {
+		case 0, 1:
+			f0 := 175 + 85*math.Sin(2*math.Pi*0.7*t+float64(seg))
+			phase += f0 / fs
+			if phase >= 1 {
+				phase--
+				x = 1
+			}
+			x += 0.02 * noise()
+			f1 := 500 + 300*math.Sin(2*math.Pi*1.3*t)
+			f2 := 1500 + 700*math.Sin(2*math.Pi*0.9*t+1)
+			y := formants[0].filter(x, f1, 80, fs) + 0.6*formants[1].filter(x, f2, 120, fs) +
+				0.3*formants[2].filter(x, 2700, 200, fs)
+			x = y
+		case 2:
+			x = formants[3].filter(noise(), min(5000, 0.3*fs), 1500, fs) * 0.08
+		}
+		raw[i] = x * env * (0.4 + 0.6*math.Abs(math.Sin(2*math.Pi*0.37*t)))
+		peak = max(peak, math.Abs(raw[i]))
+	}
+	out := make([]int16, n)
+	if peak == 0 {
+		return out
+	}
+	for i, v := range raw {
+		out[i] = int16(math.Round(v * 23000 / peak))
+	}
+	return out
+}
+
+// resonator is a two-pole band-pass filter whose centre may move.
+type resonator struct{ y1, y2 float64 }
+
+// filter runs one sample x through the resonator at centre f and bandwidth
+// bw (Hz) for sample rate fs.
+func (r *resonator) filter(x, f, bw, fs float64) float64 {
+	radius := math.Exp(-math.Pi * bw / fs)
+	a1 := 2 * radius * math.Cos(2*math.Pi*f/fs)
+	a2 := -radius * radius
+	y := (1-radius)*x + a1*r.y1 + a2*r.y2
+	r.y2, r.y1 = r.y1, y
+	return y
+}

@@ -1,0 +1,13 @@
+//go:build !opus
+
+package codec
+
+// opusAvailable reports whether this build encodes and decodes Opus.
+const opusAvailable = false
+
+// opusMissing says how to get Opus.
+const opusMissing = "codec: opus needs a build with -tags opus (github.com/hraban/opus and libopus)"
+
+func newOpusDecoder(int) (Decoder, error) { return nil, errorf(ErrUnavailable, opusMissing) }
+
+func newOpusEncoder(int) (Encoder, error) { return nil, errorf(ErrUnavailable, opusMissing) }
