@@ -97,3 +97,87 @@ func BenchmarkResampler(b *testing.B) {
 		})
 	}
 }
+
+// convertCases are the chains the media path runs per frame, with one
+// 20 ms frame of input each.
+func convertCases(tb testing.TB) []struct {
+	name     string
+	from, to Format
+	frame    []byte
+} {
+	tb.Helper()
+	pcm8 := codectest.Sine(frame8k, 8000, 440, 8000)
+	pcm16 := codectest.Sine(2*frame8k, 16000, 440, 8000)
+	enc := newG722Encoder()
+	g722, _ := enc.Encode(nil, pcm16)
+	return []struct {
+		name     string
+		from, to Format
+		frame    []byte
+	}{
+		{"PCMU-PCMA", PCMU, PCMA, EncodeULaw(nil, pcm8)},
+		{"PCMA-PCMA-pass", PCMA, PCMA, EncodeALaw(nil, pcm8)},
+		{"PCMA-L16-16000", PCMA, L16(16000), EncodeALaw(nil, pcm8)},
+		{"G722-PCMU", G722, PCMU, g722},
+		{"G722-L16-16000", G722, L16(16000), g722},
+	}
+}
+
+// discard is a sink that drops frames.
+type discard struct{ rate int }
+
+func (d discard) WriteFrame([]byte) error { return nil }
+func (d discard) SampleRate() int         { return d.rate }
+func (d discard) String() string          { return "discard" }
+
+// No chain allocates per frame once warm.
+func TestConvertDoesNotAllocate(t *testing.T) {
+	for _, tc := range convertCases(t) {
+		w, err := Convert(tc.from, tc.to, discard{tc.to.Rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(200, func() { _ = w.WriteFrame(tc.frame) }); n != 0 {
+			t.Errorf("%s: %.1f allocations per frame", tc.name, n)
+		}
+	}
+}
+
+func BenchmarkConvert(b *testing.B) {
+	for _, tc := range convertCases(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			w, err := Convert(tc.from, tc.to, discard{tc.to.Rate})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.frame)))
+			for b.Loop() {
+				if err := w.WriteFrame(tc.frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkG722(b *testing.B) {
+	pcm := codectest.SpeechLike(2*frame8k, 16000, 1)
+	enc := newG722Encoder()
+	dec := newG722Decoder()
+	payload, _ := enc.Encode(nil, pcm)
+	out := make([]int16, 0, len(pcm))
+	buf := make([]byte, 0, len(payload))
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = enc.Encode(buf[:0], pcm)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, _ = dec.Decode(out[:0], payload)
+		}
+	})
+}
