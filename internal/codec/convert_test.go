@@ -92,7 +92,7 @@ func TestConvertChains(t *testing.T) {
 			t.Errorf("%v → %v: SampleRate %d", tc.from, tc.to, w.SampleRate())
 		}
 	}
-	if opusAvailable {
+	if OpusAvailable {
 		for _, tc := range []struct {
 			from, to Format
 			want     string
@@ -185,7 +185,7 @@ func TestConvertErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, err, tc.kind)
 		}
 	}
-	if !opusAvailable {
+	if !OpusAvailable {
 		if _, err := Convert(Opus, PCMU, &collector{rate: 8000}); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("opus without the tag: %v", err)
 		}

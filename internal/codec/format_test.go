@@ -137,14 +137,14 @@ func TestLookup(t *testing.T) {
 		t.Errorf("G722: rate %d, static PT %d, available %v", c.Rate, c.StaticPT, c.Available)
 	}
 	c, _ = Lookup("opus", 48000, 2)
-	if c.StaticPT != -1 || c.Available != opusAvailable {
-		t.Errorf("opus: static PT %d, available %v (build has it: %v)", c.StaticPT, c.Available, opusAvailable)
+	if c.StaticPT != -1 || c.Available != OpusAvailable {
+		t.Errorf("opus: static PT %d, available %v (build has it: %v)", c.StaticPT, c.Available, OpusAvailable)
 	}
 }
 
 func TestPreferred(t *testing.T) {
 	want := []string{"PCMU/8000", "PCMA/8000", "G722/8000(16000)"}
-	if opusAvailable {
+	if OpusAvailable {
 		want = append(want, "opus/48000/2")
 	}
 	got := Preferred()
@@ -188,7 +188,7 @@ func TestNewCodecErrors(t *testing.T) {
 	if want := "codec: no codec for GSM/8000"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
-	if !opusAvailable {
+	if !OpusAvailable {
 		_, errD := NewDecoder(Opus)
 		_, errE := NewEncoder(Opus)
 		if !errors.Is(errD, ErrUnavailable) || !errors.Is(errE, ErrUnavailable) {

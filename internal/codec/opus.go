@@ -8,8 +8,9 @@ import (
 	"github.com/hraban/opus"
 )
 
-// opusAvailable reports whether this build encodes and decodes Opus.
-const opusAvailable = true
+// OpusAvailable reports whether this build encodes and decodes Opus (a
+// build with the opus tag, libopus through cgo).
+const OpusAvailable = true
 
 // maxOpusMillis is the longest audio one Opus packet carries, in ms: a
 // decoder at rate r needs room for 120·r/1000 samples.

@@ -2,8 +2,9 @@
 
 package codec
 
-// opusAvailable reports whether this build encodes and decodes Opus.
-const opusAvailable = false
+// OpusAvailable reports whether this build encodes and decodes Opus (a
+// build with the opus tag, libopus through cgo).
+const OpusAvailable = false
 
 // opusMissing says how to get Opus.
 const opusMissing = "codec: opus needs a build with -tags opus (github.com/hraban/opus and libopus)"

@@ -25,7 +25,7 @@ var registry = [...]Codec{
 	{Format: PCMU, StaticPT: 0, Available: true},
 	{Format: PCMA, StaticPT: 8, Available: true},
 	{Format: G722, StaticPT: 9, Available: true},
-	{Format: Opus, StaticPT: -1, Available: opusAvailable},
+	{Format: Opus, StaticPT: -1, Available: OpusAvailable},
 	{Format: L16BE(8000), StaticPT: -1, Available: true},
 	{Format: L16BE(16000), StaticPT: -1, Available: true},
 	{Format: L16BE(48000), StaticPT: -1, Available: true},
