@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of callstream. Installs the third-party tools the tests use
-# (SIPp from Debian's sip-tester package, espeak-ng for scenario TTS) when
-# they are missing, so the
+# (SIPp from Debian's sip-tester package, espeak-ng for scenario TTS, libopus
+# and SpanDSP for the cgo codec builds) when they are missing, so the
 # suite runs whole on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)   # scenario say / 
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists opus; } || missing+=(libopus-dev)
+# SpanDSP's G.722, the reference the codec package's is checked against (build tag spandsp, cgo).
+{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists spandsp; } || missing+=(libspandsp-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""
@@ -32,7 +34,10 @@ go vet ./...
 go test -count=1 -run '^$' ./... >/dev/null
 go test -count=1 -p 1 -timeout 9m ./...
 # The OPUS paths, in a build with the codec.
+go test -count=1 -tags opus,nolibopusfile ./internal/codec/
 go test -count=1 -tags opus,nolibopusfile -run 'Opus|TestCallLimitsAndErrors|TestRemoteMediaRefused' ./internal/scenario/
+# G.722 bit for bit against SpanDSP's encoder and decoder.
+go test -count=1 -tags spandsp -run 'SpanDSP' ./internal/codec/
 # The concurrent core once more under the race detector, and the tests of
 # the gateway and the scenario runtime that exercise concurrency rather than
 # timing (the detector slows code too much for the pacing checks).

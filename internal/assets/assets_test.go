@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 )
 
@@ -12,7 +13,7 @@ import (
 func rms(ulaw []byte) float64 {
 	var sum float64
 	for _, b := range ulaw {
-		s := float64(media.ULawToPCM(b))
+		s := float64(codec.ULawToPCM(b))
 		sum += s * s
 	}
 	return math.Sqrt(sum / float64(len(ulaw)))

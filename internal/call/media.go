@@ -1,6 +1,7 @@
 package call
 
 import (
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -34,7 +35,7 @@ func (h *inbound) HandleFrame(payload []byte, pt uint8, lost bool) {
 	case lost || len(payload) == 0:
 		fillSilence(frame)
 	case c.alaw:
-		media.TranscodeALawToULaw(frame, payload)
+		codec.TranscodeALawToULaw(frame, payload)
 	case len(payload) == frameBytes:
 		frame = payload // PCMU passes through as it came
 	default:
@@ -207,7 +208,7 @@ func (c *Call) playOut(n uint64, got bool) {
 		payload := out
 		if c.alaw {
 			for i, b := range out {
-				c.wireBuf[i] = media.ULawToALaw(b)
+				c.wireBuf[i] = codec.ULawToALaw(b)
 			}
 			payload = c.wireBuf[:]
 		}

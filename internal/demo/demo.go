@@ -21,6 +21,7 @@ import (
 
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sipcaller"
@@ -140,23 +141,23 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer client.Close()
 	speech := assets.Speech()
-	codec := opts.Codec
-	if codec == "" {
-		codec = "PCMU"
+	callCodec := opts.Codec
+	if callCodec == "" {
+		callCodec = "PCMU"
 	}
 	// What the caller sends, and what the app must receive: a PCMA call
 	// reaches the app as the µ-law transcoding of its A-law bytes.
 	sent, want := speech, speech
-	if codec == "PCMA" {
+	if callCodec == "PCMA" {
 		sent = make([]byte, len(speech))
 		want = make([]byte, len(speech))
 		for i, b := range speech {
-			sent[i] = media.ULawToALaw(b)
-			want[i] = media.ALawToULaw(sent[i])
+			sent[i] = codec.ULawToALaw(b)
+			want[i] = codec.ALawToULaw(sent[i])
 		}
 	}
 	c, err := client.Dial(ctx, sipcaller.Config{
-		Target: g.SIPAddr(), From: "15551230001", FromDisplay: "Demo Caller", To: "15559870002", Codec: codec,
+		Target: g.SIPAddr(), From: "15551230001", FromDisplay: "Demo Caller", To: "15559870002", Codec: callCodec,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("call: %w", err)

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/gatewaytest"
-	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -208,8 +208,8 @@ func TestSIPpPCMAReachesAppAsULaw(t *testing.T) {
 	alaw := make([]byte, len(speech))
 	want := make([]byte, len(speech))
 	for i, b := range speech {
-		alaw[i] = media.ULawToALaw(b)
-		want[i] = media.ALawToULaw(alaw[i])
+		alaw[i] = codec.ULawToALaw(b)
+		want[i] = codec.ALawToULaw(alaw[i])
 	}
 	writeAudio(t, dir, "speech.alaw", alaw)
 	res, err := sipp.Run(env.Context(30*time.Second), sipp.Options{

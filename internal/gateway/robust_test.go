@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/gatewaytest"
-	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/wsapp"
 )
@@ -161,7 +161,7 @@ func TestPCMACallerHearsALaw(t *testing.T) {
 	prompt := gatewaytest.PromptULaw(t)
 	want := make([]byte, len(prompt))
 	for i, b := range prompt {
-		want[i] = media.ULawToALaw(b)
+		want[i] = codec.ULawToALaw(b)
 	}
 	if !bytes.Contains(alaw, want) {
 		t.Fatalf("heard %d bytes, not the prompt's A-law transcoding", len(alaw))

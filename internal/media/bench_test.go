@@ -1,39 +1,24 @@
 package media
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/codec/codectest"
+)
 
 // ulawFrame returns one 20 ms frame of a µ-law tone.
 func ulawFrame() []byte {
-	return EncodeULaw(nil, sine(FrameSamples, SampleRate, 440, 8000))
+	return codec.EncodeULaw(nil, codectest.Sine(FrameSamples, SampleRate, 440, 8000))
 }
 
-// The per-frame functions must not allocate once their buffers exist; this
-// guards it in every test run, the benchmarks below show the cost.
-func TestHotPathsDoNotAllocate(t *testing.T) {
+// Mixing must not allocate; this guards it in every test run, the benchmark
+// below shows the cost.
+func TestMixDoesNotAllocate(t *testing.T) {
 	a, b := ulawFrame(), ulawFrame()
 	dst := make([]byte, FrameSamples)
-	pcm := make([]int16, 0, 2*FrameSamples)
-	enc := make([]byte, 0, FrameSamples)
-	up, _ := NewResampler(8000, 16000)
-	down, _ := NewResampler(16000, 8000)
-	wide := make([]int16, 0, 2*FrameSamples)
-	narrow := make([]int16, 0, FrameSamples)
-	for name, f := range map[string]func(){
-		"MixULaw":             func() { MixULaw(dst, a, b) },
-		"TranscodeALawToULaw": func() { TranscodeALawToULaw(dst, a) },
-		"DecodeULaw":          func() { pcm = DecodeULaw(pcm[:0], a) },
-		"DecodeALaw":          func() { pcm = DecodeALaw(pcm[:0], a) },
-		"EncodeULaw":          func() { enc = EncodeULaw(enc[:0], pcm[:FrameSamples]) },
-		"EncodeALaw":          func() { enc = EncodeALaw(enc[:0], pcm[:FrameSamples]) },
-		"PCM16LEToSamples":    func() { pcm = PCM16LEToSamples(pcm[:0], dst) },
-		"Resampler up":        func() { wide = up.Process(wide[:0], pcm[:FrameSamples]) },
-		"Resampler down":      func() { narrow = down.Process(narrow[:0], wide) },
-	} {
-		pcm = DecodeULaw(pcm[:0], a)
-		wide = up.Process(wide[:0], pcm)
-		if n := testing.AllocsPerRun(100, f); n != 0 {
-			t.Errorf("%s: %.1f allocations per frame", name, n)
-		}
+	if n := testing.AllocsPerRun(100, func() { MixULaw(dst, a, b) }); n != 0 {
+		t.Errorf("MixULaw: %.1f allocations per frame", n)
 	}
 }
 
@@ -44,60 +29,5 @@ func BenchmarkMixULaw(b *testing.B) {
 	b.SetBytes(FrameSamples)
 	for b.Loop() {
 		MixULaw(dst, x, y)
-	}
-}
-
-func BenchmarkTranscodeALawToULaw(b *testing.B) {
-	src := ulawFrame()
-	dst := make([]byte, FrameSamples)
-	b.ReportAllocs()
-	b.SetBytes(FrameSamples)
-	for b.Loop() {
-		TranscodeALawToULaw(dst, src)
-	}
-}
-
-func BenchmarkDecodeULaw(b *testing.B) {
-	src := ulawFrame()
-	dst := make([]int16, 0, FrameSamples)
-	b.ReportAllocs()
-	b.SetBytes(FrameSamples)
-	for b.Loop() {
-		dst = DecodeULaw(dst[:0], src)
-	}
-}
-
-func BenchmarkEncodeULaw(b *testing.B) {
-	src := sine(FrameSamples, SampleRate, 440, 8000)
-	dst := make([]byte, 0, FrameSamples)
-	b.ReportAllocs()
-	b.SetBytes(FrameSamples)
-	for b.Loop() {
-		dst = EncodeULaw(dst[:0], src)
-	}
-}
-
-func BenchmarkResampler(b *testing.B) {
-	narrow := sine(FrameSamples, 8000, 440, 8000)
-	wide := sine(2*FrameSamples, 16000, 440, 8000)
-	for _, tc := range []struct {
-		name     string
-		from, to int
-		src      []int16
-	}{
-		{"8k-16k", 8000, 16000, narrow},
-		{"16k-8k", 16000, 8000, wide},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			r, err := NewResampler(tc.from, tc.to)
-			if err != nil {
-				b.Fatal(err)
-			}
-			dst := make([]int16, 0, 2*FrameSamples)
-			b.ReportAllocs()
-			for b.Loop() {
-				dst = r.Process(dst[:0], tc.src)
-			}
-		})
 	}
 }

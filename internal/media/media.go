@@ -1,7 +1,8 @@
-// Package media holds the gateway's sample-level audio code: G.711 µ-law and
-// A-law conversion, PCM16 helpers, mixing, WAV reading and writing, and
-// resampling between 8 kHz and 16 kHz. It does no I/O beyond io.Reader and
-// io.Writer and starts no goroutines.
+// Package media holds the gateway's audio containers and the helpers around
+// them that are not codecs: WAV reading and writing, conversion of a file's
+// audio to the call's µ-law, and mixing. Codecs and resampling live in
+// package codec. It does no I/O beyond io.Reader and io.Writer and starts no
+// goroutines.
 package media
 
 import "time"

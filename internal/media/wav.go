@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"slices"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
 // Encoding is the sample encoding of a block of audio.
@@ -373,18 +375,18 @@ func (a *Audio) ULaw8k() ([]byte, error) {
 			return slices.Clone(a.Data), nil
 		case EncodingALaw:
 			out := make([]byte, len(a.Data))
-			TranscodeALawToULaw(out, a.Data)
+			codec.TranscodeALawToULaw(out, a.Data)
 			return out, nil
 		}
-		return EncodeULaw(make([]byte, 0, len(a.Data)/2), PCM16LEToSamples(nil, a.Data)), nil
+		return codec.EncodeULaw(make([]byte, 0, len(a.Data)/2), codec.PCM16LEToSamples(nil, a.Data)), nil
 	case 2 * SampleRate:
 		pcm := a.samples()
-		rs, err := NewResampler(2*SampleRate, SampleRate)
+		rs, err := codec.NewResampler(2*SampleRate, SampleRate)
 		if err != nil {
 			return nil, err
 		}
 		out := rs.Process(make([]int16, 0, len(pcm)/2+1), pcm)
-		return EncodeULaw(make([]byte, 0, len(out)), out), nil
+		return codec.EncodeULaw(make([]byte, 0, len(out)), out), nil
 	}
 	return nil, errorf(ErrUnsupportedRate, "wav: %d Hz, want %d or %d", a.SampleRate, SampleRate, 2*SampleRate)
 }
@@ -393,9 +395,9 @@ func (a *Audio) ULaw8k() ([]byte, error) {
 func (a *Audio) samples() []int16 {
 	switch a.Encoding {
 	case EncodingULaw:
-		return DecodeULaw(nil, a.Data)
+		return codec.DecodeULaw(nil, a.Data)
 	case EncodingALaw:
-		return DecodeALaw(nil, a.Data)
+		return codec.DecodeALaw(nil, a.Data)
 	}
-	return PCM16LEToSamples(nil, a.Data)
+	return codec.PCM16LEToSamples(nil, a.Data)
 }

@@ -7,6 +7,9 @@ import (
 	"io"
 	"math"
 	"testing"
+
+	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/codec/codectest"
 )
 
 // The testdata WAV files were written by sox; the .raw files next to them
@@ -29,7 +32,7 @@ func TestReadWAVFromSox(t *testing.T) {
 		"extensible 3 chan.": {"three.wav", EncodingPCM16, 8000, 3, "", 240},
 	} {
 		t.Run(name, func(t *testing.T) {
-			a, err := ReadWAV(bytes.NewReader(readTestdata(t, tc.file)))
+			a, err := ReadWAV(bytes.NewReader(codectest.Testdata(t, tc.file)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +40,7 @@ func TestReadWAVFromSox(t *testing.T) {
 				t.Fatalf("got %v %d Hz %d ch %d bytes, want %v %d Hz %d ch %d bytes",
 					a.Encoding, a.SampleRate, a.Channels, len(a.Data), tc.enc, tc.rate, tc.channels, tc.dataLen)
 			}
-			if tc.raw != "" && !bytes.Equal(a.Data, readTestdata(t, tc.raw)) {
+			if tc.raw != "" && !bytes.Equal(a.Data, codectest.Testdata(t, tc.raw)) {
 				t.Fatal("data differs from sox's raw output")
 			}
 		})
@@ -145,7 +148,7 @@ func TestReadWAVStreamingSize(t *testing.T) {
 }
 
 func TestReadWAVErrors(t *testing.T) {
-	ulaw := readTestdata(t, "ulaw.wav") // fmt at 12 (18 bytes), fact at 38, data at 50
+	ulaw := codectest.Testdata(t, "ulaw.wav") // fmt at 12 (18 bytes), fact at 38, data at 50
 	for name, tc := range map[string]struct {
 		file []byte
 		kind error
@@ -164,7 +167,7 @@ func TestReadWAVErrors(t *testing.T) {
 		"data before fmt":     {riff(chunk("data", []byte{1}), chunk("fmt ", fmtBody(7, 1, 8000, 8))), ErrMalformed, `wav: "data" chunk before "fmt " chunk`},
 		"tiny fmt chunk":      {riff(chunk("fmt ", []byte{7, 0})), ErrMalformed, `wav: "fmt " chunk size 2, want 16 to 4096`},
 		"MP3":                 {riff(chunk("fmt ", fmtBody(85, 1, 8000, 0)), chunk("data", nil)), ErrUnsupportedFormat, "wav: unsupported format 85 (MP3)"},
-		"float from sox":      {readTestdata(t, "float.wav"), ErrUnsupportedFormat, "wav: unsupported format 3 (IEEE float)"},
+		"float from sox":      {codectest.Testdata(t, "float.wav"), ErrUnsupportedFormat, "wav: unsupported format 3 (IEEE float)"},
 		"unknown tag":         {riff(chunk("fmt ", fmtBody(0x1234, 1, 8000, 8))), ErrUnsupportedFormat, "wav: unsupported format 4660 (unknown)"},
 		"8-bit PCM":           {riff(chunk("fmt ", fmtBody(1, 1, 8000, 8))), ErrUnsupportedFormat, "wav: unsupported format 1 (PCM) with 8 bits per sample, want 16"},
 		"16-bit µ-law":        {riff(chunk("fmt ", fmtBody(7, 1, 8000, 16))), ErrUnsupportedFormat, "wav: unsupported format 7 (mu-law) with 16 bits per sample, want 8"},
@@ -198,7 +201,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errReadFailed }
 var errReadFailed = errors.New("disk on fire")
 
 func TestReadWAVReaderError(t *testing.T) {
-	ulaw := readTestdata(t, "ulaw.wav")
+	ulaw := codectest.Testdata(t, "ulaw.wav")
 	for _, n := range []int{0, 6, 12, 30, 60} {
 		_, err := ReadWAV(io.MultiReader(bytes.NewReader(ulaw[:n]), failingReader{}))
 		if !errors.Is(err, errReadFailed) {
@@ -219,10 +222,10 @@ func TestWriteWAVMatchesSox(t *testing.T) {
 		{"pcm16.wav", "pcm16.raw", EncodingPCM16},
 	} {
 		var buf bytes.Buffer
-		if err := WriteWAV(&buf, tc.enc, 8000, readTestdata(t, tc.raw)); err != nil {
+		if err := WriteWAV(&buf, tc.enc, 8000, codectest.Testdata(t, tc.raw)); err != nil {
 			t.Fatal(err)
 		}
-		if want := readTestdata(t, tc.wav); !bytes.Equal(buf.Bytes(), want) {
+		if want := codectest.Testdata(t, tc.wav); !bytes.Equal(buf.Bytes(), want) {
 			t.Errorf("%v: WriteWAV output differs from %s:\n got %x\nwant %x", tc.enc, tc.wav, buf.Bytes()[:64], want[:64])
 		}
 	}
@@ -306,7 +309,7 @@ func TestEncodingString(t *testing.T) {
 func TestULaw8k(t *testing.T) {
 	read := func(name string) *Audio {
 		t.Helper()
-		a, err := ReadWAV(bytes.NewReader(readTestdata(t, name)))
+		a, err := ReadWAV(bytes.NewReader(codectest.Testdata(t, name)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +326,7 @@ func TestULaw8k(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, readTestdata(t, tc.want)) {
+		if !bytes.Equal(got, codectest.Testdata(t, tc.want)) {
 			t.Errorf("%s: ULaw8k differs from sox's %s", tc.wav, tc.want)
 		}
 		if len(got) > 0 && &got[0] == &a.Data[0] {
@@ -340,11 +343,11 @@ func TestULaw8k(t *testing.T) {
 	if len(got) != 400 {
 		t.Fatalf("16 kHz: %d bytes, want 400", len(got))
 	}
-	pcm := DecodeULaw(nil, got)[filterCenter:] // skip the filter's start-up
-	if frac := toneFraction(pcm, 8000, 1000); frac < 0.99 {
+	pcm := codec.DecodeULaw(nil, got)[48:] // skip the filter's start-up
+	if frac := codectest.ToneFraction(pcm, 8000, 1000); frac < 0.99 {
 		t.Errorf("16 kHz: only %.3f of the output power is at 1 kHz", frac)
 	}
-	a16 := &Audio{Encoding: EncodingULaw, SampleRate: 16000, Channels: 1, Data: EncodeULaw(nil, PCM16LEToSamples(nil, a.Data))}
+	a16 := &Audio{Encoding: EncodingULaw, SampleRate: 16000, Channels: 1, Data: codec.EncodeULaw(nil, codec.PCM16LEToSamples(nil, a.Data))}
 	if got16, err := a16.ULaw8k(); err != nil || len(got16) != 400 {
 		t.Errorf("16 kHz µ-law: %d bytes, %v", len(got16), err)
 	}

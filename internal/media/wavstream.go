@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
 // ErrTooLong reports audio longer than the caller's bound.
@@ -107,15 +109,15 @@ func (w *WAVStream) ULaw8k(limit int) ([]byte, error) {
 // keeping the resampler's history between blocks.
 type ulawConverter struct {
 	enc Encoding
-	rs  *Resampler // nil at 8 kHz
-	pcm []int16    // scratch: decoded samples
-	low []int16    // scratch: resampled samples
+	rs  *codec.Resampler // nil at 8 kHz
+	pcm []int16          // scratch: decoded samples
+	low []int16          // scratch: resampled samples
 }
 
 func newULawConverter(a *Audio) (*ulawConverter, error) {
 	c := &ulawConverter{enc: a.Encoding}
 	if a.SampleRate != SampleRate {
-		rs, err := NewResampler(a.SampleRate, SampleRate)
+		rs, err := codec.NewResampler(a.SampleRate, SampleRate)
 		if err != nil {
 			return nil, err
 		}
@@ -133,20 +135,20 @@ func (c *ulawConverter) convert(out, b []byte) []byte {
 		case EncodingALaw:
 			n := len(out)
 			out = append(out, b...)
-			TranscodeALawToULaw(out[n:], out[n:])
+			codec.TranscodeALawToULaw(out[n:], out[n:])
 			return out
 		}
-		c.pcm = PCM16LEToSamples(c.pcm[:0], b)
-		return EncodeULaw(out, c.pcm)
+		c.pcm = codec.PCM16LEToSamples(c.pcm[:0], b)
+		return codec.EncodeULaw(out, c.pcm)
 	}
 	switch c.enc {
 	case EncodingULaw:
-		c.pcm = DecodeULaw(c.pcm[:0], b)
+		c.pcm = codec.DecodeULaw(c.pcm[:0], b)
 	case EncodingALaw:
-		c.pcm = DecodeALaw(c.pcm[:0], b)
+		c.pcm = codec.DecodeALaw(c.pcm[:0], b)
 	default:
-		c.pcm = PCM16LEToSamples(c.pcm[:0], b)
+		c.pcm = codec.PCM16LEToSamples(c.pcm[:0], b)
 	}
 	c.low = c.rs.Process(c.low[:0], c.pcm)
-	return EncodeULaw(out, c.low)
+	return codec.EncodeULaw(out, c.low)
 }

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"testing/iotest"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
 // testTone returns n samples of a 440 Hz tone with some noise-like harmonics,
@@ -28,11 +30,11 @@ func wavOf(t *testing.T, enc Encoding, rate int, pcm []int16) []byte {
 	var data []byte
 	switch enc {
 	case EncodingULaw:
-		data = EncodeULaw(nil, pcm)
+		data = codec.EncodeULaw(nil, pcm)
 	case EncodingALaw:
-		data = EncodeALaw(nil, pcm)
+		data = codec.EncodeALaw(nil, pcm)
 	default:
-		data = SamplesToPCM16LE(nil, pcm)
+		data = codec.SamplesToPCM16LE(nil, pcm)
 	}
 	var b bytes.Buffer
 	if err := WriteWAV(&b, enc, rate, data); err != nil {
@@ -78,7 +80,7 @@ func TestReadULaw8kMatchesWholeFile(t *testing.T) {
 // trailing part of a sample is dropped.
 func TestReadULaw8kStreamingSize(t *testing.T) {
 	pcm := testTone(1000, 8000)
-	data := append(SamplesToPCM16LE(nil, pcm), 0x12) // half a sample at the end
+	data := append(codec.SamplesToPCM16LE(nil, pcm), 0x12) // half a sample at the end
 	file := riff(chunk("fmt ", fmtBody(1, 1, 8000, 16)))
 	file = append(file, "data"...)
 	file = append(file, 0xFF, 0xFF, 0xFF, 0xFF)
@@ -87,7 +89,7 @@ func TestReadULaw8kStreamingSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := EncodeULaw(nil, pcm); !bytes.Equal(got, want) {
+	if want := codec.EncodeULaw(nil, pcm); !bytes.Equal(got, want) {
 		t.Fatalf("%d bytes, want %d", len(got), len(want))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/scenario/voxtest"
@@ -78,7 +79,7 @@ func TestBargeInBotExample(t *testing.T) {
 			return
 		}
 		sendStart(t, c, "", "PCM16", 16000)
-		sendBurst(t, c, "", media.SamplesToPCM16LE(nil, voxtest.Tone(4*16000, 16000, 600, 6000)), 640) // 4 s, at once
+		sendBurst(t, c, "", codec.SamplesToPCM16LE(nil, voxtest.Tone(4*16000, 16000, 600, 6000)), 640) // 4 s, at once
 		time.Sleep(1500 * time.Millisecond)
 		now := time.Now()
 		bargeAt.Store(&now)

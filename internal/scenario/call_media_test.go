@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/servetest"
@@ -30,16 +30,16 @@ import (
 func TestCallEncodings(t *testing.T) {
 	clipAudio := voxtest.Clip(20000) // 2.5 s
 	alaw := make([]byte, len(clipAudio))
-	media.TranscodeULawToALaw(alaw, clipAudio)
+	codec.TranscodeULawToALaw(alaw, clipAudio)
 	viaALaw := make([]byte, len(alaw))
-	media.TranscodeALawToULaw(viaALaw, alaw)
-	pcm8 := media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, clipAudio))
+	codec.TranscodeALawToULaw(viaALaw, alaw)
+	pcm8 := codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, clipAudio))
 	// 1 kHz + 5.3 kHz at 16 kHz: only the 1 kHz part may reach the caller.
 	x, y := voxtest.Tone(40000, 16000, 1000, 6000), voxtest.Tone(40000, 16000, 5300, 6000)
 	for i := range x {
 		x[i] += y[i]
 	}
-	pcm16 := media.SamplesToPCM16LE(nil, x)
+	pcm16 := codec.SamplesToPCM16LE(nil, x)
 	remoteAudio := map[string][]byte{"ULAW": clipAudio, "ALAW": alaw, "PCM8": pcm8, "PCM16": pcm16}
 	rates := map[string]int{"ULAW": 8000, "ALAW": 8000, "PCM8": 8000, "PCM16": 16000}
 
@@ -66,7 +66,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   ws.addEventListener(WebSocketEvents.MEDIA_STARTED, function (ev) { Logger.write(enc + ' started ' + ev.encoding); });
   call.addEventListener(CallEvents.Disconnected, function () { ws.close(); VoxEngine.terminate(); });
 });`})
-	callerTone := media.EncodeULaw(nil, voxtest.Tone(20000, 8000, 1000, 8000))
+	callerTone := codec.EncodeULaw(nil, voxtest.Tone(20000, 8000, 1000, 8000))
 	for _, enc := range []string{"ULAW", "ALAW", "PCM8", "PCM16"} {
 		t.Run(enc, func(t *testing.T) {
 			c := g.Dial(sipcaller.Config{To: enc})
@@ -146,16 +146,16 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 				}
 			case "ALAW":
 				want := make([]byte, len(sent))
-				media.TranscodeULawToALaw(want, sent)
+				codec.TranscodeULawToALaw(want, sent)
 				if !bytes.Contains(stream, want) {
 					t.Error("the caller's audio is not in the ALAW stream")
 				}
 			case "PCM8":
-				if !bytes.Contains(stream, media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, sent))) {
+				if !bytes.Contains(stream, codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, sent))) {
 					t.Error("the caller's audio is not in the PCM8 stream")
 				}
 			case "PCM16":
-				s := media.PCM16LEToSamples(nil, stream)
+				s := codec.PCM16LEToSamples(nil, stream)
 				start := 0
 				for start < len(s) && math.Abs(float64(s[start])) < 2000 {
 					start++
@@ -183,7 +183,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 					t.Errorf("the caller did not hear the remote's ALAW audio intact (%d bytes)", len(heard))
 				}
 			case "PCM16":
-				s := media.DecodeULaw(nil, heard)
+				s := codec.DecodeULaw(nil, heard)
 				if len(s) < 19600 {
 					t.Fatalf("heard %d samples", len(s))
 				}
@@ -405,7 +405,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	conn = servetest.ConnTo(t, bot, "/between")
 	waitVox(t, conn, "start", 5*time.Second)
 	sendStart(t, conn, "", "PCM8", 8000)
-	sendBurst(t, conn, "", media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, voxtest.Clip(8000))), 3200)
+	sendBurst(t, conn, "", codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, voxtest.Clip(8000))), 3200)
 	waitAudible(t, g, b, 10)
 	command("unlink")
 	waitVox(t, conn, "stop", 5*time.Second)

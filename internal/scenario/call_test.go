@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
@@ -79,7 +79,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 				after = append(after, p)
 			}
 		}
-		return strings.Contains(detectDTMF(media.DecodeULaw(nil, sipcaller.Payloads(after))), "1#")
+		return strings.Contains(detectDTMF(codec.DecodeULaw(nil, sipcaller.Payloads(after))), "1#")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 			after = append(after, p)
 		}
 	}
-	if got := detectDTMF(media.DecodeULaw(nil, sipcaller.Payloads(after))); !strings.Contains(got, "1#") {
+	if got := detectDTMF(codec.DecodeULaw(nil, sipcaller.Payloads(after))); !strings.Contains(got, "1#") {
 		t.Errorf("sendDigits('1#'): the caller heard the keys %q", got)
 	}
 	g.waitSessions(t, 5*time.Second)

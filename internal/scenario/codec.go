@@ -1,11 +1,10 @@
 package scenario
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -21,6 +20,9 @@ const (
 // DefaultEncoding is the encoding of a sendMediaTo without one.
 const DefaultEncoding = EncPCM8
 
+// OpusSupported reports whether this build encodes and decodes OPUS.
+const OpusSupported = codec.OpusAvailable
+
 // decoder turns one media payload of a remote's stream into 8 kHz µ-law,
 // appended to dst. A decoder keeps state between payloads (a split sample,
 // filter history) and is used by one goroutine at a time.
@@ -30,18 +32,19 @@ type decoder interface {
 
 // encoding describes one WebSocketAudioEncoding.
 type encoding struct {
-	name       string // canonical name on the wire
-	rate       int    // sample rate on the wire
-	newEncoder func() (stream.FrameEncoder, error)
-	newDecoder func() (decoder, error)
+	name string       // canonical name on the wire
+	rate int          // sample rate on the wire (the clock of its timestamps)
+	wire codec.Format // what the payloads are
 }
 
+// The codec of each encoding. OPUS runs at 8 kHz, the rate of the call's
+// µ-law; its timestamps count Opus's 48 kHz clock.
 var encodings = map[string]*encoding{
-	EncULaw:  {name: EncULaw, rate: 8000, newEncoder: func() (stream.FrameEncoder, error) { return ulawEncoder{}, nil }, newDecoder: func() (decoder, error) { return ulawDecoder{}, nil }},
-	EncALaw:  {name: EncALaw, rate: 8000, newEncoder: func() (stream.FrameEncoder, error) { return alawEncoder{}, nil }, newDecoder: func() (decoder, error) { return alawDecoder{}, nil }},
-	EncPCM8:  {name: EncPCM8, rate: 8000, newEncoder: func() (stream.FrameEncoder, error) { return pcm8Encoder{}, nil }, newDecoder: func() (decoder, error) { return &pcm8Decoder{}, nil }},
-	EncPCM16: {name: EncPCM16, rate: 16000, newEncoder: newPCM16Encoder, newDecoder: newPCM16Decoder},
-	EncOpus:  {name: EncOpus, rate: 48000, newEncoder: newOpusEncoder, newDecoder: newOpusDecoder},
+	EncULaw:  {name: EncULaw, rate: 8000, wire: codec.PCMU},
+	EncALaw:  {name: EncALaw, rate: 8000, wire: codec.PCMA},
+	EncPCM8:  {name: EncPCM8, rate: 8000, wire: codec.L16(8000)},
+	EncPCM16: {name: EncPCM16, rate: 16000, wire: codec.L16(16000)},
+	EncOpus:  {name: EncOpus, rate: 48000, wire: codec.Opus.WithRate(8000)},
 }
 
 // encodingAliases maps the other accepted names to canonical ones.
@@ -70,129 +73,76 @@ func lookupEncoding(name string) (*encoding, error) {
 	return nil, fmt.Errorf("%w: %q (want ULAW, ALAW, PCM8, PCM16 or OPUS)", ErrEncoding, name)
 }
 
-// ulawEncoder sends µ-law as is.
-type ulawEncoder struct{}
-
-func (ulawEncoder) Encode(dst, ulaw []byte) []byte { return append(dst, ulaw...) }
-func (ulawEncoder) SamplesPerFrame() int           { return media.FrameSamples }
-
-// alawEncoder transcodes µ-law to A-law.
-type alawEncoder struct{}
-
-func (alawEncoder) Encode(dst, ulaw []byte) []byte {
-	for _, b := range ulaw {
-		dst = append(dst, media.ULawToALaw(b))
+// newEncoder returns the encoder of one flow: the call's 20 ms µ-law
+// frames converted to the wire format (as they are for ULAW).
+func (e *encoding) newEncoder() (stream.FrameEncoder, error) {
+	out := &appendSink{rate: e.wire.Rate}
+	w, err := codec.Convert(codec.PCMU, e.wire, out)
+	if err != nil {
+		return nil, e.fail(err)
 	}
+	return &convertEncoder{w: w, out: out, samples: e.rate / 50}, nil
+}
+
+// newDecoder returns the decoder of one remote stream: its payloads
+// converted to the call's µ-law.
+func (e *encoding) newDecoder() (decoder, error) {
+	out := &appendSink{rate: codec.PCMU.Rate}
+	w, err := codec.Convert(e.wire, codec.PCMU, out)
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	return &convertDecoder{w: w, out: out, enc: e}, nil
+}
+
+// fail wraps a codec error of the encoding: OPUS errors are ErrOpus.
+func (e *encoding) fail(err error) error {
+	if e.name == EncOpus {
+		return fmt.Errorf("%w: %w", ErrOpus, err)
+	}
+	return fmt.Errorf("%s: %w", e.name, err)
+}
+
+// appendSink ends a codec chain: it appends each frame to dst.
+type appendSink struct {
+	rate int
+	dst  []byte
+}
+
+func (s *appendSink) WriteFrame(p []byte) error { s.dst = append(s.dst, p...); return nil }
+func (s *appendSink) SampleRate() int           { return s.rate }
+func (s *appendSink) String() string            { return "ws" }
+
+// convertEncoder is a stream.FrameEncoder over a codec chain. A frame the
+// codec refuses (an Opus failure) is left out.
+type convertEncoder struct {
+	w       codec.Writer[[]byte]
+	out     *appendSink
+	samples int
+}
+
+func (e *convertEncoder) Encode(dst, ulaw []byte) []byte {
+	e.out.dst = dst
+	_ = e.w.WriteFrame(ulaw)
+	dst, e.out.dst = e.out.dst, nil
 	return dst
 }
-func (alawEncoder) SamplesPerFrame() int { return media.FrameSamples }
 
-// pcm8Encoder sends 16-bit little-endian samples at 8 kHz.
-type pcm8Encoder struct{}
+func (e *convertEncoder) SamplesPerFrame() int { return e.samples }
 
-func (pcm8Encoder) Encode(dst, ulaw []byte) []byte {
-	for _, b := range ulaw {
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(media.ULawToPCM(b)))
-	}
-	return dst
-}
-func (pcm8Encoder) SamplesPerFrame() int { return media.FrameSamples }
-
-// pcm16Encoder sends 16-bit little-endian samples at 16 kHz, upsampled with
-// the media package's polyphase low-pass filter. It keeps the filter state
-// of one flow.
-type pcm16Encoder struct {
-	rs  *media.Resampler
-	in  [media.FrameSamples]int16
-	out []int16
+// convertDecoder is a decoder over a codec chain.
+type convertDecoder struct {
+	w   codec.Writer[[]byte]
+	out *appendSink
+	enc *encoding
 }
 
-func newPCM16Encoder() (stream.FrameEncoder, error) {
-	rs, err := media.NewResampler(8000, 16000)
+func (d *convertDecoder) decode(dst, payload []byte) ([]byte, error) {
+	d.out.dst = dst
+	err := d.w.WriteFrame(payload)
+	dst, d.out.dst = d.out.dst, nil
 	if err != nil {
-		return nil, fmt.Errorf("pcm16 encoder: %w", err)
-	}
-	return &pcm16Encoder{rs: rs, out: make([]int16, 0, 2*media.FrameSamples)}, nil
-}
-
-func (e *pcm16Encoder) Encode(dst, ulaw []byte) []byte {
-	n := min(len(ulaw), len(e.in))
-	for i := range n {
-		e.in[i] = media.ULawToPCM(ulaw[i])
-	}
-	e.out = e.rs.Process(e.out[:0], e.in[:n])
-	return media.SamplesToPCM16LE(dst, e.out)
-}
-
-func (e *pcm16Encoder) SamplesPerFrame() int { return 2 * media.FrameSamples }
-
-// ulawDecoder takes µ-law as is.
-type ulawDecoder struct{}
-
-func (ulawDecoder) decode(dst, p []byte) ([]byte, error) { return append(dst, p...), nil }
-
-// alawDecoder transcodes A-law to µ-law.
-type alawDecoder struct{}
-
-func (alawDecoder) decode(dst, p []byte) ([]byte, error) {
-	for _, b := range p {
-		dst = append(dst, media.ALawToULaw(b))
+		return dst, d.enc.fail(err)
 	}
 	return dst, nil
-}
-
-// pcm8Decoder reads 16-bit little-endian samples at 8 kHz. A payload of odd
-// length leaves its last byte for the next one.
-type pcm8Decoder struct {
-	carry    byte
-	hasCarry bool
-}
-
-func (d *pcm8Decoder) decode(dst, p []byte) ([]byte, error) {
-	if d.hasCarry && len(p) > 0 {
-		dst = append(dst, media.PCMToULaw(int16(uint16(d.carry)|uint16(p[0])<<8)))
-		p = p[1:]
-		d.hasCarry = false
-	}
-	for len(p) >= 2 {
-		dst = append(dst, media.PCMToULaw(int16(binary.LittleEndian.Uint16(p))))
-		p = p[2:]
-	}
-	if len(p) == 1 {
-		d.carry, d.hasCarry = p[0], true
-	}
-	return dst, nil
-}
-
-// pcm16Decoder reads 16-bit little-endian samples at 16 kHz and downsamples
-// them to 8 kHz with the media package's low-pass filter.
-type pcm16Decoder struct {
-	rs       *media.Resampler
-	carry    byte
-	hasCarry bool
-	in, out  []int16
-}
-
-func newPCM16Decoder() (decoder, error) {
-	rs, err := media.NewResampler(16000, 8000)
-	if err != nil {
-		return nil, fmt.Errorf("pcm16 decoder: %w", err)
-	}
-	return &pcm16Decoder{rs: rs}, nil
-}
-
-func (d *pcm16Decoder) decode(dst, p []byte) ([]byte, error) {
-	d.in = d.in[:0]
-	if d.hasCarry && len(p) > 0 {
-		d.in = append(d.in, int16(uint16(d.carry)|uint16(p[0])<<8))
-		p = p[1:]
-		d.hasCarry = false
-	}
-	whole := len(p) &^ 1
-	d.in = media.PCM16LEToSamples(d.in, p[:whole])
-	if whole < len(p) {
-		d.carry, d.hasCarry = p[whole], true
-	}
-	d.out = d.rs.Process(d.out[:0], d.in)
-	return media.EncodeULaw(dst, d.out), nil
 }

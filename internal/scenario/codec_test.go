@@ -7,7 +7,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/scenario/voxtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/voximplant"
@@ -48,17 +48,17 @@ func TestEncoders(t *testing.T) {
 		want func() []byte
 	}{
 		{"ULAW", 160, func() []byte { return frame }},
-		{"ALAW", 160, func() []byte { b := make([]byte, 160); media.TranscodeULawToALaw(b, frame); return b }},
+		{"ALAW", 160, func() []byte { b := make([]byte, 160); codec.TranscodeULawToALaw(b, frame); return b }},
 		{"PCM8", 160, func() []byte {
 			var b []byte
 			for _, u := range frame {
-				b = binary.LittleEndian.AppendUint16(b, uint16(media.ULawToPCM(u)))
+				b = binary.LittleEndian.AppendUint16(b, uint16(codec.ULawToPCM(u)))
 			}
 			return b
 		}},
 		{"PCM16", 320, func() []byte {
-			rs, _ := media.NewResampler(8000, 16000)
-			return media.SamplesToPCM16LE(nil, rs.Process(nil, media.DecodeULaw(nil, frame)))
+			rs, _ := codec.NewResampler(8000, 16000)
+			return codec.SamplesToPCM16LE(nil, rs.Process(nil, codec.DecodeULaw(nil, frame)))
 		}},
 	}
 	for _, tc := range tests {
@@ -83,12 +83,12 @@ func TestEncoders(t *testing.T) {
 func TestPCM16EncoderQuality(t *testing.T) {
 	e, _ := lookupEncoding("PCM16")
 	enc, _ := e.newEncoder()
-	in := media.EncodeULaw(nil, voxtest.Tone(16000, 8000, 1000, 8000))
+	in := codec.EncodeULaw(nil, voxtest.Tone(16000, 8000, 1000, 8000))
 	var out []byte
 	for i := 0; i+160 <= len(in); i += 160 {
 		out = enc.Encode(out, in[i:i+160])
 	}
-	s := media.PCM16LEToSamples(nil, out)[1000:31000]
+	s := codec.PCM16LEToSamples(nil, out)[1000:31000]
 	if f := voxtest.Power(s, 16000, 1000) / voxtest.MeanPower(s); f < 0.99 {
 		t.Errorf("1 kHz holds %.4f of the power", f)
 	}
@@ -101,11 +101,11 @@ func TestPCM16EncoderQuality(t *testing.T) {
 // 16-bit sample.
 func TestDecoders(t *testing.T) {
 	ulaw := voxtest.Clip(1000)
-	pcm := media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, ulaw))
+	pcm := codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, ulaw))
 	alaw := make([]byte, len(ulaw))
-	media.TranscodeULawToALaw(alaw, ulaw)
+	codec.TranscodeULawToALaw(alaw, ulaw)
 	viaALaw := make([]byte, len(alaw))
-	media.TranscodeALawToULaw(viaALaw, alaw)
+	codec.TranscodeALawToULaw(viaALaw, alaw)
 	tests := []struct {
 		enc  string
 		data []byte
@@ -134,7 +134,7 @@ func TestDecoders(t *testing.T) {
 	// PCM16 at 16 kHz: length halves and a tone survives, in odd chunks.
 	e, _ := lookupEncoding("PCM16")
 	d, _ := e.newDecoder()
-	in := media.SamplesToPCM16LE(nil, voxtest.Tone(16000, 16000, 1000, 8000))
+	in := codec.SamplesToPCM16LE(nil, voxtest.Tone(16000, 16000, 1000, 8000))
 	var out []byte
 	for i := 0; i < len(in); i += 777 {
 		out, _ = d.decode(out, in[i:min(i+777, len(in))])
@@ -142,7 +142,7 @@ func TestDecoders(t *testing.T) {
 	if len(out) != 8000 {
 		t.Fatalf("PCM16: %d samples out of 16000, want 8000", len(out))
 	}
-	s := media.DecodeULaw(nil, out)[500:7500]
+	s := codec.DecodeULaw(nil, out)[500:7500]
 	if f := voxtest.Power(s, 8000, 1000) / voxtest.MeanPower(s); f < 0.99 {
 		t.Errorf("PCM16 decode: 1 kHz holds %.4f", f)
 	}
@@ -161,7 +161,7 @@ func TestOpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		frame := media.EncodeULaw(nil, voxtest.Tone(160, 8000, 1000, 8000))
+		frame := codec.EncodeULaw(nil, voxtest.Tone(160, 8000, 1000, 8000))
 		pkt := enc.Encode(nil, frame)
 		out, err := dec.decode(nil, pkt)
 		if err != nil || len(pkt) == 0 || len(out) != 160 || enc.SamplesPerFrame() != 960 {
@@ -210,7 +210,7 @@ func TestDTMFAudio(t *testing.T) {
 	if err != nil || len(b) != 2*1280 {
 		t.Fatalf("%d bytes, %v", len(b), err)
 	}
-	s := media.DecodeULaw(nil, b[:800])
+	s := codec.DecodeULaw(nil, b[:800])
 	if f := (voxtest.Power(s, 8000, 770) + voxtest.Power(s, 8000, 1336)) / voxtest.MeanPower(s); f < 0.95 {
 		t.Errorf("5: its two tones hold %.3f", f)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/media"
 )
@@ -343,11 +344,11 @@ func clipOf(a *media.Audio) ([]byte, error) {
 	var pcm []int16
 	switch a.Encoding {
 	case media.EncodingULaw:
-		pcm = media.DecodeULaw(nil, a.Data)
+		pcm = codec.DecodeULaw(nil, a.Data)
 	case media.EncodingALaw:
-		pcm = media.DecodeALaw(nil, a.Data)
+		pcm = codec.DecodeALaw(nil, a.Data)
 	default:
-		pcm = media.PCM16LEToSamples(nil, a.Data)
+		pcm = codec.PCM16LEToSamples(nil, a.Data)
 	}
 	if a.Channels > 1 {
 		mono := make([]int16, len(pcm)/a.Channels)
@@ -360,7 +361,7 @@ func clipOf(a *media.Audio) ([]byte, error) {
 		}
 		pcm = mono
 	}
-	return media.EncodeULaw(nil, resampleTo8k(pcm, a.SampleRate)), nil
+	return codec.EncodeULaw(nil, resampleTo8k(pcm, a.SampleRate)), nil
 }
 
 // resampleTo8k converts a clip at any rate to 8 kHz with a
@@ -429,7 +430,7 @@ func dtmfAudio(digits string) ([]byte, error) {
 		}
 		pcm = append(pcm, make([]int16, gap)...)
 	}
-	return media.EncodeULaw(nil, pcm), nil
+	return codec.EncodeULaw(nil, pcm), nil
 }
 
 // prefixSource plays data, then what played before.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/scenario/voxtest"
 )
@@ -79,7 +80,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	if got := audio("/prompt"); !bytes.Contains(got, bytes.Trim(prompt.Data, "\xff")) {
 		t.Errorf("the prompt did not arrive intact: %d bytes", len(got))
 	}
-	s := media.PCM16LEToSamples(nil, audio("/tone"))
+	s := codec.PCM16LEToSamples(nil, audio("/tone"))
 	first := 0
 	for first < len(s) && s[first] == 0 {
 		first++

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/pacetest"
 	"github.com/callstream/callstream/internal/scenario/voxtest"
@@ -71,10 +72,10 @@ func TestRemoteMediaEncodings(t *testing.T) {
 	t.Parallel()
 	ulaw := voxtest.Clip(4000) // 0.5 s
 	alaw := make([]byte, len(ulaw))
-	media.TranscodeULawToALaw(alaw, ulaw)
+	codec.TranscodeULawToALaw(alaw, ulaw)
 	viaALaw := make([]byte, len(alaw))
-	media.TranscodeALawToULaw(viaALaw, alaw)
-	pcm8 := media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, ulaw))
+	codec.TranscodeALawToULaw(viaALaw, alaw)
+	pcm8 := codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, ulaw))
 	tests := []struct {
 		enc   string
 		rate  int
@@ -141,7 +142,7 @@ func TestRemoteMediaPCM16(t *testing.T) {
 	for i := range x {
 		x[i] += y[i]
 	}
-	data := media.SamplesToPCM16LE(nil, x)
+	data := codec.SamplesToPCM16LE(nil, x)
 	ws := newWSApp(t, func(c *wsapp.Conn) {
 		r := remote{c}
 		r.waitGo(t)
@@ -154,7 +155,7 @@ func TestRemoteMediaPCM16(t *testing.T) {
 	e.start(t, string(cfg))
 	url := strings.TrimPrefix(e.logs.waitText(t, 5*time.Second, "recorded *"), "recorded ")
 	e.logs.waitText(t, time.Second, `started  PCM16 {} true`)
-	rec := media.DecodeULaw(nil, trimSilence(fetchRecording(t, url)))
+	rec := codec.DecodeULaw(nil, trimSilence(fetchRecording(t, url)))
 	if len(rec) < 3900 || len(rec) > 4100 {
 		t.Fatalf("recorded %d samples, want about 4000", len(rec))
 	}
@@ -262,9 +263,9 @@ func TestRelayEncodings(t *testing.T) {
 		encode    func(frame []byte) []byte
 	}{
 		{"ULAW", "ULAW", 8000, 160, 160, func(f []byte) []byte { return f }},
-		{"ALAW", "ALAW", 8000, 160, 160, func(f []byte) []byte { b := make([]byte, len(f)); media.TranscodeULawToALaw(b, f); return b }},
-		{"PCM8", "PCM8", 8000, 320, 160, func(f []byte) []byte { return media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, f)) }},
-		{"", "PCM8", 8000, 320, 160, func(f []byte) []byte { return media.SamplesToPCM16LE(nil, media.DecodeULaw(nil, f)) }},
+		{"ALAW", "ALAW", 8000, 160, 160, func(f []byte) []byte { b := make([]byte, len(f)); codec.TranscodeULawToALaw(b, f); return b }},
+		{"PCM8", "PCM8", 8000, 320, 160, func(f []byte) []byte { return codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, f)) }},
+		{"", "PCM8", 8000, 320, 160, func(f []byte) []byte { return codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, f)) }},
 		{"PCM16", "PCM16", 16000, 640, 320, nil},
 	}
 	for _, tc := range tests {
@@ -343,7 +344,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 				return
 			}
 			// PCM16: 16 kHz of the upsampled clip: the clip's 440 Hz.
-			pcm := media.PCM16LEToSamples(nil, audio)
+			pcm := codec.PCM16LEToSamples(nil, audio)
 			nz := 0
 			for nz < len(pcm) && pcm[nz] == 0 {
 				nz++

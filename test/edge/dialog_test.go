@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/sipcaller"
@@ -136,7 +136,7 @@ func TestLateOfferCallStreamsIntact(t *testing.T) {
 func alaw(ulaw []byte) []byte {
 	out := make([]byte, len(ulaw))
 	for i, b := range ulaw {
-		out[i] = media.ULawToALaw(b)
+		out[i] = codec.ULawToALaw(b)
 	}
 	return out
 }
@@ -145,7 +145,7 @@ func alaw(ulaw []byte) []byte {
 func viaALaw(ulaw []byte) []byte {
 	out := alaw(ulaw)
 	for i, b := range out {
-		out[i] = media.ALawToULaw(b)
+		out[i] = codec.ALawToULaw(b)
 	}
 	return out
 }

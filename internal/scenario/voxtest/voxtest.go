@@ -10,7 +10,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -81,7 +81,7 @@ func Clip(n int) []byte {
 	for i := range pcm {
 		pcm[i] += int16(1000 * math.Sin(float64(i)*0.37))
 	}
-	b := media.EncodeULaw(nil, pcm)
+	b := codec.EncodeULaw(nil, pcm)
 	for i := range b {
 		if b[i] == 0xFF || b[i] == 0x7F {
 			b[i] = 0xFE

@@ -1,28 +1,18 @@
-package media
+package codec
 
 import (
 	"bytes"
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-)
 
-// readTestdata returns the bytes of a file in testdata.
-func readTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"github.com/callstream/callstream/internal/codec/codectest"
+)
 
 // readS16 returns the little-endian samples of a testdata file.
 func readS16(t *testing.T, name string) []int16 {
 	t.Helper()
-	b := readTestdata(t, name)
+	b := codectest.Testdata(t, name)
 	s := make([]int16, len(b)/2)
 	for i := range s {
 		s[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
@@ -82,7 +72,7 @@ func TestEncodeMatchesSox(t *testing.T) {
 		{"ramp_ulaw.bin", PCMToULaw},
 		{"ramp_alaw.bin", PCMToALaw},
 	} {
-		want := readTestdata(t, tc.file)
+		want := codectest.Testdata(t, tc.file)
 		if len(want) != 65536 {
 			t.Fatalf("%s: %d bytes", tc.file, len(want))
 		}
@@ -157,7 +147,7 @@ func levels(decode func(byte) int16) []int16 {
 }
 
 func TestTranscodeTables(t *testing.T) {
-	a2u, u2a := readTestdata(t, "alaw_to_ulaw.bin"), readTestdata(t, "ulaw_to_alaw.bin")
+	a2u, u2a := codectest.Testdata(t, "alaw_to_ulaw.bin"), codectest.Testdata(t, "ulaw_to_alaw.bin")
 	uLevels, aLevels := levels(ULawToPCM), levels(ALawToPCM)
 	for b := range 256 {
 		c := byte(b)
@@ -227,51 +217,6 @@ func TestSliceCodecs(t *testing.T) {
 		if inPlace[i] != ULawToALaw(byte(i)) {
 			t.Fatalf("in-place TranscodeULawToALaw[%d] = %#02x", i, inPlace[i])
 		}
-	}
-}
-
-func TestMixULaw(t *testing.T) {
-	silence := bytes.Repeat([]byte{ULawSilence}, 256)
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
-	}
-	dst := make([]byte, 256)
-	MixULaw(dst, all, silence)
-	for i, c := range dst {
-		if want := PCMToULaw(ULawToPCM(byte(i))); c != want {
-			t.Errorf("mix %#02x with silence = %#02x, want %#02x", i, c, want)
-		}
-	}
-
-	for _, tc := range []struct {
-		name    string
-		a, b    byte
-		wantPCM int16
-	}{
-		{"positive saturates", 0x80, 0x80, 32124},
-		{"negative saturates", 0x00, 0x00, -32124},
-		{"opposites cancel", 0x80, 0x00, 0},
-		{"sum is re-encoded", 0x9F, 0x9F, 16764}, // 8316+8316 = 16632 lies in 16764's interval
-		{"small levels add", 0xFE, 0xFE, 16},
-	} {
-		out := make([]byte, 1)
-		MixULaw(out, []byte{tc.a}, []byte{tc.b})
-		if got := ULawToPCM(out[0]); got != tc.wantPCM {
-			t.Errorf("%s: %#02x + %#02x = %d, want %d", tc.name, tc.a, tc.b, got, tc.wantPCM)
-		}
-	}
-
-	// Shorter inputs count as silence; dst may alias an input.
-	a := []byte{0x9F, 0x9F, 0x9F, 0x9F}
-	MixULaw(a, a, []byte{0x9F})
-	if want := []byte{0x8F, 0x9F, 0x9F, 0x9F}; !bytes.Equal(a, want) {
-		t.Fatalf("aliased mix = %x, want %x", a, want)
-	}
-	out := bytes.Repeat([]byte{0x42}, 3)
-	MixULaw(out, []byte{0x90}, nil)
-	if want := []byte{0x90, ULawSilence, ULawSilence}; !bytes.Equal(out, want) {
-		t.Fatalf("mix past both inputs = %x, want %x", out, want)
 	}
 }
 

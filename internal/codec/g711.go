@@ -1,4 +1,4 @@
-package media
+package codec
 
 import (
 	"math/bits"
@@ -207,4 +207,42 @@ func makeTranscodeTable(decode *[256]int16, enc func(int16) byte) (t [256]byte) 
 		t[i] = enc(s)
 	}
 	return t
+}
+
+// ulawDecoder decodes PCMU payloads. G.711 keeps no state.
+type ulawDecoder struct{}
+
+func (ulawDecoder) Decode(dst []int16, p []byte) ([]int16, error) { return DecodeULaw(dst, p), nil }
+func (ulawDecoder) Conceal(dst []int16, n int) []int16            { return appendZeros(dst, n) }
+func (ulawDecoder) Rate() int                                     { return 8000 }
+func (ulawDecoder) Reset()                                        {}
+
+// alawDecoder decodes PCMA payloads. G.711 keeps no state.
+type alawDecoder struct{}
+
+func (alawDecoder) Decode(dst []int16, p []byte) ([]int16, error) { return DecodeALaw(dst, p), nil }
+func (alawDecoder) Conceal(dst []int16, n int) []int16            { return appendZeros(dst, n) }
+func (alawDecoder) Rate() int                                     { return 8000 }
+func (alawDecoder) Reset()                                        {}
+
+// ulawEncoder encodes PCM as PCMU.
+type ulawEncoder struct{}
+
+func (ulawEncoder) Encode(dst []byte, pcm []int16) ([]byte, error) { return EncodeULaw(dst, pcm), nil }
+func (ulawEncoder) Rate() int                                      { return 8000 }
+func (ulawEncoder) Reset()                                         {}
+
+// alawEncoder encodes PCM as PCMA.
+type alawEncoder struct{}
+
+func (alawEncoder) Encode(dst []byte, pcm []int16) ([]byte, error) { return EncodeALaw(dst, pcm), nil }
+func (alawEncoder) Rate() int                                      { return 8000 }
+func (alawEncoder) Reset()                                         {}
+
+// appendZeros appends n zero samples to dst.
+func appendZeros(dst []int16, n int) []int16 {
+	k := len(dst)
+	dst = slices.Grow(dst, n)[:k+n]
+	clear(dst[k:])
+	return dst
 }
