@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/callstream/callstream/bench"
@@ -118,7 +119,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gw, runErr := bench.Run(ctx, cfg, launch)
 	var base *bench.Result
 	if *withBase && runErr == nil {
-		base, runErr = bench.Run(ctx, cfg, bench.BaselineCommand(exe, "bench", "baseline-serve"))
+		argv := []string{exe, "bench", "baseline-serve"}
+		if silenceOff(strings.Fields(*serveArgs)) {
+			// The same network work as the gateway: no RTP while nothing plays.
+			argv = append(argv, "--rtp-silence=false")
+		}
+		base, runErr = bench.Run(ctx, cfg, bench.BaselineCommand(argv...))
 	}
 	rep := bench.NewReport("callstream bench "+strings.Join(args, " "), gw, base)
 	if err := writeReport(rep, *jsonOut, *plotOut, stdout); err != nil {
@@ -172,6 +178,7 @@ func runBaselineServe(ctx context.Context, args []string, stderr io.Writer) erro
 		httpAddr = fs.String("http", "127.0.0.1:8081", "HTTP listen address (GET /healthz, /debug/pprof/)")
 		ws       = fs.String("ws", "", "WebSocket base URL: a call streams to WS/<To user> (required)")
 		mode     = fs.String("mode", baseline.ModeFork, "fork, bidi or both-tracks")
+		silence  = fs.Bool("rtp-silence", true, "send the caller silence every 20 ms while nothing plays, as the gateway does by default")
 		logLevel = fs.String("log-level", "warn", "debug, info, warn or error")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -181,11 +188,26 @@ func runBaselineServe(ctx context.Context, args []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	s, err := baseline.New(baseline.Config{SIPAddr: *sipAddr, HTTPAddr: *httpAddr, WSBase: *ws, Mode: *mode, Logger: log.With("component", "baseline")})
+	s, err := baseline.New(baseline.Config{SIPAddr: *sipAddr, HTTPAddr: *httpAddr, WSBase: *ws, Mode: *mode, NoSilence: !*silence,
+		Logger: log.With("component", "baseline")})
 	if err != nil {
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// silenceOff reports whether the gateway's serve flags turn continuous RTP
+// off (--rtp-silence=false), so the baseline does the same.
+func silenceOff(serveArgs []string) bool {
+	for _, a := range serveArgs {
+		name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "rtp-silence" && ok {
+			if on, err := strconv.ParseBool(value); err == nil && !on {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runBenchReport merges the JSON reports of repeated runs into medians.
