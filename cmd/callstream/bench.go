@@ -65,7 +65,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ramp        = fs.Bool("ramp", false, "step the calls up by --ramp-step until a step loses frames or exceeds the bound; report the largest that held")
 		rampStep    = fs.Int("ramp-step", 0, "calls added per ramp step (default --calls)")
 		rampMax     = fs.Int("ramp-max", bench.DefaultRampMax, "largest ramp step")
-		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "a step holds with p99 added latency up to this (fork, both-tracks)")
+		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "a step holds with p99 processing latency (frame's slot to the app; the jitter buffer's hold is reported apart) up to this (fork, both-tracks)")
 		maxGapP99   = fs.Duration("max-gap-p99", bench.DefaultMaxGapP99, "a step holds with the caller's inter-arrival p99 up to this (bidi)")
 		maxOthers   = fs.Float64("max-others", bench.DefaultMaxOthers, "measure a window again (up to 3 times) when other processes used more than this % of one core during it; negative: never")
 		withBase    = fs.Bool("baseline", false, "also run the same load against the baseline relay and report gateway/baseline ratios")
