@@ -384,7 +384,7 @@ func (c *Call) writeRTP(remote netip.AddrPort, h *rtp.Header, payload []byte) er
 // pace does not drift). It returns when the last frame is sent, ctx is
 // done, or the call ends. Opus packets are not cut from bytes: use SendPCM.
 func (c *Call) SendAudio(ctx context.Context, payload []byte) error {
-	if ticks(c.format, make([]byte, frameBytes)) != frameBytes {
+	if !byteStream(c.format) {
 		return errNoFrameCut
 	}
 	var frame [frameBytes]byte

@@ -109,13 +109,21 @@ func (c sdpCodec) String() string {
 	return s
 }
 
-// ticks is how far payload advances the RTP timestamp in f: one tick per
-// byte for G.711 and G.722 (a G.722 byte holds two 16 kHz samples, one
-// 8 kHz clock tick), one frame for a codec whose packets are not cut by
-// bytes (opus).
-func ticks(f codec.Format, payload []byte) uint32 {
+// byteStream reports whether f's payloads are a byte stream cut anywhere:
+// one byte per RTP clock tick (G.711; G.722, whose byte holds two 16 kHz
+// samples, one tick of its 8000 Hz clock). Opus packets are not.
+func byteStream(f codec.Format) bool {
 	switch f.Name {
 	case codec.NamePCMU, codec.NamePCMA, codec.NameG722:
+		return true
+	}
+	return false
+}
+
+// ticks is how far payload advances the RTP timestamp in f: a tick per
+// byte of a byte stream, else one frame.
+func ticks(f codec.Format, payload []byte) uint32 {
+	if byteStream(f) {
 		return uint32(len(payload))
 	}
 	return uint32(f.FrameTicks())

@@ -217,3 +217,45 @@ func TestAnswerWithoutOfferedCodec(t *testing.T) {
 		t.Fatalf("Dial: %v, want an error naming the answer's codec", err)
 	}
 }
+
+// An Opus call (a build with the opus tag) offers opus/48000/2 on 111,
+// steps timestamps by 960 per 20 ms packet and decodes what it hears.
+func TestOpusCallRoundTrip(t *testing.T) {
+	if !codec.OpusAvailable {
+		t.Skip("Opus needs a build with the opus tag")
+	}
+	leakCheck(t)
+	gw := rtpSocket(t)
+	p := startPeer(t, func(string) string {
+		return sdpAnswer(int(addrOf(gw).Port()), "111", "a=rtpmap:111 opus/48000/2")
+	})
+	call := dialPeer(t, p, Config{Codec: "opus", Only: true})
+	if offer := string(<-p.invite); !strings.Contains(offer, " RTP/AVP 111\r\n") || !strings.Contains(offer, "a=rtpmap:111 opus/48000/2\r\n") {
+		t.Fatalf("offer:\n%s", offer)
+	}
+	if call.Format() != codec.Opus || call.PayloadType() != 111 {
+		t.Fatalf("call %v on %d", call.Format(), call.PayloadType())
+	}
+	if err := call.SendAudio(context.Background(), make([]byte, 160)); err == nil {
+		t.Error("SendAudio cut opus bytes")
+	}
+	sent := tone(10*960, 48000, 1000, 8000)
+	if err := call.SendPCM(context.Background(), sent); err != nil {
+		t.Fatal(err)
+	}
+	pkts := readRTP(t, gw, 10)
+	dec, _ := codec.NewDecoder(codec.Opus)
+	var got []int16
+	for i, pk := range pkts {
+		if pk.PayloadType != 111 || pk.Timestamp != pkts[0].Timestamp+uint32(960*i) {
+			t.Fatalf("packet %d: %+v", i, pk.Header)
+		}
+		var err error
+		if got, err = dec.Decode(got, pk.Payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, lag := snr(sent, got, 1000, 2*960); s < 10 {
+		t.Errorf("the peer decoded the caller's Opus tone at %.1f dB SNR (lag %d), want >= 10", s, lag)
+	}
+}

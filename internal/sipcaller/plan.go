@@ -277,7 +277,7 @@ func (c *Call) SendPlan(ctx context.Context, p Plan) ([]Wire, error) {
 
 // defaultPayload is FramePayload for codecs cut by bytes, else silence.
 func (c *Call) defaultPayload(i int, dst []byte) []byte {
-	if ticks(c.format, c.silence) == frameBytes && len(c.silence) == frameBytes {
+	if byteStream(c.format) {
 		return FramePayload(dst, i)
 	}
 	return append(dst, c.silence...)
