@@ -251,8 +251,9 @@ func (t *tracker) streamStarted(call int) {
 
 // media implements sink: a media message at the app. With a chunk number,
 // the added latency is split at the frame's slot on the target's media
-// clock: the hold before it (a jitter buffer's deliberate delay, plus the
-// phase of the slot) and the processing after it (slot to WebSocket).
+// clock (chunk k due at the earliest arrival's offset + (k-1)*20 ms): the
+// hold before it (a jitter buffer's deliberate delay, plus the phase of
+// the slot) and the processing after it (slot to WebSocket).
 func (t *tracker) media(call int, inbound bool, chunk uint64, payload []byte, at int64) {
 	c := t.call(call)
 	if c == nil {
@@ -277,8 +278,13 @@ func (t *tracker) media(call int, inbound bool, chunk uint64, payload []byte, at
 	}
 	w.lat.Add(d)
 	if chunk > 0 {
-		w.hold.Add(max(0, d-time.Duration(at-slot)))
-		w.proc.Add(time.Duration(at - slot))
+		// Processing runs from the later of the frame's send and its
+		// slot: a target that writes on arrival (no jitter buffer, the
+		// baseline) has no hold, its slot grid being only the fastest
+		// arrivals, and all its latency is processing.
+		proc := min(d, time.Duration(at-slot))
+		w.hold.Add(d - proc)
+		w.proc.Add(proc)
 	}
 }
 
