@@ -272,6 +272,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fmt.Fprintf(&b, "  * %d calls: other processes used %.0f %% of a core during the window (%d attempts)\n",
 					s.Calls, s.Machine.OthersPercent, s.Attempts)
 			}
+			if s.Hold != nil && s.Processing != nil {
+				fmt.Fprintf(&b, "  %d calls: jitter buffer hold p50 %.1f ms p99 %.1f ms; processing (slot to app) p50 %.2f ms p99 %.2f ms\n",
+					s.Calls, s.Hold.P50, s.Hold.P99, s.Processing.P50, s.Processing.P99)
+			}
 		}
 		t := res.Totals
 		fmt.Fprintf(&b, "  all frames: %d sent, %d lost, %d duplicated, %d corrupt", t.Sent, t.Lost, t.Duplicates, t.Corrupt)
