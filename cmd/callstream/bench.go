@@ -20,8 +20,10 @@ const benchUsage = `Usage: callstream bench [flags]
 
 Places --calls concurrent SIP calls (set up at --rate calls/s) against a
 gateway, streams 20 ms RTP on each, runs the FlexML and WebSocket apps, and
-measures every frame: added latency, loss, duplicates, order; in bidi also
-the round trip and the caller's inter-arrival gaps. The gateway is started
+measures every frame: added latency (split at the frame's slot on the
+target's media clock into the jitter buffer's hold and processing), loss,
+duplicates, order; the caller's inter-arrival gaps; in bidi also the round
+trip. The gateway is started
 as a child process ('callstream serve') unless --target is given, and its
 CPU, RSS, goroutines and open files are sampled. --baseline runs the same
 load against the baseline relay (bench/baseline) in the same run and prints

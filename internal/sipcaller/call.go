@@ -42,8 +42,8 @@ type Packet struct {
 }
 
 // Call is one answered call with its RTP socket. Its methods are safe for
-// concurrent use, except that SendAudio, SendFrame and SendDTMF share one
-// RTP sequence and timestamp clock.
+// concurrent use, except that SendAudio, SendPCM, SendFrame, SendPlan and
+// SendDTMF share one RTP sequence and timestamp clock.
 type Call struct {
 	client *Client
 	id     string // dialog ID
