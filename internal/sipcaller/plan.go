@@ -282,3 +282,44 @@ func (c *Call) defaultPayload(i int, dst []byte) []byte {
 	}
 	return append(dst, c.silence...)
 }
+
+// ErrMisplaced means a frame FramePayload wrote reached a stream at a slot
+// other than its own, or twice.
+var ErrMisplaced = errors.New("sipcaller: frame misplaced")
+
+// Placement checks where a plan's frames reached a stream (in a
+// pass-through format, µ-law for a PCMU call): slots[k] is media message
+// k's slot (its chunk number, or its timestamp over 20 ms) and payloads[k]
+// its payload. Every payload FramePayload wrote must sit at slot s0 + its
+// frame number, s0 fixed by the first one found: a frame shifted by a slot,
+// appended out of place or delivered twice is an ErrMisplaced naming it.
+// Other payloads (silence, concealment) are skipped. It returns the frame
+// numbers found, in message order.
+func Placement(slots []uint64, payloads [][]byte) ([]int, error) {
+	if len(slots) != len(payloads) {
+		return nil, fmt.Errorf("sipcaller: placement of %d slots and %d payloads", len(slots), len(payloads))
+	}
+	var (
+		found []int
+		base  int64
+		seen  = map[int]bool{}
+	)
+	for k, p := range payloads {
+		i, ok := FrameNumber(p)
+		if !ok {
+			continue
+		}
+		if len(found) == 0 {
+			base = int64(slots[k]) - int64(i)
+		}
+		if want := base + int64(i); int64(slots[k]) != want {
+			return found, fmt.Errorf("%w: frame %d at slot %d, want %d (message %d)", ErrMisplaced, i, slots[k], want, k)
+		}
+		if seen[i] {
+			return found, fmt.Errorf("%w: frame %d twice (message %d)", ErrMisplaced, i, k)
+		}
+		seen[i] = true
+		found = append(found, i)
+	}
+	return found, nil
+}

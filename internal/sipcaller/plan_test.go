@@ -177,3 +177,28 @@ func TestSendPlanAfterHangup(t *testing.T) {
 		t.Fatalf("SendPlan after hangup: %v", err)
 	}
 }
+
+func TestPlacement(t *testing.T) {
+	silence := codec.Silence(codec.PCMU, nil)
+	f := func(i int) []byte { return FramePayload(nil, i) }
+	// Frames 0-2 at slots 5-7, a lost frame 3 concealed, 4 at 9.
+	got, err := Placement([]uint64{4, 5, 6, 7, 8, 9}, [][]byte{silence, f(0), f(1), f(2), silence, f(4)})
+	if err != nil || fmt.Sprint(got) != "[0 1 2 4]" {
+		t.Fatalf("placement %v, %v", got, err)
+	}
+	for name, tc := range map[string]struct {
+		slots    []uint64
+		payloads [][]byte
+	}{
+		"shifted":  {[]uint64{5, 6, 8}, [][]byte{f(0), f(1), f(2)}},
+		"appended": {[]uint64{5, 6, 7}, [][]byte{f(0), f(2), f(1)}},
+		"twice":    {[]uint64{5, 6, 6}, [][]byte{f(0), f(1), f(1)}},
+	} {
+		if _, err := Placement(tc.slots, tc.payloads); !errors.Is(err, ErrMisplaced) {
+			t.Errorf("%s: %v, want ErrMisplaced", name, err)
+		}
+	}
+	if _, err := Placement([]uint64{1}, nil); err == nil {
+		t.Error("mismatched lengths accepted")
+	}
+}
