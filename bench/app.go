@@ -37,9 +37,10 @@ func callIndex(user string) (int, bool) {
 type sink interface {
 	// streamStarted is called on a stream's start message.
 	streamStarted(call int)
-	// media is called for each media message with its decoded payload;
-	// at is the arrival time on the run's clock.
-	media(call int, inbound bool, payload []byte, at int64)
+	// media is called for each media message with its chunk number (0
+	// when it has none) and decoded payload; at is the arrival time on
+	// the run's clock.
+	media(call int, inbound bool, chunk uint64, payload []byte, at int64)
 	// echoed is called when the echo of a payload has been written (bidi).
 	echoed(call int, payload []byte, at int64)
 }
@@ -188,7 +189,26 @@ var (
 	keyEvent   = []byte(`"event":"`)
 	keyTrack   = []byte(`"track":"`)
 	keyPayload = []byte(`"payload":"`)
+	keyChunk   = []byte(`"chunk":`)
 )
+
+// chunkOf returns the media message's chunk number (a JSON number or a
+// string of digits), 0 when it has none.
+func chunkOf(msg []byte) uint64 {
+	i := bytes.Index(msg, keyChunk)
+	if i < 0 {
+		return 0
+	}
+	v := bytes.TrimPrefix(msg[i+len(keyChunk):], []byte(`"`))
+	var n uint64
+	for _, b := range v {
+		if b < '0' || b > '9' {
+			break
+		}
+		n = n*10 + uint64(b-'0')
+	}
+	return n
+}
 
 // field returns the string value following key in msg (up to the next quote).
 func field(msg, key []byte) []byte {
@@ -231,7 +251,7 @@ func (a *App) readLoop(conn *websocket.Conn, call int) {
 				m = 0
 			}
 			inbound := !bytes.Equal(field(msg, keyTrack), []byte("outbound"))
-			a.sink.media(call, inbound, pcm[:m], at)
+			a.sink.media(call, inbound, chunkOf(msg), pcm[:m], at)
 			if a.mode == ModeBidi && inbound {
 				echo = append(echo[:0], `{"event":"media","media":{"payload":"`...)
 				echo = append(echo, b64...)

@@ -66,9 +66,12 @@ type Config struct {
 	Ramp     bool
 	RampStep int
 	RampMax  int
-	// MaxP99 is the bound on p99 added latency for a step to hold (fork,
-	// both-tracks; default 20 ms). MaxGapP99 is the bound on the caller's
-	// inter-arrival p99 (bidi; default 25 ms).
+	// MaxP99 is the bound on p99 processing latency (a frame's slot on
+	// the target's media clock to its media message at the app; the
+	// added latency for a target whose messages carry no chunk number)
+	// for a step to hold (fork, both-tracks; default 20 ms). A jitter
+	// buffer's hold is reported apart and not bounded. MaxGapP99 is the
+	// bound on the caller's inter-arrival p99 (bidi; default 25 ms).
 	MaxP99    time.Duration
 	MaxGapP99 time.Duration
 	// MaxOthers is how much CPU (in % of one core) processes other than

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -140,7 +142,7 @@ func (r *delayRelay) run() {
 		}
 		due := time.Now().Add(r.delay)
 		msg := []byte(`{"event":"media","sequenceNumber":` + strconv.Itoa(i+2) +
-			`,"media":{"track":"inbound","chunk":1,"timestamp":0,"payload":"` + base64.StdEncoding.EncodeToString(buf[12:n]) + `"}}`)
+			`,"media":{"track":"inbound","chunk":` + strconv.Itoa(i+1) + `,"timestamp":0,"payload":"` + base64.StdEncoding.EncodeToString(buf[12:n]) + `"}}`)
 		time.Sleep(time.Until(due))
 		switch {
 		case r.drop[i]:
@@ -250,6 +252,53 @@ func TestInjectedDelayIsMeasured(t *testing.T) {
 	if lo < delay-200*time.Microsecond {
 		t.Errorf("p1 %s below the injected delay %s", lo, delay)
 	}
+	// The relay numbers its messages on arrival, a chunk per 20 ms: its
+	// slot grid is its arrivals, so the injected delay is the frames'
+	// hold and processing is what the generator's and the relay's timing
+	// add on top of the fastest frame (generous bounds).
+	hold, proc := w.hold.Quantile(0.5), w.proc.Quantile(0.5)
+	t.Logf("hold p50 %s, processing p50 %s p99 %s", hold, proc, w.proc.Quantile(0.99))
+	if w.hold.Count() != w.lat.Count() || w.proc.Count() != w.lat.Count() {
+		t.Errorf("hold %d and processing %d of %d frames", w.hold.Count(), w.proc.Count(), w.lat.Count())
+	}
+	if hold < delay-5*time.Millisecond || hold > delay+time.Millisecond || proc > 5*time.Millisecond {
+		t.Errorf("hold p50 %s, processing p50 %s: want the %s in the hold", hold, proc, delay)
+	}
+}
+
+// A target that holds each frame to a slot of its 20 ms clock two slots
+// after the one it arrived in (a jitter buffer) and writes it at the slot:
+// the hold is measured as 20 to 40 ms and processing near zero.
+func TestJitterHoldIsSeparated(t *testing.T) {
+	tr := newTracker(ModeFork, 1, 1)
+	c := newBenchCall(0)
+	tr.calls[0].Store(c)
+	tr.open.Store(0)
+	const ms = int64(time.Millisecond)
+	grid := int64(time.Second) - 13*ms // the target's clock, out of phase with the sender
+	var f [FrameBytes]byte
+	for seq := uint32(0); seq < 50; seq++ {
+		sent := int64(time.Second) + int64(seq)*20*ms + int64(seq%3)*ms // the sender's jitter
+		tr.recordSend(c, seq, sent, 0, false)
+		arrived := sent + ms/2
+		k := (arrived-grid)/(20*ms) + 1 + 2 // the slot after the arrival's, plus two
+		at := grid + k*20*ms + ms/10        // written at its slot
+		PutFrameID(f[:], 0, seq)
+		tr.media(0, true, uint64(k+1), f[:], at)
+	}
+	w := tr.windows[0]
+	if w.recv.Load() != 50 || w.hold.Count() != 50 {
+		t.Fatalf("received %d, hold measured %d", w.recv.Load(), w.hold.Count())
+	}
+	if lo, hi := w.hold.Quantile(0), w.hold.Max(); lo < 39*time.Millisecond || hi > 61*time.Millisecond {
+		t.Errorf("hold %s to %s, want within 40 to 60 ms", lo, hi)
+	}
+	if p := w.proc.Max(); p > time.Millisecond/5 {
+		t.Errorf("processing up to %s, want the 0.1 ms of the write", p)
+	}
+	if lat := w.lat.Quantile(0.5); lat < 40*time.Millisecond {
+		t.Errorf("added latency p50 %s includes the hold", lat)
+	}
 }
 
 // Frames dropped, repeated or swapped by the relay are counted as such.
@@ -280,7 +329,15 @@ func TestLossDuplicatesAndOrderAreCounted(t *testing.T) {
 // Underruns: a tick without audio at the caller is blamed on the target
 // when the app had sent the audio due at it in time; otherwise on late
 // audio, or on the generator when it sent the frame late.
+// With continuous RTP (silent), the target fills the empty ticks with
+// silence packets instead of sending nothing: the same underruns.
 func TestUnderrunAttribution(t *testing.T) {
+	for _, silent := range []bool{false, true} {
+		t.Run(fmt.Sprintf("continuous=%v", silent), func(t *testing.T) { underrunAttribution(t, silent) })
+	}
+}
+
+func underrunAttribution(t *testing.T, continuous bool) {
 	tr := newTracker(ModeBidi, 1, 1)
 	c := newBenchCall(0)
 	tr.calls[0].Store(c)
@@ -306,6 +363,13 @@ func TestUnderrunAttribution(t *testing.T) {
 			// packet arrives 3 ms late: still not the target's fault
 			ticks, echoBefore, late = 2, ms, 3*ms
 		}
+		if continuous {
+			// µ-law silence on each empty tick, on time.
+			silence := bytes.Repeat([]byte{0xFF}, FrameBytes)
+			for k := int64(1); k < int64(ticks); k++ {
+				tr.rtpArrived(c, ts+uint32(k)*FrameBytes, silence, tick+k*int64(frameDuration)+ms/10)
+			}
+		}
 		if seq > 0 {
 			ts += ticks * FrameBytes
 		}
@@ -326,8 +390,8 @@ func TestUnderrunAttribution(t *testing.T) {
 		t.Errorf("underruns target %d late %d generator %d, echoed %d; want 3 2 2, 12",
 			w.underGW.Load(), w.underLate.Load(), w.underGen.Load(), w.echo.Load())
 	}
-	if g := w.gaps.Max(); g != 60*time.Millisecond {
-		t.Errorf("largest gap %s, want 60ms", g)
+	if g := w.gaps.Max(); continuous && g != 23*time.Millisecond || !continuous && g != 60*time.Millisecond {
+		t.Errorf("largest gap %s, want 60ms (23 ms with silence packets)", g)
 	}
 	if rt := w.rtt.Quantile(0.5); rt < 9900*time.Microsecond || rt > 10100*time.Microsecond {
 		t.Errorf("round trip %s, want 10ms", rt)

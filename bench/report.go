@@ -67,19 +67,24 @@ type Setup struct {
 
 // Step is what one step measured: Calls concurrent calls over one window.
 type Step struct {
-	Calls      int     `json:"calls"`
-	Held       bool    `json:"held"`
-	Why        string  `json:"why,omitempty"` // why the step did not hold
-	WindowSec  float64 `json:"window_s"`
-	Frames     Frames  `json:"frames"`
-	Latency    Dist    `json:"added_latency"`         // RTP sent -> media message at the app
-	RoundTrip  *Dist   `json:"round_trip,omitempty"`  // RTP sent -> echo back at the caller (bidi)
-	Gaps       *Dist   `json:"caller_gaps,omitempty"` // caller inter-arrival (bidi, both-tracks)
-	SendLag    Dist    `json:"generator_send_lag"`    // generator lateness against its schedule
-	Target     Usage   `json:"target"`                // the system under test
-	Generator  Usage   `json:"generator"`             // this process
-	Setup      Setup   `json:"setup"`                 // the calls added for this step
-	CallsEnded int     `json:"calls_ended,omitempty"` // calls the target ended during the step
+	Calls     int     `json:"calls"`
+	Held      bool    `json:"held"`
+	Why       string  `json:"why,omitempty"` // why the step did not hold
+	WindowSec float64 `json:"window_s"`
+	Frames    Frames  `json:"frames"`
+	Latency   Dist    `json:"added_latency"` // RTP sent -> media message at the app
+	// Hold and Processing split Latency at the frame's slot on the
+	// target's media clock (found from the messages' chunk numbers): the
+	// jitter buffer's hold, then slot -> media message at the app.
+	Hold       *Dist `json:"jitter_hold,omitempty"`
+	Processing *Dist `json:"processing_latency,omitempty"`
+	RoundTrip  *Dist `json:"round_trip,omitempty"`  // RTP sent -> echo back at the caller (bidi)
+	Gaps       *Dist `json:"caller_gaps,omitempty"` // caller inter-arrival (any mode where the target sends RTP)
+	SendLag    Dist  `json:"generator_send_lag"`    // generator lateness against its schedule
+	Target     Usage `json:"target"`                // the system under test
+	Generator  Usage `json:"generator"`             // this process
+	Setup      Setup `json:"setup"`                 // the calls added for this step
+	CallsEnded int   `json:"calls_ended,omitempty"` // calls the target ended during the step
 	// Machine is the whole machine's CPU over the window, in % of one
 	// core: busy (all processes), of which neither target nor generator
 	// (other work disturbing the measurement), and stolen by the host.
@@ -176,6 +181,9 @@ func NewReport(command string, gateway, baseline *Result) *Report {
 		}
 		add(gs.Calls, "latency_p50_ms", gs.Latency.P50, bs.Latency.P50)
 		add(gs.Calls, "latency_p99_ms", gs.Latency.P99, bs.Latency.P99)
+		if gs.Processing != nil && bs.Processing != nil {
+			add(gs.Calls, "processing_p99_ms", gs.Processing.P99, bs.Processing.P99)
+		}
 		if gs.Gaps != nil && bs.Gaps != nil {
 			add(gs.Calls, "caller_gap_p99_ms", gs.Gaps.P99, bs.Gaps.P99)
 		}
@@ -263,6 +271,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if s.Disturbed {
 				fmt.Fprintf(&b, "  * %d calls: other processes used %.0f %% of a core during the window (%d attempts)\n",
 					s.Calls, s.Machine.OthersPercent, s.Attempts)
+			}
+			if s.Hold != nil && s.Processing != nil {
+				fmt.Fprintf(&b, "  %d calls: jitter buffer hold p50 %.1f ms p99 %.1f ms; processing (slot to app) p50 %.2f ms p99 %.2f ms\n",
+					s.Calls, s.Hold.P50, s.Hold.P99, s.Processing.P50, s.Processing.P99)
 			}
 		}
 		t := res.Totals

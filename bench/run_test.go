@@ -136,8 +136,11 @@ func TestJudge(t *testing.T) {
 		held bool
 		why  string
 	}{
-		"fork clean":      {fork, Step{Latency: Dist{P99: 19.9}}, true, ""},
-		"fork slow":       {fork, Step{Latency: Dist{P99: 20.5}}, false, "added latency p99 20.50 ms > 20ms"},
+		"fork clean": {fork, Step{Latency: Dist{P99: 19.9}}, true, ""},
+		"fork slow":  {fork, Step{Latency: Dist{P99: 20.5}}, false, "added latency p99 20.50 ms > 20ms"},
+		// A jitter buffer's hold is not load: the bound is on processing.
+		"fork held back":  {fork, Step{Latency: Dist{P99: 60}, Hold: &Dist{P99: 40}, Processing: &Dist{P99: 19.9}}, true, ""},
+		"fork slow slots": {fork, Step{Latency: Dist{P99: 60}, Processing: &Dist{P99: 20.5}}, false, "processing latency p99 20.50 ms > 20ms"},
 		"fork lost":       {fork, Step{Frames: Frames{Lost: 3}}, false, "3 frames lost"},
 		"fork setup":      {fork, Step{Setup: Setup{Failed: 1}}, false, "1 calls failed to set up"},
 		"fork ended":      {fork, Step{CallsEnded: 2}, false, "2 calls ended by the target"},

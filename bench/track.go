@@ -43,10 +43,19 @@ type path struct {
 	// target's tick grid: tick k (timestamp ts0 + k*160) is due at
 	// grid + k*20 ms, grid being the earliest arrival seen minus its k.
 	lastAt   int64
-	lastTS   uint32
 	haveLast bool
 	ts0      uint32
 	grid     int64
+	// The last packet that played a generator frame: with continuous RTP
+	// the target fills a tick without audio with silence (or CN), which
+	// is an empty tick all the same.
+	frameTS   uint32
+	haveFrame bool
+	// WebSocket only: the target's slot grid: chunk k (from 1) is due at
+	// slotGrid + (k-1)*20 ms, slotGrid being the earliest arrival seen
+	// minus its chunk's offset.
+	slotGrid int64
+	haveSlot bool
 }
 
 // frameSender sends one RTP frame; *sipcaller.Call is one.
@@ -105,8 +114,10 @@ type counters struct {
 type window struct {
 	counters
 	lat     Histogram // RTP sent -> media message at the app
+	hold    Histogram // RTP sent -> its chunk's slot on the target's grid (jitter buffer hold)
+	proc    Histogram // the chunk's slot -> media message at the app (processing)
 	rtt     Histogram // RTP sent -> echo back at the caller (bidi)
-	gaps    Histogram // caller inter-arrival (bidi, both-tracks)
+	gaps    Histogram // caller inter-arrival (any mode where the target sends RTP)
 	sendLag Histogram // generator: actual send - scheduled send
 }
 
@@ -238,8 +249,12 @@ func (t *tracker) streamStarted(call int) {
 	}
 }
 
-// media implements sink: a media message at the app.
-func (t *tracker) media(call int, inbound bool, payload []byte, at int64) {
+// media implements sink: a media message at the app. With a chunk number,
+// the added latency is split at the frame's slot on the target's media
+// clock (chunk k due at the earliest arrival's offset + (k-1)*20 ms): the
+// hold before it (a jitter buffer's deliberate delay, plus the phase of
+// the slot) and the processing after it (slot to WebSocket).
+func (t *tracker) media(call int, inbound bool, chunk uint64, payload []byte, at int64) {
 	c := t.call(call)
 	if c == nil {
 		return
@@ -248,8 +263,28 @@ func (t *tracker) media(call int, inbound bool, payload []byte, at int64) {
 		t.add(t.current(), func(k *counters) *atomic.Uint64 { return &k.outbound })
 		return
 	}
-	if w, d, _, ok := t.frameArrived(c, &c.ws, payload, at, false); ok && w != nil {
-		w.lat.Add(d)
+	var slot int64
+	if chunk > 0 {
+		p := &c.ws
+		origin := at - int64(chunk-1)*int64(frameDuration)
+		if !p.haveSlot || origin < p.slotGrid {
+			p.slotGrid, p.haveSlot = origin, true
+		}
+		slot = p.slotGrid + int64(chunk-1)*int64(frameDuration)
+	}
+	w, d, _, ok := t.frameArrived(c, &c.ws, payload, at, false)
+	if !ok || w == nil {
+		return
+	}
+	w.lat.Add(d)
+	if chunk > 0 {
+		// Processing runs from the later of the frame's send and its
+		// slot: a target that writes on arrival (no jitter buffer, the
+		// baseline) has no hold, its slot grid being only the fastest
+		// arrivals, and all its latency is processing.
+		proc := min(d, time.Duration(at-slot))
+		w.hold.Add(d - proc)
+		w.proc.Add(proc)
 	}
 }
 
@@ -278,8 +313,8 @@ const echoMargin = 2 * time.Millisecond
 func (t *tracker) rtpArrived(c *benchCall, ts uint32, payload []byte, at int64) {
 	p := &c.rtp
 	arrival := t.current()
-	prevAt, prevTS, had := p.lastAt, p.lastTS, p.haveLast
-	p.lastAt, p.lastTS, p.haveLast = at, ts, true
+	prevAt, had := p.lastAt, p.haveLast
+	p.lastAt, p.haveLast = at, true
 	if !had {
 		p.ts0, p.grid = ts, at
 	}
@@ -292,12 +327,17 @@ func (t *tracker) rtpArrived(c *benchCall, ts uint32, payload []byte, at int64) 
 	if ok && w != nil {
 		w.rtt.Add(d)
 	}
-	if !had || t.mode != ModeBidi {
+	if _, _, isFrame, _ := FrameID(payload); !isFrame || t.mode != ModeBidi {
+		return // silence: an empty tick, counted at the next frame
+	}
+	prevFrameTS, hadFrame := p.frameTS, p.haveFrame
+	p.frameTS, p.haveFrame = ts, true
+	if !hadFrame {
 		return
 	}
 	// Each 20 ms tick of the sender's clock advances the RTP timestamp by
-	// 160; a tick with nothing to play sends nothing.
-	ticks := (ts - prevTS) / FrameBytes
+	// 160; a tick with nothing to play sends nothing, or silence.
+	ticks := (ts - prevFrameTS) / FrameBytes
 	if ticks <= 1 || ticks > 50*60 {
 		return
 	}

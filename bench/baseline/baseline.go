@@ -2,9 +2,11 @@
 // of the product. It does the least work that carries a call's audio to a
 // WebSocket app in the CarrierX format: per call, one goroutine reads the
 // caller's RTP from a UDP socket, builds the media JSON with append and
-// base64, and writes it as one WebSocket frame per write(). In bidi mode it
-// also plays the app's audio back to the caller, paced at 20 ms; in
-// both-tracks mode it plays a prompt and sends it as the outbound track.
+// base64, and writes it as one WebSocket frame per write(). Like the
+// gateway, it sends the caller one RTP packet every 20 ms in every mode
+// (continuous RTP), so both do the same network work: in bidi mode the
+// app's audio, in both-tracks mode a prompt (also sent as the outbound
+// track), and silence in the call's codec whenever nothing plays.
 // It has no FlexML, no jitter handling, no queues, no limits and no
 // recovery: `callstream bench --baseline` runs the same load against it so
 // every gateway figure comes with a ratio to the cost of just moving the
@@ -55,7 +57,11 @@ type Config struct {
 	// Prompt is the µ-law audio looped in ModeBothTracks; default the
 	// project's prompt recording.
 	Prompt []byte
-	Logger *slog.Logger
+	// NoSilence sends the caller nothing while nothing plays, as the
+	// gateway with --rtp-silence=false; by default every 20 ms tick sends
+	// a packet, silence when nothing plays.
+	NoSilence bool
+	Logger    *slog.Logger
 }
 
 // Server is the baseline relay.
@@ -71,7 +77,7 @@ type Server struct {
 	active atomic.Int64
 
 	mu      sync.Mutex
-	playing []*relay // calls the pacer plays to
+	playing []*relay // calls the pacer plays to: all of them
 }
 
 // New checks cfg and prepares a server; Run starts it.
@@ -185,13 +191,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("baseline: sip: %w", err)
 	}
 	var pacing sync.WaitGroup
-	if s.cfg.Mode != ModeFork {
-		pacing.Add(1)
-		go func() {
-			defer pacing.Done()
-			s.pace(ctx)
-		}()
-	}
+	pacing.Add(1)
+	go func() {
+		defer pacing.Done()
+		s.pace(ctx)
+	}()
 	close(s.ready)
 	s.log.Info("baseline listening", "sip", s.SIPAddr(), "http", s.HTTPAddr(), "mode", s.cfg.Mode)
 	var err error
@@ -229,7 +233,7 @@ func (s *Server) handle(ctx context.Context, inv *sip.Invite) {
 	defer ws.Close()
 	codec := inv.Offer.Codecs[0]
 	local := udp.LocalAddr().(*net.UDPAddr).AddrPort()
-	r := newRelay(s, inv.CallID, udp, ws, codec.PayloadType)
+	r := newRelay(s, inv.CallID, udp, ws, codec)
 	if err := r.open(); err != nil {
 		_ = inv.Reject(503, "WebSocket failed")
 		return
@@ -252,29 +256,25 @@ func (s *Server) handle(ctx context.Context, inv *sip.Invite) {
 		defer wg.Done()
 		r.readWS()
 	}()
-	if s.cfg.Mode != ModeFork {
-		s.mu.Lock()
-		s.playing = append(s.playing, r)
-		s.mu.Unlock()
-	}
+	s.mu.Lock()
+	s.playing = append(s.playing, r)
+	s.mu.Unlock()
 	<-ctx.Done()
-	if s.cfg.Mode != ModeFork {
-		s.mu.Lock()
-		for i, p := range s.playing {
-			if p == r {
-				s.playing = append(s.playing[:i], s.playing[i+1:]...)
-				break
-			}
+	s.mu.Lock()
+	for i, p := range s.playing {
+		if p == r {
+			s.playing = append(s.playing[:i], s.playing[i+1:]...)
+			break
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	_ = udp.Close()
 	r.close()
 	wg.Wait()
 }
 
-// pace is the one clock of all calls: every 20 ms it sends each playing
-// call its next frame, if it has one.
+// pace is the one clock of all calls: every 20 ms it sends each call its
+// next frame (silence when nothing plays).
 func (s *Server) pace(ctx context.Context) {
 	p := rtpio.NewPacer(time.Now(), 20*time.Millisecond, 200*time.Millisecond)
 	var calls []*relay

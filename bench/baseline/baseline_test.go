@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,7 +16,15 @@ import (
 // start runs a baseline relay in mode towards ws for the test's lifetime.
 func start(t *testing.T, mode string, ws *wsapp.Server) *Server {
 	t.Helper()
-	s, err := New(Config{HTTPAddr: "127.0.0.1:0", WSBase: ws.URL("/ws"), Mode: mode})
+	return startWith(t, Config{Mode: mode}, ws)
+}
+
+// startWith runs a baseline relay with cfg towards ws for the test's
+// lifetime.
+func startWith(t *testing.T, cfg Config, ws *wsapp.Server) *Server {
+	t.Helper()
+	cfg.HTTPAddr, cfg.WSBase = "127.0.0.1:0", ws.URL("/ws")
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +47,11 @@ func start(t *testing.T, mode string, ws *wsapp.Server) *Server {
 
 func dial(t *testing.T, s *Server, to string) *sipcaller.Call {
 	t.Helper()
+	return dialWith(t, s, sipcaller.Config{To: to})
+}
+
+func dialWith(t *testing.T, s *Server, cfg sipcaller.Config) *sipcaller.Call {
+	t.Helper()
 	cli, err := sipcaller.NewClient(sipcaller.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +59,8 @@ func dial(t *testing.T, s *Server, to string) *sipcaller.Call {
 	t.Cleanup(func() { cli.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := cli.Dial(ctx, sipcaller.Config{Target: s.SIPAddr(), From: "caller", To: to})
+	cfg.Target, cfg.From = s.SIPAddr(), "caller"
+	c, err := cli.Dial(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,26 +164,107 @@ func TestBidiPlaysAppAudioPaced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitCtx, cancelWait := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancelWait()
-	_ = call.WaitPackets(waitCtx, 10) // the count is checked below
-	got := call.Received()
-	if len(got) != 10 {
-		t.Fatalf("caller got %d packets, want 10", len(got))
+	// The app's frames come between silence packets of the continuous stream.
+	silent := func(p sipcaller.Packet) bool { return bytes.Equal(p.Payload, bytes.Repeat([]byte{0xFF}, 160)) }
+	err = call.WaitReceived(ctx, "app audio and silence after it", func(ps []sipcaller.Packet) bool {
+		audio := 0
+		for _, p := range ps {
+			if !silent(p) {
+				audio++
+			}
+		}
+		return audio == 10 && silent(ps[len(ps)-1])
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	all := call.Received()
+	first := slices.IndexFunc(all, func(p sipcaller.Packet) bool { return !silent(p) })
+	got := all[first : first+10]
 	for i, p := range got {
 		if !bytes.Equal(p.Payload, audio[i*160:(i+1)*160]) {
 			t.Errorf("packet %d: payload differs", i)
 		}
+	}
+	for i, p := range all {
 		if i == 0 {
+			if !p.Marker {
+				t.Error("the first packet is not marked")
+			}
 			continue
 		}
-		if d := p.Timestamp - got[i-1].Timestamp; d != 160 || p.Seq != got[i-1].Seq+1 {
-			t.Errorf("packet %d: timestamp step %d, seq %d after %d", i, d, p.Seq, got[i-1].Seq)
+		if d := p.Timestamp - all[i-1].Timestamp; d != 160 || p.Seq != all[i-1].Seq+1 || p.Marker {
+			t.Errorf("packet %d: timestamp step %d, seq %d after %d, marker %v", i, d, p.Seq, all[i-1].Seq, p.Marker)
 		}
-		if gap := p.Arrival.Sub(got[i-1].Arrival); gap < 10*time.Millisecond || gap > 30*time.Millisecond {
-			t.Errorf("packet %d arrived %s after the previous one, want about 20ms", i, gap)
+	}
+	for i, p := range got[1:] {
+		if gap := p.Arrival.Sub(got[i].Arrival); gap < 10*time.Millisecond || gap > 30*time.Millisecond {
+			t.Errorf("packet %d arrived %s after the previous one, want about 20ms", i+1, gap)
 		}
+	}
+}
+
+// In fork mode the relay still sends the caller a packet every 20 ms, as
+// the gateway does with continuous RTP: µ-law silence, consecutive
+// sequence numbers, timestamps 160 apart; NoSilence sends nothing.
+func TestForkSendsSilenceBack(t *testing.T) {
+	ws, err := wsapp.Listen(wsapp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	s := start(t, ModeFork, ws)
+	call := dial(t, s, "bench2")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := ws.Accept(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := call.WaitPackets(ctx, 25); err != nil {
+		t.Fatal(err)
+	}
+	got := call.Received()[:25]
+	for i, p := range got {
+		if p.PayloadType != 0 || !bytes.Equal(p.Payload, bytes.Repeat([]byte{0xFF}, 160)) || p.Marker != (i == 0) ||
+			(i > 0 && (p.Seq != got[i-1].Seq+1 || p.Timestamp != got[i-1].Timestamp+160 || p.SSRC != got[0].SSRC)) {
+			t.Fatalf("packet %d: pt %d seq %d ts %d marker %v, %d bytes", i, p.PayloadType, p.Seq, p.Timestamp, p.Marker, len(p.Payload))
+		}
+	}
+	st := sipcaller.Summarize(call.Format(), call.PayloadType(), 0, 0, got)
+	if st.Silent != 25 || st.Gaps.P50 < 10*time.Millisecond || st.Gaps.P50 > 40*time.Millisecond {
+		t.Errorf("stats %+v", st)
+	}
+
+	// A PCMA call hears A-law silence.
+	alaw := dialWith(t, s, sipcaller.Config{To: "bench3", Codec: "PCMA", Only: true})
+	if _, err := ws.Accept(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := alaw.WaitPackets(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if p := alaw.Received()[2]; p.PayloadType != 8 || !bytes.Equal(p.Payload, bytes.Repeat([]byte{0xD5}, 160)) {
+		t.Errorf("A-law call heard pt %d % x", p.PayloadType, p.Payload[:4])
+	}
+}
+
+func TestNoSilenceSendsNothing(t *testing.T) {
+	ws, err := wsapp.Listen(wsapp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	s := startWith(t, Config{Mode: ModeFork, NoSilence: true}, ws)
+	call := dial(t, s, "bench4")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := ws.Accept(ctx); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	if err := call.WaitPackets(short, 1); err == nil {
+		t.Fatalf("the caller got %d packets with NoSilence", len(call.Received()))
 	}
 }
 

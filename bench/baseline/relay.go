@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/sip"
 )
 
 const (
@@ -44,21 +47,34 @@ type relay struct {
 	part  [frameBytes]byte // a frame being filled from smaller chunks
 	partN int
 
+	silence [frameBytes]byte // one 20 ms frame of silence in the call's codec
+
 	// Pacer goroutine only.
 	rtpSeq  uint16
 	rtpTS   uint32
 	ssrc    uint32
+	sent    bool // a packet went to the caller: the first one is marked
 	promptN int
 	pkt     [12 + frameBytes]byte
 	frame   [frameBytes]byte
 }
 
-func newRelay(s *Server, callID string, udp *net.UDPConn, ws *websocket.Conn, pt uint8) *relay {
-	return &relay{
-		s: s, callID: callID, udp: udp, ws: ws, pt: pt,
+func newRelay(s *Server, callID string, udp *net.UDPConn, ws *websocket.Conn, c sip.Codec) *relay {
+	r := &relay{
+		s: s, callID: callID, udp: udp, ws: ws, pt: c.PayloadType,
 		out:    make([]byte, 0, 512),
 		rtpSeq: uint16(rand.Uint32()), rtpTS: rand.Uint32(), ssrc: rand.Uint32(),
 	}
+	// G.711 and G.722 silence fill a 160-byte frame; µ-law's for the rest.
+	sil := []byte(nil)
+	if k, ok := codec.Lookup(c.Name, c.ClockRate, 0); ok {
+		sil = codec.Silence(k.Format, nil)
+	}
+	if len(sil) != frameBytes {
+		sil = codec.Silence(codec.PCMU, nil)
+	}
+	copy(r.silence[:], sil)
+	return r
 }
 
 // open sends the connected and start messages.
@@ -243,12 +259,16 @@ func (r *relay) next() bool {
 	return true
 }
 
-// tick plays one 20 ms frame: the next one if there is one (a tick without
-// audio advances the RTP timestamp only).
+// tick plays one 20 ms frame: the next one if there is one, else silence
+// (continuous RTP, as the gateway sends), or nothing with
+// Config.NoSilence (the tick then advances the RTP timestamp only).
 func (r *relay) tick() {
 	defer func() { r.rtpTS += frameBytes }()
 	if !r.next() {
-		return
+		if r.s.cfg.NoSilence {
+			return
+		}
+		r.frame = r.silence
 	}
 	remote := r.remote.Load()
 	if remote == nil {
@@ -256,6 +276,10 @@ func (r *relay) tick() {
 	}
 	p := r.pkt[:]
 	p[0], p[1] = 0x80, r.pt&0x7f
+	if !r.sent {
+		p[1] |= 0x80 // marker: the first packet of the stream
+		r.sent = true
+	}
 	binary.BigEndian.PutUint16(p[2:], r.rtpSeq)
 	binary.BigEndian.PutUint32(p[4:], r.rtpTS)
 	binary.BigEndian.PutUint32(p[8:], r.ssrc)

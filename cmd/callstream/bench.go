@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/callstream/callstream/bench"
@@ -19,8 +20,10 @@ const benchUsage = `Usage: callstream bench [flags]
 
 Places --calls concurrent SIP calls (set up at --rate calls/s) against a
 gateway, streams 20 ms RTP on each, runs the FlexML and WebSocket apps, and
-measures every frame: added latency, loss, duplicates, order; in bidi also
-the round trip and the caller's inter-arrival gaps. The gateway is started
+measures every frame: added latency (split at the frame's slot on the
+target's media clock into the jitter buffer's hold and processing), loss,
+duplicates, order; the caller's inter-arrival gaps; in bidi also the round
+trip. The gateway is started
 as a child process ('callstream serve') unless --target is given, and its
 CPU, RSS, goroutines and open files are sampled. --baseline runs the same
 load against the baseline relay (bench/baseline) in the same run and prints
@@ -64,7 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ramp        = fs.Bool("ramp", false, "step the calls up by --ramp-step until a step loses frames or exceeds the bound; report the largest that held")
 		rampStep    = fs.Int("ramp-step", 0, "calls added per ramp step (default --calls)")
 		rampMax     = fs.Int("ramp-max", bench.DefaultRampMax, "largest ramp step")
-		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "a step holds with p99 added latency up to this (fork, both-tracks)")
+		maxP99      = fs.Duration("max-p99", bench.DefaultMaxP99, "a step holds with p99 processing latency (frame's slot to the app; the jitter buffer's hold is reported apart) up to this (fork, both-tracks)")
 		maxGapP99   = fs.Duration("max-gap-p99", bench.DefaultMaxGapP99, "a step holds with the caller's inter-arrival p99 up to this (bidi)")
 		maxOthers   = fs.Float64("max-others", bench.DefaultMaxOthers, "measure a window again (up to 3 times) when other processes used more than this % of one core during it; negative: never")
 		withBase    = fs.Bool("baseline", false, "also run the same load against the baseline relay and report gateway/baseline ratios")
@@ -118,7 +121,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gw, runErr := bench.Run(ctx, cfg, launch)
 	var base *bench.Result
 	if *withBase && runErr == nil {
-		base, runErr = bench.Run(ctx, cfg, bench.BaselineCommand(exe, "bench", "baseline-serve"))
+		argv := []string{exe, "bench", "baseline-serve"}
+		if silenceOff(strings.Fields(*serveArgs)) {
+			// The same network work as the gateway: no RTP while nothing plays.
+			argv = append(argv, "--rtp-silence=false")
+		}
+		base, runErr = bench.Run(ctx, cfg, bench.BaselineCommand(argv...))
 	}
 	rep := bench.NewReport("callstream bench "+strings.Join(args, " "), gw, base)
 	if err := writeReport(rep, *jsonOut, *plotOut, stdout); err != nil {
@@ -172,6 +180,7 @@ func runBaselineServe(ctx context.Context, args []string, stderr io.Writer) erro
 		httpAddr = fs.String("http", "127.0.0.1:8081", "HTTP listen address (GET /healthz, /debug/pprof/)")
 		ws       = fs.String("ws", "", "WebSocket base URL: a call streams to WS/<To user> (required)")
 		mode     = fs.String("mode", baseline.ModeFork, "fork, bidi or both-tracks")
+		silence  = fs.Bool("rtp-silence", true, "send the caller silence every 20 ms while nothing plays, as the gateway does by default")
 		logLevel = fs.String("log-level", "warn", "debug, info, warn or error")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -181,11 +190,26 @@ func runBaselineServe(ctx context.Context, args []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	s, err := baseline.New(baseline.Config{SIPAddr: *sipAddr, HTTPAddr: *httpAddr, WSBase: *ws, Mode: *mode, Logger: log.With("component", "baseline")})
+	s, err := baseline.New(baseline.Config{SIPAddr: *sipAddr, HTTPAddr: *httpAddr, WSBase: *ws, Mode: *mode, NoSilence: !*silence,
+		Logger: log.With("component", "baseline")})
 	if err != nil {
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// silenceOff reports whether the gateway's serve flags turn continuous RTP
+// off (--rtp-silence=false), so the baseline does the same.
+func silenceOff(serveArgs []string) bool {
+	for _, a := range serveArgs {
+		name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "rtp-silence" && ok {
+			if on, err := strconv.ParseBool(value); err == nil && !on {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runBenchReport merges the JSON reports of repeated runs into medians.

@@ -94,3 +94,18 @@ func TestBenchFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSilenceOff(t *testing.T) {
+	for args, want := range map[string]bool{
+		"":                                    false,
+		"--rtp-silence=false":                 true,
+		"--jitter-buffer 60ms -rtp-silence=0": true,
+		"--rtp-silence=true":                  false,
+		"--rtp-silence":                       false,
+		"--no-rtp-silence=false":              false,
+	} {
+		if got := silenceOff(strings.Fields(args)); got != want {
+			t.Errorf("silenceOff(%q) = %v, want %v", args, got, want)
+		}
+	}
+}

@@ -17,14 +17,17 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"github.com/callstream/callstream/internal/codec"
 	gwsip "github.com/callstream/callstream/internal/sip"
 )
 
-// Media timing: 20 ms G.711 frames of 160 samples/bytes.
+// Media timing: 20 ms frames; G.711 and G.722 frames are 160 bytes.
 const (
-	frameDuration = 20 * time.Millisecond
-	frameSamples  = 160
+	frameDuration = codec.FrameDuration
+	frameBytes    = 160
 	maxPayload    = 1400
+	// dtmfFrameTicks is 20 ms at telephone-event's 8000 Hz clock.
+	dtmfFrameTicks = 160
 )
 
 // Packet is one received RTP packet.
@@ -39,8 +42,8 @@ type Packet struct {
 }
 
 // Call is one answered call with its RTP socket. Its methods are safe for
-// concurrent use, except that SendAudio, SendFrame and SendDTMF share one
-// RTP sequence and timestamp clock.
+// concurrent use, except that SendAudio, SendPCM, SendFrame, SendPlan and
+// SendDTMF share one RTP sequence and timestamp clock.
 type Call struct {
 	client *Client
 	id     string // dialog ID
@@ -49,11 +52,13 @@ type Call struct {
 	dlg    *sipgo.DialogClientSession // owned: closed by Close
 	conn   *net.UDPConn               // RTP socket; owned
 
-	codec    string
-	pt       uint8
+	format   codec.Format // the negotiated codec
+	pt       uint8        // its payload type, sent and expected
 	dtmfPT   uint8
-	silence  byte
+	cnPT     uint8  // comfort noise payload type, 0 = none
+	silence  []byte // one 20 ms frame of silence in format
 	noRecord bool
+	acked    time.Time // when the ACK left: Plan.StartDelay counts from it
 
 	ended     chan struct{}
 	endOnce   sync.Once
@@ -83,6 +88,7 @@ type Call struct {
 	ssrc    uint32
 	started bool
 	sendBuf [12 + maxPayload]byte
+	enc     codec.Encoder // SendPCM's, made at its first frame
 
 	recvMu  sync.Mutex
 	packets []Packet
@@ -90,16 +96,21 @@ type Call struct {
 }
 
 func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer *offerSDP, cfg Config, log *slog.Logger) (*Call, error) {
-	ans, err := gwsip.ParseOffer(dlg.InviteResponse.Body())
+	ans, err := parseSDP(dlg.InviteResponse.Body())
 	if err != nil {
-		return nil, fmt.Errorf("sipcaller: answer sdp: %w", err)
+		return nil, fmt.Errorf("sipcaller: answer: %w", err)
 	}
-	codec := ans.Codecs[0]
+	var (
+		chosen sdpCodec
+		format codec.Format
+	)
 	if cfg.LateOffer {
 		// The 2xx holds the gateway's offer: pick from it and answer in the ACK.
-		if codec, err = lateAnswer(cfg, cfg.Codec, ans, offer); err != nil {
+		if chosen, format, err = lateAnswer(cfg, ans, offer); err != nil {
 			return nil, err
 		}
+	} else if chosen, format, err = pickCodec(ans.codecs, offer.codecs); err != nil {
+		return nil, err
 	}
 	call := &Call{
 		client:   c,
@@ -108,20 +119,23 @@ func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer
 		log:      log,
 		dlg:      dlg,
 		conn:     conn,
-		codec:    codec.Name,
-		pt:       codec.PayloadType,
-		silence:  silenceByte(codec.Name),
+		format:   format,
+		pt:       chosen.pt,
+		silence:  codec.Silence(format, nil),
 		noRecord: cfg.NoRecord,
 		ended:    make(chan struct{}),
-		remote:   ans.RTPAddr,
+		remote:   ans.rtp,
 		offer:    offer,
 		seq:      uint16(rand.Uint32()),
 		ts:       rand.Uint32(),
 		ssrc:     rand.Uint32(),
 	}
 	call.seq0, call.ts0 = call.seq, call.ts
-	if offer.dtmf != 0 && ans.DTMFType != 0 {
-		call.dtmfPT = ans.DTMFType
+	if offer.dtmf != 0 && ans.dtmf != 0 {
+		call.dtmfPT = ans.dtmf
+	}
+	if offer.cn != 0 && ans.cn != 0 {
+		call.cnPT = ans.cn
 	}
 	if cfg.LateOffer {
 		if call.answerBody, err = offer.marshal(gwsip.DirSendRecv); err != nil {
@@ -131,14 +145,6 @@ func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer
 	call.sessionExpires, call.refresher = grantedSession(dlg.InviteResponse)
 	call.refresh = cfg.Refresh && call.refresher == "uac" && call.sessionExpires > 0
 	return call, nil
-}
-
-// silenceByte is the G.711 code for zero amplitude.
-func silenceByte(codec string) byte {
-	if codec == "PCMA" {
-		return 0xD5
-	}
-	return 0xFF
 }
 
 // start launches the RTP receive goroutine.
@@ -154,8 +160,9 @@ func (c *Call) start() {
 // CallID returns the SIP Call-ID.
 func (c *Call) CallID() string { return c.callID }
 
-// Codec returns the negotiated codec, "PCMU" or "PCMA".
-func (c *Call) Codec() string { return c.codec }
+// Codec returns the negotiated codec's SDP name: "PCMU", "PCMA", "G722"
+// or "opus".
+func (c *Call) Codec() string { return c.format.Name }
 
 // LocalRTP returns the address of the call's RTP socket.
 func (c *Call) LocalRTP() netip.AddrPort {
@@ -300,8 +307,10 @@ func (c *Call) receive() {
 	}
 }
 
-// SendFrame sends payload as one RTP packet now, advancing the timestamp by
-// len(payload) samples. The first packet of the call carries the marker bit.
+// SendFrame sends payload (one frame in the call's codec) as one RTP packet
+// now, advancing the timestamp by its duration: one tick per byte for G.711
+// and G.722, 960 for an opus packet. The first packet of the call carries
+// the marker bit.
 func (c *Call) SendFrame(payload []byte) error {
 	if len(payload) > maxPayload {
 		return fmt.Errorf("sipcaller: frame of %d bytes exceeds %d", len(payload), maxPayload)
@@ -317,7 +326,7 @@ func (c *Call) SendFrame(payload []byte) error {
 	marker := !c.started
 	c.started = true
 	ts := c.ts
-	c.ts += uint32(len(payload))
+	c.ts += ticks(c.format, payload)
 	return c.sendLocked(remote, c.pt, marker, ts, payload)
 }
 
@@ -335,13 +344,14 @@ func (c *Call) SendFrameAt(i int, payload []byte) error {
 	defer c.sendMu.Unlock()
 	seq := c.seq
 	c.seq = c.seq0 + uint16(i)
-	err := c.sendLocked(remote, c.pt, i == 0, c.ts0+uint32(i*frameSamples), payload)
+	err := c.sendLocked(remote, c.pt, i == 0, c.ts0+uint32(i*c.format.FrameTicks()), payload)
 	c.seq = seq
 	c.started = true
 	return err
 }
 
-// sendLocked writes one RTP packet; sendMu must be held.
+// sendLocked writes one RTP packet with the call's next sequence number
+// and SSRC; sendMu must be held.
 func (c *Call) sendLocked(remote netip.AddrPort, pt uint8, marker bool, ts uint32, payload []byte) error {
 	h := rtp.Header{
 		Version:        2,
@@ -351,52 +361,42 @@ func (c *Call) sendLocked(remote netip.AddrPort, pt uint8, marker bool, ts uint3
 		SSRC:           c.ssrc,
 		Marker:         marker,
 	}
+	c.seq++
+	return c.writeRTP(remote, &h, payload)
+}
+
+// writeRTP writes one RTP packet with header h; sendMu must be held.
+func (c *Call) writeRTP(remote netip.AddrPort, h *rtp.Header, payload []byte) error {
 	n, err := h.MarshalTo(c.sendBuf[:])
 	if err != nil {
 		return fmt.Errorf("sipcaller: rtp header: %w", err)
 	}
 	n += copy(c.sendBuf[n:], payload)
-	c.seq++
 	if _, err := c.conn.WriteToUDPAddrPort(c.sendBuf[:n], remote); err != nil {
 		return fmt.Errorf("sipcaller: rtp send: %w", err)
 	}
 	return nil
 }
 
-// SendAudio sends payload as 20 ms frames of 160 bytes, padding a short
-// last frame with the codec's silence. Frame i leaves at start + i*20 ms
-// (absolute deadlines, so the pace does not drift). It returns when the last
-// frame is sent, ctx is done, or the call ends.
+// SendAudio sends payload, bytes in the call's codec (G.711 or G.722), as
+// 20 ms frames of 160 bytes, padding a short last frame with the codec's
+// silence. Frame i leaves at start + i*20 ms (absolute deadlines, so the
+// pace does not drift). It returns when the last frame is sent, ctx is
+// done, or the call ends. Opus packets are not cut from bytes: use SendPCM.
 func (c *Call) SendAudio(ctx context.Context, payload []byte) error {
-	var frame [frameSamples]byte
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	start := time.Now()
-	for i, off := 0, 0; off < len(payload); i, off = i+1, off+frameSamples {
-		if wait := time.Until(start.Add(time.Duration(i) * frameDuration)); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-c.ended:
-				return ErrCallEnded
-			}
-		}
-		chunk := payload[off:min(off+frameSamples, len(payload))]
-		if len(chunk) < frameSamples {
+	if !byteStream(c.format) {
+		return errNoFrameCut
+	}
+	var frame [frameBytes]byte
+	return c.pace(ctx, (len(payload)+frameBytes-1)/frameBytes, func(i int) error {
+		chunk := payload[i*frameBytes : min((i+1)*frameBytes, len(payload))]
+		if len(chunk) < frameBytes {
 			n := copy(frame[:], chunk)
-			for j := n; j < frameSamples; j++ {
-				frame[j] = c.silence
-			}
+			copy(frame[n:], c.silence[n:])
 			chunk = frame[:]
 		}
-		if err := c.SendFrame(chunk); err != nil {
-			return err
-		}
-	}
-	return nil
+		return c.SendFrame(chunk)
+	})
 }
 
 // dtmfEvents maps DTMF characters to RFC 4733 event codes.
@@ -432,7 +432,7 @@ func (c *Call) SendDTMF(digit byte, d time.Duration) error {
 	remote := c.RemoteRTP()
 	c.sendMu.Lock()
 	ts := c.ts
-	c.ts += uint32(packets * frameSamples)
+	c.ts += uint32(packets * c.format.FrameTicks())
 	c.started = true
 	c.sendMu.Unlock()
 
@@ -451,7 +451,7 @@ func (c *Call) SendDTMF(digit byte, d time.Duration) error {
 				return ErrCallEnded
 			}
 		}
-		duration := min(k*frameSamples, 0xFFFF)
+		duration := min(k*dtmfFrameTicks, 0xFFFF)
 		last := k == packets
 		payload[0] = event
 		payload[1] = volume
@@ -531,12 +531,12 @@ func (c *Call) SendReinvite(ctx context.Context, direction string) error {
 		return fmt.Errorf("sipcaller: re-INVITE ACK: %w", err)
 	}
 	if len(res.Body()) > 0 {
-		ans, err := gwsip.ParseOffer(res.Body())
+		ans, err := parseSDP(res.Body())
 		if err != nil {
 			return fmt.Errorf("sipcaller: re-INVITE answer: %w", err)
 		}
 		c.mu.Lock()
-		c.remote = ans.RTPAddr
+		c.remote = ans.rtp
 		c.mu.Unlock()
 	}
 	return nil

@@ -1,4 +1,5 @@
-// Package sipcaller places SIP calls with G.711 RTP media: a reusable
+// Package sipcaller places SIP calls with RTP media in G.711, G.722 or Opus
+// (Opus in a build with the opus tag): a reusable
 // caller for the demo, the load generator and tests. One Client (one SIP
 // socket) carries any number of parallel calls; each Call has its own RTP
 // socket.
@@ -35,7 +36,8 @@ var (
 	ErrNoDTMF = errors.New("sipcaller: telephone-event not negotiated")
 	// ErrBadDigit means SendDTMF was given a character that is not a DTMF digit.
 	ErrBadDigit = errors.New("sipcaller: not a DTMF digit")
-	// ErrUnsupportedCodec means Config.Codec is neither PCMU nor PCMA.
+	// ErrUnsupportedCodec means Config.Codec is not PCMU, PCMA, G722 or
+	// opus, or names opus in a build without it.
 	ErrUnsupportedCodec = errors.New("sipcaller: unsupported codec")
 )
 
@@ -76,15 +78,23 @@ type ClientConfig struct {
 
 // Config describes one call.
 type Config struct {
-	Target      string            // gateway SIP address host:port (UDP); port defaults to 5060
-	From, To    string            // user parts of the From and To URIs
-	FromDisplay string            // From display name
-	Codec       string            // "PCMU" (default) or "PCMA", offered first
-	Only        bool              // offer only Codec, not the other G.711 law as well
-	DTMF        bool              // offer telephone-event/8000 on payload type 101
-	LocalIP     netip.Addr        // RTP address; default the Client's LocalIP
-	Headers     map[string]string // extra INVITE headers, e.g. "Diversion"
-	Logger      *slog.Logger      // default: the Client's logger
+	Target      string // gateway SIP address host:port (UDP); port defaults to 5060
+	From, To    string // user parts of the From and To URIs
+	FromDisplay string // From display name
+	// Codec is offered first: "PCMU" (default), "PCMA", "G722" or "opus"
+	// (opus/48000/2, in a build with the opus tag).
+	Codec string
+	// PayloadType offers Codec on this (dynamic) payload type, e.g. 96 for
+	// PCMA; 0 means its static one (PCMU 0, PCMA 8, G722 9; opus 111).
+	PayloadType uint8
+	// Only offers Codec alone; otherwise the G.711 laws not offered yet
+	// follow it, µ-law first.
+	Only    bool
+	DTMF    bool              // offer telephone-event/8000 on payload type 101
+	CN      bool              // offer comfort noise (CN/8000, RFC 3389) on payload type 13
+	LocalIP netip.Addr        // RTP address; default the Client's LocalIP
+	Headers map[string]string // extra INVITE headers, e.g. "Diversion"
+	Logger  *slog.Logger      // default: the Client's logger
 	// Username and Password answer a digest challenge (401) to the INVITE
 	// (default: the Client's).
 	Username, Password string
@@ -328,14 +338,10 @@ func (c *Client) forget(call *Call) {
 // the ACK and returns the call with its RTP socket ready. If ctx is done
 // before the answer, Dial sends CANCEL and returns ctx's error.
 func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
-	codec := strings.ToUpper(cfg.Codec)
-	if codec == "" {
-		codec = "PCMU"
+	codecs, err := offerCodecs(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if codec != "PCMU" && codec != "PCMA" {
-		return nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, cfg.Codec)
-	}
-	cfg.Codec = codec
 	host, port, err := splitTarget(cfg.Target)
 	if err != nil {
 		return nil, err
@@ -361,15 +367,15 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	offer := &offerSDP{
 		ip:        cfg.LocalIP,
 		port:      uint16(rtpConn.LocalAddr().(*net.UDPAddr).Port),
-		codecs:    []string{codec},
+		codecs:    codecs,
 		sessionID: rand.Uint64() >> 1,
 		version:   1,
 	}
-	if !cfg.Only {
-		offer.codecs = append(offer.codecs, map[string]string{"PCMU": "PCMA", "PCMA": "PCMU"}[codec])
-	}
 	if cfg.DTMF {
 		offer.dtmf = dtmfPayloadType
+	}
+	if cfg.CN {
+		offer.cn = cnPayloadType
 	}
 	body, err := offer.marshal(gwsip.DirSendRecv)
 	if err != nil {
@@ -476,8 +482,9 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	if err := call.ack(context.WithoutCancel(ctx)); err != nil {
 		return nil, errors.Join(fmt.Errorf("sipcaller: send ACK: %w", err), call.Close())
 	}
+	call.acked = time.Now()
 	call.start()
-	log.Info("call answered", "codec", call.codec, "remote_rtp", call.RemoteRTP().String())
+	log.Info("call answered", "codec", call.format.String(), "remote_rtp", call.RemoteRTP().String())
 	return call, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callstream/callstream/internal/codec"
 	gwsip "github.com/callstream/callstream/internal/sip"
 )
 
@@ -52,34 +53,38 @@ func grantedSession(res *sip.Response) (time.Duration, string) {
 }
 
 // lateAnswer picks, from the gateway's offer in the 2xx to an INVITE
-// without SDP, the codec to use (cfg.Codec, else the other G.711 law unless
-// cfg.Only) and builds the answer the ACK carries: that codec on
-// cfg.AnswerPayloadType when set (a dynamic number for a static codec; the
-// call then sends with it too, as most phones do), telephone-event when
-// cfg.DTMF and offered. It returns the codec with the payload type to send.
-func lateAnswer(cfg Config, codec string, offer gwsip.Offer, ans *offerSDP) (gwsip.Codec, error) {
-	ans.dtmf, ans.pt = 0, nil
-	want := []string{codec}
-	if !cfg.Only {
-		want = append(want, map[string]string{"PCMU": "PCMA", "PCMA": "PCMU"}[codec])
-	}
-	for _, name := range want {
-		for _, c := range offer.Codecs {
-			if !strings.EqualFold(c.Name, name) {
+// without SDP, the codec to use (the first of the caller's own list, ans's
+// codecs, that the gateway offers) and turns ans into the answer the ACK
+// carries: that codec on cfg.AnswerPayloadType when set (a dynamic number
+// for a static codec; the call then sends with it too, as most phones do),
+// else on the gateway's number; telephone-event and CN when asked for and
+// offered. It returns the codec with the payload type to send and its
+// Format.
+func lateAnswer(cfg Config, offer remoteSDP, ans *offerSDP) (sdpCodec, codec.Format, error) {
+	for _, w := range ans.codecs {
+		wf, ok := w.format()
+		if !ok {
+			continue
+		}
+		for _, c := range offer.codecs {
+			if f, ok := c.format(); !ok || f != wf {
 				continue
 			}
-			ans.codecs = []string{name}
 			if cfg.AnswerPayloadType != 0 {
-				ans.pt = map[string]uint8{name: cfg.AnswerPayloadType}
-				c.PayloadType = cfg.AnswerPayloadType
+				c.pt = cfg.AnswerPayloadType
 			}
-			if cfg.DTMF && offer.DTMFType != 0 {
-				ans.dtmf = offer.DTMFType
+			ans.codecs = []sdpCodec{c}
+			ans.dtmf, ans.cn = 0, 0
+			if cfg.DTMF {
+				ans.dtmf = offer.dtmf
 			}
-			return c, nil
+			if cfg.CN {
+				ans.cn = offer.cn
+			}
+			return c, wf, nil
 		}
 	}
-	return gwsip.Codec{}, fmt.Errorf("sipcaller: the gateway's offer %v has none of %v: %w", offer.Codecs, want, gwsip.ErrNoCommonCodec)
+	return sdpCodec{}, codec.Format{}, fmt.Errorf("sipcaller: the gateway's offer %v has none of %v: %w", offer.codecs, ans.codecs, gwsip.ErrNoCommonCodec)
 }
 
 // ack acknowledges the 2xx to the INVITE; for a late offer the ACK
