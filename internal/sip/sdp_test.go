@@ -162,6 +162,9 @@ func sdpSeeds(f *testing.F) {
 	f.Add([]byte(offerLines(0, "0")))
 	f.Add([]byte(offerLines(30000, "111 0", "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000/1")))
 	f.Add([]byte("v=0\r\nc=IN IP6 ::1\r\nm=audio 5 RTP/AVPF 8\r\n"))
+	f.Add([]byte(offerLines(30000, "9 97 13 118", "a=rtpmap:97 G722/8000", "a=rtpmap:118 CN/8000")))
+	f.Add([]byte(offerLines(30000, "111 101 102", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 useinbandfec=1",
+		"a=rtpmap:101 telephone-event/8000", "a=rtpmap:102 telephone-event/48000")))
 }
 
 func FuzzParseOffer(f *testing.F) {
