@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/callstream/callstream/internal/codec"
@@ -13,6 +14,54 @@ const (
 	dtmfWideOfferType = 102 // telephone-event/48000, offered beside opus
 	opusOfferType     = 111 // opus/48000/2
 )
+
+// Choose returns the codec the gateway answers the offer with: the
+// caller's first codec, or with preferWideband its first wideband one (G722
+// or opus) when it offers any. It returns an error wrapping
+// ErrNoCommonCodec when the offer lists no codec.
+func (o Offer) Choose(preferWideband bool) (Codec, error) {
+	if len(o.Codecs) == 0 {
+		return Codec{}, fmt.Errorf("offer lists no codec of the gateway's: %w", ErrNoCommonCodec)
+	}
+	if preferWideband {
+		for _, c := range o.Codecs {
+			if c.wideband() {
+				return c, nil
+			}
+		}
+	}
+	return o.Codecs[0], nil
+}
+
+// DTMFFor returns the telephone-event payload type and clock rate that go
+// with codec c: the telephone-event offered at c's clock rate, else the one
+// at 8000, else 0 (no DTMF events).
+func (o Offer) DTMFFor(c Codec) (payloadType uint8, clockRate int) {
+	var fallback Codec
+	for _, e := range o.DTMF {
+		switch e.ClockRate {
+		case c.ClockRate:
+			return e.PayloadType, e.ClockRate
+		case 8000:
+			fallback = e
+		}
+	}
+	if fallback.PayloadType != 0 {
+		return fallback.PayloadType, fallback.ClockRate
+	}
+	return 0, 0
+}
+
+// CNFor returns the CN payload type that goes with codec c: the offer's
+// CN/8000 when c runs on the 8000 clock (PCMU, PCMA, G722), else -1 (opus
+// has its own discontinuous transmission; CN/8000 beside opus/48000 would
+// mix clocks in one stream).
+func (o Offer) CNFor(c Codec) int {
+	if c.ClockRate != 8000 {
+		return -1
+	}
+	return o.CNType
+}
 
 // gatewayCodecs returns the codecs the gateway offers, as codec.Preferred
 // lists them (PCMU, PCMA, G722, opus when built in) on their static payload
