@@ -56,6 +56,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		sipAuthFile                 = fs.String("sip-auth-file", "", "file of user:password lines; INVITEs must then authenticate with SIP digest")
 		sipRealm                    = fs.String("sip-realm", "callstream", "realm of SIP digest authentication")
 		sipTLS                      = fs.String("sip-tls", "", "also serve SIP over TLS on this address (needs --tls-cert and --tls-key)")
+		preferWideband              = fs.Bool("prefer-wideband", false, "answer with a wideband codec (G722, or opus in a build with it) whenever the caller offers one, and offer wideband first; off: the caller's order of preference decides")
 		recordingsDir               = fs.String("recordings-dir", "", "where scenario recordings are written (default: a callstream folder in the system's temporary directory)")
 		recordingsTTL               = fs.Duration("recordings-ttl", scenario.DefaultRecordTTL, "delete recordings this long after they end; 0: keep them")
 		urlAllow, urlDeny, sipAllow prefixList
@@ -139,6 +140,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SIPAuth:           sipAuth,
 		SIPRealm:          *sipRealm,
 		SIPTLSAddr:        *sipTLS,
+		PreferWideband:    *preferWideband,
 		RecordingsDir:     *recordingsDir,
 		RecordingsTTL:     recTTL,
 	}

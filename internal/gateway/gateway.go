@@ -106,6 +106,10 @@ type Config struct {
 	// SIPTLSAddr, when set, also serves SIP over TLS there with the
 	// certificate of TLSCertFile and TLSKeyFile.
 	SIPTLSAddr string
+	// PreferWideband answers a caller with a wideband codec (G722, opus)
+	// whenever it offers one and offers wideband first (sip.Config); off,
+	// the caller's order of preference decides.
+	PreferWideband bool
 	// RecordingsDir is where recordings are written (default: the system's
 	// temporary directory); RecordingsTTL deletes them that long after they
 	// end (default 24 h).
@@ -319,6 +323,8 @@ func New(cfg Config) (*Gateway, error) {
 		Realm:    cfg.SIPRealm,
 		TLSAddr:  cfg.SIPTLSAddr,
 		TLS:      sipTLS,
+
+		PreferWideband: cfg.PreferWideband,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)

@@ -105,13 +105,13 @@ func TestLateOfferTakesTheACKsAnswer(t *testing.T) {
 		want   Media
 	}{
 		"PCMU": {offerLines(30000, "0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=sendrecv"),
-			Media{Codec{"PCMU", 0, 8000}, 101, netip.MustParseAddrPort("127.0.0.1:30000"), 0}},
+			Media{Codec{"PCMU", 0, 8000, 1, ""}, 101, netip.MustParseAddrPort("127.0.0.1:30000"), 0, -1, 8000}},
 		"dynamic A-law": {offerLines(30002, "96 97", "a=rtpmap:96 PCMA/8000", "a=rtpmap:97 telephone-event/8000"),
-			Media{Codec{"PCMA", 96, 8000}, 97, netip.MustParseAddrPort("127.0.0.1:30002"), 8}},
+			Media{Codec{"PCMA", 96, 8000, 1, ""}, 97, netip.MustParseAddrPort("127.0.0.1:30002"), 8, -1, 8000}},
 		"A-law without DTMF": {offerLines(30004, "8"),
-			Media{Codec{"PCMA", 8, 8000}, 0, netip.MustParseAddrPort("127.0.0.1:30004"), 8}},
+			Media{Codec{"PCMA", 8, 8000, 1, ""}, 0, netip.MustParseAddrPort("127.0.0.1:30004"), 8, -1, 0}},
 		"first usable codec": {offerLines(30006, "18 8 0", "a=rtpmap:18 G729/8000"),
-			Media{Codec{"PCMA", 8, 8000}, 0, netip.MustParseAddrPort("127.0.0.1:30006"), 8}},
+			Media{Codec{"PCMA", 8, 8000, 1, ""}, 0, netip.MustParseAddrPort("127.0.0.1:30006"), 8, -1, 0}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := p.newDialog()
@@ -119,7 +119,7 @@ func TestLateOfferTakesTheACKsAnswer(t *testing.T) {
 			ok := p.response(200, sip.INVITE, 3*time.Second)
 			d.learn(ok)
 			body := string(ok.Body())
-			for _, line := range []string{"m=audio 40000 RTP/AVP 0 8 101\r\n", "a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:8 PCMA/8000\r\n",
+			for _, line := range []string{"m=audio 40000 RTP/AVP " + gatewayOfferFormats(false) + "\r\n", "a=rtpmap:9 G722/8000\r\n", "a=rtpmap:13 CN/8000\r\n", "a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:8 PCMA/8000\r\n",
 				"a=rtpmap:101 telephone-event/8000\r\n", "a=sendrecv\r\n"} {
 				if !strings.Contains(body, line) {
 					t.Errorf("offer in the 200 OK lacks %q:\n%s", line, body)
@@ -160,11 +160,12 @@ func TestLateOfferWithoutUsableAnswerGetsBye(t *testing.T) {
 	srv := startServer(t, Config{Handler: handler, Logger: testLogger(&logs)})
 	p := newPeer(t, srv.Addr())
 	for name, answer := range map[string]string{
-		"no answer":        "",
-		"g729 only":        offerLines(30000, "18", "a=rtpmap:18 G729/8000"),
-		"stream rejected":  offerLines(0, "0"),
-		"opus at 48000 Hz": offerLines(30000, "111", "a=rtpmap:111 opus/48000/2"),
-		"not sdp":          "hello",
+		"no answer":       "",
+		"g729 only":       offerLines(30000, "18", "a=rtpmap:18 G729/8000"),
+		"stream rejected": offerLines(0, "0"),
+		"opus without /2": offerLines(30000, "111", "a=rtpmap:111 opus/48000"),
+		"L16 at 16000 Hz": offerLines(30000, "100", "a=rtpmap:100 L16/16000"),
+		"not sdp":         "hello",
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := p.newDialog()

@@ -4,7 +4,9 @@ import "errors"
 
 var (
 	// ErrNoCommonCodec means the offer holds no codec the gateway can use
-	// (PCMU or PCMA), or Answer was asked for a codec the caller did not offer.
+	// (PCMU, PCMA, G722, opus in a build with it), Answer was asked for a
+	// codec the caller did not offer, or a new offer mid-call drops the
+	// call's codec.
 	ErrNoCommonCodec = errors.New("sip: no common codec")
 	// ErrNoAudio means the SDP body is missing or holds no usable audio stream.
 	ErrNoAudio = errors.New("sip: no audio stream in offer")

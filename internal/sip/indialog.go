@@ -156,8 +156,11 @@ func (c *Invite) updateSession(req *sip.Request, tx sip.ServerTransaction) ([]by
 
 	c.mu.Lock()
 	if offer != nil && !offer.Has(c.answer.codec) {
+		// The codec of a call does not change mid-call: a new offer must
+		// keep it, on the same payload type.
+		err := fmt.Errorf("new offer %s drops the call's codec %s: %w", codecNames(offer.Codecs), c.answer.codec, ErrNoCommonCodec)
 		c.mu.Unlock()
-		return nil, nil, nil, &refusal{code: sip.StatusNotAcceptableHere, reason: "Not Acceptable Here", err: ErrNoCommonCodec}
+		return nil, nil, nil, &refusal{code: sip.StatusNotAcceptableHere, reason: "Not Acceptable Here", err: err}
 	}
 	if err := c.refreshSessionLocked(ask); err != nil {
 		c.mu.Unlock()
@@ -166,6 +169,7 @@ func (c *Invite) updateSession(req *sip.Request, tx sip.ServerTransaction) ([]by
 	var moved bool
 	if offer != nil {
 		moved = c.takeRemoteLocked(*offer, time.Now())
+		c.answer.keepOffered(*offer, c.media)
 	}
 	var body []byte
 	var wait *offerWait

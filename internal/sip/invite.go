@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -204,7 +205,8 @@ func (c *Invite) RemoteOffer() Offer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o := c.offer
-	o.Codecs = append([]Codec(nil), o.Codecs...)
+	o.Codecs = slices.Clone(o.Codecs)
+	o.DTMF = slices.Clone(o.DTMF)
 	return o
 }
 
@@ -336,13 +338,14 @@ func (c *Invite) Ringing() error {
 }
 
 // Answer sends 200 OK with an SDP answer for codec on local's port (the
-// c= line carries Config.PublicIP) and telephone-event on dtmfType when the
-// caller offered that type (0 = no DTMF), then waits for the ACK, retransmitting
+// c= line carries Config.PublicIP), telephone-event on dtmfType when the
+// caller offered that type (0 = no DTMF) and CN/8000 when the caller offered
+// it beside a codec on the 8000 clock, then waits for the ACK, retransmitting
 // the 200 OK, for up to Config.AckTimeout. codec must be one of Offer.Codecs.
 // When the ACK never comes the server sends BYE and Answer returns ErrAckTimeout.
-// For a late offer the 200 OK offers codec (PCMU or PCMA) first, the other
-// G.711 law after it and telephone-event when dtmfType is not 0; the ACK's
-// answer decides, as for Accept, and Media tells what it picked.
+// For a late offer the 200 OK offers codec first, the gateway's other codecs
+// after it, telephone-event when dtmfType is not 0 and CN; the ACK's answer
+// decides, as for Accept, and Media tells what it picked.
 func (c *Invite) Answer(local netip.AddrPort, codec Codec, dtmfType uint8) error {
 	_, err := c.answerCall(local, codec, dtmfType)
 	return err
@@ -427,28 +430,38 @@ func (c *Invite) answerCall(local netip.AddrPort, codec Codec, dtmfType uint8) (
 	m := c.media
 	c.startSessionLocked()
 	c.mu.Unlock()
-	c.log.Info("call answered", "codec", m.Codec.Name, "payload_type", m.Codec.PayloadType, "late_offer", c.LateOffer,
+	c.log.Info("call answered", "codec", m.Codec.Format().String(), "payload_type", m.Codec.PayloadType, "late_offer", c.LateOffer,
 		"local_port", local.Port(), "remote_rtp", m.Remote.String())
 	return m, nil
 }
 
 // answerLocked fills a with the answer to the caller's offer: codec, which
-// must be one of the offer's, and telephone-event on dtmfType when the
-// offer has that type.
-func (c *Invite) answerLocked(a *answerSDP, codec Codec, dtmfType uint8) error {
-	if codec.ClockRate == 0 {
-		codec.ClockRate = 8000
+// must be one of the offer's (same encoding and payload type), the offer's
+// telephone-event on dtmfType when the offer has that type, and CN/8000
+// when the offer has it and codec runs on the 8000 clock.
+func (c *Invite) answerLocked(a *answerSDP, chosen Codec, dtmfType uint8) error {
+	i := slices.IndexFunc(c.Offer.Codecs, func(oc Codec) bool {
+		return strings.EqualFold(oc.Name, chosen.Name) && oc.PayloadType == chosen.PayloadType &&
+			(chosen.ClockRate == 0 || chosen.ClockRate == oc.ClockRate)
+	})
+	if i < 0 {
+		return fmt.Errorf("sip: answer with %s/%d pt %d, which the offer %s lacks: %w",
+			chosen.Name, chosen.ClockRate, chosen.PayloadType, codecNames(c.Offer.Codecs), ErrNoCommonCodec)
 	}
-	if !c.Offer.Has(codec) || codec.ClockRate != 8000 {
-		return fmt.Errorf("sip: answer with %s/%d: %w", codec.Name, codec.PayloadType, ErrNoCommonCodec)
+	chosen = c.Offer.Codecs[i] // the offer's spelling, clock, channels and fmtp
+	m := Media{Codec: chosen, Remote: c.remote, OfferedType: chosen.PayloadType, CNType: c.offer.CNFor(chosen)}
+	if dtmfType != 0 {
+		for _, e := range c.offer.DTMF {
+			if e.PayloadType == dtmfType {
+				m.DTMFType, m.DTMFClock = e.PayloadType, e.ClockRate
+				break
+			}
+		}
 	}
-	codec.Name = strings.ToUpper(codec.Name)
-	if dtmfType != 0 && dtmfType != c.offer.DTMFType {
-		dtmfType = 0
-	}
-	a.codec, a.dtmfType = codec, dtmfType
+	a.codec, a.alt = chosen, nil
+	a.setMedia(m)
 	a.direction = answerDirection(c.offer.Direction)
-	c.media = Media{Codec: codec, DTMFType: dtmfType, Remote: c.remote, OfferedType: codec.PayloadType}
+	c.media = m
 	return nil
 }
 

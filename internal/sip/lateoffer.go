@@ -3,13 +3,14 @@ package sip
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Media is the audio both sides agreed on when the call was answered.
 type Media struct {
-	Codec    Codec          // what RTP carries, with the payload type to send it with
+	Codec    Codec          // what RTP carries, with the payload type to send it with; Codec.Format() is its audio
 	DTMFType uint8          // telephone-event payload type (0: none)
 	Remote   netip.AddrPort // where the caller takes RTP
 	// OfferedType is the payload type the gateway's own offer gave Codec
@@ -17,54 +18,59 @@ type Media struct {
 	// renumbered the codec (RFC 3264 section 6.1). Otherwise it equals
 	// Codec.PayloadType.
 	OfferedType uint8
+	// CNType is the payload type of CN/8000 (comfort noise, RFC 3389) both
+	// sides listed, -1 when none: the caller offered it beside a codec on
+	// the 8000 clock (PCMU, PCMA, G722).
+	CNType int
+	// DTMFClock is the clock rate of the telephone-event on DTMFType (RFC
+	// 4733 durations count at it): the codec's (48000 for opus when the
+	// caller offered telephone-event/48000), else 8000; 0 without DTMF.
+	DTMFClock int
 }
 
 // Accept answers the call with the gateway's choice of media and returns
 // what was agreed. With an offer in the INVITE that is the caller's first
-// usable codec and its telephone-event type. For a late offer (LateOffer:
-// the INVITE had no SDP) the 200 OK offers PCMU, PCMA and
-// telephone-event/8000 and the caller's ACK answers; an ACK without a usable
-// answer ends the call with BYE (RFC 3261 13.3.1.4) and Accept returns an
-// error wrapping ErrNoAnswer. Like Answer it waits for the ACK.
+// codec the gateway takes (with Config.PreferWideband its first wideband
+// one, G722 or opus, when it offers any; Offer.Choose), the telephone-event
+// that goes with it (Offer.DTMFFor) and CN/8000 when offered (Offer.CNFor).
+// For a late offer (LateOffer: the INVITE had no SDP) the 200 OK offers the
+// gateway's codecs (PCMU, PCMA, G722, opus when built in; wideband first with
+// PreferWideband), telephone-event and CN, and the caller's ACK answers; an
+// ACK without a usable answer ends the call with BYE (RFC 3261 13.3.1.4) and
+// Accept returns an error wrapping ErrNoAnswer. Like Answer it waits for the
+// ACK.
 func (c *Invite) Accept(local netip.AddrPort) (Media, error) {
 	if c.LateOffer {
 		return c.answerCall(local, Codec{}, dtmfOfferType)
 	}
-	if len(c.Offer.Codecs) == 0 {
-		return Media{}, ErrNoCommonCodec
+	chosen, err := c.Offer.Choose(c.srv.cfg.PreferWideband)
+	if err != nil {
+		return Media{}, err
 	}
-	return c.answerCall(local, c.Offer.Codecs[0], c.Offer.DTMFType)
+	dtmf, _ := c.Offer.DTMFFor(chosen)
+	return c.answerCall(local, chosen, dtmf)
 }
 
 // offerLocked fills a with the gateway's offer for an INVITE without SDP:
-// both G.711 laws on their static payload types, codec's first (PCMU when
-// codec is zero), and telephone-event/8000 on dtmfType when it is not 0 (a
-// dynamic type; another number becomes 101).
-func (c *Invite) offerLocked(a *answerSDP, codec Codec, dtmfType uint8) error {
-	first := 0
-	if codec.Name != "" {
-		first = -1
-		for i, oc := range offerCodecs {
-			if strings.EqualFold(oc.Name, codec.Name) && (codec.ClockRate == 0 || codec.ClockRate == oc.ClockRate) {
-				first = i
-			}
+// the gateway's codecs (gatewayCodecs), codec's first when it is not zero,
+// telephone-event/8000 on dtmfType when it is not 0 (a dynamic type;
+// another number becomes dtmfOfferType) with telephone-event/48000 beside
+// opus, and CN/8000.
+func (c *Invite) offerLocked(a *answerSDP, first Codec, dtmfType uint8) error {
+	codecs := gatewayCodecs(c.srv.cfg.PreferWideband)
+	if first.Name != "" {
+		i := slices.IndexFunc(codecs, func(oc Codec) bool {
+			return strings.EqualFold(oc.Name, first.Name) && (first.ClockRate == 0 || first.ClockRate == oc.ClockRate)
+		})
+		if i < 0 {
+			return fmt.Errorf("sip: offer %s/%d: %w", first.Name, first.ClockRate, ErrNoCommonCodec)
 		}
-		if first < 0 {
-			return fmt.Errorf("sip: offer %s/%d: %w", codec.Name, codec.ClockRate, ErrNoCommonCodec)
-		}
+		codecs = append(append([]Codec{codecs[i]}, codecs[:i]...), codecs[i+1:]...)
 	}
-	a.codec = offerCodecs[first]
-	a.alt = nil
-	for i, oc := range offerCodecs {
-		if i != first {
-			a.alt = append(a.alt, oc)
-		}
-	}
-	if dtmfType != 0 && (dtmfType < 96 || dtmfType > 127) {
+	if dtmfType != 0 && (dtmfType < 96 || dtmfType > 127 || dtmfType == opusOfferType) {
 		dtmfType = dtmfOfferType
 	}
-	a.dtmfType = dtmfType
-	a.direction = DirSendRecv
+	a.setOffer(codecs, dtmfType)
 	return nil
 }
 
@@ -113,9 +119,9 @@ func (c *Invite) awaitAnsweredLocked() {
 
 // answerInAckLocked applies the answer an ACK carried to the offer w waits
 // for. For the initial INVITE's offer that is the codec the answer picked
-// (with its payload type), its telephone-event type, the caller's RTP
-// address and direction; for a re-INVITE's the address and direction (the
-// codec stays). It reports the address when it moved.
+// (with its payload type), its telephone-event and CN types, the caller's
+// RTP address and direction; for a re-INVITE's the address and direction
+// (the codec stays). It reports the address when it moved.
 func (c *Invite) answerInAckLocked(w *offerWait, body []byte) (moved bool) {
 	w.acked = true
 	close(w.done)
@@ -124,7 +130,7 @@ func (c *Invite) answerInAckLocked(w *offerWait, body []byte) (moved bool) {
 	}
 	offered := []Codec{c.answer.codec}
 	if w.initial {
-		offered = append(offered, c.answer.alt...)
+		offered = c.answer.offered()
 	}
 	ans, err := ParseAnswer(body, offered)
 	if err != nil {
@@ -134,21 +140,10 @@ func (c *Invite) answerInAckLocked(w *offerWait, body []byte) (moved bool) {
 	if !w.initial {
 		return c.takeRemoteLocked(ans, time.Now())
 	}
-	codec := ans.Codecs[0]
-	ours := codec.PayloadType
-	for _, o := range offered {
-		if strings.EqualFold(o.Name, codec.Name) {
-			ours = o.PayloadType
-			break
-		}
-	}
-	dtmf := uint8(0)
-	if c.answer.dtmfType != 0 {
-		dtmf = ans.DTMFType
-	}
-	c.answer.codec, c.answer.alt, c.answer.dtmfType = codec, nil, dtmf
+	m := c.answer.takeAnswer(ans)
 	c.takeRemoteLocked(ans, time.Now())
-	c.media = Media{Codec: codec, DTMFType: dtmf, Remote: c.remote, OfferedType: ours}
+	m.Remote = c.remote
+	c.media = m
 	return false
 }
 

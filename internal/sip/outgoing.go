@@ -19,12 +19,6 @@ import (
 	"github.com/callstream/callstream/internal/logsafe"
 )
 
-// dtmfOfferType is the telephone-event payload type the gateway offers.
-const dtmfOfferType = 101
-
-// offerCodecs are the codecs an outgoing offer lists, in preference order.
-var offerCodecs = []Codec{{Name: "PCMU", PayloadType: 0, ClockRate: 8000}, {Name: "PCMA", PayloadType: 8, ClockRate: 8000}}
-
 // DialConfig describes an outgoing call placed by the gateway.
 type DialConfig struct {
 	// Target is who to call: a SIP URI ("sip:bob@host:5080",
@@ -69,8 +63,10 @@ type Outgoing struct {
 	FromURI     string            // full From URI
 	ToURI       string            // full target URI
 	Headers     map[string]string // every header of the 200 OK: lower-case name -> first value
-	Codec       Codec             // the codec the callee answered with
+	Codec       Codec             // the codec the callee answered with; Codec.Format() is its audio
 	DTMFType    uint8             // telephone-event payload type agreed (0: none)
+	DTMFClock   int               // clock rate of the telephone-event (0: none)
+	CNType      int               // CN/8000 payload type agreed (-1: none)
 
 	srv  *Server
 	log  *slog.Logger
@@ -109,8 +105,9 @@ func parseTarget(target string) (sip.Uri, error) {
 	return u, nil
 }
 
-// Dial places a call: an INVITE offering PCMU, PCMA and telephone-event on
-// cfg.LocalRTP, answered digest challenges, then the final response. A
+// Dial places a call: an INVITE offering the gateway's codecs (PCMU, PCMA,
+// G722, opus when built in; wideband first with Config.PreferWideband),
+// telephone-event and CN/8000 on cfg.LocalRTP, answered digest challenges, then the final response. A
 // non-2xx answer returns *DialError; ctx done (or the server shutting down)
 // before the answer sends CANCEL and returns an error wrapping
 // ErrDialCancelled. On 2xx Dial sends the ACK and returns the call.
@@ -154,13 +151,10 @@ func (s *Server) Dial(ctx context.Context, cfg DialConfig) (*Outgoing, error) {
 	offer := &answerSDP{
 		ip:        s.publicIP,
 		port:      cfg.LocalRTP.Port(),
-		codec:     offerCodecs[0],
-		alt:       offerCodecs[1:],
-		dtmfType:  dtmfOfferType,
 		sessionID: rand.Uint64() >> 1,
 		version:   1,
-		direction: DirSendRecv,
 	}
+	offer.setOffer(gatewayCodecs(s.cfg.PreferWideband), dtmfOfferType)
 	body, err := offer.marshal(s.cfg.UserAgent)
 	if err != nil {
 		return nil, fmt.Errorf("sip: dial: %w", err)
@@ -276,11 +270,7 @@ func (s *Server) Dial(ctx context.Context, cfg DialConfig) (*Outgoing, error) {
 		_ = dlg.Close()
 		return nil, fmt.Errorf("sip: send ACK: %w", err)
 	}
-	answer, err := ParseOffer(dlg.InviteResponse.Body())
-	if err == nil {
-		err = o.agree(answer)
-	}
-	if err != nil {
+	if err := o.agree(dlg.InviteResponse.Body()); err != nil {
 		log.Warn("outgoing call answered with unusable SDP: hanging up", "err", err)
 		_ = dlg.Bye(ackCtx)
 		_ = dlg.Close()
@@ -296,27 +286,22 @@ func (s *Server) Dial(ctx context.Context, cfg DialConfig) (*Outgoing, error) {
 		_ = o.Hangup(ackCtx)
 		return nil, fmt.Errorf("%w: the server is shutting down", ErrDialCancelled)
 	}
-	log.Info("outgoing call answered", "codec", o.Codec.Name, "remote_rtp", o.RemoteRTP().String())
+	log.Info("outgoing call answered", "codec", o.Codec.Format().String(), "payload_type", o.Codec.PayloadType, "remote_rtp", o.RemoteRTP().String())
 	return o, nil
 }
 
-// agree takes the callee's SDP answer: the first codec of ours it lists.
-func (o *Outgoing) agree(answer Offer) error {
-	for _, c := range answer.Codecs {
-		for _, ours := range offerCodecs {
-			if strings.EqualFold(c.Name, ours.Name) {
-				o.Codec = Codec{Name: ours.Name, PayloadType: c.PayloadType, ClockRate: 8000}
-				if answer.DTMFType != 0 {
-					o.DTMFType = answer.DTMFType
-				}
-				o.remote = answer.RTPAddr
-				o.sdp.codec, o.sdp.alt = o.Codec, nil
-				o.sdp.dtmfType = o.DTMFType
-				return nil
-			}
-		}
+// agree takes the callee's SDP answer to o.sdp, the gateway's offer: the
+// first codec of ours it lists, told by encoding name and clock rate, with
+// the answer's payload type, and the telephone-event and CN that go with it.
+func (o *Outgoing) agree(body []byte) error {
+	answer, err := ParseAnswer(body, o.sdp.offered())
+	if err != nil {
+		return err
 	}
-	return ErrNoCommonCodec
+	m := o.sdp.takeAnswer(answer)
+	o.Codec, o.DTMFType, o.DTMFClock, o.CNType = m.Codec, m.DTMFType, m.DTMFClock, m.CNType
+	o.remote = answer.RTPAddr
+	return nil
 }
 
 // Logger returns the call's logger, which carries the sip_call_id attribute.
@@ -420,7 +405,12 @@ func (o *Outgoing) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	var offer *Offer
 	if len(req.Body()) > 0 {
 		off, err := ParseOffer(req.Body())
+		if err == nil && !off.Has(o.Codec) {
+			// The codec of a call does not change mid-call.
+			err = fmt.Errorf("new offer %s drops the call's codec %s: %w", codecNames(off.Codecs), o.Codec, ErrNoCommonCodec)
+		}
 		if err != nil {
+			o.log.Info(requestName(req)+" refused", "status", sip.StatusNotAcceptableHere, "error", err)
 			o.srv.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
 			o.srv.awaitAck(tx)
 			return
@@ -442,6 +432,7 @@ func (o *Outgoing) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 			remote, notify = o.remote, o.onRemote
 		}
 		o.sdp.direction = answerDirection(offer.Direction)
+		o.sdp.keepOffered(*offer, Media{Codec: o.Codec, DTMFType: o.DTMFType, DTMFClock: o.DTMFClock, CNType: o.CNType})
 	}
 	o.sdp.version++
 	body, err := o.sdp.marshal(o.srv.cfg.UserAgent)

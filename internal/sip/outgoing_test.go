@@ -59,8 +59,8 @@ func TestDialAnswerAndHangup(t *testing.T) {
 	if in.From != "alice" || in.FromDisplay != "Alice" || in.To != "bob" || in.Headers["x-test"] != "42" {
 		t.Errorf("callee saw from %q %q to %q headers %v", in.From, in.FromDisplay, in.To, in.Headers)
 	}
-	if len(in.Offer.Codecs) != 2 || in.Offer.Codecs[0].Name != "PCMU" || in.Offer.Codecs[1].Name != "PCMA" ||
-		in.Offer.DTMFType != dtmfOfferType || in.Offer.RTPAddr != netip.AddrPortFrom(a.publicIP, localRTP.Port()) {
+	if codecNames(in.Offer.Codecs) != codecNames(gatewayCodecs(false)) || in.Offer.Codecs[2].Name != "G722" ||
+		in.Offer.DTMFType != dtmfOfferType || in.Offer.CNType != cnStaticType || in.Offer.RTPAddr != netip.AddrPortFrom(a.publicIP, localRTP.Port()) {
 		t.Errorf("offer %+v", in.Offer)
 	}
 	// What the dialer agreed.

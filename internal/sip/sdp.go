@@ -3,18 +3,57 @@ package sip
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
-// Codec is an audio codec the gateway speaks on RTP.
+// Codec is an audio codec of an SDP offer or answer, as the gateway speaks
+// it on RTP. It is told by encoding name, clock rate and channels (an
+// rtpmap line), never by its payload type number.
 type Codec struct {
-	Name        string // "PCMU" or "PCMA"
-	PayloadType uint8  // 0 for PCMU, 8 for PCMA unless the offer maps them elsewhere
-	ClockRate   int    // always 8000 for G.711
+	Name        string // SDP encoding name as the codec registry spells it: "PCMU", "PCMA", "G722", "opus"
+	PayloadType uint8  // the RTP payload type the offer or answer gave it (static 0, 8, 9 or dynamic 96-127)
+	ClockRate   int    // the RTP clock rate: 8000 (G722 too, RFC 3551), 48000 for opus
+	Channels    int    // channels on the rtpmap line: 1, 2 for opus (RFC 7587)
+	// Fmtp is the a=fmtp parameters the remote side gave the payload type
+	// (e.g. "useinbandfec=1" for opus), "" when none: what it wants to
+	// receive. The gateway writes its own parameters in its SDP.
+	Fmtp string
 }
+
+// Format returns the audio format the codec carries: codec.Lookup of its
+// name, clock rate and channels (codec.Opus for opus). A Codec that is not
+// in the registry (the zero Codec) gives the zero Format.
+func (c Codec) Format() codec.Format {
+	if e, ok := codec.Lookup(c.Name, c.ClockRate, c.Channels); ok {
+		return e.Format
+	}
+	return codec.Format{}
+}
+
+// String names the codec as an rtpmap line does, with its payload type:
+// "PCMA/8000 pt 96".
+func (c Codec) String() string {
+	s := c.Name + "/" + strconv.Itoa(c.ClockRate)
+	if c.Channels > 1 {
+		s += "/" + strconv.Itoa(c.Channels)
+	}
+	return s + " pt " + strconv.Itoa(int(c.PayloadType))
+}
+
+// sameEncoding reports whether c and o are the same codec (name, clock and
+// channels), whatever payload types they have.
+func (c Codec) sameEncoding(o Codec) bool {
+	return strings.EqualFold(c.Name, o.Name) && c.ClockRate == o.ClockRate && max(c.Channels, 1) == max(o.Channels, 1)
+}
+
+// wideband reports whether the codec carries audio above 8 kHz (G722, opus).
+func (c Codec) wideband() bool { return c.Format().Rate > 8000 }
 
 // SDP directions (RFC 3264).
 const (
@@ -25,17 +64,29 @@ const (
 )
 
 // Offer is the caller's SDP offer, reduced to what the gateway can use.
+// An SDP answer is read into the same shape.
 type Offer struct {
-	RTPAddr   netip.AddrPort // c= address and m=audio port
-	Codecs    []Codec        // PCMU and PCMA only, in the caller's order of preference
-	DTMFType  uint8          // telephone-event payload type offered (0 = not offered)
-	Direction string         // sendrecv (default) | sendonly | recvonly | inactive
+	RTPAddr netip.AddrPort // c= address and m=audio port
+	// Codecs are the audio codecs the gateway accepts (PCMU, PCMA, G722,
+	// and opus in a build that has it), in the caller's order of preference.
+	Codecs []Codec
+	// DTMFType is the payload type of telephone-event/8000 (RFC 4733); 0
+	// when not offered.
+	DTMFType uint8
+	// DTMF lists every telephone-event format offered, the first one of each
+	// clock rate, in offer order (telephone-event/48000 goes with opus).
+	DTMF []Codec
+	// CNType is the payload type of CN/8000 (comfort noise, RFC 3389:
+	// static 13 or dynamic); -1 when not offered.
+	CNType    int
+	Direction string // sendrecv (default) | sendonly | recvonly | inactive
 }
 
-// Has reports whether the offer lists codec c (same name and payload type).
+// Has reports whether the offer lists codec c (same encoding and payload
+// type).
 func (o Offer) Has(c Codec) bool {
 	for _, oc := range o.Codecs {
-		if strings.EqualFold(oc.Name, c.Name) && oc.PayloadType == c.PayloadType {
+		if oc.sameEncoding(c) && oc.PayloadType == c.PayloadType {
 			return true
 		}
 	}
@@ -50,13 +101,95 @@ const MaxSDPSize = 16 << 10
 // maxFormats bounds the payload types of the audio stream that are looked at.
 const maxFormats = 64
 
+// maxFmtpLen bounds the a=fmtp parameters kept for a codec; longer ones are
+// dropped (real ones take a few dozen bytes).
+const maxFmtpLen = 256
+
+// maxNameLen bounds an encoding name quoted in an error.
+const maxNameLen = 32
+
+// cnStaticType is the static payload type of CN/8000 (RFC 3551).
+const cnStaticType = 13
+
+// Encoding names of the non-audio formats the gateway reads.
+const (
+	nameTelephoneEvent = "telephone-event"
+	nameCN             = "CN"
+)
+
+// rtpmapEntry is what an a=rtpmap line says of a payload type.
+type rtpmapEntry struct {
+	name     string
+	clock    int
+	channels int // 0: not given (one)
+}
+
+// staticFormats are the static payload types (RFC 3551) an offer may list
+// without an rtpmap line, among those the gateway reads.
+var staticFormats = map[uint8]rtpmapEntry{
+	0:            {name: codec.NamePCMU, clock: 8000},
+	8:            {name: codec.NamePCMA, clock: 8000},
+	9:            {name: codec.NameG722, clock: 8000},
+	cnStaticType: {name: nameCN, clock: 8000},
+}
+
+// parseRtpmap reads "NAME/clock[/channels]".
+func parseRtpmap(enc string) (rtpmapEntry, bool) {
+	name, rest, ok := strings.Cut(strings.TrimSpace(enc), "/")
+	if !ok || name == "" {
+		return rtpmapEntry{}, false
+	}
+	clockText, chText, hasCh := strings.Cut(rest, "/")
+	clock, err := strconv.Atoi(clockText)
+	if err != nil || clock <= 0 || clock > 1_000_000 {
+		return rtpmapEntry{}, false
+	}
+	e := rtpmapEntry{name: name, clock: clock}
+	if hasCh {
+		ch, err := strconv.Atoi(chText)
+		if err != nil || ch <= 0 || ch > 255 {
+			return rtpmapEntry{}, false
+		}
+		e.channels = ch
+	}
+	return e, true
+}
+
+// String writes the entry as its rtpmap line does.
+func (e rtpmapEntry) String() string {
+	s := e.name
+	if len(s) > maxNameLen {
+		s = s[:maxNameLen] + "…"
+	}
+	s += "/" + strconv.Itoa(e.clock)
+	if e.channels > 0 {
+		s += "/" + strconv.Itoa(e.channels)
+	}
+	return s
+}
+
+// gatewayTakes reports whether the gateway takes codec e on RTP: one of
+// codec.Preferred, which lists only codecs built into this binary.
+func gatewayTakes(e *codec.Codec) bool {
+	for _, p := range codec.Preferred() {
+		if p == e {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseOffer reduces an SDP body to an Offer. It uses the first audio
 // stream with a non-zero port and an RTP/AVP profile. It returns an error
 // wrapping ErrNoAudio when there is no such stream (or no body: a late
 // offer, which the gateway answers with an offer of its own) and
-// ErrNoCommonCodec when that stream offers neither PCMU nor PCMA. Codecs are
-// told by encoding name and clock rate (a=rtpmap), so a dynamic payload type
-// like "96 PCMA/8000" is A-law; static types 0 and 8 need no rtpmap.
+// ErrNoCommonCodec when that stream offers no codec the gateway accepts.
+// Codecs are told by encoding name (any case), clock rate and channels
+// (a=rtpmap) through codec.Lookup, so a dynamic payload type like
+// "96 PCMA/8000" is A-law and "111 opus/48000/2" is opus; static types 0, 8
+// and 9 need no rtpmap, and an rtpmap for them is honoured. Codecs the
+// registry does not know or this binary lacks (opus without the opus build
+// tag) are skipped and named in the error.
 func ParseOffer(body []byte) (Offer, error) {
 	if len(body) == 0 {
 		return Offer{}, fmt.Errorf("empty body: %w", ErrNoAudio)
@@ -96,14 +229,16 @@ func ParseOffer(body []byte) (Offer, error) {
 	off := Offer{
 		RTPAddr:   netip.AddrPortFrom(ip.Unmap(), uint16(port)),
 		Direction: direction(sd.Attributes, md.Attributes),
+		CNType:    -1,
 	}
 
-	rtpmap := make(map[uint8]string, 4) // payload type -> "NAME/rate"
+	rtpmap := make(map[uint8]rtpmapEntry, 4)
+	fmtp := make(map[uint8]string, 2)
 	for _, a := range md.Attributes {
-		if a.Key != "rtpmap" {
+		if a.Key != "rtpmap" && a.Key != "fmtp" {
 			continue
 		}
-		ptText, enc, ok := strings.Cut(strings.TrimSpace(a.Value), " ")
+		ptText, value, ok := strings.Cut(strings.TrimSpace(a.Value), " ")
 		if !ok {
 			continue
 		}
@@ -111,60 +246,73 @@ func ParseOffer(body []byte) (Offer, error) {
 		if err != nil {
 			continue
 		}
-		rtpmap[uint8(pt)] = strings.TrimSpace(enc)
+		if a.Key == "fmtp" {
+			if v := strings.TrimSpace(value); len(v) <= maxFmtpLen {
+				fmtp[uint8(pt)] = v
+			}
+			continue
+		}
+		if e, ok := parseRtpmap(value); ok {
+			rtpmap[uint8(pt)] = e
+		}
 	}
 	formats := md.MediaName.Formats
 	if len(formats) > maxFormats {
 		formats = formats[:maxFormats]
 	}
+	var skipped []string
 	for _, f := range formats {
 		pt64, err := strconv.ParseUint(f, 10, 7)
 		if err != nil {
 			continue
 		}
 		pt := uint8(pt64)
-		name, rate := "", 8000
-		if enc, ok := rtpmap[pt]; ok {
-			n, r, _ := strings.Cut(enc, "/")
-			name = n
-			if r != "" {
-				r, _, _ = strings.Cut(r, "/")
-				if v, err := strconv.Atoi(r); err == nil {
-					rate = v
-				}
-			}
-		} else {
-			switch pt {
-			case 0:
-				name = "PCMU"
-			case 8:
-				name = "PCMA"
-			}
+		e, ok := rtpmap[pt]
+		if !ok {
+			e, ok = staticFormats[pt]
+		}
+		if !ok {
+			skipped = append(skipped, "pt "+f)
+			continue
 		}
 		switch {
-		case rate != 8000:
-		case strings.EqualFold(name, "PCMU"):
-			off.Codecs = append(off.Codecs, Codec{Name: "PCMU", PayloadType: pt, ClockRate: 8000})
-		case strings.EqualFold(name, "PCMA"):
-			off.Codecs = append(off.Codecs, Codec{Name: "PCMA", PayloadType: pt, ClockRate: 8000})
-		case strings.EqualFold(name, "telephone-event") && off.DTMFType == 0:
-			off.DTMFType = pt
+		case strings.EqualFold(e.name, nameTelephoneEvent):
+			if !slices.ContainsFunc(off.DTMF, func(d Codec) bool { return d.ClockRate == e.clock }) {
+				off.DTMF = append(off.DTMF, Codec{Name: nameTelephoneEvent, PayloadType: pt, ClockRate: e.clock, Channels: 1, Fmtp: fmtp[pt]})
+				if e.clock == 8000 {
+					off.DTMFType = pt
+				}
+			}
+		case strings.EqualFold(e.name, nameCN):
+			if e.clock == 8000 && off.CNType < 0 {
+				off.CNType = int(pt)
+			}
+		default:
+			c, ok := codec.Lookup(e.name, e.clock, e.channels)
+			switch {
+			case !ok:
+				skipped = append(skipped, e.String())
+			case !gatewayTakes(c):
+				skipped = append(skipped, e.String()+" (not in this build)")
+			default:
+				off.Codecs = append(off.Codecs, Codec{Name: c.Name, PayloadType: pt, ClockRate: c.Clock, Channels: c.Channels, Fmtp: fmtp[pt]})
+			}
 		}
 	}
 	if len(off.Codecs) == 0 {
-		return off, fmt.Errorf("offer lists %v: %w", md.MediaName.Formats, ErrNoCommonCodec)
+		return off, fmt.Errorf("audio stream offers no codec the gateway takes (skipped %s): %w", strings.Join(skipped, ", "), ErrNoCommonCodec)
 	}
 	return off, nil
 }
 
 // ParseAnswer reduces the SDP answer to an offer the gateway made, listing
 // offered, to what the gateway sends: the first codec of the answer that the
-// offer listed, matched by encoding name and clock rate (the answer may map
-// it to another payload type, e.g. "96 PCMA/8000"; the answer's number is
-// the one to send with), then the answer's other codecs the offer listed.
-// It returns an error wrapping ErrNoAudio when the answer holds no usable
-// audio stream (no body, a rejected stream) and ErrNoCommonCodec when it
-// picks no codec of the offer.
+// offer listed, matched by encoding name, clock rate and channels (the
+// answer may map it to another payload type, e.g. "96 PCMA/8000"; the
+// answer's number is the one to send with), then the answer's other codecs
+// the offer listed. It returns an error wrapping ErrNoAudio when the answer
+// holds no usable audio stream (no body, a rejected stream) and
+// ErrNoCommonCodec when it picks no codec of the offer.
 func ParseAnswer(body []byte, offered []Codec) (Offer, error) {
 	ans, err := ParseOffer(body)
 	if err != nil {
@@ -172,11 +320,8 @@ func ParseAnswer(body []byte, offered []Codec) (Offer, error) {
 	}
 	picked := ans.Codecs[:0:0]
 	for _, c := range ans.Codecs {
-		for _, o := range offered {
-			if strings.EqualFold(c.Name, o.Name) && c.ClockRate == o.ClockRate {
-				picked = append(picked, c)
-				break
-			}
+		if slices.ContainsFunc(offered, c.sameEncoding) {
+			picked = append(picked, c)
 		}
 	}
 	if len(picked) == 0 {
@@ -186,13 +331,13 @@ func ParseAnswer(body []byte, offered []Codec) (Offer, error) {
 	return ans, nil
 }
 
-// codecNames lists codecs as "NAME/PT" for errors.
+// codecNames lists codecs as "[PCMA/8000 pt 96 ...]" for errors and logs.
 func codecNames(cs []Codec) string {
 	names := make([]string, len(cs))
 	for i, c := range cs {
-		names[i] = fmt.Sprintf("%s/%d", c.Name, c.PayloadType)
+		names[i] = c.String()
 	}
-	return "[" + strings.Join(names, " ") + "]"
+	return "[" + strings.Join(names, ", ") + "]"
 }
 
 // isHold reports whether an offer in direction d means the caller sends
@@ -235,17 +380,45 @@ func answerDirection(offered string) string {
 	}
 }
 
-// answerSDP holds what the gateway put in its SDP answer; re-INVITEs reuse
-// it with a higher session version.
+// answerSDP holds what the gateway put in its SDP answer (or offer);
+// re-INVITEs reuse it with a higher session version.
 type answerSDP struct {
 	ip        netip.Addr
 	port      uint16
 	codec     Codec
 	alt       []Codec // further codecs listed after codec (an offer)
-	dtmfType  uint8
+	events    []Codec // telephone-event formats: one in an answer, one per clock rate in an offer
+	cnType    uint8   // CN/8000 payload type listed; 0: none (CN is never type 0)
 	sessionID uint64
 	version   uint64
 	direction string
+}
+
+// localFmtp is the a=fmtp the gateway writes for a codec of its own SDP:
+// what it wants to receive. For opus (RFC 7587): audio up to 16 kHz (the
+// call carries opus audio at 16 kHz), captured at 16 kHz, and in-band FEC
+// welcome; the others take no parameters.
+func localFmtp(c Codec) string {
+	if strings.EqualFold(c.Name, codec.NameOpus) {
+		return opusFmtp
+	}
+	return ""
+}
+
+// opusFmtp is the gateway's a=fmtp for opus (RFC 7587 section 6.1).
+const opusFmtp = "maxplaybackrate=16000;sprop-maxcapturerate=16000;useinbandfec=1"
+
+// dtmfFmtp is the a=fmtp of telephone-event: the DTMF events 0-15 and flash.
+const dtmfFmtp = "0-16"
+
+// withCodec lists c on md: its payload type on the m= line, its rtpmap
+// (channels only when more than one) and the gateway's fmtp.
+func withCodec(md *sdp.MediaDescription, c Codec, fmtp string) {
+	ch := uint16(0)
+	if c.Channels > 1 {
+		ch = uint16(c.Channels)
+	}
+	md.WithCodec(c.PayloadType, c.Name, uint32(c.ClockRate), ch, fmtp)
 }
 
 // marshal renders the answer as SDP text.
@@ -266,12 +439,15 @@ func (a *answerSDP) marshal(userAgent string) ([]byte, error) {
 			Protos: []string{"RTP", "AVP"},
 		},
 	}
-	md.WithCodec(a.codec.PayloadType, a.codec.Name, uint32(a.codec.ClockRate), 0, "")
+	withCodec(md, a.codec, localFmtp(a.codec))
 	for _, c := range a.alt {
-		md.WithCodec(c.PayloadType, c.Name, uint32(c.ClockRate), 0, "")
+		withCodec(md, c, localFmtp(c))
 	}
-	if a.dtmfType != 0 {
-		md.WithCodec(a.dtmfType, "telephone-event", 8000, 0, "0-16")
+	for _, e := range a.events {
+		withCodec(md, e, dtmfFmtp)
+	}
+	if a.cnType != 0 {
+		withCodec(md, Codec{Name: nameCN, PayloadType: a.cnType, ClockRate: 8000}, "")
 	}
 	md.WithValueAttribute("ptime", "20")
 	md.WithPropertyAttribute(a.direction)

@@ -27,8 +27,10 @@ func TestParseOffer(t *testing.T) {
 				"a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-15"),
 			want: Offer{
 				RTPAddr:   netip.MustParseAddrPort("192.0.2.1:4000"),
-				Codecs:    []Codec{{"PCMA", 8, 8000}, {"PCMU", 0, 8000}},
+				Codecs:    []Codec{{"PCMA", 8, 8000, 1, ""}, {"PCMU", 0, 8000, 1, ""}},
 				DTMFType:  96,
+				DTMF:      []Codec{{Name: "telephone-event", PayloadType: 96, ClockRate: 8000, Channels: 1, Fmtp: "0-15"}},
+				CNType:    -1,
 				Direction: "sendrecv",
 			},
 		},
@@ -36,8 +38,9 @@ func TestParseOffer(t *testing.T) {
 			body: body("m=audio 5000 RTP/AVP 18 0 3 8"),
 			want: Offer{
 				RTPAddr:   netip.MustParseAddrPort("192.0.2.1:5000"),
-				Codecs:    []Codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}},
+				Codecs:    []Codec{{"PCMU", 0, 8000, 1, ""}, {"PCMA", 8, 8000, 1, ""}},
 				Direction: "sendrecv",
+				CNType:    -1,
 			},
 		},
 		"media-level c= and direction win": {
@@ -45,8 +48,9 @@ func TestParseOffer(t *testing.T) {
 				"m=audio 6000 RTP/AVP 0", "c=IN IP4 198.51.100.7", "a=sendonly"),
 			want: Offer{
 				RTPAddr:   netip.MustParseAddrPort("198.51.100.7:6000"),
-				Codecs:    []Codec{{"PCMU", 0, 8000}},
+				Codecs:    []Codec{{"PCMU", 0, 8000, 1, ""}},
 				Direction: "sendonly",
+				CNType:    -1,
 			},
 		},
 		"session-level direction": {
@@ -54,16 +58,18 @@ func TestParseOffer(t *testing.T) {
 				"m=audio 6000 RTP/AVP 0"),
 			want: Offer{
 				RTPAddr:   netip.MustParseAddrPort("192.0.2.1:6000"),
-				Codecs:    []Codec{{"PCMU", 0, 8000}},
+				Codecs:    []Codec{{"PCMU", 0, 8000, 1, ""}},
 				Direction: "inactive",
+				CNType:    -1,
 			},
 		},
 		"skips rejected and video streams": {
 			body: body("m=video 7000 RTP/AVP 96", "a=rtpmap:96 H264/90000", "m=audio 0 RTP/AVP 0", "m=audio 7002 RTP/AVP 0"),
 			want: Offer{
 				RTPAddr:   netip.MustParseAddrPort("192.0.2.1:7002"),
-				Codecs:    []Codec{{"PCMU", 0, 8000}},
+				Codecs:    []Codec{{"PCMU", 0, 8000, 1, ""}},
 				Direction: "sendrecv",
+				CNType:    -1,
 			},
 		},
 		"wideband pcmu is not pcmu": {
@@ -77,7 +83,7 @@ func TestParseOffer(t *testing.T) {
 		"srtp profile":    {body: body("m=audio 4000 RTP/SAVP 0"), wantErr: ErrNoAudio},
 		"no c= line":      {body: sdpBody("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "t=0 0", "m=audio 4000 RTP/AVP 0"), wantErr: ErrNoAudio},
 		"bad c= address":  {body: body("m=audio 4000 RTP/AVP 0", "c=IN IP4 example.com"), wantErr: ErrNoAudio},
-		"ipv6 connection": {body: sdpBody("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "c=IN IP6 2001:db8::5", "t=0 0", "m=audio 4000 RTP/AVP 8"), want: Offer{RTPAddr: netip.MustParseAddrPort("[2001:db8::5]:4000"), Codecs: []Codec{{"PCMA", 8, 8000}}, Direction: "sendrecv"}},
+		"ipv6 connection": {body: sdpBody("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "c=IN IP6 2001:db8::5", "t=0 0", "m=audio 4000 RTP/AVP 8"), want: Offer{RTPAddr: netip.MustParseAddrPort("[2001:db8::5]:4000"), Codecs: []Codec{{"PCMA", 8, 8000, 1, ""}}, Direction: "sendrecv", CNType: -1}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -101,7 +107,7 @@ func TestParseOffer(t *testing.T) {
 func TestAnswerSDPMarshal(t *testing.T) {
 	a := &answerSDP{
 		ip: netip.MustParseAddr("203.0.113.9"), port: 40000,
-		codec: Codec{"PCMU", 0, 8000}, dtmfType: 101,
+		codec: Codec{"PCMU", 0, 8000, 1, ""}, events: []Codec{{Name: "telephone-event", PayloadType: 101, ClockRate: 8000}},
 		sessionID: 77, version: 3, direction: "sendrecv",
 	}
 	b, err := a.marshal("callstream")
@@ -123,7 +129,7 @@ func TestAnswerSDPMarshal(t *testing.T) {
 		t.Fatalf("answer sdp:\n%s\nwant:\n%s", b, want)
 	}
 
-	a.dtmfType, a.codec, a.direction = 0, Codec{"PCMA", 8, 8000}, "recvonly"
+	a.events, a.codec, a.direction = nil, Codec{"PCMA", 8, 8000, 1, ""}, "recvonly"
 	b, err = a.marshal("my gateway")
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +162,9 @@ func sdpSeeds(f *testing.F) {
 	f.Add([]byte(offerLines(0, "0")))
 	f.Add([]byte(offerLines(30000, "111 0", "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000/1")))
 	f.Add([]byte("v=0\r\nc=IN IP6 ::1\r\nm=audio 5 RTP/AVPF 8\r\n"))
+	f.Add([]byte(offerLines(30000, "9 97 13 118", "a=rtpmap:97 G722/8000", "a=rtpmap:118 CN/8000")))
+	f.Add([]byte(offerLines(30000, "111 101 102", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 useinbandfec=1",
+		"a=rtpmap:101 telephone-event/8000", "a=rtpmap:102 telephone-event/48000")))
 }
 
 func FuzzParseOffer(f *testing.F) {
@@ -175,7 +184,7 @@ func FuzzParseOffer(f *testing.F) {
 // parsing returns, and an accepted answer picks a codec the gateway offered.
 func FuzzParseAnswer(f *testing.F) {
 	sdpSeeds(f)
-	offered := []Codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}}
+	offered := []Codec{{"PCMU", 0, 8000, 1, ""}, {"PCMA", 8, 8000, 1, ""}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ans, err := ParseAnswer(b, offered)
 		if err != nil {
@@ -197,15 +206,15 @@ func FuzzParseAnswer(f *testing.F) {
 
 // A dynamic payload type is told by its rtpmap name, not by its number.
 func TestParseAnswerByName(t *testing.T) {
-	offered := []Codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}}
+	offered := []Codec{{"PCMU", 0, 8000, 1, ""}, {"PCMA", 8, 8000, 1, ""}}
 	ans, err := ParseAnswer([]byte(offerLines(30000, "96 0", "a=rtpmap:96 pcma/8000", "a=rtpmap:0 PCMU/8000")), offered)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Codec{{"PCMA", 96, 8000}, {"PCMU", 0, 8000}}; !slices.Equal(ans.Codecs, want) {
+	if want := []Codec{{"PCMA", 96, 8000, 1, ""}, {"PCMU", 0, 8000, 1, ""}}; !slices.Equal(ans.Codecs, want) {
 		t.Fatalf("codecs %+v, want %+v", ans.Codecs, want)
 	}
-	if _, err := ParseAnswer([]byte(offerLines(30000, "0")), []Codec{{"PCMA", 8, 8000}}); !errors.Is(err, ErrNoCommonCodec) {
+	if _, err := ParseAnswer([]byte(offerLines(30000, "0")), []Codec{{"PCMA", 8, 8000, 1, ""}}); !errors.Is(err, ErrNoCommonCodec) {
 		t.Fatalf("answer with a codec not offered: %v", err)
 	}
 	big := offerLines(30000, "0", "a="+strings.Repeat("x", MaxSDPSize))

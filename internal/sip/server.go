@@ -64,6 +64,11 @@ type Config struct {
 	UserAgent string
 	// AckTimeout bounds how long Answer waits for the ACK. Default 32 s (64*T1).
 	AckTimeout time.Duration
+	// PreferWideband makes Accept answer with the caller's first wideband
+	// codec (G722, opus) when it offers one anywhere, and puts the wideband
+	// codecs first in the gateway's own offers (a late offer's 200 OK, Dial).
+	// Off: the caller's order of preference decides.
+	PreferWideband bool
 
 	// Limits bound SIP connections and INVITEs: SIPConns and SIPIdle for
 	// TCP and TLS connections, MaxCalls, InviteRate and InviteBurst for

@@ -122,8 +122,10 @@ func TestAnswerAndRemoteBye(t *testing.T) {
 	}
 	want := Offer{
 		RTPAddr:   netip.MustParseAddrPort("127.0.0.1:30000"),
-		Codecs:    []Codec{{"PCMU", 0, 8000}, {"PCMA", 8, 8000}},
+		Codecs:    []Codec{{"PCMU", 0, 8000, 1, ""}, {"PCMA", 8, 8000, 1, ""}},
 		DTMFType:  101,
+		DTMF:      []Codec{{Name: "telephone-event", PayloadType: 101, ClockRate: 8000, Channels: 1}},
+		CNType:    -1,
 		Direction: "sendrecv",
 	}
 	if fmt.Sprint(c.Offer) != fmt.Sprint(want) {

@@ -158,7 +158,7 @@ func TestDialExchangeRTPAndHangup(t *testing.T) {
 		inv.FromDisplay != "Load Tester" || inv.Diversion != "+15550009999" {
 		t.Fatalf("gateway saw %+v", inv)
 	}
-	if got := fmt.Sprint(inv.Offer.Codecs); got != "[{PCMU 0 8000} {PCMA 8 8000}]" || inv.Offer.DTMFType != 0 {
+	if got := fmt.Sprint(inv.Offer.Codecs); got != "[PCMU/8000 pt 0 PCMA/8000 pt 8]" || inv.Offer.DTMFType != 0 {
 		t.Fatalf("offer codecs %s dtmf %d", got, inv.Offer.DTMFType)
 	}
 	if inv.Offer.RTPAddr != call.LocalRTP() {
@@ -273,7 +273,7 @@ func TestGatewayHangsUp(t *testing.T) {
 	})
 	call := e.dial(Config{Codec: "pcma", Only: true})
 	inv := recvInvite(t, invites)
-	if got := fmt.Sprint(inv.Offer.Codecs); got != "[{PCMA 8 8000}]" {
+	if got := fmt.Sprint(inv.Offer.Codecs); got != "[PCMA/8000 pt 8]" {
 		t.Fatalf("Only PCMA offered %s", got)
 	}
 	if call.Codec() != "PCMA" {

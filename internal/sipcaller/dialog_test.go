@@ -76,7 +76,7 @@ func TestLateOffer(t *testing.T) {
 		t.Fatal("the INVITE carried SDP")
 	}
 	m := inv.Media()
-	if m.Codec != (gwsip.Codec{Name: "PCMA", PayloadType: 96, ClockRate: 8000}) || m.DTMFType != 101 || m.OfferedType != 8 || m.Remote != call.LocalRTP() {
+	if m.Codec != (gwsip.Codec{Name: "PCMA", PayloadType: 96, ClockRate: 8000, Channels: 1}) || m.DTMFType != 101 || m.OfferedType != 8 || m.Remote != call.LocalRTP() {
 		t.Fatalf("gateway agreed %+v", m)
 	}
 	if call.Codec() != "PCMA" || call.RemoteRTP() != addrOf(gw) {
