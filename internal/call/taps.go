@@ -12,15 +12,18 @@ func (c *Call) RemoveFlow(f *stream.Flow) { c.RemoveTap(f) }
 // AddTap attaches t to the call's media: from now on it gets the tracks it
 // wants, one frame per 20 ms each.
 func (c *Call) AddTap(t Tap) {
+	c.tickMu.Lock()
 	if t.Wants(stream.TrackMixed) {
 		// Keep both tracks' recent frames from now on, before the tap's
 		// first mixed frame is due.
-		c.tickMu.Lock()
 		c.inMu.Lock()
 		c.ensureMixLocked()
 		c.inMu.Unlock()
-		c.tickMu.Unlock()
 	}
+	// The tap starts at the slot last ticked: the inbound track, in
+	// arrival order, may still bring that slot's frame.
+	t.Attach(c.lastTick)
+	c.tickMu.Unlock()
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
 	old := *c.flows.Load()
