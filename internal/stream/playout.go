@@ -62,7 +62,7 @@ type Playout struct {
 	// the media clock (or the reader on Clear) and must not block.
 	OnMark func(name string)
 	// OnOverflow is called (outside the lock) with the bytes dropped by a
-	// Write that did not fit.
+	// Write that did not fit, in the call's format.
 	OnOverflow func(dropped int)
 	// MaxMarks bounds the marks waiting for their audio (0: DefaultMaxMarks;
 	// negative: no bound). Set it before the playout is used.
@@ -376,5 +376,6 @@ func (p *Playout) Buffered() time.Duration {
 	return time.Duration(p.n) * FrameDuration / time.Duration(p.frame)
 }
 
-// Dropped returns the bytes dropped because the buffer was full.
+// Dropped returns the bytes dropped because the buffer was full, counted
+// in the call's format.
 func (p *Playout) Dropped() uint64 { return p.dropped.Load() }
