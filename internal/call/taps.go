@@ -20,9 +20,9 @@ func (c *Call) AddTap(t Tap) {
 		c.ensureMixLocked()
 		c.inMu.Unlock()
 	}
-	// The tap starts at the slot last ticked: the inbound track, in
-	// arrival order, may still bring that slot's frame.
-	t.Attach(c.lastTick)
+	if start, ok := c.attachStart(t); ok {
+		t.Attach(start)
+	}
 	c.tickMu.Unlock()
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
@@ -32,6 +32,29 @@ func (c *Call) AddTap(t Tap) {
 	next = append(next, t)
 	c.tapTracks.Store(uint32(tracksOf(next))) // before the list: a tick never misses the new tap's tracks
 	c.flows.Store(&next)
+}
+
+// attachStart returns the first slot a new tap gets: the next frame of
+// the earliest track it wants (the inbound track runs in arrival order,
+// the mixed one mixLag behind). ok is false when it is not known yet: a
+// tap of the inbound track before the caller's first packet, whose slot
+// is the tick that packet arrives at; such a tap starts at its first
+// frame. tickMu must be held.
+func (c *Call) attachStart(t Tap) (start uint64, ok bool) {
+	start = c.lastTick + 1
+	if t.Wants(stream.TrackMixed) && start >= mixLag {
+		start = min(start, c.lastTick+1-mixLag)
+	}
+	if t.Wants(stream.TrackInbound) {
+		c.inMu.Lock()
+		started, next := c.inStarted, c.inIndex
+		c.inMu.Unlock()
+		if !started {
+			return 0, false
+		}
+		start = min(start, next)
+	}
+	return start, true
 }
 
 // tracksOf returns the tracks any of taps takes.
