@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/stream/carrierx"
@@ -99,7 +100,7 @@ func (h *flowHandler) HandleFrame(p []byte, _ uint8, lost bool) {
 	if lost {
 		return
 	}
-	h.f.Push(stream.TrackInbound, h.idx, p)
+	h.f.Push(stream.TrackInbound, h.idx, codec.Frame{Format: codec.PCMU, Payload: p})
 	h.idx++
 }
 

@@ -123,6 +123,12 @@ type Stream struct {
 	MaxLength time.Duration
 	// TimestampStart is "relative" (default) or "absolute".
 	TimestampStart string
+	// Encoding is the audio's MIME type on the socket: EncodingMulaw
+	// (default) or EncodingL16, at SampleRate Hz.
+	Encoding string
+	// SampleRate is the audio's sample rate on the socket: 8000 (default)
+	// or, for EncodingL16, 16000.
+	SampleRate int
 	// StatusCallback is a URL to notify about the stream; may be empty.
 	StatusCallback string
 	// StatusCallbackMethod is "GET" or "POST" (default).
@@ -141,6 +147,13 @@ const (
 	TrackOutbound Track = "outbound"
 	TrackBoth     Track = "both"
 	TrackMixed    Track = "mixed"
+)
+
+// Audio encodings for Stream.Encoding, as the encoding attribute names
+// them: "audio/x-mulaw" or "audio/l16;rate=8000" / "audio/l16;rate=16000".
+const (
+	EncodingMulaw = "audio/x-mulaw"
+	EncodingL16   = "audio/l16"
 )
 
 // Timestamp origins for Stream.TimestampStart.

@@ -147,7 +147,15 @@ func TestParseErrors(t *testing.T) {
 		"empty name": {resp(`  <Stop><Stream name=""/></Stop>`), []string{
 			`t.xml:2:9: <Stream>: attribute "name" must not be empty`}},
 		"unknown Stream attribute": {resp(`  <Start><Stream url="wss://a/" bogus="1"/></Start>`), []string{
-			`t.xml:2:10: <Stream>: unknown attribute "bogus"; allowed: url, name, track, audio_track, maxLength, timestampStart, statusCallback, statusCallbackMethod`}},
+			`t.xml:2:10: <Stream>: unknown attribute "bogus"; allowed: url, name, track, audio_track, maxLength, timestampStart, encoding, statusCallback, statusCallbackMethod`}},
+		"bad Stream encoding": {resp(`  <Start><Stream url="wss://a/" encoding="audio/opus"/></Start>`), []string{
+			`t.xml:2:10: <Stream>: invalid encoding "audio/opus"; allowed: audio/x-mulaw, audio/l16;rate=8000, audio/l16;rate=16000`}},
+		"L16 without a rate": {resp(`  <Connect><Stream url="wss://a/" encoding="audio/l16"/></Connect>`), []string{
+			`t.xml:2:12: <Stream>: invalid encoding "audio/l16"; allowed: audio/x-mulaw, audio/l16;rate=8000, audio/l16;rate=16000`}},
+		"L16 at 48 kHz": {resp(`  <Start><Stream url="wss://a/" encoding="audio/l16;rate=48000"/></Start>`), []string{
+			`t.xml:2:10: <Stream>: invalid encoding "audio/l16;rate=48000"; allowed: audio/x-mulaw, audio/l16;rate=8000, audio/l16;rate=16000`}},
+		"encoding in Stop": {resp(`  <Stop><Stream name="s" encoding="audio/l16;rate=16000"/></Stop>`), []string{
+			`t.xml:2:9: <Stream>: attribute "encoding" is not allowed in <Stop>; only "name" is`}},
 		"track and audio_track": {resp(`  <Start><Stream url="wss://a/" track="inbound" audio_track="inbound"/></Start>`), []string{
 			`t.xml:2:10: <Stream>: use either track or audio_track, not both`}},
 		"empty url": {resp(`  <Start><Stream url=" "/></Start>`), []string{

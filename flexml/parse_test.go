@@ -25,7 +25,7 @@ func TestParseDocument(t *testing.T) {
   <!-- start recording -->
   <Start>
     <Stream url="wss://rec.example.com/audio" name="rec" track="both_tracks" maxLength="90.25"
-            timestampStart="absolute" statusCallback="/status" statusCallbackMethod="get">
+            timestampStart="absolute" encoding="Audio/L16; rate = 16000" statusCallback="/status" statusCallbackMethod="get">
       <Parameter name="First Name" value="John"/>
       <Parameter name="Empty"/>
     </Stream>
@@ -52,6 +52,7 @@ func TestParseDocument(t *testing.T) {
 				{
 					Pos: Pos{6, 5}, URL: "wss://rec.example.com/audio", Name: "rec", Track: TrackBoth,
 					MaxLength: 90*time.Second + 250*time.Millisecond, TimestampStart: "absolute",
+					Encoding: EncodingL16, SampleRate: 16000,
 					StatusCallback: "/status", StatusCallbackMethod: "GET",
 					Parameters: []Parameter{
 						{Pos: Pos{8, 7}, Name: "First Name", Value: "John"},
@@ -60,7 +61,7 @@ func TestParseDocument(t *testing.T) {
 				},
 				{
 					Pos: Pos{11, 5}, URL: "/side", Track: TrackOutbound,
-					TimestampStart: "relative", StatusCallbackMethod: "POST",
+					TimestampStart: "relative", Encoding: EncodingMulaw, SampleRate: 8000, StatusCallbackMethod: "POST",
 				},
 			}},
 			&Pause{Pos: Pos{13, 3}, Length: 500 * time.Millisecond},
@@ -73,7 +74,7 @@ func TestParseDocument(t *testing.T) {
 			}},
 			&Connect{Pos: Pos{21, 3}, Stream: &Stream{
 				Pos: Pos{22, 5}, URL: "wss://bot.example.com/", Track: TrackInbound,
-				TimestampStart: "relative", StatusCallbackMethod: "POST",
+				TimestampStart: "relative", Encoding: EncodingMulaw, SampleRate: 8000, StatusCallbackMethod: "POST",
 				Parameters: []Parameter{{Pos: Pos{22, 42}, Name: "lang", Value: "en"}},
 			}},
 			&Redirect{Pos: Pos{24, 3}, Method: "GET", URL: "next.xml"},
@@ -434,10 +435,10 @@ func TestSeedExamplesVerbatim(t *testing.T) {
 	doc := mustParse(t, in)
 	want := []Verb{
 		&Start{Pos: Pos{2, 1}, Streams: []*Stream{{Pos: Pos{3, 1}, URL: "wss://example.com", Name: "myStream",
-			Track: TrackInbound, TimestampStart: "relative", StatusCallbackMethod: "POST"}}},
+			Track: TrackInbound, TimestampStart: "relative", Encoding: EncodingMulaw, SampleRate: 8000, StatusCallbackMethod: "POST"}}},
 		&Stop{Pos: Pos{5, 1}, Streams: []*Stream{{Pos: Pos{6, 1}, Name: "myStream"}}},
 		&Connect{Pos: Pos{8, 1}, Stream: &Stream{Pos: Pos{9, 1}, URL: "wss://example.com", Name: "myStream",
-			Track: TrackInbound, TimestampStart: "relative", StatusCallbackMethod: "POST"}},
+			Track: TrackInbound, TimestampStart: "relative", Encoding: EncodingMulaw, SampleRate: 8000, StatusCallbackMethod: "POST"}},
 	}
 	if !reflect.DeepEqual(doc.Verbs, want) {
 		t.Errorf("got %s", dump(doc))

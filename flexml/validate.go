@@ -212,9 +212,10 @@ func (p *parser) connect(n *node) *Connect {
 
 // stream validates a <Stream> inside <Start> or <Connect>.
 func (p *parser) stream(n *node, in string) *Stream {
-	s := &Stream{Pos: n.pos, Track: TrackInbound, TimestampStart: TimestampRelative, StatusCallbackMethod: "POST"}
+	s := &Stream{Pos: n.pos, Track: TrackInbound, TimestampStart: TimestampRelative, StatusCallbackMethod: "POST",
+		Encoding: EncodingMulaw, SampleRate: 8000}
 	a := p.attrs(n, []string{"url", "name", "track", "audio_track", "maxLength", "timestampStart",
-		"statusCallback", "statusCallbackMethod"})
+		"encoding", "statusCallback", "statusCallbackMethod"})
 	if v, ok := a["url"]; ok {
 		if u, msg := checkStreamURL(v); msg != "" {
 			p.errorf(n, "url", nil, "%s", msg)
@@ -253,6 +254,14 @@ func (p *parser) stream(n *node, in string) *Stream {
 			p.errorf(n, "timestampStart", nil, "invalid timestampStart %q; allowed: relative, absolute", v)
 		}
 	}
+	if v, ok := a["encoding"]; ok {
+		if enc, rate, ok := parseStreamEncoding(v); ok {
+			s.Encoding, s.SampleRate = enc, rate
+		} else {
+			p.errorf(n, "encoding", nil,
+				"invalid encoding %q; allowed: audio/x-mulaw, audio/l16;rate=8000, audio/l16;rate=16000", v)
+		}
+	}
 	if v, ok := a["statusCallback"]; ok {
 		u, msg := checkHTTPURL(v)
 		if msg != "" {
@@ -285,7 +294,7 @@ func (p *parser) stopStream(n *node) *Stream {
 		case name == "name":
 			s.Name = p.streamName(n, a.Value)
 		case a.Name.Space == "" && (name == "url" || name == "track" || name == "audio_track" ||
-			name == "maxLength" || name == "timestampStart" || name == "statusCallback" ||
+			name == "maxLength" || name == "timestampStart" || name == "encoding" || name == "statusCallback" ||
 			name == "statusCallbackMethod"):
 			p.errorf(n, name, nil, "attribute %q is not allowed in <Stop>; only \"name\" is", name)
 		default:
@@ -497,4 +506,38 @@ func (p *parser) misplaced(k, parent *node) {
 // isElem reports whether n is the unprefixed element local.
 func isElem(n *node, local string) bool {
 	return n.name.Space == "" && n.name.Local == local
+}
+
+// parseStreamEncoding reads a <Stream> encoding attribute: a MIME type,
+// with a rate parameter for audio/l16 (required) and audio/x-mulaw
+// (optional, 8000). Names and parameters ignore case and spaces.
+func parseStreamEncoding(v string) (enc string, rate int, ok bool) {
+	parts := strings.Split(v, ";")
+	typ := strings.ToLower(trimSpace(parts[0]))
+	rate = 0
+	for _, param := range parts[1:] {
+		name, val, found := strings.Cut(param, "=")
+		if !found || !strings.EqualFold(trimSpace(name), "rate") || rate != 0 {
+			return "", 0, false
+		}
+		switch trimSpace(val) {
+		case "8000":
+			rate = 8000
+		case "16000":
+			rate = 16000
+		default:
+			return "", 0, false
+		}
+	}
+	switch typ {
+	case EncodingMulaw:
+		if rate == 0 || rate == 8000 {
+			return EncodingMulaw, 8000, true
+		}
+	case EncodingL16:
+		if rate != 0 {
+			return EncodingL16, rate, true
+		}
+	}
+	return "", 0, false
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/rtpio"
@@ -116,7 +117,10 @@ type Parties struct {
 // only during the call. *stream.Flow is a Tap.
 type Tap interface {
 	Wants(t stream.Track) bool
-	Push(t stream.Track, index uint64, frame []byte)
+	// Attach is called once by AddTap before any Push: start is the first
+	// slot the tap gets.
+	Attach(start uint64)
+	Push(t stream.Track, slot uint64, fr codec.Frame)
 }
 
 // Source is audio played to the caller, one 20 ms µ-law frame per tick.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
@@ -98,10 +99,12 @@ type collector struct {
 }
 
 func (c *collector) Wants(t stream.Track) bool { return t == stream.TrackInbound }
-func (c *collector) Push(t stream.Track, _ uint64, frame []byte) {
+func (c *collector) Attach(uint64)             {}
+func (c *collector) Push(t stream.Track, _ uint64, fr codec.Frame) {
 	if t != stream.TrackInbound {
 		return
 	}
+	frame := fr.Payload
 	c.mu.Lock()
 	c.firsts = append(c.firsts, frame[0])
 	if c.arrived != nil {
@@ -246,12 +249,12 @@ func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 	if r.ReadFrame(dst) {
 		t.Fatal("empty relay played")
 	}
-	r.Push(stream.TrackOutbound, 0, frame(9)) // not its track
-	r.Push(stream.TrackInbound, 0, frame(1))
+	r.Push(stream.TrackOutbound, 0, codec.Frame{Format: codec.PCMU, Payload: frame(9)}) // not its track
+	r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMU, Payload: frame(1)})
 	if r.ReadFrame(dst) {
 		t.Fatal("played before holding relayPrime frames")
 	}
-	r.Push(stream.TrackInbound, 1, frame(2))
+	r.Push(stream.TrackInbound, 1, codec.Frame{Format: codec.PCMU, Payload: frame(2)})
 	for _, want := range []byte{1, 2} {
 		if !r.ReadFrame(dst) || dst[0] != want {
 			t.Fatalf("read %d, want %d", dst[0], want)
@@ -261,7 +264,7 @@ func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 		t.Fatal("played from an empty relay")
 	}
 	for i := range 10 {
-		r.Push(stream.TrackInbound, uint64(i), frame(byte(10+i)))
+		r.Push(stream.TrackInbound, uint64(i), codec.Frame{Format: codec.PCMU, Payload: frame(byte(10 + i))})
 	}
 	// 10 held > relayMax: trimmed to the newest relayPrime.
 	if !r.ReadFrame(dst) || dst[0] != 18 {
@@ -270,7 +273,10 @@ func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 	if u, tr := r.Stats(); u != 1 || tr != 1 {
 		t.Errorf("underruns %d trimmed %d", u, tr)
 	}
-	if n := testing.AllocsPerRun(100, func() { r.Push(stream.TrackInbound, 0, dst); r.ReadFrame(dst) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() {
+		r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMU, Payload: dst})
+		r.ReadFrame(dst)
+	}); n != 0 {
 		t.Errorf("%v allocs per frame", n)
 	}
 }

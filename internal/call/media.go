@@ -71,7 +71,7 @@ func (c *Call) emitInboundLocked(frame []byte) {
 		m.inIdx[slot] = idx + 1
 	}
 	for _, f := range *c.flows.Load() {
-		f.Push(stream.TrackInbound, idx, frame)
+		f.Push(stream.TrackInbound, idx, codec.Frame{Format: codec.PCMU, Payload: frame})
 	}
 	c.framesIn.Add(1)
 }
@@ -158,7 +158,7 @@ func (c *Call) runTick(m uint64) (late bool) {
 	c.inMu.Unlock()
 	if haveMix {
 		for _, f := range flows {
-			f.Push(stream.TrackMixed, mixIdx, c.mixBuf[:])
+			f.Push(stream.TrackMixed, mixIdx, codec.Frame{Format: codec.PCMU, Payload: c.mixBuf[:]})
 		}
 	}
 
@@ -233,7 +233,7 @@ func (c *Call) playOut(n uint64, got bool) {
 	}
 	if stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackOutbound) {
 		for _, f := range *c.flows.Load() {
-			f.Push(stream.TrackOutbound, n, out)
+			f.Push(stream.TrackOutbound, n, codec.Frame{Format: codec.PCMU, Payload: out})
 		}
 	}
 }

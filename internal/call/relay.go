@@ -3,6 +3,7 @@ package call
 import (
 	"sync"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -34,11 +35,15 @@ func NewRelay() *Relay { return &Relay{} }
 // Wants implements Tap: the relay takes the inbound track.
 func (r *Relay) Wants(t stream.Track) bool { return t == stream.TrackInbound }
 
+// Attach implements Tap: the relay takes frames from whatever slot.
+func (r *Relay) Attach(uint64) {}
+
 // Push implements Tap.
-func (r *Relay) Push(t stream.Track, _ uint64, frame []byte) {
+func (r *Relay) Push(t stream.Track, _ uint64, fr codec.Frame) {
 	if t != stream.TrackInbound {
 		return
 	}
+	frame := fr.Payload
 	r.mu.Lock()
 	if r.w-r.r == relayRing {
 		r.r++

@@ -12,15 +12,18 @@ func (c *Call) RemoveFlow(f *stream.Flow) { c.RemoveTap(f) }
 // AddTap attaches t to the call's media: from now on it gets the tracks it
 // wants, one frame per 20 ms each.
 func (c *Call) AddTap(t Tap) {
+	c.tickMu.Lock()
 	if t.Wants(stream.TrackMixed) {
 		// Keep both tracks' recent frames from now on, before the tap's
 		// first mixed frame is due.
-		c.tickMu.Lock()
 		c.inMu.Lock()
 		c.ensureMixLocked()
 		c.inMu.Unlock()
-		c.tickMu.Unlock()
 	}
+	if start, ok := c.attachStart(t); ok {
+		t.Attach(start)
+	}
+	c.tickMu.Unlock()
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
 	old := *c.flows.Load()
@@ -29,6 +32,29 @@ func (c *Call) AddTap(t Tap) {
 	next = append(next, t)
 	c.tapTracks.Store(uint32(tracksOf(next))) // before the list: a tick never misses the new tap's tracks
 	c.flows.Store(&next)
+}
+
+// attachStart returns the first slot a new tap gets: the next frame of
+// the earliest track it wants (the inbound track runs in arrival order,
+// the mixed one mixLag behind). ok is false when it is not known yet: a
+// tap of the inbound track before the caller's first packet, whose slot
+// is the tick that packet arrives at; such a tap starts at its first
+// frame. tickMu must be held.
+func (c *Call) attachStart(t Tap) (start uint64, ok bool) {
+	start = c.lastTick + 1
+	if t.Wants(stream.TrackMixed) && start >= mixLag {
+		start = min(start, c.lastTick+1-mixLag)
+	}
+	if t.Wants(stream.TrackInbound) {
+		c.inMu.Lock()
+		started, next := c.inStarted, c.inIndex
+		c.inMu.Unlock()
+		if !started {
+			return 0, false
+		}
+		start = min(start, next)
+	}
+	return start, true
 }
 
 // tracksOf returns the tracks any of taps takes.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/flexml"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
@@ -113,6 +114,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 			maxLength = 0
 		}
 	}
+	wf := wireFormat(log, r.in.cfg.Dialect, s)
 	params := make([]stream.Param, len(s.Parameters))
 	for i, p := range s.Parameters {
 		params[i] = stream.Param{Name: p.Name, Value: p.Value}
@@ -124,15 +126,20 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Name:       s.Name,
 		Tracks:     tracks.Tracks(),
 		Params:     params,
-		Encoding:   "audio/x-mulaw",
-		SampleRate: 8000,
+		Encoding:   wf.Encoding,
+		SampleRate: wf.SampleRate,
 	}
 	log = log.With("stream_sid", info.StreamSid)
 	ls := &liveStream{name: s.Name, bidi: bidi, log: log, released: make(chan struct{})}
 
 	var playout *stream.Playout
 	if bidi {
-		playout = stream.NewPlayout(r.in.cfg.PlayoutLimit)
+		var err error
+		playout, err = stream.NewPlayout(r.in.cfg.PlayoutLimit, wf.Format, r.c.Format())
+		if err != nil {
+			log.Error("stream not started", "err", err)
+			return nil
+		}
 		playout.MaxMarks = r.in.cfg.PendingMarks
 		overflow := limit.NewWarner(log, slog.LevelWarn, time.Second)
 		playout.OnOverflow = func(n int) {
@@ -172,7 +179,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 			cb.send(context.Background(), "stream-stopped", "")
 		},
 	})
-	wall, now := r.c.Clock()
+	wall, _ := r.c.Clock()
 	mode := stream.TimestampRelative
 	if s.TimestampStart == "absolute" {
 		mode = stream.TimestampAbsolute
@@ -180,10 +187,10 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	f := sock.AddFlow(stream.FlowConfig{
 		Info:       info,
 		Tracks:     tracks,
-		StartIndex: now,
 		Clock:      wall,
 		Timestamps: mode,
 		MaxLength:  maxLength,
+		Wire:       wf.Format,
 	})
 	ls.sock, ls.flow = sock, f
 	if playout != nil {
@@ -224,6 +231,22 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		}
 	})
 	return ls
+}
+
+// wireFormat returns the stream's media format on the socket: what its
+// encoding attribute asks for, when the dialect carries it, else the
+// dialect's µ-law (with a warning).
+func wireFormat(log *slog.Logger, d stream.Dialect, s *flexml.Stream) stream.WireFormat {
+	want := codec.PCMU
+	if s.Encoding == flexml.EncodingL16 {
+		want = codec.L16(s.SampleRate)
+	}
+	wf, ok := d.Wire(want)
+	if !ok {
+		wf, _ = d.Wire(codec.PCMU)
+		log.Warn("stream encoding not carried by the dialect: µ-law sent instead", "encoding", want.String(), "dialect", d.Name())
+	}
+	return wf
 }
 
 // controlQueue returns the bound on a stream's queued marks, dtmf events

@@ -42,6 +42,8 @@ func TestCallEncodings(t *testing.T) {
 	pcm16 := codec.SamplesToPCM16LE(nil, x)
 	remoteAudio := map[string][]byte{"ULAW": clipAudio, "ALAW": alaw, "PCM8": pcm8, "PCM16": pcm16}
 	rates := map[string]int{"ULAW": 8000, "ALAW": 8000, "PCM8": 8000, "PCM16": 16000}
+	// PCM8 (PCM16_8KHZ) is written PCM16 at 8000 on the wire.
+	wireNames := map[string]string{"ULAW": "ULAW", "ALAW": "ALAW", "PCM8": "PCM16", "PCM16": "PCM16"}
 
 	bot := wsServer(t, func(c *wsapp.Conn) {
 		enc := strings.TrimPrefix(c.Path, "/")
@@ -110,7 +112,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 			msgs := parseVox(t, conn)
 			st := msgs[0].Start
 			if msgs[0].Event != "start" || string(msgs[0].SequenceNumber) != "0" || st.Tag != "caller" ||
-				st.MediaFormat.Encoding != enc || st.MediaFormat.SampleRate != rates[enc] ||
+				st.MediaFormat.Encoding != wireNames[enc] || st.MediaFormat.SampleRate != rates[enc] ||
 				st.CustomParameters["enc"] != enc || st.CustomParameters["n"] != "1" {
 				t.Fatalf("start %s", mustJSON(msgs[0]))
 			}
@@ -375,7 +377,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 		return false
 	})
 	tags, seq = count()
-	if tags["start a PCM8"] != 1 || tags["start b ULAW"] != 1 || tags["stop a"] != 1 || tags["stop b"] != 1 || seq["a"] < 10 {
+	if tags["start a PCM16"] != 1 || tags["start b ULAW"] != 1 || tags["stop a"] != 1 || tags["stop b"] != 1 || seq["a"] < 10 {
 		t.Errorf("two tags on one socket: %v, media %v", tags, seq)
 	}
 

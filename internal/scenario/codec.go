@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/codec"
-	"github.com/callstream/callstream/internal/stream"
+	"github.com/callstream/callstream/internal/stream/voximplant"
 )
 
-// Canonical WebSocketAudioEncoding values, as sent in mediaFormat.encoding.
+// Canonical WebSocketAudioEncoding values, as the script names them and
+// MEDIA_STARTED reports them. On the wire PCM8 is written "PCM16" with
+// sampleRate 8000 (VoxEngine's PCM16_8KHZ) and PCM16 is "PCM16" at 16000.
 const (
 	EncULaw  = "ULAW"
 	EncALaw  = "ALAW"
@@ -23,28 +26,20 @@ const DefaultEncoding = EncPCM8
 // OpusSupported reports whether this build encodes and decodes OPUS.
 const OpusSupported = codec.OpusAvailable
 
-// decoder turns one media payload of a remote's stream into 8 kHz µ-law,
-// appended to dst. A decoder keeps state between payloads (a split sample,
-// filter history) and is used by one goroutine at a time.
-type decoder interface {
-	decode(dst, payload []byte) ([]byte, error)
-}
-
 // encoding describes one WebSocketAudioEncoding.
 type encoding struct {
-	name string       // canonical name on the wire
+	name string       // canonical name (the script's)
 	rate int          // sample rate on the wire (the clock of its timestamps)
 	wire codec.Format // what the payloads are
 }
 
-// The codec of each encoding. OPUS runs at 8 kHz, the rate of the call's
-// µ-law; its timestamps count Opus's 48 kHz clock.
+// The format of each encoding on the socket.
 var encodings = map[string]*encoding{
 	EncULaw:  {name: EncULaw, rate: 8000, wire: codec.PCMU},
 	EncALaw:  {name: EncALaw, rate: 8000, wire: codec.PCMA},
 	EncPCM8:  {name: EncPCM8, rate: 8000, wire: codec.L16(8000)},
 	EncPCM16: {name: EncPCM16, rate: 16000, wire: codec.L16(16000)},
-	EncOpus:  {name: EncOpus, rate: 48000, wire: codec.Opus.WithRate(8000)},
+	EncOpus:  {name: EncOpus, rate: 48000, wire: codec.Opus},
 }
 
 // encodingAliases maps the other accepted names to canonical ones.
@@ -73,27 +68,44 @@ func lookupEncoding(name string) (*encoding, error) {
 	return nil, fmt.Errorf("%w: %q (want ULAW, ALAW, PCM8, PCM16 or OPUS)", ErrEncoding, name)
 }
 
-// newEncoder returns the encoder of one flow: the call's 20 ms µ-law
-// frames converted to the wire format (as they are for ULAW).
-func (e *encoding) newEncoder() (stream.FrameEncoder, error) {
-	out := &appendSink{rate: e.wire.Rate}
-	w, err := codec.Convert(codec.PCMU, e.wire, out)
+// remoteEncoding finds the encoding of a remote's start: its
+// mediaFormat's encoding and sampleRate ("PCM16" at 8000 is PCM8).
+func remoteEncoding(name string, rate int) (*encoding, error) {
+	f, err := voximplant.ParseFormat(name, rate)
 	if err != nil {
-		return nil, e.fail(err)
+		return nil, fmt.Errorf("%w: %w", ErrEncoding, err)
 	}
-	return &convertEncoder{w: w, out: out, samples: e.rate / 50}, nil
+	for _, e := range encodings {
+		if e.wire.SameEncoding(f) && e.wire.Rate == f.Rate {
+			return e, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %v", ErrEncoding, f)
 }
 
-// newDecoder returns the decoder of one remote stream: its payloads
-// converted to the call's µ-law.
-func (e *encoding) newDecoder() (decoder, error) {
-	out := &appendSink{rate: codec.PCMU.Rate}
-	w, err := codec.Convert(e.wire, codec.PCMU, out)
-	if err != nil {
-		return nil, e.fail(err)
-	}
-	return &convertDecoder{w: w, out: out, enc: e}, nil
+// wireName returns the encoding name and sample rate the start message
+// of a flow in e gives.
+func (e *encoding) wireName() (string, int) {
+	wf, _ := voximplant.Dialect{}.Wire(e.wire)
+	return wf.Encoding, wf.SampleRate
 }
+
+// check reports whether frames of from can be sent in e (Opus needs a
+// build with it), so that sendMediaTo fails at once rather than sending
+// nothing.
+func (e *encoding) check(from codec.Format) error { return e.checkConvert(from, e.wire) }
+
+// checkIn reports whether payloads in e can be played to a unit taking to.
+func (e *encoding) checkIn(to codec.Format) error { return e.checkConvert(e.wire, to) }
+
+func (e *encoding) checkConvert(from, to codec.Format) error {
+	if _, err := codec.Convert(from, to, codec.NewSink("check", to.Rate, discard)); err != nil {
+		return e.fail(err)
+	}
+	return nil
+}
+
+func discard([]byte) error { return nil }
 
 // fail wraps a codec error of the encoding: OPUS errors are ErrOpus.
 func (e *encoding) fail(err error) error {
@@ -103,46 +115,98 @@ func (e *encoding) fail(err error) error {
 	return fmt.Errorf("%s: %w", e.name, err)
 }
 
-// appendSink ends a codec chain: it appends each frame to dst.
-type appendSink struct {
-	rate int
-	dst  []byte
-}
-
-func (s *appendSink) WriteFrame(p []byte) error { s.dst = append(s.dst, p...); return nil }
-func (s *appendSink) SampleRate() int           { return s.rate }
-func (s *appendSink) String() string            { return "ws" }
-
-// convertEncoder is a stream.FrameEncoder over a codec chain. A frame the
-// codec refuses (an Opus failure) is left out.
-type convertEncoder struct {
-	w       codec.Writer[[]byte]
-	out     *appendSink
-	samples int
-}
-
-func (e *convertEncoder) Encode(dst, ulaw []byte) []byte {
-	e.out.dst = dst
-	_ = e.w.WriteFrame(ulaw)
-	dst, e.out.dst = e.out.dst, nil
-	return dst
-}
-
-func (e *convertEncoder) SamplesPerFrame() int { return e.samples }
-
-// convertDecoder is a decoder over a codec chain.
-type convertDecoder struct {
-	w   codec.Writer[[]byte]
-	out *appendSink
-	enc *encoding
-}
-
-func (d *convertDecoder) decode(dst, payload []byte) ([]byte, error) {
-	d.out.dst = dst
-	err := d.w.WriteFrame(payload)
-	dst, d.out.dst = d.out.dst, nil
-	if err != nil {
-		return dst, d.enc.fail(err)
+// samples8k returns how much audio a stream in e carries, in samples at
+// 8 kHz, after a payload that made its bytes received so far; prev is the
+// count before that payload (an Opus payload is one 20 ms packet).
+func (e *encoding) samples8k(received, prev uint64) uint64 {
+	switch {
+	case e.wire.Name == codec.NameL16:
+		return received / 2 * 8000 / uint64(e.wire.Rate)
+	case e.wire.SameEncoding(codec.Opus):
+		return prev + 160
 	}
-	return dst, nil
+	return received
 }
+
+// formatted is a source that says what its frames are; a source that does
+// not is µ-law at 8 kHz (players, relays of µ-law calls).
+type formatted interface{ Format() codec.Format }
+
+// sourceFormat returns the format of src's frames.
+func sourceFormat(src call.Source) codec.Format {
+	if f, ok := src.(formatted); ok {
+		return f.Format()
+	}
+	return codec.PCMU
+}
+
+// adaptSource returns src reading frames of to: src itself when it already
+// makes them, else a source converting each frame once.
+func adaptSource(src call.Source, to codec.Format) (call.Source, error) {
+	from := sourceFormat(src)
+	if from.SameEncoding(to) {
+		return src, nil
+	}
+	c := &convertSource{src: src, to: to, in: make([]byte, from.MaxFrameBytes()), silence: codec.Silence(to, nil)}
+	w, err := codec.Convert(from, to, codec.NewSink("unit", to.Rate, c.appendOut))
+	if err != nil {
+		return nil, fmt.Errorf("audio of %v to a unit taking %v: %w", from, to, err)
+	}
+	c.w = w
+	return c, nil
+}
+
+// convertSource converts the frames of a source to another format, one
+// frame per ReadFrame; it allocates nothing once warm.
+type convertSource struct {
+	src call.Source
+	to  codec.Format
+	in  []byte // one frame of the source
+	out []byte // the converted frame
+	w   codec.Writer[[]byte]
+
+	silence []byte // one frame of silence in to
+}
+
+// Format returns the format of the frames it reads.
+func (c *convertSource) Format() codec.Format { return c.to }
+
+// ReadFrame reads one frame of the source and converts it into dst.
+func (c *convertSource) ReadFrame(dst []byte) bool {
+	return c.src.ReadFrame(c.in) && c.convert(dst)
+}
+
+// ReadLateFrame is ReadFrame for the call's second look within a tick.
+func (c *convertSource) ReadLateFrame(dst []byte) bool {
+	if lr, ok := c.src.(call.LateReader); ok {
+		return lr.ReadLateFrame(c.in) && c.convert(dst)
+	}
+	return c.ReadFrame(dst)
+}
+
+func (c *convertSource) convert(dst []byte) bool {
+	c.out = c.out[:0]
+	if err := c.w.WriteFrame(c.in); err != nil {
+		return false
+	}
+	n := copy(dst, c.out)
+	if n < len(dst) {
+		copy(dst[n:], c.silence[min(n, len(c.silence)):]) // a short conversion is padded with silence
+	}
+	return true
+}
+
+func (c *convertSource) appendOut(p []byte) error {
+	c.out = append(c.out, p...)
+	return nil
+}
+
+// formattedSource is a source whose frames are in format (a relay of a
+// call's audio is in that call's format).
+type formattedSource struct {
+	call.Source
+	format codec.Format
+}
+
+// Format returns the format of the frames.
+func (f formattedSource) Format() codec.Format { return f.format }

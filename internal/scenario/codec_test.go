@@ -13,6 +13,64 @@ import (
 	"github.com/callstream/callstream/internal/stream/voximplant"
 )
 
+// testEncoder converts the call's µ-law frames as a flow in an encoding
+// does (the socket's writer builds the same chain).
+type testEncoder struct {
+	w   codec.Writer[[]byte]
+	out []byte
+	spf int
+}
+
+func newTestEncoder(e *encoding) (*testEncoder, error) {
+	te := &testEncoder{spf: e.wire.FrameTicks()}
+	w, err := codec.Convert(codec.PCMU, e.wire, codec.NewSink("test", e.wire.Rate, func(p []byte) error {
+		te.out = append(te.out, p...)
+		return nil
+	}))
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	te.w = w
+	return te, nil
+}
+
+func (te *testEncoder) Encode(dst, ulaw []byte) []byte {
+	te.out = dst
+	_ = te.w.WriteFrame(ulaw)
+	return te.out
+}
+
+func (te *testEncoder) SamplesPerFrame() int { return te.spf }
+
+// testDecoder converts a remote's payloads to µ-law as a unit's playout
+// does.
+type testDecoder struct {
+	w   codec.Writer[[]byte]
+	out []byte
+	e   *encoding
+}
+
+func newTestDecoder(e *encoding) (*testDecoder, error) {
+	td := &testDecoder{e: e}
+	w, err := codec.Convert(e.wire, codec.PCMU, codec.NewSink("test", 8000, func(p []byte) error {
+		td.out = append(td.out, p...)
+		return nil
+	}))
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	td.w = w
+	return td, nil
+}
+
+func (td *testDecoder) decode(dst, payload []byte) ([]byte, error) {
+	td.out = dst
+	if err := td.w.WriteFrame(payload); err != nil {
+		return td.out, td.e.fail(err)
+	}
+	return td.out, nil
+}
+
 // TestLookupEncoding checks names, aliases, case and the default.
 func TestLookupEncoding(t *testing.T) {
 	for name, want := range map[string]string{
@@ -63,7 +121,7 @@ func TestEncoders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		e, _ := lookupEncoding(tc.enc)
-		enc, err := e.newEncoder()
+		enc, err := newTestEncoder(e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +140,7 @@ func TestEncoders(t *testing.T) {
 // doubling would leave one about 20 dB down).
 func TestPCM16EncoderQuality(t *testing.T) {
 	e, _ := lookupEncoding("PCM16")
-	enc, _ := e.newEncoder()
+	enc, _ := newTestEncoder(e)
 	in := codec.EncodeULaw(nil, voxtest.Tone(16000, 8000, 1000, 8000))
 	var out []byte
 	for i := 0; i+160 <= len(in); i += 160 {
@@ -118,7 +176,7 @@ func TestDecoders(t *testing.T) {
 	for _, tc := range tests {
 		for _, chunk := range []int{1, 3, 160, 333, len(tc.data)} {
 			e, _ := lookupEncoding(tc.enc)
-			d, _ := e.newDecoder()
+			d, _ := newTestDecoder(e)
 			var out []byte
 			for i := 0; i < len(tc.data); i += chunk {
 				var err error
@@ -133,7 +191,7 @@ func TestDecoders(t *testing.T) {
 	}
 	// PCM16 at 16 kHz: length halves and a tone survives, in odd chunks.
 	e, _ := lookupEncoding("PCM16")
-	d, _ := e.newDecoder()
+	d, _ := newTestDecoder(e)
 	in := codec.SamplesToPCM16LE(nil, voxtest.Tone(16000, 16000, 1000, 8000))
 	var out []byte
 	for i := 0; i < len(in); i += 777 {
@@ -153,11 +211,11 @@ func TestDecoders(t *testing.T) {
 func TestOpus(t *testing.T) {
 	if OpusSupported {
 		e, _ := lookupEncoding("OPUS")
-		enc, err := e.newEncoder()
+		enc, err := newTestEncoder(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec, err := e.newDecoder()
+		dec, err := newTestDecoder(e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,10 +228,10 @@ func TestOpus(t *testing.T) {
 		return
 	}
 	e, _ := lookupEncoding("OPUS")
-	if _, err := e.newEncoder(); !errors.Is(err, ErrOpus) || !bytes.Contains([]byte(err.Error()), []byte("-tags opus")) {
+	if _, err := newTestEncoder(e); !errors.Is(err, ErrOpus) || !bytes.Contains([]byte(err.Error()), []byte("-tags opus")) {
 		t.Errorf("encoder: %v", err)
 	}
-	if _, err := e.newDecoder(); !errors.Is(err, ErrOpus) {
+	if _, err := newTestDecoder(e); !errors.Is(err, ErrOpus) {
 		t.Errorf("decoder: %v", err)
 	}
 }
@@ -224,13 +282,12 @@ func TestDTMFAudio(t *testing.T) {
 func remoteMediaSocket(t testing.TB, enc string) (*jsSocket, *stream.Playout, []byte) {
 	w := &jsSocket{in: map[string]*inStream{}, s: &session{lim: DefaultLimits()}}
 	e, _ := lookupEncoding(enc)
-	dec, err := e.newDecoder()
+	pl, err := stream.NewPlayout(10e9, e.wire, codec.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := stream.NewPlayout(10e9)
 	st := w.streamLocked("t")
-	st.enc, st.dec, st.started, st.active = e, dec, true, true
+	st.enc, st.started, st.active = e, true, true
 	st.sinks = []*binding{{tag: "t", playout: pl}}
 	var payload []byte
 	switch enc {
@@ -270,7 +327,7 @@ func TestEncodeNoAlloc(t *testing.T) {
 	dst := make([]byte, 0, 1024)
 	for _, name := range []string{"ULAW", "ALAW", "PCM8", "PCM16"} {
 		e, _ := lookupEncoding(name)
-		enc, _ := e.newEncoder()
+		enc, _ := newTestEncoder(e)
 		enc.Encode(dst[:0], frame)
 		if n := testing.AllocsPerRun(200, func() { dst = enc.Encode(dst[:0], frame) }); n != 0 {
 			t.Errorf("%s: %v allocations per frame", name, n)
@@ -300,7 +357,7 @@ func BenchmarkEncodeFrame(b *testing.B) {
 	for _, name := range []string{"ULAW", "ALAW", "PCM8", "PCM16"} {
 		b.Run(name, func(b *testing.B) {
 			e, _ := lookupEncoding(name)
-			enc, _ := e.newEncoder()
+			enc, _ := newTestEncoder(e)
 			dst := make([]byte, 0, 1024)
 			b.ReportAllocs()
 			for b.Loop() {

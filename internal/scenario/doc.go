@@ -12,8 +12,10 @@
 // a script error is logged with its place and stack and ends that session
 // only (its calls hung up, its sockets closed).
 //
-// Audio a remote server sends with start/media/stop messages is decoded to
-// 8 kHz µ-law, buffered up to ten seconds per unit and played one 20 ms
+// Audio a remote server sends with start/media/stop messages is converted
+// once into the format of the unit it plays into (a call's own format, so
+// ALAW reaches a PCMA caller unchanged; µ-law for recorders and sockets),
+// buffered up to ten seconds per unit and played one 20 ms
 // frame per tick by the unit's clock (a call's media clock, or the
 // session's clock for sockets and recorders), so the remote may send any
 // chunk size faster than real time.

@@ -12,6 +12,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -30,6 +31,9 @@ type sink interface {
 	// stream (for a WebSocket). replaced runs on the loop when something
 	// else takes the unit over. detach undoes attach. Loop only.
 	attach(src call.Source, opts mediaOpts, replaced func()) (detach func(), err error)
+	// format is the format of the frames the unit takes: a call's own
+	// format, µ-law for a recorder and a WebSocket's pump.
+	format() codec.Format
 }
 
 // attachment is what plays to a caller now.
@@ -409,6 +413,10 @@ func (jc *jsCall) attach(src call.Source, _ mediaOpts, replaced func()) (func(),
 	if jc.ended {
 		return nil, fmt.Errorf("the call has ended: %w", call.ErrEnded)
 	}
+	src, err := adaptSource(src, jc.format())
+	if err != nil {
+		return nil, err
+	}
 	prev := jc.cur
 	a := &attachment{src: src, replaced: replaced}
 	jc.cur = a
@@ -423,6 +431,9 @@ func (jc *jsCall) attach(src call.Source, _ mediaOpts, replaced func()) (func(),
 		}
 	}, nil
 }
+
+// format returns the format of the call's frames: what its sources fill.
+func (jc *jsCall) format() codec.Format { return jc.c.Format() }
 
 // play plays audio to the caller with PlaybackStarted and PlaybackFinished
 // on the call.
@@ -492,8 +503,7 @@ func (s *session) callToSocket(jc *jsCall, w *jsSocket, o mediaOpts) {
 		s.log.Warn("call.sendMediaTo: the call has ended")
 		return
 	}
-	enc, err := o.enc.newEncoder()
-	if err != nil {
+	if err := o.enc.check(jc.c.Format()); err != nil {
 		s.mediaError(w, fmt.Errorf("call.sendMediaTo %s: %w", o.enc.name, err))
 		return
 	}
@@ -502,21 +512,18 @@ func (s *session) callToSocket(jc *jsCall, w *jsSocket, o mediaOpts) {
 			s.stopCallFlow(f)
 		}
 	}
-	_, now := jc.c.Clock()
 	info := stream.Info{
-		CallSid:    jc.c.Sid(),
-		Tag:        o.tag,
-		Tracks:     []stream.Track{stream.TrackInbound},
-		Params:     o.params,
-		Encoding:   o.enc.name,
-		SampleRate: o.enc.rate,
+		CallSid: jc.c.Sid(),
+		Tag:     o.tag,
+		Tracks:  []stream.Track{stream.TrackInbound},
+		Params:  o.params,
 	}
+	info.Encoding, info.SampleRate = o.enc.wireName()
 	fl := w.sock.AddFlow(stream.FlowConfig{
 		Info:       info,
 		Tracks:     stream.TrackSet(0).With(stream.TrackInbound),
-		StartIndex: now,
 		Timestamps: stream.TimestampSamples,
-		Encoder:    enc,
+		Wire:       o.enc.wire,
 	})
 	jc.c.AddFlow(fl)
 	s.callFlows = append(s.callFlows, &callFlow{call: jc, ws: w, tag: o.tag, flow: fl})
@@ -554,7 +561,8 @@ func (s *session) callToUnit(jc *jsCall, dst sink, obj *goja.Object) {
 		}
 	}
 	rel := &callRelay{call: jc, obj: obj, relay: call.NewRelay()}
-	detach, err := dst.attach(rel.relay, mediaOpts{}, func() { s.dropRelay(rel) })
+	src := formattedSource{Source: rel.relay, format: jc.c.Format()}
+	detach, err := dst.attach(src, mediaOpts{}, func() { s.dropRelay(rel) })
 	if err != nil {
 		s.mediaError(dst, fmt.Errorf("call.sendMediaTo(%s): %w", unitKind(dst), err))
 		return

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -25,15 +26,14 @@ type binding struct {
 // inStream is the remote's audio stream with one tag.
 type inStream struct {
 	tag        string
-	enc        *encoding
-	dec        decoder
-	started    bool  // between a valid start and its stop
-	active     bool  // MEDIA_STARTED fired and MEDIA_ENDED not yet
-	stopping   bool  // stop received: MEDIA_ENDED once its audio has played
-	lastMedia  int64 // unix nanoseconds of the last media message
-	quietSince int64 // unix nanoseconds since which the buffers are empty
-	samples    uint64
-	buf        []byte // decoded audio scratch
+	enc        *encoding // the format of the remote's payloads (nil before its first start)
+	started    bool      // between a valid start and its stop
+	active     bool      // MEDIA_STARTED fired and MEDIA_ENDED not yet
+	stopping   bool      // stop received: MEDIA_ENDED once its audio has played
+	lastMedia  int64     // unix nanoseconds of the last media message
+	quietSince int64     // unix nanoseconds since which the buffers are empty
+	samples    uint64    // audio received, in samples at 8 kHz
+	received   uint64    // payload bytes received since the start
 	sinks      []*binding
 	pending    *stream.Playout // audio received while nothing is bound
 }
@@ -56,17 +56,23 @@ func (w *jsSocket) bind(unit *goja.Object, sk sink, o mediaOpts) {
 		return
 	}
 	w.unbind(unit, o.tag)
+	to := sk.format()
 	w.inMu.Lock()
 	st := w.streamLocked(o.tag)
 	started, enc := st.started, st.enc
-	// Audio that arrived before anything was bound to the stream plays first.
+	// Audio that arrived before anything was bound to the stream plays
+	// first, when it is in the format the unit takes.
 	var pl *stream.Playout
-	if len(st.sinks) == 0 {
+	if len(st.sinks) == 0 && st.pending != nil && st.pending.Format() == to {
 		pl = st.pending
 	}
 	w.inMu.Unlock()
 	if pl == nil {
-		pl = w.newPlayout(o.tag)
+		var err error
+		if pl, err = w.newPlayout(o.tag, enc, to); err != nil {
+			w.s.mediaError(w, err)
+			return
+		}
 	}
 	b := &binding{w: w, unit: unit, tag: o.tag, playout: pl}
 	if _, toSocket := sk.(*jsSocket); o.encSet && !toSocket {
@@ -93,15 +99,24 @@ func (w *jsSocket) bind(unit *goja.Object, sk sink, o mediaOpts) {
 	w.log.Info("websocket audio to unit", "unit", unitKind(w.s.units[unit]), "tag", o.tag)
 }
 
-// newPlayout makes the buffer of remote audio for one unit: the media
-// buffer limit, excess dropped with a warning.
-func (w *jsSocket) newPlayout(tag string) *stream.Playout {
+// newPlayout makes the buffer of remote audio for one unit taking frames
+// of to: the remote's payloads in enc (µ-law until its start says) are
+// converted once on their way in; the media buffer limit, excess dropped
+// with a warning.
+func (w *jsSocket) newPlayout(tag string, enc *encoding, to codec.Format) (*stream.Playout, error) {
+	wire := codec.PCMU
+	if enc != nil {
+		wire = enc.wire
+	}
 	limit := w.s.lim.MediaBuffer
-	pl := stream.NewPlayout(limit)
+	pl, err := stream.NewPlayout(limit, wire, to)
+	if err != nil {
+		return nil, fmt.Errorf("sendMediaTo: %w", err)
+	}
 	pl.OnOverflow = func(n int) {
 		w.warn.Log("remote audio dropped: more than the media buffer is queued", "bytes", n, "limit", limit, "tag", tag, "dropped_total", pl.Dropped())
 	}
-	return pl
+	return pl, nil
 }
 
 // unbind stops the stream with tag going into unit.
@@ -184,16 +199,13 @@ func (w *jsSocket) clearMediaBuffer(tag string, all bool) {
 func (w *jsSocket) remoteStart(m *stream.AppMessage) {
 	var (
 		enc *encoding
-		dec decoder
 		err error
 	)
 	if m.Encoding == "" {
 		err = fmt.Errorf("%w: start without mediaFormat.encoding", ErrEncoding)
-	} else if enc, err = lookupEncoding(m.Encoding); err == nil {
-		if m.SampleRate != 0 && m.SampleRate != enc.rate {
-			err = fmt.Errorf("%w: %s is %d Hz, the start declares %d Hz", ErrEncoding, enc.name, enc.rate, m.SampleRate)
-		} else {
-			dec, err = enc.newDecoder()
+	} else {
+		if enc, err = remoteEncoding(m.Encoding, m.SampleRate); err == nil {
+			err = enc.checkIn(codec.PCMU)
 		}
 	}
 	tag := m.Tag
@@ -207,6 +219,15 @@ func (w *jsSocket) remoteStart(m *stream.AppMessage) {
 			}
 		}
 	}
+	if err == nil {
+		// The unit's buffers take the remote's format from now on.
+		for _, b := range st.sinks {
+			if err = b.playout.SetWire(enc.wire); err != nil {
+				err = enc.fail(err)
+				break
+			}
+		}
+	}
 	if err != nil {
 		st.started = false
 		w.inMu.Unlock()
@@ -216,10 +237,10 @@ func (w *jsSocket) remoteStart(m *stream.AppMessage) {
 	}
 	wasActive := st.active
 	prevSamples := st.samples
-	st.enc, st.dec = enc, dec
+	st.enc = enc
 	st.started, st.active, st.stopping = true, true, false
 	st.pending = nil
-	st.samples = 0
+	st.samples, st.received = 0, 0
 	st.lastMedia = time.Now().UnixNano()
 	st.quietSince = st.lastMedia
 	w.inMu.Unlock()
@@ -241,23 +262,21 @@ func (w *jsSocket) remoteMedia(m *stream.AppMessage) {
 		w.warn.Log("remote media without a start: dropped", "tag", m.Tag)
 		return
 	}
-	buf, err := st.dec.decode(st.buf[:0], m.Payload)
-	st.buf = buf
-	if err != nil {
-		w.inMu.Unlock()
-		w.warn.Log("remote media not decoded", "tag", m.Tag, "err", err)
-		return
-	}
 	for _, b := range st.sinks {
-		b.playout.Write(buf)
+		b.playout.Write(m.Payload)
 	}
 	if len(st.sinks) == 0 {
 		if st.pending == nil {
-			st.pending = w.newPlayout(st.tag)
+			// Held as µ-law until a unit is bound (a call of another
+			// format starts from the audio that comes after).
+			st.pending, _ = w.newPlayout(st.tag, st.enc, codec.PCMU)
 		}
-		st.pending.Write(buf)
+		if st.pending != nil {
+			st.pending.Write(m.Payload)
+		}
 	}
-	st.samples += uint64(len(buf))
+	st.received += uint64(len(m.Payload))
+	st.samples = st.enc.samples8k(st.received, st.samples)
 	st.lastMedia = time.Now().UnixNano()
 	resumed := !st.active
 	st.active = true

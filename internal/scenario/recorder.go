@@ -9,6 +9,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
 )
 
@@ -64,6 +65,10 @@ func (r *recorder) attach(src call.Source, _ mediaOpts, replaced func()) (func()
 	if r.stopped {
 		return nil, fmt.Errorf("the recorder %s has stopped", r.id)
 	}
+	src, err := adaptSource(src, r.format())
+	if err != nil {
+		return nil, err
+	}
 	if r.cur != nil {
 		r.s.clock.removePump(r.cur)
 	}
@@ -77,6 +82,9 @@ func (r *recorder) attach(src call.Source, _ mediaOpts, replaced func()) (func()
 		}
 	}, nil
 }
+
+// format returns µ-law: a recording is a µ-law WAV file.
+func (r *recorder) format() codec.Format { return codec.PCMU }
 
 // writeFrame appends one frame (media clock goroutine).
 func (r *recorder) writeFrame(_ uint64, frame []byte) {

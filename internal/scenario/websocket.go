@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
@@ -297,21 +298,20 @@ func (w *jsSocket) attach(src call.Source, o mediaOpts, _ func()) (func(), error
 	if w.state == wsClosed || w.state == wsClosing {
 		return nil, fmt.Errorf("sendMediaTo a websocket: %w", ErrNotOpen)
 	}
-	enc, err := o.enc.newEncoder()
-	if err != nil {
+	if err := o.enc.check(w.format()); err != nil {
 		return nil, fmt.Errorf("sendMediaTo a websocket as %s: %w", o.enc.name, err)
 	}
+	src, err := adaptSource(src, w.format())
+	if err != nil {
+		return nil, err
+	}
+	info := stream.Info{Tag: o.tag, Tracks: []stream.Track{stream.TrackInbound}, Params: o.params}
+	info.Encoding, info.SampleRate = o.enc.wireName()
 	fl := w.sock.AddFlow(stream.FlowConfig{
-		Info: stream.Info{
-			Tag:        o.tag,
-			Tracks:     []stream.Track{stream.TrackInbound},
-			Params:     o.params,
-			Encoding:   o.enc.name,
-			SampleRate: o.enc.rate,
-		},
+		Info:       info,
 		Tracks:     stream.TrackSet(0).With(stream.TrackInbound),
 		Timestamps: stream.TimestampSamples,
-		Encoder:    enc,
+		Wire:       o.enc.wire,
 	})
 	p := &pump{src: src, dst: flowSink{fl}}
 	w.s.clock.addPump(p)
@@ -321,11 +321,15 @@ func (w *jsSocket) attach(src call.Source, o mediaOpts, _ func()) (func(), error
 	}, nil
 }
 
-// flowSink writes pumped frames into a flow.
+// format returns µ-law: the frames pumped into the socket's flows, which
+// convert them to each flow's encoding.
+func (w *jsSocket) format() codec.Format { return codec.PCMU }
+
+// flowSink writes pumped µ-law frames into a flow.
 type flowSink struct{ f *stream.Flow }
 
 func (f flowSink) writeFrame(index uint64, frame []byte) {
-	f.f.Push(stream.TrackInbound, index, frame)
+	f.f.Push(stream.TrackInbound, index, codec.Frame{Format: codec.PCMU, Payload: frame})
 }
 
 // onMessage sees every frame from the remote (socket reader goroutine):

@@ -178,7 +178,7 @@ func TestRemoteMediaRefused(t *testing.T) {
 	ws := newWSApp(t, func(c *wsapp.Conn) {
 		r := remote{c}
 		r.waitGo(t)
-		r.start(t, "t1", "PCM16", 8000, nil) // the field report: refused
+		r.start(t, "t1", "ULAW", 16000, nil) // a rate the encoding does not have
 		r.start(t, "t1", "MP3", 8000, nil)
 		r.start(t, "t1", "OPUS", 48000, nil)
 		r.start(t, "t1", "ULAW", 8000, nil) // the script asked for PCM16 on t1
@@ -207,7 +207,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	msgs := []string{"PCM16 is 16000 Hz, the start declares 8000 Hz", `"MP3"`, "the script asked for PCM16"}
+	msgs := []string{"ULAW is 8000 Hz, not 16000 Hz", `"MP3"`, "the script asked for PCM16"}
 	if !OpusSupported {
 		msgs = append(msgs, "-tags opus")
 	}
@@ -264,12 +264,13 @@ func TestRelayEncodings(t *testing.T) {
 	}{
 		{"ULAW", "ULAW", 8000, 160, 160, func(f []byte) []byte { return f }},
 		{"ALAW", "ALAW", 8000, 160, 160, func(f []byte) []byte { b := make([]byte, len(f)); codec.TranscodeULawToALaw(b, f); return b }},
-		{"PCM8", "PCM8", 8000, 320, 160, func(f []byte) []byte { return codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, f)) }},
-		{"", "PCM8", 8000, 320, 160, func(f []byte) []byte { return codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, f)) }},
+		// PCM8 (PCM16_8KHZ, the default) is written PCM16 at 8000.
+		{"PCM8", "PCM16", 8000, 320, 160, func(f []byte) []byte { return codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, f)) }},
+		{"", "PCM16", 8000, 320, 160, func(f []byte) []byte { return codec.SamplesToPCM16LE(nil, codec.DecodeULaw(nil, f)) }},
 		{"PCM16", "PCM16", 16000, 640, 320, nil},
 	}
 	for _, tc := range tests {
-		t.Run("enc="+tc.wire+"/"+tc.enc, func(t *testing.T) {
+		t.Run("enc="+tc.wire+fmt.Sprint(tc.rate)+"/"+tc.enc, func(t *testing.T) {
 			t.Parallel()
 			ws := newWSApp(t, func(c *wsapp.Conn) {
 				if c.Path != "/src" {

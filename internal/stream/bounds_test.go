@@ -34,7 +34,7 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 		MaxMessage: bound, Refusals: &ref, Logger: log,
 		OnClose: func(_ int, _ string, err error) { closed <- err }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	f.Push(stream.TrackInbound, 0, frame('a'))
+	f.Push(stream.TrackInbound, 0, pcmu(frame('a')))
 	conn := acceptMessages(t, app, 3)
 	// A message of exactly the bound is fine.
 	if err := conn.SendFrom(false, wsapp.Repeated('x', bound)); err != nil {
@@ -81,7 +81,7 @@ func TestMarkFloodAnsweredInOrder(t *testing.T) {
 	var ref limittest.Counts
 	log, logs := logtest.JSON(slog.LevelDebug)
 	info := &stream.Info{}
-	p := stream.NewPlayout(10 * time.Second)
+	p := newPlayout(t, 10*time.Second)
 	p.MaxMarks = pending
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p,
 		ControlQueue: stream.DefaultControlQueue + pending, Refusals: &ref, Logger: log})

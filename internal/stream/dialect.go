@@ -1,5 +1,7 @@
 package stream
 
+import "github.com/callstream/callstream/internal/codec"
+
 // Track names one direction of a call's audio as the app sees it.
 type Track uint8
 
@@ -107,4 +109,17 @@ type Dialect interface {
 	AppendMark(dst []byte, seq uint64, in *Info, name string) (out []byte, ok bool)
 	// Decode parses one text message from the app into m.
 	Decode(msg []byte, m *AppMessage) error
+	// Wire returns how a stream carries audio of want on the socket: the
+	// payloads' Format and the encoding name and sample rate its start
+	// message gives. The zero want asks for the dialect's default. ok is
+	// false when the dialect cannot carry want; the default is returned
+	// then.
+	Wire(want codec.Format) (w WireFormat, ok bool)
+}
+
+// WireFormat is the media format of a stream on its socket.
+type WireFormat struct {
+	Format     codec.Format // what the media payloads are
+	Encoding   string       // the name the dialect writes: "audio/x-mulaw", "audio/l16", "PCM16"
+	SampleRate int          // Hz, as the start message gives it
 }

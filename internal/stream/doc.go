@@ -3,9 +3,15 @@
 // app's audio, clear and marks back into a Playout.
 //
 // A Socket has one writer goroutine that owns the connection's writes and
-// one reader goroutine per connection. The media path hands frames to a
-// Flow, which queues them without blocking or allocating; the writer frames
-// what it finds queued and writes it with one write().
+// one reader goroutine per connection. The media path hands typed frames
+// (codec.Frame: the call's format, or L16 for the mixed track) to a Flow,
+// which queues them inline without blocking or allocating; the writer
+// converts each track to the flow's wire format with its own codec chain
+// (the bytes themselves when the formats are the same encoding), frames
+// what it finds queued and writes it with one write(). A Flow's first slot
+// is fixed by Attach: the same slot has the same chunk and timestamp on
+// every track it carries. A Playout converts the app's audio from the wire
+// format into the call's once, as it arrives.
 //
 // Everything an app can send has a bound:
 //   - a message is read up to SocketConfig.MaxMessage (1 MiB): a larger one

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/logtest"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/wsapp"
@@ -41,6 +42,12 @@ func (testDialect) AppendDTMF(dst []byte, seq uint64, in *stream.Info, d byte) (
 }
 func (testDialect) AppendMark(dst []byte, seq uint64, in *stream.Info, name string) ([]byte, bool) {
 	return fmt.Appendf(dst, `{"event":"mark","seq":%d,"name":%q}`, seq, name), true
+}
+func (testDialect) Wire(want codec.Format) (stream.WireFormat, bool) {
+	if want == (codec.Format{}) {
+		want = codec.PCMU
+	}
+	return stream.WireFormat{Format: want, Encoding: want.Name, SampleRate: want.Rate}, true
 }
 func (testDialect) Decode(msg []byte, m *stream.AppMessage) error {
 	var v struct {
@@ -88,7 +95,20 @@ func decodeAll(t *testing.T, c *wsapp.Conn) []rec {
 	return out
 }
 
-func frame(b byte) []byte { return bytes.Repeat([]byte{b}, stream.FrameBytes) }
+func frame(b byte) []byte { return bytes.Repeat([]byte{b}, 160) }
+
+// pcmu makes a µ-law frame of p.
+func pcmu(p []byte) codec.Frame { return codec.Frame{Format: codec.PCMU, Payload: p} }
+
+// newPlayout returns a playout of µ-law app audio into a µ-law call.
+func newPlayout(t testing.TB, limit time.Duration) *stream.Playout {
+	t.Helper()
+	p, err := stream.NewPlayout(limit, codec.PCMU, codec.PCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func listen(t *testing.T, opts wsapp.Options) *wsapp.Server {
 	t.Helper()
@@ -134,12 +154,13 @@ func TestSocketLifecycleAndSequencing(t *testing.T) {
 	info := &stream.Info{CallSid: "c1"}
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/s"), Dialect: testDialect{}, Info: info})
 	both := stream.TrackSet(0).With(stream.TrackInbound).With(stream.TrackOutbound)
-	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: both, StartIndex: 10})
-	f.Push(stream.TrackInbound, 9, frame('x')) // before the start index: ignored
+	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: both})
+	f.Attach(10)
+	f.Push(stream.TrackInbound, 9, pcmu(frame('x'))) // before the first slot: ignored
 	for i := uint64(10); i < 13; i++ {
-		f.Push(stream.TrackInbound, i, frame('a'))
-		f.Push(stream.TrackOutbound, i, frame('b'))
-		f.Push(stream.TrackMixed, i, frame('m')) // not subscribed
+		f.Push(stream.TrackInbound, i, pcmu(frame('a')))
+		f.Push(stream.TrackOutbound, i, pcmu(frame('b')))
+		f.Push(stream.TrackMixed, i, pcmu(frame('m'))) // not subscribed
 	}
 	s.Close(1000, "")
 	waitDone(t, s)
@@ -187,7 +208,7 @@ func TestMaxLengthStopsAtFrameCount(t *testing.T) {
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound), MaxLength: 100 * time.Millisecond})
 	for i := uint64(0); i < 20; i++ {
-		f.Push(stream.TrackInbound, i, frame('a'))
+		f.Push(stream.TrackInbound, i, pcmu(frame('a')))
 	}
 	waitDone(t, s)
 	conn, _ := app.Accept(ctxT(t))
@@ -213,8 +234,8 @@ func TestAbsoluteTimestamps(t *testing.T) {
 	clock := time.UnixMilli(1766400000000)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound), Clock: clock, Timestamps: stream.TimestampAbsolute})
-	f.Push(stream.TrackInbound, 50, frame('a'))
-	f.Push(stream.TrackInbound, 51, frame('a'))
+	f.Push(stream.TrackInbound, 50, pcmu(frame('a')))
+	f.Push(stream.TrackInbound, 51, pcmu(frame('a')))
 	s.Close(1000, "")
 	waitDone(t, s)
 	conn, _ := app.Accept(ctxT(t))
@@ -231,13 +252,13 @@ func TestSlowAppDropsOldestNeverBlocks(t *testing.T) {
 	info := &stream.Info{}
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, QueueFrames: 50, WriteTimeout: time.Second})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	big := make([]byte, stream.FrameBytes)
+	big := make([]byte, 160)
 	var worst time.Duration
 	deadline := time.Now().Add(8 * time.Second)
 	ended := false
 	for i := uint64(0); time.Now().Before(deadline); i++ {
 		t0 := time.Now()
-		f.Push(stream.TrackInbound, i, big)
+		f.Push(stream.TrackInbound, i, pcmu(big))
 		if d := time.Since(t0); d > worst {
 			worst = d
 		}
@@ -278,7 +299,7 @@ func TestDialFailureEndsSocket(t *testing.T) {
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/x"), Dialect: testDialect{}, Info: info,
 		OnClose: func(code int, reason string, err error) { gotErr = err; closed.Done() }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	f.Push(stream.TrackInbound, 0, frame('a'))
+	f.Push(stream.TrackInbound, 0, pcmu(frame('a')))
 	waitDone(t, s)
 	closed.Wait()
 	if gotErr == nil || !bytes.Contains([]byte(gotErr.Error()), []byte("403")) {
@@ -289,7 +310,7 @@ func TestDialFailureEndsSocket(t *testing.T) {
 func TestAppMessagesDrivePlayout(t *testing.T) {
 	app := listen(t, wsapp.Options{})
 	info := &stream.Info{}
-	p := stream.NewPlayout(time.Second)
+	p := newPlayout(t, time.Second)
 	var marks []string
 	var mu sync.Mutex
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p})
@@ -345,7 +366,7 @@ func TestAppMessagesDrivePlayout(t *testing.T) {
 }
 
 func TestPlayoutClearAndBound(t *testing.T) {
-	p := stream.NewPlayout(100 * time.Millisecond) // 800 bytes
+	p := newPlayout(t, 100*time.Millisecond) // 800 bytes
 	var marks []string
 	p.OnMark = func(n string) { marks = append(marks, n) }
 	if n := p.Write(make([]byte, 1000)); n != 800 || p.Dropped() != 200 {
@@ -380,7 +401,7 @@ func TestQueueNoAllocs(t *testing.T) {
 	p := frame('a')
 	i := uint64(0)
 	allocs := testing.AllocsPerRun(1000, func() {
-		f.Push(stream.TrackInbound, i, p)
+		f.Push(stream.TrackInbound, i, pcmu(p))
 		i++
 	})
 	if allocs != 0 {
@@ -395,7 +416,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		info := &stream.Info{CallSid: strconv.Itoa(i)}
 		s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info})
 		f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-		f.Push(stream.TrackInbound, 0, frame('a'))
+		f.Push(stream.TrackInbound, 0, pcmu(frame('a')))
 		s.Close(1000, "")
 		waitDone(t, s)
 	}
@@ -416,7 +437,7 @@ func TestBadMessageWarningsRateLimited(t *testing.T) {
 	app := listen(t, wsapp.Options{})
 	log, logs := logtest.JSON(slog.LevelInfo)
 	info := &stream.Info{}
-	p := stream.NewPlayout(time.Second)
+	p := newPlayout(t, time.Second)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info, Playout: p, Logger: log})
 	conn, err := app.Accept(ctxT(t))
 	if err != nil {

@@ -1,9 +1,12 @@
 package stream
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
 // DefaultPlayoutLimit bounds the app audio queued ahead of real time on a
@@ -17,8 +20,11 @@ const DefaultMaxMarks = 1000
 // long names cannot make the pending marks large either.
 const maxMarkBytes = 1 << 20
 
-// Playout holds the audio an app sends to be played into a call. The app may
-// send any chunk size at any speed; the call's media clock takes exactly one
+// Playout holds the audio an app sends to be played into a call. The app
+// sends it in its stream's wire format; Write converts it once into the
+// call's format (the bytes themselves when both are the same encoding, e.g.
+// µ-law to a PCMU caller, A-law to a PCMA one). The app may send any chunk
+// size at any speed; the call's media clock takes exactly one
 // 20 ms frame per tick with ReadFrame, so playback is paced by the call, not
 // by the app. Audio beyond the limit is dropped and counted. Clear drops what
 // is queued at once. Marks are reported when the audio queued before them has
@@ -28,6 +34,17 @@ const maxMarkBytes = 1 << 20
 // Write, Clear and Mark are called from the socket's reader; ReadFrame from
 // the call's media clock.
 type Playout struct {
+	wire, call codec.Format
+	frame      int    // bytes of one 20 ms frame in the call's format
+	silence    []byte // one frame of silence in the call's format: pads a short frame
+
+	// convMu serializes Write, Clear and SetWire around the converter
+	// (nil: the formats are the same encoding); out is the converted audio
+	// of one Write.
+	convMu sync.Mutex
+	conv   codec.Writer[[]byte]
+	out    []byte
+
 	mu      sync.Mutex
 	buf     []byte // ring, grown on demand up to limit bytes
 	limit   int
@@ -45,7 +62,7 @@ type Playout struct {
 	// the media clock (or the reader on Clear) and must not block.
 	OnMark func(name string)
 	// OnOverflow is called (outside the lock) with the bytes dropped by a
-	// Write that did not fit.
+	// Write that did not fit, in the call's format.
 	OnOverflow func(dropped int)
 	// MaxMarks bounds the marks waiting for their audio (0: DefaultMaxMarks;
 	// negative: no bound). Set it before the playout is used.
@@ -57,27 +74,83 @@ type mark struct {
 	name string
 }
 
-// NewPlayout returns a playout buffer holding at most limit of 8 kHz µ-law audio.
-func NewPlayout(limit time.Duration) *Playout {
+// NewPlayout returns a playout buffer taking app audio in the wire format
+// and holding at most limit of it in the call's format, in which ReadFrame
+// hands out frames. An error says the formats cannot be converted.
+func NewPlayout(limit time.Duration, wire, call codec.Format) (*Playout, error) {
 	if limit <= 0 {
 		limit = DefaultPlayoutLimit
 	}
-	return &Playout{limit: int(limit / FrameDuration * FrameBytes)}
+	frame := call.MaxFrameBytes()
+	if frame <= 0 || frame > MaxFrameBytes || call.Name == codec.NameOpus {
+		return nil, fmt.Errorf("playout into a %v call: %w", call, codec.ErrUnknownFormat)
+	}
+	p := &Playout{wire: wire, call: call, frame: frame, silence: codec.Silence(call, nil)}
+	p.limit = int(limit/FrameDuration) * frame
+	if !wire.SameEncoding(call) {
+		w, err := codec.Convert(wire, call, codec.NewSink("playout", call.Rate, p.appendOut))
+		if err != nil {
+			return nil, fmt.Errorf("playout of %v audio into a %v call: %w", wire, call, err)
+		}
+		p.conv = w
+	}
+	return p, nil
 }
 
-// Ring sizes of a playout: it starts small and doubles as the app queues
-// more audio, so a call holds memory for what is queued, not for the limit;
-// once it runs empty a ring grown past keepBytes is released.
+// SetWire makes Write take audio of wire from now on (an app that starts
+// its stream again in another format); what is queued stays. An error says
+// wire cannot be converted to the call's format; the playout is unchanged
+// then.
+func (p *Playout) SetWire(wire codec.Format) error {
+	p.convMu.Lock()
+	defer p.convMu.Unlock()
+	if wire == p.wire {
+		return nil
+	}
+	var w codec.Writer[[]byte]
+	if !wire.SameEncoding(p.call) {
+		var err error
+		w, err = codec.Convert(wire, p.call, codec.NewSink("playout", p.call.Rate, p.appendOut))
+		if err != nil {
+			return fmt.Errorf("playout of %v audio into a %v call: %w", wire, p.call, err)
+		}
+	}
+	p.wire, p.conv = wire, w
+	return nil
+}
+
+// appendOut is the sink of the converter: it gathers what one Write converts.
+func (p *Playout) appendOut(b []byte) error {
+	p.out = append(p.out, b...)
+	return nil
+}
+
+// Wire returns the format Write takes.
+func (p *Playout) Wire() codec.Format {
+	p.convMu.Lock()
+	defer p.convMu.Unlock()
+	return p.wire
+}
+
+// Format returns the format ReadFrame hands out: the call's.
+func (p *Playout) Format() codec.Format { return p.call }
+
+// FrameBytes returns the size of one 20 ms frame ReadFrame fills.
+func (p *Playout) FrameBytes() int { return p.frame }
+
+// Ring sizes of a playout: it starts small (minRingFrames) and doubles as
+// the app queues more audio, so a call holds memory for what is queued, not
+// for the limit; once it runs empty a ring grown past keepBytes is released.
 const (
-	minRing   = 16 * FrameBytes // 320 ms
-	keepBytes = 64 << 10
+	minRingFrames = 16 // 320 ms
+	keepBytes     = 64 << 10
 )
 
 // growLocked makes room for need queued bytes (never more than the limit).
 func (p *Playout) growLocked(need int) {
 	size := len(p.buf)
 	if size == 0 {
-		size = minRing
+		size = minRingFrames * p.frame
 	}
 	for size < need {
 		size *= 2
@@ -94,9 +167,24 @@ func (p *Playout) growLocked(need int) {
 	p.buf, p.r = nb, 0
 }
 
-// Write queues audio. It returns the bytes accepted; the rest was dropped
-// because the buffer was full.
+// Write queues audio in the wire format. It returns the bytes accepted, in
+// the call's format; the rest was dropped because the buffer was full. A
+// payload the converter cannot read (a corrupt Opus packet) is dropped.
 func (p *Playout) Write(b []byte) int {
+	p.convMu.Lock()
+	defer p.convMu.Unlock()
+	if p.conv == nil {
+		return p.write(b)
+	}
+	p.out = p.out[:0]
+	if err := p.conv.WriteFrame(b); err != nil {
+		p.out = p.out[:0]
+	}
+	return p.write(p.out)
+}
+
+// write queues audio in the call's format.
+func (p *Playout) write(b []byte) int {
 	p.mu.Lock()
 	if p.n+len(b) > len(p.buf) && len(p.buf) < p.limit {
 		p.growLocked(p.n + len(b))
@@ -132,7 +220,7 @@ func (p *Playout) Write(b []byte) int {
 // its way, then played padded with silence.
 func (p *Playout) ReadFrame(dst []byte) bool {
 	p.mu.Lock()
-	want := len(dst)
+	want := min(len(dst), p.frame)
 	got := false
 	if p.n >= want || (p.n > 0 && !p.fresh) {
 		take := want
@@ -143,9 +231,7 @@ func (p *Playout) ReadFrame(dst []byte) bool {
 		if c < take {
 			copy(dst[c:], p.buf[:take-c])
 		}
-		for i := take; i < want; i++ {
-			dst[i] = 0xFF
-		}
+		copy(dst[take:want], p.silence[min(take, len(p.silence)):])
 		p.r = (p.r + take) % len(p.buf)
 		p.n -= take
 		p.played += uint64(take)
@@ -210,7 +296,7 @@ func (p *Playout) popMarkLocked() string {
 // whole frame, so a partial frame keeps its full tick to be completed.
 func (p *Playout) ReadLateFrame(dst []byte) bool {
 	p.mu.Lock()
-	whole := p.n >= len(dst)
+	whole := p.n >= min(len(dst), p.frame)
 	p.mu.Unlock()
 	return whole && p.ReadFrame(dst)
 }
@@ -225,7 +311,14 @@ func (p *Playout) report(names []string) {
 }
 
 // Clear drops every queued byte at once; pending marks are reported now.
+// The converter forgets the audio before, so none of it leaks into what
+// the app sends next.
 func (p *Playout) Clear() {
+	p.convMu.Lock()
+	if r, ok := p.conv.(codec.Resetter); ok {
+		r.Reset()
+	}
+	p.convMu.Unlock()
 	p.mu.Lock()
 	p.played += uint64(p.n)
 	p.r, p.n = 0, 0
@@ -280,8 +373,9 @@ func (p *Playout) PendingMarks() int {
 func (p *Playout) Buffered() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return time.Duration(p.n) * time.Second / 8000
+	return time.Duration(p.n) * FrameDuration / time.Duration(p.frame)
 }
 
-// Dropped returns the bytes dropped because the buffer was full.
+// Dropped returns the bytes dropped because the buffer was full, counted
+// in the call's format.
 func (p *Playout) Dropped() uint64 { return p.dropped.Load() }

@@ -3,10 +3,9 @@ package stream
 import (
 	"sync"
 	"sync/atomic"
-)
 
-// FrameBytes is the size of one 20 ms µ-law frame at 8 kHz.
-const FrameBytes = 160
+	"github.com/callstream/callstream/internal/codec"
+)
 
 // itemKind says what a queued item asks the socket writer to send.
 type itemKind uint8
@@ -49,18 +48,20 @@ func (k itemKind) String() string {
 	return "unknown"
 }
 
-// item is one entry of a socket's send queue. Media frames are held inline so
-// that queueing a frame never allocates.
+// item is one entry of a socket's send queue. Media frames are held inline,
+// with their format, so that queueing a frame never allocates.
 type item struct {
 	kind    itemKind
 	flow    *Flow
 	track   Track
-	index   uint64 // call frame index of the media frame
-	at      int64  // push time (monoNow) of a sampled media frame; 0: not sampled
+	n       uint16       // payload bytes of the media frame
+	slot    uint64       // call slot of the media frame
+	at      int64        // push time (monoNow) of a sampled media frame; 0: not sampled
+	format  codec.Format // what the media frame's bytes are
 	digit   byte
 	code    int    // close code
 	text    string // mark name, raw text or close reason
-	payload [FrameBytes]byte
+	payload [MaxFrameBytes]byte
 }
 
 // pushResult says what became of a pushed item.
@@ -106,7 +107,8 @@ type queue struct {
 
 // minItems is the ring a queue starts with. A socket whose app keeps up
 // holds a frame or two at a time, so the bounds are room the queue may take
-// when the app falls behind, not memory every call holds.
+// when the app falls behind, not memory every call holds (an item is about
+// 700 bytes: MaxFrameBytes inline).
 const minItems = 2
 
 func newQueue(maxMedia, maxEcho int) *queue {
@@ -130,9 +132,10 @@ func (q *queue) growLocked() {
 }
 
 // pushMedia queues one media frame (at: its sampled push time, or 0),
-// dropping the oldest media frame when the media bound is reached. It
-// reports false when the queue is closed.
-func (q *queue) pushMedia(f *Flow, track Track, index uint64, at int64, payload []byte) bool {
+// dropping the oldest media frame when the media bound is reached. A
+// payload over MaxFrameBytes is cut there. It reports false when the queue
+// is closed.
+func (q *queue) pushMedia(f *Flow, track Track, slot uint64, at int64, fr codec.Frame) bool {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -145,12 +148,10 @@ func (q *queue) pushMedia(f *Flow, track Track, index uint64, at int64, payload 
 	it.kind = itemMedia
 	it.flow = f
 	it.track = track
-	it.index = index
+	it.slot = slot
 	it.at = at
-	n := copy(it.payload[:], payload)
-	for i := n; i < FrameBytes; i++ {
-		it.payload[i] = 0xFF // µ-law silence pads a short frame
-	}
+	it.format = fr.Format
+	it.n = uint16(copy(it.payload[:], fr.Payload))
 	q.media++
 	q.mu.Unlock()
 	q.ring()
@@ -214,6 +215,7 @@ func (q *queue) dropOldestMediaLocked() {
 		}
 		q.items[q.head].flow = nil
 		q.items[q.head].text = ""
+		q.items[q.head].format = codec.Format{}
 		q.head = (q.head + 1) % size
 		q.n--
 		q.media--
@@ -240,6 +242,7 @@ func (q *queue) pop(dst *item) bool {
 	*dst = *src
 	src.flow = nil
 	src.text = ""
+	src.format = codec.Format{}
 	q.head = (q.head + 1) % len(q.items)
 	q.n--
 	switch {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
 // Each class of item has its own bound: media drop their oldest, echoes
@@ -17,7 +19,7 @@ func TestQueueBoundsPerClass(t *testing.T) {
 	q := newQueue(3, 2)
 	f := &Flow{}
 	for i := range 5 {
-		if !q.pushMedia(f, TrackInbound, uint64(i), 0, nil) {
+		if !q.pushMedia(f, TrackInbound, uint64(i), 0, codec.Frame{}) {
 			t.Fatal("media refused by an open queue")
 		}
 	}
@@ -51,7 +53,7 @@ func TestQueueBoundsPerClass(t *testing.T) {
 	for q.pop(&it) {
 		kinds = append(kinds, it.kind.String())
 		if it.kind == itemMedia {
-			indexes = append(indexes, it.index)
+			indexes = append(indexes, it.slot)
 		}
 	}
 	if got := strings.Join(kinds, ","); got != "media,media,media,mark,dtmf,stop,stop,stop,stop,stop,stop,stop,stop,stop,stop,close" {
@@ -163,7 +165,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 // Pending marks are capped: the oldest is answered at once, in order,
 // and the cap holds by bytes of names too.
 func TestPlayoutMarkCap(t *testing.T) {
-	p := NewPlayout(time.Second)
+	p := testPlayout(t, time.Second)
 	p.MaxMarks = 3
 	var fired []string
 	p.OnMark = func(n string) { fired = append(fired, n) }
@@ -204,12 +206,12 @@ func TestPlayoutMarkCap(t *testing.T) {
 
 // A mark reached by the audio is reported when played, as before.
 func TestPlayoutMarkWhenPlayed(t *testing.T) {
-	p := NewPlayout(time.Second)
+	p := testPlayout(t, time.Second)
 	var fired []string
 	p.OnMark = func(n string) { fired = append(fired, n) }
-	p.Write(make([]byte, 2*FrameBytes))
+	p.Write(make([]byte, 2*160))
 	p.Mark("two-frames")
-	dst := make([]byte, FrameBytes)
+	dst := make([]byte, 160)
 	p.ReadFrame(dst)
 	if len(fired) != 0 {
 		t.Fatal("mark fired before its audio played")
@@ -218,4 +220,14 @@ func TestPlayoutMarkWhenPlayed(t *testing.T) {
 	if len(fired) != 1 {
 		t.Fatal("mark not fired once its audio played")
 	}
+}
+
+// testPlayout returns a playout of µ-law app audio into a µ-law call.
+func testPlayout(t testing.TB, limit time.Duration) *Playout {
+	t.Helper()
+	p, err := NewPlayout(limit, codec.PCMU, codec.PCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

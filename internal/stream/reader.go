@@ -146,7 +146,7 @@ func (s *Socket) handle(kind int, data []byte, m *AppMessage) {
 		if s.cfg.OnMessage != nil && s.cfg.OnMessage(data, true, nil, nil) {
 			return
 		}
-		// A binary frame is raw µ-law audio.
+		// A binary frame is raw audio in the stream's wire format.
 		if s.cfg.Playout != nil {
 			s.cfg.Playout.Write(data)
 		}

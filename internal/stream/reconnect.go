@@ -118,19 +118,21 @@ func (s *Socket) resume() {
 	}
 	s.replay.resend(s.dropAt.Add(-replayWindow).UnixNano(), func(fr *replayFrame) {
 		if f := fr.flow; f.startSent && !f.stopSent {
-			s.addLocked(s.media(f, fr.track, fr.index, fr.chunk, fr.payload[:], true), opText)
+			s.addLocked(s.media(f, fr.track, fr.slot, fr.chunk, fr.payload, true), opText)
 			s.replayed.Add(1)
 		}
 	})
 }
 
-// replayFrame is one media frame as it was written.
+// replayFrame is one media frame as it was written, its payload in the
+// flow's wire format. The payload's array is kept when the entry is reused,
+// so a warm ring does not allocate; it is as large as the frames written.
 type replayFrame struct {
-	flow         *Flow
-	track        Track
-	index, chunk uint64
-	at           int64 // unix nanos of the write that carried it; 0: not written yet
-	payload      [FrameBytes]byte
+	flow        *Flow
+	track       Track
+	slot, chunk uint64
+	at          int64 // unix nanos of the write that carried it; 0: not written yet
+	payload     []byte
 }
 
 // replay is a ring of the last media frames written, kept only by sockets
@@ -149,7 +151,7 @@ type replay struct {
 }
 
 // add keeps one frame put in the batch.
-func (r *replay) add(f *Flow, t Track, index, chunk uint64, p *[FrameBytes]byte) {
+func (r *replay) add(f *Flow, t Track, slot, chunk uint64, p []byte) {
 	if !r.on {
 		return
 	}
@@ -172,7 +174,8 @@ func (r *replay) add(f *Flow, t Track, index, chunk uint64, p *[FrameBytes]byte)
 	fr := &r.frames[(r.head+r.n)%len(r.frames)]
 	r.n++
 	r.unstamped++
-	fr.flow, fr.track, fr.index, fr.chunk, fr.at, fr.payload = f, t, index, chunk, 0, *p
+	fr.flow, fr.track, fr.slot, fr.chunk, fr.at = f, t, slot, chunk, 0
+	fr.payload = append(fr.payload[:0], p...)
 }
 
 // grow doubles the ring, up to max frames, keeping the frames in order.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/limit"
 )
 
@@ -175,13 +176,13 @@ type Socket struct {
 	wbuf    []byte    // message buffer: hdrRoom bytes of header room, then the body
 	batch   []byte    // frames gathered for one write()
 	batched uint64    // messages in batch
-	enc     []byte    // a flow encoder's output
+	enc     []byte    // a converted frame (see convert)
 	m       Media     // the media message being encoded
 	replay  replay    // the last media frames written, sent again after a reconnect
 	dropAt  time.Time // when the last drop was seen
 
 	// Warnings about the app, each kind at most once a second.
-	warnBad, warnControl, warnMarks limit.Warner
+	warnBad, warnControl, warnMarks, warnConvert limit.Warner
 	// sampledAt is the push time (monoNow) of the batch's sampled frame, 0
 	// for none; wakes counts wake-ups. Both for the Observer.
 	sampledAt int64
@@ -231,7 +232,7 @@ func Open(cfg SocketConfig) *Socket {
 		started: time.Now(),
 	}
 	s.replay.on, s.replay.queue = cfg.Reconnect > 0, cfg.QueueFrames
-	for _, w := range []*limit.Warner{&s.warnBad, &s.warnControl, &s.warnMarks} {
+	for _, w := range []*limit.Warner{&s.warnBad, &s.warnControl, &s.warnMarks, &s.warnConvert} {
 		w.Logger, w.Level, w.Period = cfg.Logger, slog.LevelWarn, time.Second
 	}
 	go s.run()
@@ -313,6 +314,9 @@ func (s *Socket) Stats() SocketStats {
 
 // AddFlow starts a flow on the socket: its start message is queued now.
 func (s *Socket) AddFlow(cfg FlowConfig) *Flow {
+	if cfg.Wire.Name == "" {
+		cfg.Wire = codec.PCMU
+	}
 	f := &Flow{cfg: cfg, sock: s, seq: s.cfg.Dialect.FirstSequence()}
 	f.first = TrackMixed
 	for t := TrackInbound; t <= TrackMixed; t++ {

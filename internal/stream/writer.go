@@ -273,9 +273,13 @@ func (s *Socket) addItem(it *item) {
 	switch it.kind {
 	case itemMedia:
 		s.noteSample(it.at)
-		f.chunk[it.track]++
-		s.replay.add(f, it.track, it.index, f.chunk[it.track], &it.payload)
-		s.addLocked(s.media(f, it.track, it.index, f.chunk[it.track], it.payload[:], false), opText)
+		payload, ok := s.convert(f, it.track, it.format, it.payload[:it.n])
+		if !ok {
+			return
+		}
+		chunk := f.chunk(it.slot)
+		s.replay.add(f, it.track, it.slot, chunk, payload)
+		s.addLocked(s.media(f, it.track, it.slot, chunk, payload, false), opText)
 		return
 	case itemStart:
 		b = s.cfg.Dialect.AppendStart(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info)
@@ -307,15 +311,12 @@ func (s *Socket) addItem(it *item) {
 	}
 }
 
-// media encodes one media message of flow f into the writer's buffer
-// (b[hdrRoom:], see frameAt) and counts it. A replayed frame was counted
-// in the flow's figures when first sent.
-func (s *Socket) media(f *Flow, t Track, index, chunk uint64, payload []byte, replayed bool) []byte {
-	if f.cfg.Encoder != nil {
-		s.enc = f.cfg.Encoder.Encode(s.enc[:0], payload)
-		payload = s.enc
-	}
-	s.m = Media{Track: t, Chunk: chunk, Timestamp: f.timestamp(index), Payload: payload}
+// media encodes one media message of flow f, its payload already in the
+// flow's wire format, into the writer's buffer (b[hdrRoom:], see frameAt)
+// and counts it. A replayed frame was counted in the flow's figures when
+// first sent.
+func (s *Socket) media(f *Flow, t Track, slot, chunk uint64, payload []byte, replayed bool) []byte {
+	s.m = Media{Track: t, Chunk: chunk, Timestamp: f.timestamp(slot), Payload: payload}
 	b := s.cfg.Dialect.AppendMedia(s.wbuf[:hdrRoom], f.seq, &f.cfg.Info, &s.m)
 	s.m.Payload = nil
 	f.seq++

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -128,10 +129,10 @@ func TestMediaIntactAcrossFullSocketBuffer(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	const n = 6000 // about 1.7 MB: far more than the socket buffers hold
-	p := make([]byte, FrameBytes)
+	p := make([]byte, 160)
 	for i := range uint64(n) {
 		binary.BigEndian.PutUint64(p, i)
-		f.Push(TrackInbound, i, p)
+		f.Push(TrackInbound, i, codec.Frame{Format: codec.PCMU, Payload: p})
 	}
 	c.ResumeReading()
 	if err := c.WaitFor(ctx, n+1); err != nil {
@@ -145,7 +146,7 @@ func TestMediaIntactAcrossFullSocketBuffer(t *testing.T) {
 		var v struct {
 			Payload []byte `json:"p"`
 		}
-		if err := json.Unmarshal(m.Data, &v); err != nil || len(v.Payload) != FrameBytes {
+		if err := json.Unmarshal(m.Data, &v); err != nil || len(v.Payload) != 160 {
 			t.Fatalf("message %d: %q: %v", i+1, m.Data[:min(len(m.Data), 40)], err)
 		}
 		if got := binary.BigEndian.Uint64(v.Payload); got != uint64(i) {
@@ -180,3 +181,6 @@ func (nopDialect) AppendMark(dst []byte, _ uint64, _ *Info, _ string) ([]byte, b
 	return dst, false
 }
 func (nopDialect) Decode([]byte, *AppMessage) error { return nil }
+func (nopDialect) Wire(codec.Format) (WireFormat, bool) {
+	return WireFormat{Format: codec.PCMU, Encoding: "PCMU", SampleRate: 8000}, true
+}
