@@ -52,7 +52,11 @@ func Binary(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(buildDir, "callstream")
-		out, err := exec.Command("go", "build", "-o", buildBin, "github.com/callstream/callstream/cmd/callstream").CombinedOutput()
+		args := []string{"build", "-o", buildBin}
+		if buildTags != "" {
+			args = append(args, "-tags", buildTags)
+		}
+		out, err := exec.Command("go", append(args, "github.com/callstream/callstream/cmd/callstream")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}

@@ -1,0 +1,5 @@
+//go:build opus
+
+package media
+
+func init() { widebandCodecs = append(widebandCodecs, "opus") }
