@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"encoding/binary"
+	"github.com/callstream/callstream/internal/codec"
 	"io"
 	"net"
 	"net/http"
@@ -99,7 +100,7 @@ func (h *flowHandler) HandleFrame(p []byte, _ uint8, lost bool) {
 	if lost {
 		return
 	}
-	h.f.Push(stream.TrackInbound, h.idx, p)
+	h.f.Push(stream.TrackInbound, h.idx, codec.Frame{Format: codec.PCMU, Payload: p})
 	h.idx++
 }
 

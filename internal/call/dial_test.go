@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
@@ -98,12 +99,13 @@ type collector struct {
 }
 
 func (c *collector) Wants(t stream.Track) bool { return t == stream.TrackInbound }
-func (c *collector) Push(t stream.Track, _ uint64, frame []byte) {
+func (c *collector) Attach(uint64)             {}
+func (c *collector) Push(t stream.Track, _ uint64, fr codec.Frame) {
 	if t != stream.TrackInbound {
 		return
 	}
 	c.mu.Lock()
-	c.firsts = append(c.firsts, frame[0])
+	c.firsts = append(c.firsts, fr.Payload[0])
 	if c.arrived != nil {
 		close(c.arrived)
 		c.arrived = nil
@@ -241,8 +243,10 @@ func TestDialRefusedAndCancelled(t *testing.T) {
 
 func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 	r := NewRelay()
-	frame := func(b byte) []byte { return bytes.Repeat([]byte{b}, frameBytes) }
-	dst := make([]byte, frameBytes)
+	frame := func(b byte) codec.Frame {
+		return codec.Frame{Format: codec.PCMU, Payload: bytes.Repeat([]byte{b}, 160)}
+	}
+	dst := make([]byte, 160)
 	if r.ReadFrame(dst) {
 		t.Fatal("empty relay played")
 	}
@@ -270,7 +274,10 @@ func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 	if u, tr := r.Stats(); u != 1 || tr != 1 {
 		t.Errorf("underruns %d trimmed %d", u, tr)
 	}
-	if n := testing.AllocsPerRun(100, func() { r.Push(stream.TrackInbound, 0, dst); r.ReadFrame(dst) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() {
+		r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMU, Payload: dst})
+		r.ReadFrame(dst)
+	}); n != 0 {
 		t.Errorf("%v allocs per frame", n)
 	}
 }

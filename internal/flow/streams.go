@@ -172,7 +172,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 			cb.send(context.Background(), "stream-stopped", "")
 		},
 	})
-	wall, now := r.c.Clock()
+	wall, _ := r.c.Clock()
 	mode := stream.TimestampRelative
 	if s.TimestampStart == "absolute" {
 		mode = stream.TimestampAbsolute
@@ -180,7 +180,6 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	f := sock.AddFlow(stream.FlowConfig{
 		Info:       info,
 		Tracks:     tracks,
-		StartIndex: now,
 		Clock:      wall,
 		Timestamps: mode,
 		MaxLength:  maxLength,

@@ -168,7 +168,7 @@ func (g *gw) waitCallerFrames(t *testing.T, from string, n, more uint64) {
 		}
 		k := c.Counters()
 		in = k.FramesIn
-		return k.FramesIn-k.SilenceFilled >= n
+		return k.FramesIn >= n
 	})
 	servetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d frames more", more), func() bool {
 		c := g.GW.Call(sid)

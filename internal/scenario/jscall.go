@@ -502,7 +502,6 @@ func (s *session) callToSocket(jc *jsCall, w *jsSocket, o mediaOpts) {
 			s.stopCallFlow(f)
 		}
 	}
-	_, now := jc.c.Clock()
 	info := stream.Info{
 		CallSid:    jc.c.Sid(),
 		Tag:        o.tag,
@@ -514,7 +513,6 @@ func (s *session) callToSocket(jc *jsCall, w *jsSocket, o mediaOpts) {
 	fl := w.sock.AddFlow(stream.FlowConfig{
 		Info:       info,
 		Tracks:     stream.TrackSet(0).With(stream.TrackInbound),
-		StartIndex: now,
 		Timestamps: stream.TimestampSamples,
 		Encoder:    enc,
 	})

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"github.com/callstream/callstream/internal/codec"
 	"log/slog"
 	"net"
 	"net/http"
@@ -325,7 +326,7 @@ func (w *jsSocket) attach(src call.Source, o mediaOpts, _ func()) (func(), error
 type flowSink struct{ f *stream.Flow }
 
 func (f flowSink) writeFrame(index uint64, frame []byte) {
-	f.f.Push(stream.TrackInbound, index, frame)
+	f.f.Push(stream.TrackInbound, index, codec.Frame{Format: codec.PCMU, Payload: frame})
 }
 
 // onMessage sees every frame from the remote (socket reader goroutine):

@@ -34,7 +34,7 @@ func TestMessageOverBoundClosesWith1009(t *testing.T) {
 		MaxMessage: bound, Refusals: &ref, Logger: log,
 		OnClose: func(_ int, _ string, err error) { closed <- err }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	f.Push(stream.TrackInbound, 0, frame('a'))
+	f.Push(stream.TrackInbound, 0, ulaw(frame('a')))
 	conn := acceptMessages(t, app, 3)
 	// A message of exactly the bound is fine.
 	if err := conn.SendFrom(false, wsapp.Repeated('x', bound)); err != nil {

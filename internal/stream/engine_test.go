@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/callstream/callstream/internal/codec"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -90,6 +91,9 @@ func decodeAll(t *testing.T, c *wsapp.Conn) []rec {
 
 func frame(b byte) []byte { return bytes.Repeat([]byte{b}, stream.FrameBytes) }
 
+// ulaw is a µ-law frame as a call pushes it.
+func ulaw(p []byte) codec.Frame { return codec.Frame{Format: codec.PCMU, Payload: p} }
+
 func listen(t *testing.T, opts wsapp.Options) *wsapp.Server {
 	t.Helper()
 	s, err := wsapp.Listen(opts)
@@ -134,12 +138,13 @@ func TestSocketLifecycleAndSequencing(t *testing.T) {
 	info := &stream.Info{CallSid: "c1"}
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/s"), Dialect: testDialect{}, Info: info})
 	both := stream.TrackSet(0).With(stream.TrackInbound).With(stream.TrackOutbound)
-	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: both, StartIndex: 10})
-	f.Push(stream.TrackInbound, 9, frame('x')) // before the start index: ignored
+	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: both})
+	f.Attach(10)
+	f.Push(stream.TrackInbound, 9, ulaw(frame('x'))) // before the start index: ignored
 	for i := uint64(10); i < 13; i++ {
-		f.Push(stream.TrackInbound, i, frame('a'))
-		f.Push(stream.TrackOutbound, i, frame('b'))
-		f.Push(stream.TrackMixed, i, frame('m')) // not subscribed
+		f.Push(stream.TrackInbound, i, ulaw(frame('a')))
+		f.Push(stream.TrackOutbound, i, ulaw(frame('b')))
+		f.Push(stream.TrackMixed, i, ulaw(frame('m'))) // not subscribed
 	}
 	s.Close(1000, "")
 	waitDone(t, s)
@@ -187,7 +192,7 @@ func TestMaxLengthStopsAtFrameCount(t *testing.T) {
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound), MaxLength: 100 * time.Millisecond})
 	for i := uint64(0); i < 20; i++ {
-		f.Push(stream.TrackInbound, i, frame('a'))
+		f.Push(stream.TrackInbound, i, ulaw(frame('a')))
 	}
 	waitDone(t, s)
 	conn, _ := app.Accept(ctxT(t))
@@ -213,8 +218,8 @@ func TestAbsoluteTimestamps(t *testing.T) {
 	clock := time.UnixMilli(1766400000000)
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound), Clock: clock, Timestamps: stream.TimestampAbsolute})
-	f.Push(stream.TrackInbound, 50, frame('a'))
-	f.Push(stream.TrackInbound, 51, frame('a'))
+	f.Push(stream.TrackInbound, 50, ulaw(frame('a')))
+	f.Push(stream.TrackInbound, 51, ulaw(frame('a')))
 	s.Close(1000, "")
 	waitDone(t, s)
 	conn, _ := app.Accept(ctxT(t))
@@ -237,7 +242,7 @@ func TestSlowAppDropsOldestNeverBlocks(t *testing.T) {
 	ended := false
 	for i := uint64(0); time.Now().Before(deadline); i++ {
 		t0 := time.Now()
-		f.Push(stream.TrackInbound, i, big)
+		f.Push(stream.TrackInbound, i, ulaw(big))
 		if d := time.Since(t0); d > worst {
 			worst = d
 		}
@@ -278,7 +283,7 @@ func TestDialFailureEndsSocket(t *testing.T) {
 	s := stream.Open(stream.SocketConfig{URL: app.URL("/x"), Dialect: testDialect{}, Info: info,
 		OnClose: func(code int, reason string, err error) { gotErr = err; closed.Done() }})
 	f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-	f.Push(stream.TrackInbound, 0, frame('a'))
+	f.Push(stream.TrackInbound, 0, ulaw(frame('a')))
 	waitDone(t, s)
 	closed.Wait()
 	if gotErr == nil || !bytes.Contains([]byte(gotErr.Error()), []byte("403")) {
@@ -380,7 +385,7 @@ func TestQueueNoAllocs(t *testing.T) {
 	p := frame('a')
 	i := uint64(0)
 	allocs := testing.AllocsPerRun(1000, func() {
-		f.Push(stream.TrackInbound, i, p)
+		f.Push(stream.TrackInbound, i, ulaw(p))
 		i++
 	})
 	if allocs != 0 {
@@ -395,7 +400,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		info := &stream.Info{CallSid: strconv.Itoa(i)}
 		s := stream.Open(stream.SocketConfig{URL: app.URL("/"), Dialect: testDialect{}, Info: info})
 		f := s.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
-		f.Push(stream.TrackInbound, 0, frame('a'))
+		f.Push(stream.TrackInbound, 0, ulaw(frame('a')))
 		s.Close(1000, "")
 		waitDone(t, s)
 	}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"github.com/callstream/callstream/internal/codec"
 	"sync/atomic"
 	"time"
 )
@@ -52,7 +53,6 @@ type FrameEncoder interface {
 type FlowConfig struct {
 	Info       Info
 	Tracks     TrackSet
-	StartIndex uint64        // frames of call index below this are not sent; the flow's clock starts at its first frame
 	Clock      time.Time     // wall time of call frame index 0 (for absolute timestamps)
 	Timestamps TimestampMode // how timestamps are written
 	MaxLength  time.Duration // 0 = no limit: after this much audio the flow stops
@@ -94,12 +94,33 @@ func (f *Flow) Stopped() bool { return f.stopped.Load() }
 // Wants reports whether the flow takes frames of track t now.
 func (f *Flow) Wants(t Track) bool { return f.cfg.Tracks.Has(t) && !f.stopped.Load() }
 
-// Push offers one 20 ms µ-law frame of track t at call frame index. Frames
-// before the flow's start index, of other tracks, or past maxLength are
-// ignored. It never blocks; when the socket's queue is full the oldest frame
-// is dropped and counted.
-func (f *Flow) Push(t Track, index uint64, payload []byte) {
-	if !f.cfg.Tracks.Has(t) || index < f.cfg.StartIndex || f.stopped.Load() {
+// Attach fixes the call slot of the flow's first frame (call.Tap): frames
+// of earlier slots are ignored. Without it the flow starts with the first
+// frame pushed.
+func (f *Flow) Attach(start uint64) { f.base.CompareAndSwap(0, start+1) }
+
+// Push offers one 20 ms frame of track t at call slot index. µ-law frames
+// go as they are; A-law and 8 kHz L16 frames are encoded to µ-law here
+// for now, other formats are ignored. Frames before the flow's start, of
+// other tracks, or past maxLength are ignored. It never blocks; when the
+// socket's queue is full the oldest frame is dropped and counted.
+func (f *Flow) Push(t Track, index uint64, fr codec.Frame) {
+	if !f.cfg.Tracks.Has(t) || f.stopped.Load() {
+		return
+	}
+	payload := fr.Payload
+	var ulaw [160]byte
+	switch {
+	case fr.Format.SameEncoding(codec.PCMU):
+	case fr.Format.SameEncoding(codec.PCMA) && len(payload) <= len(ulaw):
+		codec.TranscodeALawToULaw(ulaw[:], payload)
+		payload = ulaw[:len(payload)]
+	case fr.Format == codec.L16(8000) && len(payload) <= 2*len(ulaw):
+		for i := range len(payload) / 2 {
+			ulaw[i] = codec.PCMToULaw(int16(uint16(payload[2*i]) | uint16(payload[2*i+1])<<8))
+		}
+		payload = ulaw[:len(payload)/2]
+	default:
 		return
 	}
 	if f.base.Load() == 0 {

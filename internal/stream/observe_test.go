@@ -51,8 +51,8 @@ func TestObserverSamplesLatencyAndDepth(t *testing.T) {
 	// exactly one frame, so every sampled frame is reported.
 	const frames = 160
 	for i := range frames {
-		f.Push(stream.TrackInbound, uint64(i), frame('a'))
-		f.Push(stream.TrackOutbound, uint64(i), frame('b'))
+		f.Push(stream.TrackInbound, uint64(i), ulaw(frame('a')))
+		f.Push(stream.TrackOutbound, uint64(i), ulaw(frame('b')))
 		if err := conn.WaitFor(ctxT(t), 2+2*(i+1)); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestObserverSamplesLatencyAndDepth(t *testing.T) {
 	f2 := s2.AddFlow(stream.FlowConfig{Info: *info, Tracks: stream.TrackSet(0).With(stream.TrackInbound)})
 	p, i := frame('a'), uint64(0)
 	if allocs := testing.AllocsPerRun(1000, func() {
-		f2.Push(stream.TrackInbound, i, p)
+		f2.Push(stream.TrackInbound, i, ulaw(p))
 		i++
 	}); allocs != 0 {
 		t.Fatalf("Push with an Observer allocates %.1f times per frame", allocs)

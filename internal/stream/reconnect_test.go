@@ -57,7 +57,7 @@ func TestReconnectAfterDropLosesNothing(t *testing.T) {
 	const total = 200
 	i := 0
 	for ; i < 50; i++ {
-		f.Push(stream.TrackInbound, uint64(i), numbered(i))
+		f.Push(stream.TrackInbound, uint64(i), ulaw(numbered(i)))
 	}
 	if err := c1.WaitFor(ctxT(t), 2+50); err != nil {
 		t.Fatal(err)
@@ -66,11 +66,11 @@ func TestReconnectAfterDropLosesNothing(t *testing.T) {
 	// reconnect reaches the dying app); frames keep coming.
 	app.Close()
 	for ; i < 100; i++ {
-		f.Push(stream.TrackInbound, uint64(i), numbered(i))
+		f.Push(stream.TrackInbound, uint64(i), ulaw(numbered(i)))
 	}
 	waitStats(t, s, "reconnect attempts failing while the app is away", func(st stream.SocketStats) bool { return st.ReconnectAttempts >= 2 })
 	for ; i < 150; i++ {
-		f.Push(stream.TrackInbound, uint64(i), numbered(i))
+		f.Push(stream.TrackInbound, uint64(i), ulaw(numbered(i)))
 	}
 	app2, err := wsapp.Listen(wsapp.Options{Addr: addr})
 	if err != nil {
@@ -85,7 +85,7 @@ func TestReconnectAfterDropLosesNothing(t *testing.T) {
 	// read the handshake's answer too.
 	waitStats(t, s, "reconnected", func(st stream.SocketStats) bool { return st.Reconnects == 1 })
 	for ; i < total; i++ {
-		f.Push(stream.TrackInbound, uint64(i), numbered(i))
+		f.Push(stream.TrackInbound, uint64(i), ulaw(numbered(i)))
 	}
 	if err := s.Close(1000, ""); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/callstream/callstream/internal/codec"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -131,7 +132,7 @@ func TestMediaIntactAcrossFullSocketBuffer(t *testing.T) {
 	p := make([]byte, FrameBytes)
 	for i := range uint64(n) {
 		binary.BigEndian.PutUint64(p, i)
-		f.Push(TrackInbound, i, p)
+		f.Push(TrackInbound, i, ulaw(p))
 	}
 	c.ResumeReading()
 	if err := c.WaitFor(ctx, n+1); err != nil {
@@ -180,3 +181,6 @@ func (nopDialect) AppendMark(dst []byte, _ uint64, _ *Info, _ string) ([]byte, b
 	return dst, false
 }
 func (nopDialect) Decode([]byte, *AppMessage) error { return nil }
+
+// ulaw is a µ-law frame as a call pushes it.
+func ulaw(p []byte) codec.Frame { return codec.Frame{Format: codec.PCMU, Payload: p} }
