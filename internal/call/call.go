@@ -185,8 +185,11 @@ type Call struct {
 	answeredAt  time.Time
 	dtmfSubs    []*dtmfSub
 
-	clock    time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
-	mclock   *Clock    // the shared clock (owned when ownClock)
+	clock time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
+	// arrival times the caller's packets for the jitter buffer: how long
+	// after slot 0 they came (nil: time.Since(clock); tests set it).
+	arrival  func() time.Duration
+	mclock   *Clock // the shared clock (owned when ownClock)
 	ownClock bool
 
 	// What the shared clock touches for every call on every tick, kept
@@ -464,7 +467,11 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error 
 	// The receiver latches to the caller's source, preferring its SDP
 	// address; a re-INVITE that moves the caller opens the latch again.
 	// Audio goes into the jitter buffer, timed on the call's clock.
-	zero := c.clock
+	arrival := c.arrival
+	if arrival == nil {
+		zero := c.clock
+		arrival = func() time.Duration { return time.Since(zero) }
+	}
 	recv := rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
 		AudioTypes: c.audioTypes(sc),
 		DTMFType:   dtmfType,
@@ -472,7 +479,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error 
 		Remote:     remote,
 		Refusals:   c.cfg.Refusals,
 		Jitter:     edge.jb,
-		Arrival:    func() time.Duration { return time.Since(zero) },
+		Arrival:    arrival,
 	})
 	c.sender, c.recv = sender, recv
 	c.dlg.OnRemoteChange(func(a netip.AddrPort) {
