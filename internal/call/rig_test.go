@@ -191,6 +191,29 @@ func (r *rig) recvRTP() *rtp.Packet {
 	return &p
 }
 
+// tryRTP returns the packet the call sent the caller, or nil when none is
+// there: the call sends from its tick, before tick returns, so on loopback
+// a packet sent is in the socket's buffer at once; the wait only covers the
+// kernel's hand-over.
+func (r *rig) tryRTP() *rtp.Packet {
+	r.t.Helper()
+	buf := make([]byte, 1600)
+	_ = r.peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := r.peer.Read(buf)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var p rtp.Packet
+	if err := p.Unmarshal(buf[:n]); err != nil {
+		r.t.Fatal(err)
+	}
+	return &p
+}
+
 // noRTP reports whether nothing the call sent is waiting at the caller:
 // the call sends from its tick, before tick returns, so a packet sent is
 // already in the socket's buffer on loopback; the short wait only covers
