@@ -153,6 +153,12 @@ func TestFlagErrors(t *testing.T) {
 		t.Fatalf("bad env port range: code %d, %s", code, stderr.String())
 	}
 	stderr.Reset()
+	for _, v := range []string{"5ms", "2s", "soon"} {
+		if code := run(context.Background(), []string{"serve", "--app", "x.xml", "--rtp-ports", "20000-20010", "--jitter-buffer", v}, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "--jitter-buffer") {
+			t.Fatalf("--jitter-buffer %s: code %d, %s", v, code, stderr.String())
+		}
+		stderr.Reset()
+	}
 	if code := run(context.Background(), []string{"nosuch"}, &stderr, &stderr); code != 2 {
 		t.Fatalf("unknown command: code %d", code)
 	}
