@@ -85,8 +85,11 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 				}
 			}
 			// The caller's last frames reach the remote, and the remote's
-			// audio the caller, before the hang-up.
-			if err := conn.WaitMedia(g.Context(5*time.Second), len(sent)/160); err != nil {
+			// audio the caller, before the hang-up. The track has a frame
+			// for every slot from its start (silence before the caller's
+			// first packet, and through the jitter buffer's delay): a
+			// second more covers both.
+			if err := conn.WaitMedia(g.Context(5*time.Second), len(sent)/160+50); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.WaitReceived(g.Context(5*time.Second), "the remote's audio", func(ps []sipcaller.Packet) bool {
