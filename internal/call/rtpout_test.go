@@ -257,3 +257,40 @@ func TestPCMAPassesThroughBothWays(t *testing.T) {
 		}
 	}
 }
+
+// A µ-law source marked with ULaw plays on a PCMA call as its A-law
+// transcoding and on a PCMU call byte for byte, without allocating per
+// frame; ClearSource finds it by the source it wraps.
+func TestULawSourceConvertedForTheCall(t *testing.T) {
+	ulaw := make([]byte, 160)
+	for i := range ulaw {
+		ulaw[i] = byte(i * 3)
+	}
+	alaw := make([]byte, 160)
+	codec.TranscodeULawToALaw(alaw, ulaw)
+	for _, tc := range []struct {
+		codec sip.Codec
+		want  []byte
+	}{
+		{sip.Codec{Name: "PCMA", PayloadType: 8, ClockRate: 8000}, alaw},
+		{sip.Codec{Name: "PCMU", PayloadType: 0, ClockRate: 8000}, ulaw},
+	} {
+		r := newRig(t, rigOptions{Codec: tc.codec})
+		src := &scriptSource{frames: [][]byte{ulaw, ulaw}}
+		r.c.SetSource(ULaw(src))
+		r.tick()
+		if p := r.recvRTP(); !bytes.Equal(p.Payload, tc.want) {
+			t.Fatalf("%s: sent % x…, want % x…", tc.codec.Name, p.Payload[:4], tc.want[:4])
+		}
+		r.c.ClearSource(src)
+		r.tick()
+		if p := r.recvRTP(); bytes.Equal(p.Payload, tc.want) {
+			t.Fatalf("%s: the source played after ClearSource", tc.codec.Name)
+		}
+		r.c.SetSource(ULaw(&frameSource{}))
+		r.tick()
+		if n := testing.AllocsPerRun(50, func() { r.tick() }); n != 0 {
+			t.Errorf("%s: %v allocations per converted frame", tc.codec.Name, n)
+		}
+	}
+}

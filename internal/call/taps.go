@@ -119,7 +119,7 @@ func (c *Call) SetSource(s Source) Source {
 func (c *Call) ClearSource(s Source) {
 	for {
 		cur := c.source.Load()
-		if cur == nil || cur.s != s {
+		if cur == nil || !cur.plays(s) {
 			return
 		}
 		if c.source.CompareAndSwap(cur, nil) {
@@ -145,4 +145,13 @@ func (c *Call) OnDTMF(fn func(digit byte)) (cancel func()) {
 			}
 		}
 	}
+}
+
+// plays reports whether the box holds s, or s adapted by ULaw.
+func (b *sourceBox) plays(s Source) bool {
+	if b.s == s {
+		return true
+	}
+	u, ok := b.s.(*ulawSource)
+	return ok && u.s == s
 }

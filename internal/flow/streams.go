@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/callstream/callstream/internal/call"
 	"io"
 	"log/slog"
 	"net/http"
@@ -191,7 +192,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	r.c.AddFlow(f)
 	var stopDTMF func()
 	if bidi {
-		r.c.SetSource(playout)
+		r.c.SetSource(call.ULaw(playout)) // µ-law app audio, converted for the call
 		stopDTMF = r.c.OnDTMF(f.PushDTMF)
 	}
 	if metrics != nil {

@@ -412,7 +412,7 @@ func (jc *jsCall) attach(src call.Source, _ mediaOpts, replaced func()) (func(),
 	prev := jc.cur
 	a := &attachment{src: src, replaced: replaced}
 	jc.cur = a
-	jc.c.SetSource(src)
+	jc.c.SetSource(call.ULaw(src)) // µ-law players and app audio, converted for the call
 	if prev != nil && prev.replaced != nil {
 		prev.replaced()
 	}
@@ -478,7 +478,7 @@ func (jc *jsCall) sendDigits(digits string) {
 	if jc.cur != nil {
 		next = jc.cur.src
 	}
-	jc.c.SetSource(&prefixSource{data: tones, next: next})
+	jc.c.SetSource(call.ULaw(&prefixSource{data: tones, next: next}))
 }
 
 // callToSocket starts call.sendMediaTo(ws): the caller's audio as a flow
