@@ -114,3 +114,67 @@ func TestTickDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// A relay from a PCMA call to a PCMU call converts each frame once on the
+// way in; between calls of one codec it keeps the bytes.
+func TestRelayConvertsBetweenCodecs(t *testing.T) {
+	alaw := make([]byte, 160)
+	for i := range alaw {
+		alaw[i] = byte(i * 5)
+	}
+	r := NewRelay()
+	r.UseFormat(codec.PCMU)
+	for range relayPrime {
+		r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMA, Payload: alaw})
+	}
+	dst := make([]byte, 160)
+	if !r.ReadFrame(dst) {
+		t.Fatal("nothing played")
+	}
+	for i, b := range alaw {
+		if dst[i] != codec.ALawToULaw(b) {
+			t.Fatalf("byte %d: %#x, want %#x", i, dst[i], codec.ALawToULaw(b))
+		}
+	}
+	r.UseFormat(codec.PCMA)
+	for range relayPrime {
+		r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMA, Payload: alaw})
+	}
+	if !r.ReadFrame(dst) || !bytes.Equal(dst, alaw) {
+		t.Fatalf("PCMA to PCMA changed the bytes")
+	}
+	r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMU, Payload: alaw}) // builds the chain once
+	if n := testing.AllocsPerRun(50, func() {
+		r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMU, Payload: alaw})
+		r.ReadFrame(dst)
+	}); n != 0 {
+		t.Errorf("%v allocations per converted frame", n)
+	}
+}
+
+// Call.Player converts µ-law once into the call's codec: on a G.722 call
+// the player hands out 160-byte G.722 frames, padded with G.722 silence.
+func TestPlayerInTheCallsFormat(t *testing.T) {
+	r := newRig(t, rigOptions{Codec: sip.Codec{Name: "G722", PayloadType: 9, ClockRate: 8000}})
+	p, err := r.c.Player(bytes.Repeat([]byte{0x80}, 400), codec.PCMU, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.data) != 3*160 {
+		t.Fatalf("%d bytes of G.722 for 2.5 frames of µ-law", len(p.data))
+	}
+	dst := make([]byte, 160)
+	for i := range 3 {
+		if !p.ReadFrame(dst) {
+			t.Fatalf("frame %d missing", i)
+		}
+	}
+	if p.ReadFrame(dst) {
+		t.Fatal("a frame after the end")
+	}
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("not done after the last frame")
+	}
+}

@@ -18,7 +18,11 @@ func Convert(audio []byte, from, to codec.Format) ([]byte, error) {
 	frames := (len(audio) + fb - 1) / fb
 	out := make([]byte, 0, frames*max(to.MaxFrameBytes(), 1))
 	if from.SameEncoding(to) {
-		return append(out, audio...), nil
+		out = append(out, audio...)
+		if pad := len(audio) % fb; pad != 0 {
+			out = append(out, codec.Silence(from, nil)[pad:]...)
+		}
+		return out, nil
 	}
 	sink := codec.NewSink(to.String(), to.Rate, func(b []byte) error {
 		out = append(out, b...)
