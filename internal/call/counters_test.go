@@ -54,7 +54,7 @@ func TestCountersMoveWhileTheCallRuns(t *testing.T) {
 		want sip.EndCause
 	}{{c, sip.EndRemoteBye}, {far, sip.EndLocalBye}} {
 		st, n := x.c.Stats(), x.c.Counters()
-		if st.FramesIn != n.FramesIn || st.FramesOut != n.FramesOut || st.RTP.Lost != n.RTPLost || st.LateFrames != n.LateFrames {
+		if st.FramesIn != n.FramesIn || st.FramesOut != n.FramesOut || st.Jitter.Lost != n.RTPLost || st.LateFrames != n.LateFrames {
 			t.Errorf("%s: stats %+v, counters %+v", x.c.Sid(), st, n)
 		}
 		if st.EndCause != x.want {
