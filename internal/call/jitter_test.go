@@ -291,3 +291,46 @@ func TestJitterSSRCChange(t *testing.T) {
 		t.Errorf("no re-anchor on the new SSRC: %+v", st)
 	}
 }
+
+// The caller's timestamps jump by 5 s mid-stream (sequence numbers follow
+// on): the buffer re-anchors instead of holding the audio 5 s ahead, and
+// every frame plays once, in order, the ones after the jump in consecutive
+// slots.
+func TestJitterTimestampJump(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	tap := newTapRecorder(stream.TrackInbound)
+	r.c.AddTap(tap)
+	at := func(k int) time.Duration { return 200*time.Millisecond + time.Duration(k)*frame + 5*time.Millisecond }
+	var arr []arrival
+	for k := range 80 {
+		if k == 40 {
+			r.ts += 5 * 8000
+		}
+		arr = append(arr, arrival{r.next(numbered(k), 160), at(k)})
+	}
+	r.play(arr, uint64(at(79)/frame)+20)
+	slots := map[int]uint64{}
+	for s := tap.start; s <= r.slot(); s++ {
+		if k := frameNumber(tap.at(stream.TrackInbound, s)); k >= 0 {
+			if _, dup := slots[k]; dup {
+				t.Fatalf("frame %d played twice", k)
+			}
+			slots[k] = s
+		}
+	}
+	for k := range 80 {
+		s, ok := slots[k]
+		if !ok {
+			t.Fatalf("frame %d never played (stats %+v)", k, r.c.Stats().Jitter)
+		}
+		if k > 0 && k != 40 && s != slots[k-1]+1 {
+			t.Fatalf("frame %d in slot %d after frame %d in slot %d", k, s, k-1, slots[k-1])
+		}
+	}
+	if gap := slots[40] - slots[39]; gap > 10 {
+		t.Errorf("frame 40 plays %d slots after frame 39: the jump was not re-anchored", gap)
+	}
+	if st := r.c.Stats().Jitter; st.Reanchors == 0 {
+		t.Errorf("no re-anchor on the jump: %+v", st)
+	}
+}
