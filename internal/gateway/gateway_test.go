@@ -157,12 +157,6 @@ func callSid(t *testing.T, env *gatewaytest.Env) string {
 	return reqs[0].JSON["CallSid"]
 }
 
-// byteExact runs a gateway whose jitter buffer is fixed at 300 ms, for
-// tests that compare every byte of a caller's audio: a packet that a
-// busy machine delays (sender or receiver) past a short buffer would be
-// concealed.
-var byteExact = gatewaytest.Options{Configure: func(cfg *gateway.Config) { cfg.JitterBuffer = 300 * time.Millisecond }}
-
 // afterLeadingSilence returns a track's audio from its first frame that is
 // not silence: the track starts when the stream does, with silence for the
 // slots before the caller's first packet (µ-law 0xFF, or A-law silence
@@ -190,7 +184,7 @@ func isSilence(b []byte) bool {
 // start, 20 ms media frames equal to the file's bytes, and stop after BYE.
 func TestSIPpStreamsPCMUByteExact(t *testing.T) {
 	sipp.Require(t)
-	env := gatewaytest.Start(t, byteExact)
+	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", streamDoc)
 	dir := t.TempDir()
 	speech := assets.Speech()
@@ -221,7 +215,7 @@ func TestSIPpStreamsPCMUByteExact(t *testing.T) {
 // A PCMA caller's audio reaches the app as µ-law.
 func TestSIPpPCMAReachesAppAsULaw(t *testing.T) {
 	sipp.Require(t)
-	env := gatewaytest.Start(t, byteExact)
+	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", streamDoc)
 	dir := t.TempDir()
 	speech := assets.Speech()
@@ -518,7 +512,7 @@ func TestPlayReachesCaller(t *testing.T) {
 // SIPp echoes the prompt back (-rtp_echo): the stream carries the prompt.
 func TestSIPpEchoesPlayIntoStream(t *testing.T) {
 	sipp.Require(t)
-	env := gatewaytest.Start(t, byteExact)
+	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/echo"/></Start><Play>{{.App}}/prompt.wav</Play><Pause length="1"/><Hangup/></Response>`)
 	env.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
 	prompt := gatewaytest.PromptULaw(t)

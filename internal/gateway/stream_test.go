@@ -49,10 +49,10 @@ func TestUnidirectionalIsBackgroundAndOneWay(t *testing.T) {
 // the stream carries the frames in order, each once, the lost one as a
 // frame of silence, and its timestamps advance by 20 ms without a hole.
 func TestStreamReorderLossDuplicate(t *testing.T) {
-	// A fixed 300 ms jitter buffer: the packet overtaken arrives 20 ms
-	// late, which an adaptive buffer at its 20 ms floor would conceal, and
-	// the sender's pacing may stall on a busy machine.
-	env := gatewaytest.Start(t, gatewaytest.Options{Configure: func(cfg *gateway.Config) { cfg.JitterBuffer = 300 * time.Millisecond }})
+	// gatewaytest's fixed 300 ms jitter buffer: the packet overtaken
+	// arrives 20 ms late, which an adaptive buffer at its 20 ms floor would
+	// conceal.
+	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/in"/></Start><Pause length="30"/></Response>`)
 	c := env.Dial(sipcaller.Config{})
 	conn := env.Accept()

@@ -72,9 +72,6 @@ func startGatewayTLS(t *testing.T, cfg scenario.Config, certFile, keyFile string
 				}
 			}
 			gc.APITokens = []string{apiToken}
-			// Tests compare callers' audio byte for byte: a buffer long
-			// enough that a busy machine's stalls conceal nothing.
-			gc.JitterBuffer = 300 * time.Millisecond
 			cfg.Logger = gc.Logger
 			cfg.HTTPAddr = func() string {
 				if p := addr.Load(); p != nil {
