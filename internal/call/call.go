@@ -387,6 +387,7 @@ func (c *Call) end(reason string) {
 	conn := c.conn
 	c.mu.Unlock()
 	c.log.Info("call ended", "reason", reason)
+	c.flushInbound()
 	c.over.Store(true)
 	c.cancel()
 	c.mclock.remove(c)

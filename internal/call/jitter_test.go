@@ -334,3 +334,42 @@ func TestJitterTimestampJump(t *testing.T) {
 		t.Errorf("no re-anchor on the jump: %+v", st)
 	}
 }
+
+// When the call ends, the caller's audio still held in the jitter buffer
+// reaches the taps at once, in the slots that follow: the last words are
+// not cut off by the buffer's delay.
+func TestCallEndFlushesTheJitterBuffer(t *testing.T) {
+	r := newRig(t, rigOptions{Config: Config{JitterDelay: 200 * time.Millisecond}})
+	tap := newTapRecorder(stream.TrackInbound, stream.TrackOutbound)
+	r.c.AddTap(tap)
+	var arr []arrival
+	for k := range 10 {
+		arr = append(arr, arrival{r.next(numbered(k), 160), 100*time.Millisecond + time.Duration(k)*frame + 3*time.Millisecond})
+	}
+	r.play(arr, 15) // the last packet has arrived; most frames are still held
+	shown := func() []int {
+		var ks []int
+		for s := tap.start; s <= r.slot(); s++ {
+			if k := frameNumber(tap.at(stream.TrackInbound, s)); k >= 0 {
+				ks = append(ks, k)
+			}
+		}
+		return ks
+	}
+	if n := len(shown()); n >= 10 {
+		t.Fatalf("%d frames played before the end: the test needs some held", n)
+	}
+	r.c.Hangup("test done")
+	got := shown()
+	if len(got) != 10 {
+		t.Fatalf("after the end the taps have frames %v, want 0 to 9", got)
+	}
+	for i, k := range got {
+		if k != i {
+			t.Fatalf("frames %v out of order", got)
+		}
+	}
+	if len(tap.order[stream.TrackOutbound]) != len(tap.order[stream.TrackInbound]) {
+		t.Fatalf("%d outbound slots, %d inbound", len(tap.order[stream.TrackOutbound]), len(tap.order[stream.TrackInbound]))
+	}
+}

@@ -124,6 +124,31 @@ func (c *Call) popInbound(n uint64) []byte {
 	return in
 }
 
+// flushInbound hands the taps, at once, the slots of one jitter buffer
+// delay after the last one played, as the call ends: the caller's last
+// words, still held in the buffer, reach the streams before they stop.
+// The outbound track gets silence for those slots; nothing is sent.
+func (c *Call) flushInbound() {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if c.edge == nil || len(*c.flows.Load()) == 0 {
+		return
+	}
+	if c.lateTick != 0 {
+		c.playOut(c.lateTick-1, false)
+		c.lateTick = 0
+	}
+	slots := int(c.edge.jb.Stats().Delay/frame) + 1
+	for range slots {
+		c.lastTick++
+		c.popInbound(c.lastTick)
+		out := c.outFrame[:c.edge.format.MaxFrameBytes()]
+		copy(out, c.edge.silence)
+		c.outSilent, c.playing = true, false
+		c.pushOut(c.lastTick, out)
+	}
+}
+
 // finishTick plays the frame of tick m that runTick found late: what the
 // source has now, or silence.
 func (c *Call) finishTick(m uint64) {
