@@ -209,6 +209,7 @@ type Call struct {
 	unsent    int          // frames not sent since the last one: the sender's timestamp skips them
 	quietFor  uint64       // ticks since the last audio frame was sent (comfort noise pacing)
 	started   bool         // media started: taps attach at lastTick+1
+	flushed   bool         // the jitter buffer went to the taps at once: the call is ending
 	pending   []Tap        // taps added before the media started, attached at its first tick
 	mix       *mixer       // decodes and sums both tracks, made when a tap first wants them
 	format    codec.Format // the frames inside the call: PCMU until the media starts
@@ -290,6 +291,10 @@ func newCall(cfg Config, ctx context.Context, cancel context.CancelFunc) *Call {
 // counted in the call's WaitGroup so Close waits for it. Once Close waits,
 // the call has ended and there is nothing left to do.
 func (c *Call) dialogEnded() {
+	// The caller's audio still in the jitter buffer goes to the streams
+	// now, before the controller (whose context the dialog's end cancels)
+	// stops them.
+	c.flushInbound()
 	c.endMu.Lock()
 	defer c.endMu.Unlock()
 	if c.closing {

@@ -131,9 +131,10 @@ func (c *Call) popInbound(n uint64) []byte {
 func (c *Call) flushInbound() {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
-	if c.edge == nil || len(*c.flows.Load()) == 0 {
+	if c.edge == nil || c.flushed || len(*c.flows.Load()) == 0 {
 		return
 	}
+	c.flushed = true
 	if c.lateTick != 0 {
 		c.playOut(c.lateTick-1, false)
 		c.lateTick = 0

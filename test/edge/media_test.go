@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 )
@@ -137,4 +138,17 @@ func TestRTPSilenceOff(t *testing.T) {
 		t.Fatalf("hangup: %v", err)
 	}
 	env.Survived(t, by, base, 10*time.Second)
+}
+
+// afterLeadingSilence returns a stream's audio from its first frame that is
+// not silence: a track starts when its stream does, with a frame of silence
+// for every slot before the caller's first packet has come through the
+// jitter buffer (µ-law silence, or A-law silence transcoded).
+func afterLeadingSilence(audio []byte) []byte {
+	ulaw := bytes.Repeat([]byte{codec.ULawSilence}, 160)
+	alaw := bytes.Repeat([]byte{codec.ALawToULaw(codec.ALawSilence)}, 160)
+	for len(audio) >= 160 && (bytes.Equal(audio[:160], ulaw) || bytes.Equal(audio[:160], alaw)) {
+		audio = audio[160:]
+	}
+	return audio
 }
