@@ -232,6 +232,9 @@ type Call struct {
 	framesIn, concealed, framesOut, silenceOut, cnOut, ticks, dtmf atomic.Uint64
 	lateFrames                                                     atomic.Uint64
 	skipped                                                        atomic.Uint64
+	// liveFormat is the call's Format, read without a lock (a source may
+	// be set from a goroutine that holds a lock its ReadFrame takes).
+	liveFormat atomic.Pointer[codec.Format]
 	// liveJitter is the edge's jitter buffer, for counters read without
 	// the call's lock.
 	liveJitter atomic.Pointer[jitter.Buffer]
@@ -504,6 +507,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error 
 		c.tick.Store(c.lastTick)
 	}
 	c.edge, c.format = edge, edge.format
+	c.liveFormat.Store(&edge.format)
 	c.started = true
 	for _, t := range c.pending {
 		c.attachLocked(t, c.lastTick+1)
@@ -633,9 +637,10 @@ func (c *Call) Clock() (time.Time, uint64) { return c.clock, c.tick.Load() }
 // call, whose packets are decoded and encoded at the RTP edge. Before the
 // media starts it is PCMU.
 func (c *Call) Format() codec.Format {
-	c.tickMu.Lock()
-	defer c.tickMu.Unlock()
-	return c.format
+	if f := c.liveFormat.Load(); f != nil {
+		return *f
+	}
+	return codec.PCMU
 }
 
 // Stats returns the call's counters.
