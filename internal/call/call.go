@@ -294,10 +294,13 @@ func newCall(cfg Config, ctx context.Context, cancel context.CancelFunc) *Call {
 // counted in the call's WaitGroup so Close waits for it. Once Close waits,
 // the call has ended and there is nothing left to do.
 func (c *Call) dialogEnded() {
-	// The caller's audio still in the jitter buffer goes to the streams
-	// now, before the controller (whose context the dialog's end cancels)
-	// stops them.
-	c.flushInbound()
+	// The caller hung up: its last words, still in the jitter buffer, go
+	// to the streams now, before the controller (whose context the
+	// dialog's end cancels) stops them. (c.dlg was set before this
+	// callback was registered.)
+	if c.dlg.EndCause() == sip.EndRemoteBye {
+		c.flushInbound()
+	}
 	c.endMu.Lock()
 	defer c.endMu.Unlock()
 	if c.closing {
@@ -395,7 +398,6 @@ func (c *Call) end(reason string) {
 	conn := c.conn
 	c.mu.Unlock()
 	c.log.Info("call ended", "reason", reason)
-	c.flushInbound()
 	c.over.Store(true)
 	c.cancel()
 	c.mclock.remove(c)

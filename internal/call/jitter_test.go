@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 )
 
@@ -335,9 +336,9 @@ func TestJitterTimestampJump(t *testing.T) {
 	}
 }
 
-// When the call ends, the caller's audio still held in the jitter buffer
-// reaches the taps at once, in the slots that follow: the last words are
-// not cut off by the buffer's delay.
+// When the caller hangs up, its audio still held in the jitter buffer
+// reaches the taps at once, in the slots that follow, and nothing after
+// it: the last words are not cut off by the buffer's delay.
 func TestCallEndFlushesTheJitterBuffer(t *testing.T) {
 	r := newRig(t, rigOptions{Config: Config{JitterDelay: 200 * time.Millisecond}})
 	tap := newTapRecorder(stream.TrackInbound, stream.TrackOutbound)
@@ -359,7 +360,8 @@ func TestCallEndFlushesTheJitterBuffer(t *testing.T) {
 	if n := len(shown()); n >= 10 {
 		t.Fatalf("%d frames played before the end: the test needs some held", n)
 	}
-	r.c.Hangup("test done")
+	r.c.dlg.(*fakeDialog).end(sip.EndRemoteBye) // the caller's BYE
+	r.c.dialogEnded()
 	got := shown()
 	if len(got) != 10 {
 		t.Fatalf("after the end the taps have frames %v, want 0 to 9", got)
@@ -368,6 +370,9 @@ func TestCallEndFlushesTheJitterBuffer(t *testing.T) {
 		if k != i {
 			t.Fatalf("frames %v out of order", got)
 		}
+	}
+	if lastSlot := tap.order[stream.TrackInbound][len(tap.order[stream.TrackInbound])-1]; frameNumber(tap.at(stream.TrackInbound, lastSlot)) != 9 {
+		t.Fatalf("the flush went on past the last frame held (slot %d)", lastSlot)
 	}
 	if len(tap.order[stream.TrackOutbound]) != len(tap.order[stream.TrackInbound]) {
 		t.Fatalf("%d outbound slots, %d inbound", len(tap.order[stream.TrackOutbound]), len(tap.order[stream.TrackInbound]))

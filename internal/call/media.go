@@ -124,14 +124,16 @@ func (c *Call) popInbound(n uint64) []byte {
 	return in
 }
 
-// flushInbound hands the taps, at once, the slots of one jitter buffer
-// delay after the last one played, as the call ends: the caller's last
-// words, still held in the buffer, reach the streams before they stop.
-// The outbound track gets silence for those slots; nothing is sent.
+// flushInbound hands the taps, at once, the caller's audio still held in
+// the jitter buffer when the caller hangs up: the slots after the last one
+// played, up to the last that holds audio (at most one buffer delay), so
+// that its last words reach the streams before they stop. Those slots are
+// ahead of the clock (their timestamps up to one delay in the future). The
+// outbound track gets silence for them; nothing is sent.
 func (c *Call) flushInbound() {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
-	if c.edge == nil || c.flushed || len(*c.flows.Load()) == 0 {
+	if c.edge == nil || c.flushed || c.over.Load() || len(*c.flows.Load()) == 0 {
 		return
 	}
 	c.flushed = true
@@ -139,11 +141,37 @@ func (c *Call) flushInbound() {
 		c.playOut(c.lateTick-1, false)
 		c.lateTick = 0
 	}
+	// Pop the buffer's window into frames of their own (once per call,
+	// as it ends), then hand on those up to the last with audio.
+	size := c.edge.format.MaxFrameBytes()
 	slots := int(c.edge.jb.Stats().Delay/frame) + 1
-	for range slots {
+	held := make([]byte, slots*size)
+	audio := make([]bool, slots)
+	last := -1
+	for i := range slots {
+		if audio[i] = c.edge.pop(c.lastTick+1+uint64(i), held[i*size:(i+1)*size]); audio[i] {
+			last = i
+		}
+	}
+	tracks := stream.TrackSet(c.tapTracks.Load())
+	for i := 0; i <= last; i++ {
 		c.lastTick++
-		c.popInbound(c.lastTick)
-		out := c.outFrame[:c.edge.format.MaxFrameBytes()]
+		in := c.inFrame[:size]
+		copy(in, held[i*size:(i+1)*size])
+		if audio[i] {
+			c.framesIn.Add(1)
+		} else {
+			c.concealed.Add(1)
+		}
+		if tracks.Has(stream.TrackInbound) {
+			fr := codec.Frame{Format: c.format, Payload: in}
+			for _, e := range *c.flows.Load() {
+				if c.lastTick >= e.start {
+					e.t.Push(stream.TrackInbound, c.lastTick, fr)
+				}
+			}
+		}
+		out := c.outFrame[:size]
 		copy(out, c.edge.silence)
 		c.outSilent, c.playing = true, false
 		c.pushOut(c.lastTick, out)

@@ -57,14 +57,31 @@ type fakeDialog struct {
 	remote netip.AddrPort
 	done   chan struct{}
 	once   sync.Once
+	mu     sync.Mutex
+	cause  sip.EndCause
 }
 
 func (d *fakeDialog) Done() <-chan struct{}               { return d.done }
 func (d *fakeDialog) OnEnd(func())                        {}
-func (d *fakeDialog) EndCause() sip.EndCause              { return sip.EndNone }
 func (d *fakeDialog) RemoteRTP() netip.AddrPort           { return d.remote }
 func (d *fakeDialog) OnRemoteChange(func(netip.AddrPort)) {}
-func (d *fakeDialog) Hangup(context.Context) error        { d.once.Do(func() { close(d.done) }); return nil }
+func (d *fakeDialog) Hangup(context.Context) error        { d.end(sip.EndLocalBye); return nil }
+
+func (d *fakeDialog) EndCause() sip.EndCause {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cause
+}
+
+// end ends the dialog with cause (the first one counts).
+func (d *fakeDialog) end(cause sip.EndCause) {
+	d.once.Do(func() {
+		d.mu.Lock()
+		d.cause = cause
+		d.mu.Unlock()
+		close(d.done)
+	})
+}
 
 // newRig answers a call of opts on loopback; t.Cleanup closes it.
 func newRig(t *testing.T, opts rigOptions) *rig {
