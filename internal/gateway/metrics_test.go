@@ -41,7 +41,10 @@ func TestMetricsZeroInitialised(t *testing.T) {
 	}
 	for _, name := range []string{"callstream_inbound_frames_total", "callstream_stream_frame_latency_seconds_count",
 		"callstream_ws_connect_seconds_count", "callstream_app_fetch_seconds_count", "callstream_calls_active",
-		"callstream_rtp_ports_in_use", "callstream_draining"} {
+		"callstream_rtp_ports_in_use", "callstream_draining",
+		"callstream_rtp_late_packets_total", "callstream_rtp_lost_frames_total", "callstream_rtp_concealed_frames_total",
+		"callstream_rtp_duplicate_packets_total", "callstream_rtp_reanchors_total", "callstream_outbound_silence_frames_total",
+		"callstream_rtp_jitter_seconds_count", "callstream_jitter_buffer_delay_seconds_count"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("no %s", name)
 		}
