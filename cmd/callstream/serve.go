@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/callstream/callstream/internal/call"
 	"io"
 	"os"
 	"time"
@@ -58,6 +59,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		sipTLS                      = fs.String("sip-tls", "", "also serve SIP over TLS on this address (needs --tls-cert and --tls-key)")
 		preferWideband              = fs.Bool("prefer-wideband", false, "answer with a wideband codec (G722, or opus in a build with it) whenever the caller offers one, and offer wideband first; off: the caller's order of preference decides")
 		recordingsDir               = fs.String("recordings-dir", "", "where scenario recordings are written (default: a callstream folder in the system's temporary directory)")
+		jitterBuffer                = fs.String("jitter-buffer", "adaptive", "delay of each call's inbound jitter buffer: adaptive (20 to 200 ms, following the caller's jitter) or a fixed duration from 20ms to 1s")
+		rtpSilence                  = fs.Bool("rtp-silence", true, "send callers a packet every 20 ms while nothing plays (silence in the call's codec, or comfort noise if the caller offered CN); false sends nothing then")
 		recordingsTTL               = fs.Duration("recordings-ttl", scenario.DefaultRecordTTL, "delete recordings this long after they end; 0: keep them")
 		urlAllow, urlDeny, sipAllow prefixList
 		limits                      limit.Limits
@@ -91,6 +94,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	sipAuth, err := readSIPAuth(*sipAuthFile)
 	if err != nil {
 		return err
+	}
+	jitterDelay, err := call.ParseJitterBuffer(*jitterBuffer)
+	if err != nil {
+		return fmt.Errorf("--jitter-buffer: %w", err)
 	}
 	cache := *playCache
 	if cache == 0 {
@@ -143,6 +150,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PreferWideband:    *preferWideband,
 		RecordingsDir:     *recordingsDir,
 		RecordingsTTL:     recTTL,
+		JitterBuffer:      jitterDelay,
+		QuietRTP:          !*rtpSilence,
 	}
 	var g *gateway.Gateway
 	if *scn != "" {

@@ -10,14 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/jitter"
 	"github.com/callstream/callstream/internal/limit"
-	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
@@ -26,32 +25,16 @@ import (
 // Defaults of a call.
 const (
 	DefaultRTPTimeout = 30 * time.Second
-	frame             = media.FrameDuration
-	frameBytes        = media.FrameSamples
-	// inboundLag is how far (in frames) the caller's audio may trail the
-	// call's clock before the inbound track is filled with silence. Lost
-	// packets are reported by the receiver as soon as a later one arrives;
-	// this fill is for a caller that stops sending (hold, silence
-	// suppression, a stall), so it waits 100 ms rather than shift audio
-	// that is merely late.
-	inboundLag = 5
-	// fillLag is where a fill leaves the inbound track: 3 frames behind the
-	// clock, 40 ms short of the trigger.
-	fillLag = 3
-	// mixLag is how far (in frames) the mixed track trails the clock: the
-	// caller's frame for a slot has normally arrived one frame later; two
-	// leave 20 ms for network jitter.
-	mixLag = 2
-	// inboundAhead is how far (in frames) the caller's audio may run ahead
-	// of the call's clock before frames are dropped: 1 s, so a caller that
-	// catches up after a stall of its own (a burst of frames) loses
-	// nothing, while a caller whose clock runs fast cannot grow the track
-	// ahead of real time without bound.
-	inboundAhead = 50
-	ringSize     = 8
-	// startGrace is how long (in frames) the inbound track waits for the
-	// caller's first packet after the answer before it starts with silence.
-	startGrace = 10
+	frame             = codec.FrameDuration
+	// maxFrameBytes is the largest frame inside a call: 20 ms of L16 at
+	// 16 kHz (an Opus call); G.711 and G.722 frames are 160 bytes.
+	maxFrameBytes = 640
+	// cnInterval is how often, in frames, a comfort noise packet is
+	// repeated while nothing plays to a caller that takes CN (200 ms).
+	cnInterval = 10
+	// cnLevel is the noise level comfort noise packets carry: -70 dBov,
+	// a quiet room (RFC 3389 section 3.1).
+	cnLevel = 70
 )
 
 // Errors of a call.
@@ -80,6 +63,14 @@ type Config struct {
 	// source other than the caller's, calls ended by the bounds above
 	// (borrowed; nil: not counted).
 	Refusals limit.Counter
+	// JitterDelay fixes the inbound jitter buffer's delay (20 ms to 1 s,
+	// --jitter-buffer); zero adapts it between 20 and 200 ms.
+	JitterDelay time.Duration
+	// QuietRTP sends the caller nothing while nothing plays
+	// (--rtp-silence=false); by default every 20 ms tick sends a packet:
+	// silence in the call's codec, or comfort noise to a caller that
+	// offered CN.
+	QuietRTP bool
 }
 
 // Dialer places outgoing calls; *sip.Server is one.
@@ -109,35 +100,52 @@ type Parties struct {
 	Outgoing    bool              // the gateway placed the call
 }
 
-// Tap receives a call's audio: Push gets one 20 ms µ-law frame per track
-// and slot, with the frame's index on the call's clock; a tap ignores the
-// tracks it does not want (Wants tells the call which tracks it must
-// produce at all, e.g. the mixed one). Push runs on the media path (the
-// RTP goroutine or the media clock) and must not block; frame is valid
-// only during the call. *stream.Flow is a Tap.
+// Tap receives a call's audio, one frame per track and slot of the call's
+// media clock. *stream.Flow is a Tap.
 type Tap interface {
+	// Wants reports whether the tap takes track t (the call produces the
+	// mixed track only while some tap wants it).
 	Wants(t stream.Track) bool
-	// Attach is called once by AddTap before any Push: start is the first
-	// slot the tap gets.
+	// Attach is called once by AddTap, under the clock's lock, before any
+	// Push: start is the first slot the tap gets. From start on, the call
+	// pushes exactly one frame per slot to every track the tap wants
+	// (silence when nothing), in slot order per track.
 	Attach(start uint64)
+	// Push hands the frame of track t for slot. Inbound and outbound
+	// frames are in the call's Format; mixed frames are
+	// codec.L16(Format().Rate), both sides decoded and summed with
+	// saturation. fr.Payload is valid only during the call. Push runs on
+	// the media clock goroutine and must not block or allocate.
 	Push(t stream.Track, slot uint64, fr codec.Frame)
 }
 
-// Source is audio played to the caller, one 20 ms µ-law frame per tick.
-// ReadFrame fills dst and reports whether it had audio (false: silence).
+// Source is audio played to the caller, one 20 ms frame per tick in the
+// call's Format. ReadFrame fills dst, exactly one frame
+// (Format().MaxFrameBytes() bytes: 160, or 640 for an Opus call), and
+// reports whether it had audio (false: silence).
 type Source interface {
 	ReadFrame(dst []byte) bool
 }
 
+// FormatSource is a Source that adapts to the call it plays to (a Relay
+// between calls of different codecs): SetSource tells it the call's
+// Format before its first ReadFrame.
+type FormatSource interface {
+	Source
+	UseFormat(f codec.Format)
+}
+
 // Stats counts a call's media.
 type Stats struct {
-	FramesIn        uint64 // inbound frames handed to streams (audio + loss silence)
-	SilenceFilled   uint64 // inbound frames filled with silence by the clock
-	InboundDropped  uint64 // inbound frames dropped: running too far ahead of the clock
-	FramesOut       uint64 // RTP frames sent to the caller
-	LateFrames      uint64 // frames the source had only lateGrace after their tick (sent then)
-	Ticks           uint64 // clock ticks
-	ClockSkipped    uint64 // ticks skipped after a long stall
+	FramesIn        uint64       // inbound slots with the caller's audio (the rest are concealed)
+	Concealed       uint64       // inbound slots concealed: nothing arrived by their deadline
+	FramesOut       uint64       // RTP frames of audio sent to the caller
+	SilenceOut      uint64       // RTP frames of silence sent while nothing played
+	ComfortNoise    uint64       // RTP comfort noise packets sent while nothing played
+	Jitter          jitter.Stats // the inbound jitter buffer's estimates and counters
+	LateFrames      uint64       // frames the source had only lateGrace after their tick (sent then)
+	Ticks           uint64       // clock ticks
+	ClockSkipped    uint64       // ticks skipped after a long stall
 	RTP             rtpio.ReceiverStats
 	DTMF            uint64
 	EndReason       string
@@ -145,7 +153,8 @@ type Stats struct {
 	AnsweredAt      time.Time
 	RemoteRTP       netip.AddrPort
 	LocalRTP        netip.AddrPort
-	NegotiatedCodec string
+	NegotiatedCodec string // the SDP name of the codec ("PCMU")
+	Codec           string // what RTP carried, as an rtpmap gives it ("PCMA/8000", "G722/8000(16000)")
 }
 
 // Call is one phone call. Its methods are safe for concurrent use.
@@ -170,14 +179,17 @@ type Call struct {
 	sender      *rtpio.Sender
 	recv        *rtpio.Receiver
 	codec       sip.Codec
-	alaw        bool  // the codec is PCMA, whatever its payload type (set before media starts)
-	offeredType uint8 // the payload type the gateway's late offer gave the codec
-	renumbered  bool  // the caller's answer gave the codec another payload type than offeredType
+	wire        codec.Format // what RTP carries (set before media starts)
+	offeredType uint8        // the payload type the gateway's late offer gave the codec
+	renumbered  bool         // the caller's answer gave the codec another payload type than offeredType
 	answeredAt  time.Time
 	dtmfSubs    []*dtmfSub
 
-	clock    time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
-	mclock   *Clock    // the shared clock (owned when ownClock)
+	clock time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
+	// arrival times the caller's packets for the jitter buffer: how long
+	// after slot 0 they came (nil: time.Since(clock); tests set it).
+	arrival  func() time.Duration
+	mclock   *Clock // the shared clock (owned when ownClock)
 	ownClock bool
 
 	// What the shared clock touches for every call on every tick, kept
@@ -193,20 +205,17 @@ type Call struct {
 	lastTick  uint64
 	lateTick  uint64 // the tick (+1) whose frame waits for finishTick; 0: none
 	playing   bool
-	outSilent bool // outFrame holds silence already
-	unsent    int  // frames not sent since the last one: the sender's timestamp skips them
+	outSilent bool         // outFrame holds silence already
+	unsent    int          // frames not sent since the last one: the sender's timestamp skips them
+	quietFor  uint64       // ticks since the last audio frame was sent (comfort noise pacing)
+	started   bool         // media started: taps attach at lastTick+1
+	flushed   bool         // the jitter buffer went to the taps at once: the call is ending
+	pending   []Tap        // taps added before the media started, attached at its first tick
+	mix       *mixer       // decodes and sums both tracks, made when a tap first wants them
+	format    codec.Format // the frames inside the call: PCMU until the media starts
+	edge      *rtpEdge     // the codecs at the RTP edge; nil until the media starts
 
-	// Inbound track state, guarded by inMu (RTP goroutine + clock).
-	inMu      sync.Mutex
-	inStarted bool
-	inIndex   uint64 // index the next inbound frame gets
-
-	// The recent frames of both tracks for the mixed track, allocated when
-	// a flow first wants it; set and read holding both tickMu and inMu,
-	// read holding either.
-	mix *mixRings
-
-	flows atomic.Pointer[[]Tap]
+	flows atomic.Pointer[[]tapEntry]
 	// tapTracks is every track some tap takes (a superset while a list
 	// changes), so a tick skips the work for tracks nobody takes.
 	tapTracks atomic.Uint32
@@ -220,16 +229,20 @@ type Call struct {
 	endMu   sync.Mutex
 	closing bool
 
-	framesIn, silenceFilled, inDropped, framesOut, ticks, dtmf atomic.Uint64
-	lateFrames                                                 atomic.Uint64
-	skipped                                                    atomic.Uint64
+	framesIn, concealed, framesOut, silenceOut, cnOut, ticks, dtmf atomic.Uint64
+	lateFrames                                                     atomic.Uint64
+	skipped                                                        atomic.Uint64
+	// liveFormat is the call's Format, read without a lock (a source may
+	// be set from a goroutine that holds a lock its ReadFrame takes).
+	liveFormat atomic.Pointer[codec.Format]
+	// liveJitter is the edge's jitter buffer, for counters read without
+	// the call's lock.
+	liveJitter atomic.Pointer[jitter.Buffer]
 
 	flowMu sync.Mutex // serialises flow list updates
 
-	outFrame  [frameBytes]byte // tickMu
-	wireBuf   [frameBytes]byte // tickMu
-	mixBuf    [frameBytes]byte // tickMu
-	inScratch [frameBytes]byte // inMu
+	outFrame [maxFrameBytes]byte // tickMu
+	inFrame  [maxFrameBytes]byte // tickMu
 }
 
 // LateReader is a Source that tells a frame that is merely late from a
@@ -240,14 +253,6 @@ type LateReader interface {
 }
 
 type sourceBox struct{ s Source }
-
-// mixRings keeps the last ringSize frames of each track, so the mixer can
-// sum the inbound and outbound frames of the same slot.
-type mixRings struct {
-	in    [ringSize][frameBytes]byte
-	inIdx [ringSize]uint64 // index+1 of the frame in each inbound slot; 0: empty
-	out   [ringSize][frameBytes]byte
-}
 
 type dtmfSub struct{ fn func(digit byte) }
 
@@ -276,7 +281,8 @@ func newCall(cfg Config, ctx context.Context, cancel context.CancelFunc) *Call {
 		c.mclock, c.ownClock = NewClock(), true
 	}
 	c.clock, c.base = c.mclock.grid()
-	empty := []Tap{}
+	c.format = codec.PCMU // until the media starts
+	empty := []tapEntry{}
 	c.flows.Store(&empty)
 	return c
 }
@@ -288,6 +294,13 @@ func newCall(cfg Config, ctx context.Context, cancel context.CancelFunc) *Call {
 // counted in the call's WaitGroup so Close waits for it. Once Close waits,
 // the call has ended and there is nothing left to do.
 func (c *Call) dialogEnded() {
+	// The caller hung up: its last words, still in the jitter buffer, go
+	// to the streams now, before the controller (whose context the
+	// dialog's end cancels) stops them. (c.dlg was set before this
+	// callback was registered.)
+	if c.dlg.EndCause() == sip.EndRemoteBye {
+		c.flushInbound()
+	}
 	c.endMu.Lock()
 	defer c.endMu.Unlock()
 	if c.closing {
@@ -416,9 +429,11 @@ func (c *Call) Answer() error {
 	// The media clock runs the call from the shared clock's next tick; until
 	// then the current slot is the one before it.
 	_, m := c.mclock.grid()
+	c.tickMu.Lock()
 	c.first = m + 1 - c.base
 	c.lastTick = c.first - 1
 	c.tick.Store(c.first - 1)
+	c.tickMu.Unlock()
 	// For a late offer the codec is the one the caller's ACK picked.
 	agreed, err := c.inv.Accept(conn.LocalAddr())
 	if err != nil {
@@ -433,26 +448,49 @@ func (c *Call) Answer() error {
 	}
 	c.conn = conn
 	c.offeredType, c.renumbered = agreed.OfferedType, agreed.OfferedType != agreed.Codec.PayloadType
-	c.startMediaLocked(agreed.Codec, agreed.DTMFType)
+	if err := c.startMediaLocked(agreed.Codec, agreed.DTMFType, agreed.CNType); err != nil {
+		_ = conn.Close()
+		c.conn = nil
+		c.localReason = "codec not available"
+		return fmt.Errorf("answer: %w", err)
+	}
 	return nil
 }
 
 // startMediaLocked starts the media of an answered call on c.conn: the
-// RTP sender and receiver, and the call's share of the media clock.
-func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
+// codecs of its RTP edge, the RTP sender and receiver (which feeds the
+// jitter buffer), and the call's share of the media clock. cnType is the
+// comfort noise payload type the caller takes (-1: none).
+func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error {
 	conn := c.conn
-	c.codec = codec
-	c.alaw = strings.EqualFold(codec.Name, "PCMA")
+	wire, err := wireFormat(sc)
+	if err != nil {
+		return err
+	}
+	edge, err := newRTPEdge(wire, cnType, c.cfg.JitterDelay)
+	if err != nil {
+		return err
+	}
+	c.codec, c.wire = sc, wire
 	remote := c.dlg.RemoteRTP()
-	sender := rtpio.NewSender(conn, remote, codec.PayloadType)
+	sender := rtpio.NewSender(conn, remote, sc.PayloadType)
+	sender.SetFrameTicks(wire.FrameTicks())
 	// The receiver latches to the caller's source, preferring its SDP
 	// address; a re-INVITE that moves the caller opens the latch again.
+	// Audio goes into the jitter buffer, timed on the call's clock.
+	arrival := c.arrival
+	if arrival == nil {
+		zero := c.clock
+		arrival = func() time.Duration { return time.Since(zero) }
+	}
 	recv := rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
-		AudioTypes: c.audioTypes(codec),
+		AudioTypes: c.audioTypes(sc),
 		DTMFType:   dtmfType,
 		Logger:     c.log,
 		Remote:     remote,
 		Refusals:   c.cfg.Refusals,
+		Jitter:     edge.jb,
+		Arrival:    arrival,
 	})
 	c.sender, c.recv = sender, recv
 	c.dlg.OnRemoteChange(func(a netip.AddrPort) {
@@ -460,12 +498,32 @@ func (c *Call) startMediaLocked(codec sip.Codec, dtmfType uint8) {
 		recv.Relatch(a)
 	})
 	c.liveRecv.Store(c.recv)
+	c.liveJitter.Store(edge.jb)
+	c.flowMu.Lock()
+	c.tickMu.Lock()
+	// The media runs from the shared clock's next tick (an answer that
+	// waited for its ACK starts later than it was reckoned).
+	if _, m := c.mclock.grid(); m+1-c.base > c.lastTick+1 {
+		c.first = m + 1 - c.base
+		c.lastTick = c.first - 1
+		c.tick.Store(c.lastTick)
+	}
+	c.edge, c.format = edge, edge.format
+	c.liveFormat.Store(&edge.format)
+	c.started = true
+	for _, t := range c.pending {
+		c.attachLocked(t, c.lastTick+1)
+	}
+	c.pending = nil
+	c.tickMu.Unlock()
+	c.flowMu.Unlock()
 	c.answered = true
 	c.answeredAt = time.Now()
-	c.log.Info("call answered", "codec", codec.Name, "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
+	c.log.Info("call answered", "codec", wire.String(), "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
 	c.wg.Add(1)
 	go c.receiveLoop()
 	c.mclock.add(c)
+	return nil
 }
 
 // audioTypes are the payload types the call takes the caller's audio on:
@@ -575,10 +633,28 @@ func (c *Call) Close() error {
 // Clock returns the wall time of frame index 0 and the current index.
 func (c *Call) Clock() (time.Time, uint64) { return c.clock, c.tick.Load() }
 
+// Format returns the format of every frame inside the call: what its taps
+// get on the inbound and outbound tracks and what its sources play. It is
+// the negotiated codec (PCMU, PCMA, G722), or L16 at 16 kHz for an Opus
+// call, whose packets are decoded and encoded at the RTP edge. Before the
+// media starts it is PCMU.
+func (c *Call) Format() codec.Format {
+	if f := c.liveFormat.Load(); f != nil {
+		return *f
+	}
+	return codec.PCMU
+}
+
 // Stats returns the call's counters.
 func (c *Call) Stats() Stats {
 	c.mu.Lock()
-	st := Stats{EndReason: c.endReason, AnsweredAt: c.answeredAt, NegotiatedCodec: c.codec.Name}
+	st := Stats{EndReason: c.endReason, AnsweredAt: c.answeredAt, NegotiatedCodec: c.codec.Name, Codec: c.wire.String()}
+	if c.wire.Name == "" {
+		st.Codec = ""
+	}
+	if jb := c.liveJitter.Load(); jb != nil {
+		st.Jitter = jb.Stats()
+	}
 	recv, conn := c.recv, c.conn
 	c.mu.Unlock()
 	if recv != nil {
@@ -594,9 +670,10 @@ func (c *Call) Stats() Stats {
 	}
 	c.mu.Unlock()
 	st.FramesIn = c.framesIn.Load()
-	st.SilenceFilled = c.silenceFilled.Load()
-	st.InboundDropped = c.inDropped.Load()
+	st.Concealed = c.concealed.Load()
 	st.FramesOut = c.framesOut.Load()
+	st.SilenceOut = c.silenceOut.Load()
+	st.ComfortNoise = c.cnOut.Load()
 	st.LateFrames = c.lateFrames.Load()
 	st.Ticks = c.ticks.Load()
 	st.ClockSkipped = c.skipped.Load()

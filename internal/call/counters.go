@@ -1,30 +1,36 @@
 package call
 
+import "time"
+
 // Counters are the media counters of a running call, read without taking
 // the call's lock, so that metrics can be scraped while calls run (and while
-// one waits for an ACK holding its lock). Every field only grows.
+// one waits for an ACK holding its lock). Every count only grows.
 type Counters struct {
-	FramesIn       uint64 // inbound frames handed to taps (audio + silence)
-	SilenceFilled  uint64 // inbound frames filled with silence by the clock
-	InboundDropped uint64 // inbound frames dropped: the caller ran too far ahead
-	FramesOut      uint64 // RTP frames sent to the caller
-	LateFrames     uint64 // outbound frames played after their tick
-	RTPLost        uint64 // inbound 20 ms frames declared lost
-	RTPLate        uint64 // RTP packets dropped: their slot was already declared lost
+	FramesIn    uint64        // inbound slots with the caller's audio
+	Concealed   uint64        // inbound slots concealed: nothing arrived by their deadline
+	FramesOut   uint64        // RTP frames of audio sent to the caller
+	SilenceOut  uint64        // RTP frames of silence or comfort noise sent while nothing played
+	LateFrames  uint64        // outbound frames played after their tick
+	RTPLost     uint64        // inbound slots inside a talkspurt whose audio never arrived
+	RTPLate     uint64        // RTP packets dropped: their slot had been played already
+	Duplicates  uint64        // RTP packets dropped: their audio was held or played already
+	Reanchors   uint64        // new jitter buffer timelines (talkspurt, new source, jump)
+	JitterDelay time.Duration // the jitter buffer's delay now (a gauge)
 }
 
 // Counters returns the call's media counters now.
 func (c *Call) Counters() Counters {
 	n := Counters{
-		FramesIn:       c.framesIn.Load(),
-		SilenceFilled:  c.silenceFilled.Load(),
-		InboundDropped: c.inDropped.Load(),
-		FramesOut:      c.framesOut.Load(),
-		LateFrames:     c.lateFrames.Load(),
+		FramesIn:   c.framesIn.Load(),
+		Concealed:  c.concealed.Load(),
+		FramesOut:  c.framesOut.Load(),
+		SilenceOut: c.silenceOut.Load() + c.cnOut.Load(),
+		LateFrames: c.lateFrames.Load(),
 	}
-	if r := c.liveRecv.Load(); r != nil {
-		st := r.Stats()
-		n.RTPLost, n.RTPLate = st.Lost, st.Late
+	if jb := c.liveJitter.Load(); jb != nil {
+		st := jb.Stats()
+		n.RTPLost, n.RTPLate, n.Duplicates, n.Reanchors = st.Lost, st.Late, st.Duplicates, st.Reanchors
+		n.JitterDelay = st.Delay
 	}
 	return n
 }

@@ -1,6 +1,9 @@
 package call
 
 import (
+	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,11 +54,26 @@ func TestCountersMoveWhileTheCallRuns(t *testing.T) {
 		want sip.EndCause
 	}{{c, sip.EndRemoteBye}, {far, sip.EndLocalBye}} {
 		st, n := x.c.Stats(), x.c.Counters()
-		if st.FramesIn != n.FramesIn || st.FramesOut != n.FramesOut || st.RTP.Lost != n.RTPLost || st.LateFrames != n.LateFrames {
+		if st.FramesIn != n.FramesIn || st.FramesOut != n.FramesOut || st.Jitter.Lost != n.RTPLost || st.LateFrames != n.LateFrames {
 			t.Errorf("%s: stats %+v, counters %+v", x.c.Sid(), st, n)
 		}
 		if st.EndCause != x.want {
 			t.Errorf("%s: end cause %v, want %v", x.c.Sid(), st.EndCause, x.want)
+		}
+	}
+}
+
+// --jitter-buffer takes "adaptive" (or nothing) and fixed delays from 20 ms
+// to 1 s; anything else is an error naming the value.
+func TestParseJitterBuffer(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 0, "adaptive": 0, "20ms": 20 * time.Millisecond, "60ms": 60 * time.Millisecond, "1s": time.Second} {
+		if got, err := ParseJitterBuffer(in); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"10ms", "1001ms", "-60ms", "fast", "60"} {
+		if _, err := ParseJitterBuffer(in); !errors.Is(err, ErrJitterBuffer) || !strings.Contains(err.Error(), "outside") && !strings.Contains(err.Error(), strconv.Quote(in)) {
+			t.Errorf("%q: error %v", in, err)
 		}
 	}
 }

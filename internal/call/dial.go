@@ -96,10 +96,21 @@ func (c *Call) connect(o *sip.Outgoing) {
 	c.parties.FromURI, c.parties.ToURI = o.FromURI, o.ToURI
 	c.parties.Headers = o.Headers
 	_, m := c.mclock.grid()
+	c.tickMu.Lock()
 	c.first = m + 1 - c.base
 	c.lastTick = c.first - 1
 	c.tick.Store(c.first - 1)
-	c.startMediaLocked(o.Codec, o.DTMFType)
+	c.tickMu.Unlock()
+	if err := c.startMediaLocked(o.Codec, o.DTMFType, o.CNType); err != nil {
+		c.localReason = "codec not available"
+		c.mu.Unlock()
+		c.log.Warn("outgoing call: no media for the answered codec", "codec", o.Codec.Name, "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = o.Hangup(ctx)
+		cancel()
+		c.end("codec not available")
+		return
+	}
 	close(c.connected)
 	c.mu.Unlock()
 	o.OnEnd(c.dialogEnded)

@@ -104,9 +104,8 @@ func (c *collector) Push(t stream.Track, _ uint64, fr codec.Frame) {
 	if t != stream.TrackInbound {
 		return
 	}
-	frame := fr.Payload
 	c.mu.Lock()
-	c.firsts = append(c.firsts, frame[0])
+	c.firsts = append(c.firsts, fr.Payload[0])
 	if c.arrived != nil {
 		close(c.arrived)
 		c.arrived = nil
@@ -244,17 +243,19 @@ func TestDialRefusedAndCancelled(t *testing.T) {
 
 func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 	r := NewRelay()
-	frame := func(b byte) []byte { return bytes.Repeat([]byte{b}, frameBytes) }
-	dst := make([]byte, frameBytes)
+	frame := func(b byte) codec.Frame {
+		return codec.Frame{Format: codec.PCMU, Payload: bytes.Repeat([]byte{b}, 160)}
+	}
+	dst := make([]byte, 160)
 	if r.ReadFrame(dst) {
 		t.Fatal("empty relay played")
 	}
-	r.Push(stream.TrackOutbound, 0, codec.Frame{Format: codec.PCMU, Payload: frame(9)}) // not its track
-	r.Push(stream.TrackInbound, 0, codec.Frame{Format: codec.PCMU, Payload: frame(1)})
+	r.Push(stream.TrackOutbound, 0, frame(9)) // not its track
+	r.Push(stream.TrackInbound, 0, frame(1))
 	if r.ReadFrame(dst) {
 		t.Fatal("played before holding relayPrime frames")
 	}
-	r.Push(stream.TrackInbound, 1, codec.Frame{Format: codec.PCMU, Payload: frame(2)})
+	r.Push(stream.TrackInbound, 1, frame(2))
 	for _, want := range []byte{1, 2} {
 		if !r.ReadFrame(dst) || dst[0] != want {
 			t.Fatalf("read %d, want %d", dst[0], want)
@@ -264,7 +265,7 @@ func TestRelayPrimesTrimsAndUnderruns(t *testing.T) {
 		t.Fatal("played from an empty relay")
 	}
 	for i := range 10 {
-		r.Push(stream.TrackInbound, uint64(i), codec.Frame{Format: codec.PCMU, Payload: frame(byte(10 + i))})
+		r.Push(stream.TrackInbound, uint64(i), frame(byte(10+i)))
 	}
 	// 10 held > relayMax: trimmed to the newest relayPrime.
 	if !r.ReadFrame(dst) || dst[0] != 18 {

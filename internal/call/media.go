@@ -2,9 +2,12 @@ package call
 
 import (
 	"github.com/callstream/callstream/internal/codec"
-	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/stream"
 )
+
+// maxSlotFill is the most slots a tick fills after the clock jumped over
+// some (1 s); a longer stall leaves a gap in the tracks.
+const maxSlotFill = 50
 
 // receiveLoop runs the RTP receiver until the socket closes.
 func (c *Call) receiveLoop() {
@@ -14,37 +17,12 @@ func (c *Call) receiveLoop() {
 	}
 }
 
-// inbound adapts Call to rtpio.Handler without exporting the methods.
+// inbound adapts Call to rtpio.Handler without exporting the methods. The
+// caller's audio goes into the jitter buffer, not through HandleFrame.
 type inbound Call
 
-// HandleFrame takes one in-order frame of the caller's audio.
-func (h *inbound) HandleFrame(payload []byte, pt uint8, lost bool) {
-	c := (*Call)(h)
-	c.inMu.Lock()
-	if !c.inStarted {
-		c.inStarted = true
-		c.inIndex = c.tick.Load()
-	}
-	if c.inIndex > c.tick.Load()+inboundAhead {
-		c.inMu.Unlock()
-		c.inDropped.Add(1)
-		return
-	}
-	frame := c.inScratch[:]
-	switch {
-	case lost || len(payload) == 0:
-		fillSilence(frame)
-	case c.alaw:
-		codec.TranscodeALawToULaw(frame, payload)
-	case len(payload) == frameBytes:
-		frame = payload // PCMU passes through as it came
-	default:
-		n := copy(frame, payload)
-		fillSilence(frame[n:])
-	}
-	c.emitInboundLocked(frame)
-	c.inMu.Unlock()
-}
+// HandleFrame is not called: the receiver puts audio into the jitter buffer.
+func (h *inbound) HandleFrame([]byte, uint8, bool) {}
 
 // HandleDTMF takes one DTMF digit.
 func (h *inbound) HandleDTMF(digit byte) {
@@ -60,32 +38,18 @@ func (h *inbound) HandleDTMF(digit byte) {
 	}
 }
 
-// emitInboundLocked hands the inbound frame with the next index to the
-// flows and keeps it for the mixer. inMu must be held.
-func (c *Call) emitInboundLocked(frame []byte) {
-	idx := c.inIndex
-	c.inIndex++
-	if m := c.mix; m != nil {
-		slot := idx % ringSize
-		copy(m.in[slot][:], frame)
-		m.inIdx[slot] = idx + 1
-	}
-	for _, f := range *c.flows.Load() {
-		f.Push(stream.TrackInbound, idx, codec.Frame{Format: codec.PCMU, Payload: frame})
-	}
-	c.framesIn.Add(1)
-}
-
 // runTick is the call's share of the media clock, run every 20 ms by the
-// shared Clock with its tick m: it plays one frame to the caller, feeds the
-// outbound and mixed tracks, keeps the inbound track continuous and watches
-// for RTP inactivity. It must not block. It reports whether the frame to
-// play is late: the source was playing and had nothing yet; the clock then
-// runs finishTick for the same tick lateGrace later.
+// shared Clock with its tick m: it takes the caller's frame of the slot
+// from the jitter buffer, plays one frame to the caller, feeds the taps
+// every track they want for the slot and watches for RTP inactivity. It
+// must not block. It reports whether the frame to play is late: the source
+// was playing and had nothing yet; the clock then runs finishTick for the
+// same tick lateGrace later, which plays it and pushes the outbound and
+// mixed tracks of the slot.
 func (c *Call) runTick(m uint64) (late bool) {
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
-	if c.over.Load() || m < c.base {
+	if c.over.Load() || m < c.base || c.edge == nil {
 		return false
 	}
 	n := m - c.base
@@ -99,12 +63,25 @@ func (c *Call) runTick(m uint64) (late bool) {
 		c.lateTick = 0
 	}
 	if skipped := n - c.lastTick - 1; skipped > 0 {
+		// The clock jumped over slots (a stall of the machine): the
+		// taps still get every slot, played as silence, so that
+		// tracks stay aligned; RTP moves its timestamp past them.
 		c.skipped.Add(skipped)
 		c.unsent += int(skipped)
+		for k := max(c.lastTick+1, n-maxSlotFill); k < n; k++ {
+			c.popInbound(k)
+			out := c.outFrame[:c.edge.format.MaxFrameBytes()]
+			copy(out, c.edge.silence)
+			c.outSilent, c.playing = true, false
+			c.pushOut(k, out)
+		}
 	}
 	c.lastTick = n
 	c.tick.Store(n)
 	c.ticks.Add(1)
+
+	// Inbound: what the jitter buffer has for the slot, or concealment.
+	in := c.popInbound(n)
 
 	// Outbound: what plays to the caller now. A source that was playing
 	// and has nothing yet gets lateGrace more: the audio for this slot
@@ -113,59 +90,92 @@ func (c *Call) runTick(m uint64) (late bool) {
 	if box != nil {
 		c.outSilent = false // a source may write into the frame even when it has nothing
 	}
-	got := box != nil && box.s.ReadFrame(c.outFrame[:])
+	got := box != nil && box.s.ReadFrame(c.outFrame[:len(in)])
 	late = !got && c.playing
 	if late {
 		c.lateTick = n + 1
 	} else {
 		c.playOut(n, got)
 	}
-	// Inbound continuity: silence for what the caller did not send.
-	c.inMu.Lock()
-	if !c.inStarted && n >= c.first+startGrace {
-		// The caller sent nothing since the answer: the inbound track
-		// starts anyway, with silence, from the first tick.
-		c.inStarted = true
-		c.inIndex = c.first
-	}
-	if c.inStarted {
-		if c.inIndex+inboundLag < n {
-			// Fill to fillLag, not to the trigger, so audio that resumes
-			// has room for jitter before the next fill.
-			for c.inIndex+fillLag < n {
-				c.emitInboundLocked(silenceFrame[:])
-				c.silenceFilled.Add(1)
-			}
-		}
-	}
-	// Mixed: the inbound and outbound frames of the slot mixLag ago.
-	var mixIdx uint64
-	var flows []Tap
-	haveMix := n >= mixLag && stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackMixed)
-	if haveMix {
-		flows = *c.flows.Load()
-		haveMix = wantsTrack(flows, stream.TrackMixed)
-	}
-	if haveMix {
-		mixIdx = n - mixLag
-		in := silenceFrame[:]
-		c.ensureMixLocked() // normally done by AddTap
-		if slot := mixIdx % ringSize; c.mix.inIdx[slot] == mixIdx+1 {
-			in = c.mix.in[slot][:]
-		}
-		media.MixULaw(c.mixBuf[:], in, c.mix.out[mixIdx%ringSize][:])
-	}
-	c.inMu.Unlock()
-	if haveMix {
-		for _, f := range flows {
-			f.Push(stream.TrackMixed, mixIdx, codec.Frame{Format: codec.PCMU, Payload: c.mixBuf[:]})
-		}
-	}
-
 	if n%50 == 0 {
 		c.checkActivity()
 	}
 	return late
+}
+
+// popInbound takes the caller's frame of slot n from the jitter buffer
+// (or its concealment) into c.inFrame and pushes it to the inbound track.
+// tickMu must be held.
+func (c *Call) popInbound(n uint64) []byte {
+	in := c.inFrame[:c.edge.format.MaxFrameBytes()]
+	if c.edge.pop(n, in) {
+		c.framesIn.Add(1)
+	} else {
+		c.concealed.Add(1)
+	}
+	if stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackInbound) {
+		fr := codec.Frame{Format: c.format, Payload: in}
+		for _, e := range *c.flows.Load() {
+			if n >= e.start {
+				e.t.Push(stream.TrackInbound, n, fr)
+			}
+		}
+	}
+	return in
+}
+
+// flushInbound hands the taps, at once, the caller's audio still held in
+// the jitter buffer when the caller hangs up: the slots after the last one
+// played, up to the last that holds audio (at most one buffer delay), so
+// that its last words reach the streams before they stop. Those slots are
+// ahead of the clock (their timestamps up to one delay in the future). The
+// outbound track gets silence for them; nothing is sent.
+func (c *Call) flushInbound() {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if c.edge == nil || c.flushed || c.over.Load() || len(*c.flows.Load()) == 0 {
+		return
+	}
+	c.flushed = true
+	if c.lateTick != 0 {
+		c.playOut(c.lateTick-1, false)
+		c.lateTick = 0
+	}
+	// Pop the buffer's window into frames of their own (once per call,
+	// as it ends), then hand on those up to the last with audio.
+	size := c.edge.format.MaxFrameBytes()
+	slots := int(c.edge.jb.Stats().Delay/frame) + 1
+	held := make([]byte, slots*size)
+	audio := make([]bool, slots)
+	last := -1
+	for i := range slots {
+		if audio[i] = c.edge.pop(c.lastTick+1+uint64(i), held[i*size:(i+1)*size]); audio[i] {
+			last = i
+		}
+	}
+	tracks := stream.TrackSet(c.tapTracks.Load())
+	for i := 0; i <= last; i++ {
+		c.lastTick++
+		in := c.inFrame[:size]
+		copy(in, held[i*size:(i+1)*size])
+		if audio[i] {
+			c.framesIn.Add(1)
+		} else {
+			c.concealed.Add(1)
+		}
+		if tracks.Has(stream.TrackInbound) {
+			fr := codec.Frame{Format: c.format, Payload: in}
+			for _, e := range *c.flows.Load() {
+				if c.lastTick >= e.start {
+					e.t.Push(stream.TrackInbound, c.lastTick, fr)
+				}
+			}
+		}
+		out := c.outFrame[:size]
+		copy(out, c.edge.silence)
+		c.outSilent, c.playing = true, false
+		c.pushOut(c.lastTick, out)
+	}
 }
 
 // finishTick plays the frame of tick m that runTick found late: what the
@@ -182,12 +192,13 @@ func (c *Call) finishTick(m uint64) {
 		return
 	}
 	got := false
+	dst := c.outFrame[:c.edge.format.MaxFrameBytes()]
 	if box := c.source.Load(); box != nil {
 		c.outSilent = false
 		if lr, ok := box.s.(LateReader); ok {
-			got = lr.ReadLateFrame(c.outFrame[:])
+			got = lr.ReadLateFrame(dst)
 		} else {
-			got = box.s.ReadFrame(c.outFrame[:])
+			got = box.s.ReadFrame(dst)
 		}
 	}
 	if got {
@@ -197,70 +208,101 @@ func (c *Call) finishTick(m uint64) {
 }
 
 // playOut sends the frame of slot n to the caller (got: c.outFrame holds
-// audio; else nothing is sent and the RTP clock moves on) and hands it to
-// the outbound track. tickMu must be held.
+// audio) and hands it to the outbound track, then the slot's mix to the
+// mixed track. While nothing plays the caller gets silence in the call's
+// codec every tick, or comfort noise now and then if it takes CN, or
+// nothing with QuietRTP. tickMu must be held.
 func (c *Call) playOut(n uint64, got bool) {
-	out := c.outFrame[:]
+	e := c.edge
+	out := c.outFrame[:e.format.MaxFrameBytes()]
 	if got {
-		if !c.playing {
-			c.sender.MarkTalkspurt()
-		}
-		payload := out
-		if c.alaw {
-			for i, b := range out {
-				c.wireBuf[i] = codec.ULawToALaw(b)
-			}
-			payload = c.wireBuf[:]
-		}
-		if c.unsent > 0 {
-			c.sender.Skip(c.unsent)
-			c.unsent = 0
-		}
-		if err := c.sender.WriteFrame(payload); err != nil && c.ctx.Err() == nil {
-			c.log.Debug("rtp send", "err", err)
-		}
-		c.framesOut.Add(1)
+		c.sendAudio(out)
 	} else {
 		if !c.outSilent {
-			fillSilence(out)
+			copy(out, e.silence)
 		}
-		c.unsent++ // the RTP timestamp moves on when the next frame is sent
+		c.sendQuiet()
 	}
 	c.outSilent = !got
 	c.playing = got
-	if m := c.mix; m != nil {
-		copy(m.out[n%ringSize][:], out)
+	c.pushOut(n, out)
+}
+
+// pushOut hands the outbound frame of slot n to the outbound track, and
+// the slot's mix to the mixed track. tickMu must be held.
+func (c *Call) pushOut(n uint64, out []byte) {
+	tracks := stream.TrackSet(c.tapTracks.Load())
+	if tracks.Has(stream.TrackOutbound) {
+		fr := codec.Frame{Format: c.format, Payload: out}
+		for _, e := range *c.flows.Load() {
+			if n >= e.start {
+				e.t.Push(stream.TrackOutbound, n, fr)
+			}
+		}
 	}
-	if stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackOutbound) {
-		for _, f := range *c.flows.Load() {
-			f.Push(stream.TrackOutbound, n, codec.Frame{Format: codec.PCMU, Payload: out})
+	if tracks.Has(stream.TrackMixed) && c.mix != nil {
+		in := c.inFrame[:len(out)]
+		fr := codec.Frame{Format: c.mix.format, Payload: c.mix.sum(in, out)}
+		for _, e := range *c.flows.Load() {
+			if n >= e.start {
+				e.t.Push(stream.TrackMixed, n, fr)
+			}
 		}
 	}
 }
 
-// wantsTrack reports whether any flow takes track t, so the clock mixes
-// only for calls that stream a mixed track.
-func wantsTrack(flows []Tap, t stream.Track) bool {
-	for _, f := range flows {
-		if f.Wants(t) {
-			return true
-		}
+// sendAudio sends one frame of audio; the first after a pause carries the
+// marker bit. tickMu must be held.
+func (c *Call) sendAudio(frame []byte) {
+	if !c.playing && (c.cfg.QuietRTP || c.edge.cnType >= 0) {
+		c.sender.MarkTalkspurt() // a talkspurt starts after nothing or comfort noise
 	}
-	return false
+	c.skipUnsent()
+	payload, err := c.edge.encode(frame)
+	if err == nil {
+		err = c.sender.WriteFrame(payload)
+	}
+	if err != nil && c.ctx.Err() == nil {
+		c.log.Debug("rtp send", "err", err)
+	}
+	c.framesOut.Add(1)
+	c.quietFor = 0
 }
 
-// silenceFrame is 20 ms of µ-law silence; never written.
-var silenceFrame = func() (b [frameBytes]byte) {
-	for i := range b {
-		b[i] = 0xFF
+// sendQuiet sends what goes to the caller in a tick where nothing plays:
+// silence, comfort noise on the first quiet tick and every cnInterval
+// after, or nothing. tickMu must be held.
+func (c *Call) sendQuiet() {
+	e := c.edge
+	q := c.quietFor
+	c.quietFor++
+	var err error
+	switch {
+	case c.cfg.QuietRTP:
+		c.unsent++ // the RTP timestamp moves on when the next frame is sent
+		return
+	case e.cnType >= 0:
+		if q%cnInterval != 0 {
+			c.unsent++
+			return
+		}
+		c.skipUnsent()
+		err = c.sender.WriteComfortNoise(uint8(e.cnType), e.quiet)
+		c.cnOut.Add(1)
+	default:
+		c.skipUnsent()
+		err = c.sender.WriteFrame(e.wireSil)
+		c.silenceOut.Add(1)
 	}
-	return b
-}()
+	if err != nil && c.ctx.Err() == nil {
+		c.log.Debug("rtp send", "err", err)
+	}
+}
 
-// fillSilence sets b to µ-law silence (copies, not a byte loop: it runs for
-// every call on every tick that plays nothing).
-func fillSilence(b []byte) {
-	for len(b) > 0 {
-		b = b[copy(b, silenceFrame[:]):]
+// skipUnsent moves the RTP timestamp past the ticks that sent nothing.
+func (c *Call) skipUnsent() {
+	if c.unsent > 0 {
+		c.sender.Skip(c.unsent)
+		c.unsent = 0
 	}
 }

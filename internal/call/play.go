@@ -2,24 +2,42 @@ package call
 
 import (
 	"context"
+	"fmt"
 	"sync"
+
+	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/media"
 )
 
-// Player plays µ-law audio to the caller, loop times (0 = until stopped).
-// It is a Source; Done is closed when the last loop has been played.
+// Player plays audio in a call's format to the caller, loop times (0 =
+// until stopped). It is a Source; Done is closed when the last loop has
+// been played.
 type Player struct {
-	data  []byte
-	loop  int
-	pos   int
-	loops int
-	last  bool // the last frame has been handed out; done follows on the next tick
-	once  sync.Once
-	done  chan struct{}
+	data    []byte
+	silence []byte // one frame of silence in the audio's format
+	loop    int
+	pos     int
+	loops   int
+	last    bool // the last frame has been handed out; done follows on the next tick
+	once    sync.Once
+	done    chan struct{}
 }
 
-// NewPlayer returns a player of 8 kHz µ-law audio.
-func NewPlayer(ulaw []byte, loop int) *Player {
-	return &Player{data: ulaw, loop: loop, done: make(chan struct{})}
+// NewPlayer returns a player of audio in format f, which must be the
+// Format of the call it plays to (see Call.Player).
+func NewPlayer(audio []byte, f codec.Format, loop int) *Player {
+	return &Player{data: audio, silence: codec.Silence(f, nil), loop: loop, done: make(chan struct{})}
+}
+
+// Player returns a player of audio in format from, converted once now into
+// the call's Format (bytes kept as they are when the formats are equal).
+func (c *Call) Player(audio []byte, from codec.Format, loop int) (*Player, error) {
+	f := c.Format()
+	data, err := media.Convert(audio, from, f)
+	if err != nil {
+		return nil, fmt.Errorf("play: %w", err)
+	}
+	return NewPlayer(data, f, loop), nil
 }
 
 // Done is closed when playback has finished.
@@ -48,7 +66,7 @@ func (p *Player) ReadFrame(dst []byte) bool {
 		p.loops++
 		p.pos = 0
 		if p.loop > 0 && p.loops >= p.loop {
-			fillSilence(dst[n:])
+			copy(dst[n:], p.silence[n:])
 			p.last = true
 			return true
 		}
@@ -64,16 +82,25 @@ func (p *Player) ReadFrame(dst []byte) bool {
 
 func (p *Player) finish() { p.once.Do(func() { close(p.done) }) }
 
-// Play plays µ-law audio to the caller and returns when it has been played,
-// when ctx ends or when the call ends. Another source replacing it also
-// ends it.
+// Play plays 8 kHz µ-law audio to the caller and returns when it has been
+// played, when ctx ends or when the call ends. Another source replacing it
+// also ends it.
 func (c *Call) Play(ctx context.Context, ulaw []byte, loop int) error {
+	return c.PlayAudio(ctx, ulaw, codec.PCMU, loop)
+}
+
+// PlayAudio plays audio of format from to the caller, converted once into
+// the call's Format, as Play does.
+func (c *Call) PlayAudio(ctx context.Context, audio []byte, from codec.Format, loop int) error {
 	if !c.Answered() {
 		if err := c.Answer(); err != nil {
 			return err
 		}
 	}
-	p := NewPlayer(ulaw, loop)
+	p, err := c.Player(audio, from, loop)
+	if err != nil {
+		return err
+	}
 	c.SetSource(p)
 	defer c.ClearSource(p)
 	select {

@@ -1,6 +1,8 @@
 package call
 
-import "github.com/callstream/callstream/internal/stream"
+import (
+	"github.com/callstream/callstream/internal/stream"
+)
 
 // AddFlow attaches a stream flow to the call's media: from now on it gets
 // the tracks it asks for, one frame per 20 ms each.
@@ -9,60 +11,47 @@ func (c *Call) AddFlow(f *stream.Flow) { c.AddTap(f) }
 // RemoveFlow detaches a flow.
 func (c *Call) RemoveFlow(f *stream.Flow) { c.RemoveTap(f) }
 
-// AddTap attaches t to the call's media: from now on it gets the tracks it
-// wants, one frame per 20 ms each.
+// tapEntry is an attached tap and the first slot it gets.
+type tapEntry struct {
+	t     Tap
+	start uint64
+}
+
+// AddTap attaches t to the call's media: from the next slot of the media
+// clock on (or the first, before the media starts) it gets every track it
+// wants, one frame per slot each; Attach tells it that slot.
 func (c *Call) AddTap(t Tap) {
-	c.tickMu.Lock()
-	if t.Wants(stream.TrackMixed) {
-		// Keep both tracks' recent frames from now on, before the tap's
-		// first mixed frame is due.
-		c.inMu.Lock()
-		c.ensureMixLocked()
-		c.inMu.Unlock()
-	}
-	if start, ok := c.attachStart(t); ok {
-		t.Attach(start)
-	}
-	c.tickMu.Unlock()
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if !c.started {
+		c.pending = append(c.pending, t)
+		return
+	}
+	c.attachLocked(t, c.lastTick+1)
+}
+
+// attachLocked attaches t from slot start. flowMu and tickMu must be held.
+func (c *Call) attachLocked(t Tap, start uint64) {
+	if t.Wants(stream.TrackMixed) {
+		c.ensureMixLocked()
+	}
+	t.Attach(start)
 	old := *c.flows.Load()
-	next := make([]Tap, 0, len(old)+1)
+	next := make([]tapEntry, 0, len(old)+1)
 	next = append(next, old...)
-	next = append(next, t)
+	next = append(next, tapEntry{t: t, start: start})
 	c.tapTracks.Store(uint32(tracksOf(next))) // before the list: a tick never misses the new tap's tracks
 	c.flows.Store(&next)
 }
 
-// attachStart returns the first slot a new tap gets: the next frame of
-// the earliest track it wants (the inbound track runs in arrival order,
-// the mixed one mixLag behind). ok is false when it is not known yet: a
-// tap of the inbound track before the caller's first packet, whose slot
-// is the tick that packet arrives at; such a tap starts at its first
-// frame. tickMu must be held.
-func (c *Call) attachStart(t Tap) (start uint64, ok bool) {
-	start = c.lastTick + 1
-	if t.Wants(stream.TrackMixed) && start >= mixLag {
-		start = min(start, c.lastTick+1-mixLag)
-	}
-	if t.Wants(stream.TrackInbound) {
-		c.inMu.Lock()
-		started, next := c.inStarted, c.inIndex
-		c.inMu.Unlock()
-		if !started {
-			return 0, false
-		}
-		start = min(start, next)
-	}
-	return start, true
-}
-
 // tracksOf returns the tracks any of taps takes.
-func tracksOf(taps []Tap) stream.TrackSet {
+func tracksOf(taps []tapEntry) stream.TrackSet {
 	var s stream.TrackSet
-	for _, t := range taps {
+	for _, e := range taps {
 		for tr := stream.TrackInbound; tr <= stream.TrackMixed; tr++ {
-			if t.Wants(tr) {
+			if e.t.Wants(tr) {
 				s = s.With(tr)
 			}
 		}
@@ -70,27 +59,38 @@ func tracksOf(taps []Tap) stream.TrackSet {
 	return s
 }
 
-// ensureMixLocked allocates the mixer's rings (slots not yet written mix
-// as silence). tickMu and inMu must be held.
+// ensureMixLocked makes the mixer of the call's format. tickMu must be
+// held and the media started.
 func (c *Call) ensureMixLocked() {
 	if c.mix != nil {
 		return
 	}
-	c.mix = new(mixRings)
-	for i := range c.mix.out {
-		fillSilence(c.mix.out[i][:])
+	m, err := newMixer(c.format)
+	if err != nil {
+		// Every format a call runs in decodes; this is a bug.
+		c.log.Error("mixed track unavailable", "codec", c.format.String(), "err", err)
+		return
 	}
+	c.mix = m
 }
 
 // RemoveTap detaches t.
-func (c *Call) RemoveTap(f Tap) {
+func (c *Call) RemoveTap(t Tap) {
 	c.flowMu.Lock()
 	defer c.flowMu.Unlock()
+	c.tickMu.Lock()
+	for i, p := range c.pending {
+		if p == t {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			break
+		}
+	}
+	c.tickMu.Unlock()
 	old := *c.flows.Load()
-	next := make([]Tap, 0, len(old))
-	for _, g := range old {
-		if g != f {
-			next = append(next, g)
+	next := make([]tapEntry, 0, len(old))
+	for _, e := range old {
+		if e.t != t {
+			next = append(next, e)
 		}
 	}
 	c.flows.Store(&next)
@@ -98,9 +98,13 @@ func (c *Call) RemoveTap(f Tap) {
 }
 
 // SetSource makes s the audio played to the caller, replacing what played
-// before (nil: silence). It returns the source it replaced.
+// before (nil: silence). s plays frames in the call's Format (a
+// FormatSource is told it first). It returns the source it replaced.
 func (c *Call) SetSource(s Source) Source {
 	var box *sourceBox
+	if fs, ok := s.(FormatSource); ok {
+		fs.UseFormat(c.Format())
+	}
 	if s != nil {
 		box = &sourceBox{s: s}
 	}
@@ -115,7 +119,7 @@ func (c *Call) SetSource(s Source) Source {
 func (c *Call) ClearSource(s Source) {
 	for {
 		cur := c.source.Load()
-		if cur == nil || cur.s != s {
+		if cur == nil || !cur.plays(s) {
 			return
 		}
 		if c.source.CompareAndSwap(cur, nil) {
@@ -141,4 +145,13 @@ func (c *Call) OnDTMF(fn func(digit byte)) (cancel func()) {
 			}
 		}
 	}
+}
+
+// plays reports whether the box holds s, or s adapted by ULaw.
+func (b *sourceBox) plays(s Source) bool {
+	if b.s == s {
+		return true
+	}
+	u, ok := b.s.(*ulawSource)
+	return ok && u.s == s
 }

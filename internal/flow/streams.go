@@ -199,7 +199,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	r.c.AddFlow(f)
 	var stopDTMF func()
 	if bidi {
-		r.c.SetSource(playout)
+		r.c.SetSource(playout) // the playout converted the app's audio into the call's format
 		stopDTMF = r.c.OnDTMF(f.PushDTMF)
 	}
 	if metrics != nil {

@@ -34,14 +34,17 @@ func outcome(st call.Stats, dialErr error) string {
 
 // mediaTotals are the media counters of calls and sockets.
 type mediaTotals struct {
-	framesIn, silenceFilled, inDropped, framesOut, lateFrames, rtpLost, rtpLate uint64 // calls
-	mediaSent, mediaDropped, playoutDrops                                       uint64 // sockets
+	framesIn, concealed, framesOut, silenceOut, lateFrames uint64 // calls
+	rtpLost, rtpLate, rtpDuplicates, rtpReanchors          uint64 // calls' jitter buffers
+	mediaSent, mediaDropped, playoutDrops                  uint64 // sockets
 }
 
 func (t *mediaTotals) addCall(n call.Counters) {
 	t.framesIn += n.FramesIn
-	t.silenceFilled += n.SilenceFilled
-	t.inDropped += n.InboundDropped
+	t.concealed += n.Concealed
+	t.silenceOut += n.SilenceOut
+	t.rtpDuplicates += n.Duplicates
+	t.rtpReanchors += n.Reanchors
 	t.framesOut += n.FramesOut
 	t.lateFrames += n.LateFrames
 	t.rtpLost += n.RTPLost
@@ -66,9 +69,10 @@ type liveMedia struct {
 	active  map[string]int            // streams running, by dialect
 	ended   mediaTotals
 
-	callsActive, streamsActive                                  *prometheus.Desc
-	framesIn, silenceFilled, inDropped, framesOut, late         *prometheus.Desc
-	rtpLost, rtpLate, mediaSent, mediaDropped, playoutDropBytes *prometheus.Desc
+	callsActive, streamsActive                       *prometheus.Desc
+	framesIn, concealed, framesOut, silenceOut, late *prometheus.Desc
+	rtpLost, rtpLate, rtpDuplicates, rtpReanchors    *prometheus.Desc
+	mediaSent, mediaDropped, playoutDropBytes        *prometheus.Desc
 }
 
 func newLiveMedia() *liveMedia {
@@ -81,13 +85,15 @@ func newLiveMedia() *liveMedia {
 		active:        map[string]int{},
 		callsActive:   d("callstream_calls_active", "Calls in progress."),
 		streamsActive: d("callstream_streams_active", "Streams running now, by dialect.", "dialect"),
-		framesIn:      d("callstream_inbound_frames_total", "Inbound 20 ms frames of callers handed to streams (audio, lost-packet and gap silence)."),
-		silenceFilled: d("callstream_inbound_silence_frames_total", "Inbound frames filled with silence because the caller sent nothing for them."),
-		inDropped:     d("callstream_inbound_dropped_frames_total", "Inbound frames dropped because the caller ran too far ahead of the call's clock."),
-		framesOut:     d("callstream_outbound_frames_total", "RTP frames played to callers."),
+		framesIn:      d("callstream_inbound_frames_total", "Inbound 20 ms slots of callers' audio taken from the jitter buffer in time."),
+		concealed:     d("callstream_rtp_concealed_frames_total", "Inbound 20 ms slots concealed (silence or packet-loss concealment): nothing arrived by their deadline, pauses included."),
+		framesOut:     d("callstream_outbound_frames_total", "RTP frames of audio played to callers."),
+		silenceOut:    d("callstream_outbound_silence_frames_total", "RTP packets of silence or comfort noise sent to callers while nothing played."),
 		late:          d("callstream_outbound_late_frames_total", "Outbound frames played after their 20 ms tick (the app's audio came late)."),
-		rtpLost:       d("callstream_rtp_lost_frames_total", "Inbound RTP frames declared lost."),
-		rtpLate:       d("callstream_rtp_late_packets_total", "Inbound RTP packets dropped because their slot was already declared lost."),
+		rtpLost:       d("callstream_rtp_lost_frames_total", "Inbound 20 ms slots inside a talkspurt whose RTP never arrived."),
+		rtpLate:       d("callstream_rtp_late_packets_total", "Inbound RTP packets dropped because their slot had already been played."),
+		rtpDuplicates: d("callstream_rtp_duplicate_packets_total", "Inbound RTP packets dropped because their audio was already held or played."),
+		rtpReanchors:  d("callstream_rtp_reanchors_total", "New jitter buffer timelines: talkspurt starts, source changes, timestamp jumps."),
 		mediaSent:     d("callstream_stream_media_sent_total", "Media messages written to apps."),
 		mediaDropped:  d("callstream_stream_media_dropped_total", "Media frames dropped because an app was slow."),
 		playoutDropBytes: d("callstream_playout_dropped_bytes_total",
@@ -141,8 +147,9 @@ func (l *liveMedia) removeSocket(s *stream.Socket) {
 
 // Describe implements prometheus.Collector.
 func (l *liveMedia) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{l.callsActive, l.streamsActive, l.framesIn, l.silenceFilled, l.inDropped,
-		l.framesOut, l.late, l.rtpLost, l.rtpLate, l.mediaSent, l.mediaDropped, l.playoutDropBytes} {
+	for _, d := range []*prometheus.Desc{l.callsActive, l.streamsActive, l.framesIn, l.concealed, l.framesOut,
+		l.silenceOut, l.late, l.rtpLost, l.rtpLate, l.rtpDuplicates, l.rtpReanchors, l.mediaSent, l.mediaDropped,
+		l.playoutDropBytes} {
 		ch <- d
 	}
 }
@@ -175,9 +182,11 @@ func (l *liveMedia) Collect(ch chan<- prometheus.Metric) {
 		gauge(l.streamsActive, float64(n), d)
 	}
 	counter(l.framesIn, t.framesIn)
-	counter(l.silenceFilled, t.silenceFilled)
-	counter(l.inDropped, t.inDropped)
+	counter(l.concealed, t.concealed)
 	counter(l.framesOut, t.framesOut)
+	counter(l.silenceOut, t.silenceOut)
+	counter(l.rtpDuplicates, t.rtpDuplicates)
+	counter(l.rtpReanchors, t.rtpReanchors)
 	counter(l.late, t.lateFrames)
 	counter(l.rtpLost, t.rtpLost)
 	counter(l.rtpLate, t.rtpLate)

@@ -115,6 +115,14 @@ type Config struct {
 	// end (default 24 h).
 	RecordingsDir string
 	RecordingsTTL time.Duration
+	// JitterBuffer fixes the delay of every call's inbound jitter buffer
+	// (20 ms to 1 s, --jitter-buffer); zero adapts it between 20 and
+	// 200 ms.
+	JitterBuffer time.Duration
+	// QuietRTP sends callers nothing while nothing plays
+	// (--rtp-silence=false); by default a call sends a packet every 20 ms:
+	// silence in its codec, or comfort noise to a caller that offered CN.
+	QuietRTP bool
 }
 
 // Controller drives one call from answer to end; Run returns when the
@@ -352,7 +360,8 @@ func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 	log := g.log.With("call_sid", sid)
 	lim := g.cfg.Limits.WithDefaults() // call bounds
 	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log,
-		MaxCallDuration: lim.MaxCallDuration, HoldTimeout: lim.HoldTimeout, Refusals: g.metrics}
+		MaxCallDuration: lim.MaxCallDuration, HoldTimeout: lim.HoldTimeout, Refusals: g.metrics,
+		JitterDelay: g.cfg.JitterBuffer, QuietRTP: g.cfg.QuietRTP}
 	if g.Draining() {
 		log.Info("outgoing call refused: draining", "to", logsafe.URL(dc.Target))
 		return call.Dial(cfg, refuseDialer{}, dc)
@@ -380,9 +389,10 @@ func (g *Gateway) release(c *call.Call, log *slog.Logger, incoming bool) {
 	_ = c.Close()
 	st := c.Stats()
 	g.metrics.callEnded(c, st)
-	log.Info("call released", "reason", st.EndReason, "frames_in", st.FramesIn, "frames_out", st.FramesOut,
-		"rtp_packets", st.RTP.Packets, "rtp_lost", st.RTP.Lost, "silence_filled", st.SilenceFilled,
-		"inbound_dropped", st.InboundDropped)
+	log.Info("call released", "reason", st.EndReason, "codec", st.Codec, "frames_in", st.FramesIn,
+		"frames_out", st.FramesOut, "silence_out", st.SilenceOut+st.ComfortNoise, "rtp_packets", st.RTP.Packets,
+		"jitter", st.Jitter.Jitter.Round(time.Microsecond).String(), "jitter_delay", st.Jitter.Delay.String(), "late", st.Jitter.Late, "lost", st.Jitter.Lost,
+		"concealed", st.Concealed, "reanchors", st.Jitter.Reanchors)
 	if incoming && g.cfg.OnCallReleased != nil {
 		g.cfg.OnCallReleased(c.Sid(), st)
 	}
@@ -513,6 +523,9 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		MaxCallDuration: g.cfg.Limits.WithDefaults().MaxCallDuration,
 		HoldTimeout:     g.cfg.Limits.WithDefaults().HoldTimeout,
 		Refusals:        g.metrics,
+		// Media.
+		JitterDelay: g.cfg.JitterBuffer,
+		QuietRTP:    g.cfg.QuietRTP,
 	})
 	if !g.calls.add(c) {
 		// Shutdown began after the SIP server let the INVITE in.

@@ -46,7 +46,9 @@ type Metrics struct {
 	latency      prometheus.Histogram
 	queueDepth   prometheus.Histogram
 	refusals     *prometheus.CounterVec
-	live         *liveMedia // calls_active, streams_active and the media counters
+	rtpJitter    prometheus.Histogram // per call, at its end
+	jitterDelay  prometheus.Histogram // per call, at its end
+	live         *liveMedia           // calls_active, streams_active and the media counters
 }
 
 // NewMetrics makes unregistered metrics.
@@ -78,6 +80,12 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256}}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callstream_refusals_total",
 			Help: "Things a limit refused or cut short, by limit."}, []string{"limit"}),
+		rtpJitter: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "callstream_rtp_jitter_seconds",
+			Help:    "Interarrival jitter of callers' RTP (RFC 3550 estimate), one observation per answered call at its end.",
+			Buckets: []float64{.001, .0025, .005, .01, .02, .04, .08, .16, .32}}),
+		jitterDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "callstream_jitter_buffer_delay_seconds",
+			Help:    "Delay of the inbound jitter buffer (the longest an on-time packet waits), one observation per answered call at its end.",
+			Buckets: []float64{.02, .04, .06, .08, .1, .12, .16, .2, .3, .5, 1}}),
 		live: newLiveMedia(),
 	}
 	for _, o := range outcomes {
@@ -96,7 +104,7 @@ func NewMetrics() *Metrics {
 // collectors returns every metric to register.
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.calls, m.callsEnded, m.streams, m.streamErrors, m.wsConnect, m.wsErrors,
-		m.appFetch, m.appErrors, m.latency, m.queueDepth, m.refusals, m.live}
+		m.appFetch, m.appErrors, m.latency, m.queueDepth, m.refusals, m.rtpJitter, m.jitterDelay, m.live}
 }
 
 // Handler returns the /metrics handler of a registry of its own holding
@@ -121,6 +129,10 @@ func (m *Metrics) callStarted(c *call.Call) {
 // counters into the totals.
 func (m *Metrics) callEnded(c *call.Call, st call.Stats) {
 	m.callsEnded.WithLabelValues(outcome(st, c.DialErr())).Inc()
+	if st.Jitter.Packets > 0 {
+		m.rtpJitter.Observe(st.Jitter.Jitter.Seconds())
+		m.jitterDelay.Observe(st.Jitter.Delay.Seconds())
+	}
 	m.live.removeCall(c)
 }
 

@@ -44,10 +44,14 @@ func TestUnidirectionalIsBackgroundAndOneWay(t *testing.T) {
 	}
 }
 
-// RTP from the caller arrives reordered, duplicated and with a packet lost:
+// RTP from the caller arrives reordered, duplicated and with a packet lost
+// (into a 300 ms jitter buffer):
 // the stream carries the frames in order, each once, the lost one as a
 // frame of silence, and its timestamps advance by 20 ms without a hole.
 func TestStreamReorderLossDuplicate(t *testing.T) {
+	// gatewaytest's fixed 300 ms jitter buffer: the packet overtaken
+	// arrives 20 ms late, which an adaptive buffer at its 20 ms floor would
+	// conceal.
 	env := gatewaytest.Start(t, gatewaytest.Options{})
 	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/in"/></Start><Pause length="30"/></Response>`)
 	c := env.Dial(sipcaller.Config{})

@@ -230,6 +230,10 @@ func Start(t testing.TB, opts Options) *Env {
 		RTPPorts: "31000-38999",
 		Dialect:  d,
 		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
+		// Tests compare callers' audio byte for byte: a fixed jitter
+		// buffer long enough that a busy machine's stalls (of the test's
+		// sender or of the gateway) conceal nothing. Configure may change it.
+		JitterBuffer: 300 * time.Millisecond,
 	}
 	if opts.AppOnWS {
 		cfg.App = "http://" + ws.Addr() + opts.AppPath

@@ -1,6 +1,6 @@
 // Package media holds the gateway's audio containers and the helpers around
 // them that are not codecs: WAV reading and writing, conversion of a file's
-// audio to the call's µ-law, and mixing. Codecs and resampling live in
+// audio to a call's format once at load (Convert, Audio.Encode), and mixing. Codecs and resampling live in
 // package codec. It does no I/O beyond io.Reader and io.Writer and starts no
 // goroutines.
 package media

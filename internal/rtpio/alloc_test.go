@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/callstream/callstream/internal/jitter"
 	"github.com/callstream/callstream/internal/limit/limittest"
 )
 
@@ -172,5 +173,36 @@ func BenchmarkReceiveLoopback(b *testing.B) {
 	}
 	if st := r.Stats(); st.Frames != sent {
 		b.Logf("sent %d, got %+v", sent, st)
+	}
+}
+
+// With a jitter buffer the receiver puts each audio packet into it (by
+// timestamp, with its arrival) without allocating, and still reports
+// telephone events itself; HandleFrame is never called.
+func TestJitterModePutsPacketsWithoutAllocating(t *testing.T) {
+	jb, err := jitter.New(jitter.Config{SamplesPerFrame: 160, MaxPayload: 160, Divisible: true, Silence: make([]byte, 160)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	r := NewReceiver(nil, ReceiverConfig{AudioTypes: []uint8{0}, DTMFType: 101, Jitter: jb,
+		Arrival: func() time.Duration { return time.Duration(now.Load()) }})
+	h := &nopHandler{}
+	r.h = h
+	audio := newPacketSource(t, 0, make([]byte, 160))
+	event := newPacketSource(t, 101, eventPayload(5, false, 160))
+	seq, ts := uint16(0), uint32(0)
+	put := func() {
+		now.Add(int64(20 * time.Millisecond))
+		r.handlePacket(audio.at(seq, ts), benchFrom)
+		seq++
+		ts += 160
+	}
+	if n := testing.AllocsPerRun(100, put); n != 0 {
+		t.Errorf("%v allocations per packet", n)
+	}
+	r.handlePacket(event.at(seq, ts), benchFrom)
+	if st := jb.Stats(); st.Packets != 101 || h.frames.Load() != 0 || h.digits.Load() != 1 {
+		t.Errorf("jitter buffer took %d packets, handler got %d frames and %d digits", st.Packets, h.frames.Load(), h.digits.Load())
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/callstream/callstream/internal/jitter"
 	"github.com/callstream/callstream/internal/limit"
 )
 
@@ -56,6 +57,14 @@ type ReceiverConfig struct {
 	// limit.RTPSource (nil: not counted). It runs on the read loop and
 	// must not block.
 	Refusals limit.Counter
+	// Jitter, when set, takes every audio packet (Put, with its arrival
+	// time from Arrival): the buffer places audio by RTP timestamp, so the
+	// Receiver neither orders nor frames it and never calls HandleFrame.
+	// Telephone events are handled as without it. Borrowed.
+	Jitter *jitter.Buffer
+	// Arrival returns the time to Put a packet with: how long after slot
+	// 0 of the jitter buffer's clock it arrived. Required with Jitter.
+	Arrival func() time.Duration
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -122,7 +131,9 @@ type Receiver struct {
 	filter   atomic.Pointer[netip.AddrPort] // nil: accept any source
 	last     atomic.Int64                   // arrival of the last valid packet, Unix ns
 	running  atomic.Bool
-	refusals limit.Counter                  // borrowed; may be nil
+	refusals limit.Counter  // borrowed; may be nil
+	jb       *jitter.Buffer // borrowed; nil: order and frame audio here
+	arrival  func() time.Duration
 	expect   atomic.Pointer[netip.AddrPort] // the SDP address Relatch gave; read by the loop on a new generation
 	relatch  atomic.Uint64                  // Relatch generation
 	source   atomic.Pointer[netip.AddrPort] // the latched source, for Source; nil: not latched
@@ -192,6 +203,12 @@ func NewReceiver(c *Conn, cfg ReceiverConfig) *Receiver {
 		lastLen:  frameSamples,
 		refusals: cfg.Refusals,
 		lt:       latch{expect: sdpAddr(cfg.Remote)},
+		jb:       cfg.Jitter,
+		arrival:  cfg.Arrival,
+	}
+	if r.jb != nil && r.arrival == nil {
+		start := time.Now()
+		r.arrival = func() time.Duration { return time.Since(start) }
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -310,6 +327,17 @@ func (r *Receiver) handlePacket(b []byte, from netip.AddrPort) {
 	}
 	if isEvent {
 		r.handleEvent(r.pkt.Timestamp, r.pkt.Payload[0])
+	}
+	if r.jb != nil {
+		// The jitter buffer places audio by timestamp; events carry none.
+		if !isEvent {
+			r.jb.Put(jitter.Packet{
+				Seq: r.pkt.SequenceNumber, TS: r.pkt.Timestamp, SSRC: r.pkt.SSRC,
+				Marker: r.pkt.Marker, Payload: r.pkt.Payload,
+			}, r.arrival())
+		}
+		r.packets.Add(1)
+		return
 	}
 	r.track(r.pkt.SequenceNumber, pt, r.pkt.Payload, isEvent)
 	r.packets.Add(1)

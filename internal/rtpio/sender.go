@@ -28,19 +28,23 @@ type Sender struct {
 	ssrc   uint32
 
 	// Owned by the writing goroutine.
-	hdr  rtp.Header
-	mark bool                              // the next packet carries the marker bit
-	buf  [headerSize + 2*frameSamples]byte // a 20 ms G.711 packet, with room to spare
-	big  []byte                            // for a larger payload, allocated when first needed
+	hdr   rtp.Header
+	pt    uint8                             // the audio payload type
+	ticks uint32                            // timestamp units of one 20 ms frame
+	mark  bool                              // the next packet carries the marker bit
+	buf   [headerSize + 2*frameSamples]byte // a 20 ms G.711 packet, with room to spare
+	big   []byte                            // for a larger payload, allocated when first needed
 }
 
 // NewSender returns a Sender writing packets of payloadType from c to remote.
 // remote may be the zero AddrPort and set later with SetRemote.
 func NewSender(c *Conn, remote netip.AddrPort, payloadType uint8) *Sender {
 	s := &Sender{
-		conn: c,
-		ssrc: rand.Uint32(),
-		mark: true,
+		conn:  c,
+		ssrc:  rand.Uint32(),
+		mark:  true,
+		pt:    payloadType & 0x7f,
+		ticks: frameSamples,
 		hdr: rtp.Header{
 			Version:        2,
 			PayloadType:    payloadType & 0x7f,
@@ -64,8 +68,18 @@ func (s *Sender) SetRemote(remote netip.AddrPort) {
 	s.remote.Store(&r)
 }
 
+// SetFrameTicks makes one 20 ms frame advance the timestamp by ticks (the
+// codec's clock rate / 50: 160 for G.711 and G.722, 960 for Opus); the
+// default is 160. Call it before the first packet.
+func (s *Sender) SetFrameTicks(ticks int) {
+	if ticks > 0 {
+		s.ticks = uint32(ticks)
+	}
+}
+
 // WriteFrame sends payload as one 20 ms frame: the packet after it gets the
-// sequence number plus 1 and the timestamp plus 160. The marker bit is set on
+// sequence number plus 1 and the timestamp plus one frame's ticks (160 by
+// default, see SetFrameTicks). The marker bit is set on
 // the first packet and on the first one after MarkTalkspurt. It does not
 // allocate.
 //
@@ -73,6 +87,22 @@ func (s *Sender) SetRemote(remote netip.AddrPort) {
 // and returns ErrNoRemote. If the socket write fails the frame still counts as
 // sent (the peer sees it as lost).
 func (s *Sender) WriteFrame(payload []byte) error {
+	return s.write(s.pt, payload)
+}
+
+// WriteComfortNoise sends an RFC 3389 comfort noise packet of payload type
+// pt with payload (the noise level, and optionally spectral parameters)
+// in the place of one 20 ms frame: the timestamp moves on by one frame as
+// for audio. The next audio packet carries the marker bit (a talkspurt
+// starts). It does not allocate.
+func (s *Sender) WriteComfortNoise(pt uint8, payload []byte) error {
+	err := s.write(pt&0x7f, payload)
+	s.mark = true
+	return err
+}
+
+// write sends payload with payload type pt as one 20 ms frame.
+func (s *Sender) write(pt uint8, payload []byte) error {
 	if len(payload) > maxPacket-headerSize {
 		return fmt.Errorf("%w: %d bytes", ErrPayloadTooLarge, len(payload))
 	}
@@ -81,7 +111,8 @@ func (s *Sender) WriteFrame(payload []byte) error {
 		s.Skip(1)
 		return ErrNoRemote
 	}
-	s.hdr.Marker = s.mark
+	s.hdr.Marker = s.mark && pt == s.pt
+	s.hdr.PayloadType = pt
 	buf := s.buf[:]
 	if headerSize+len(payload) > len(buf) {
 		if s.big == nil {
@@ -96,7 +127,7 @@ func (s *Sender) WriteFrame(payload []byte) error {
 	n += copy(buf[n:], payload)
 	s.mark = false
 	s.hdr.SequenceNumber++
-	s.hdr.Timestamp += frameSamples
+	s.hdr.Timestamp += s.ticks
 	if _, err := s.conn.uc.WriteToUDPAddrPort(buf[:n], *remote); err != nil {
 		return fmt.Errorf("rtpio: send rtp: %w", err)
 	}
@@ -107,7 +138,7 @@ func (s *Sender) WriteFrame(payload []byte) error {
 // example silence that is suppressed); the sequence number is unchanged.
 // Call MarkTalkspurt as well when sending resumes after a silence.
 func (s *Sender) Skip(frames int) {
-	s.hdr.Timestamp += uint32(frames) * frameSamples
+	s.hdr.Timestamp += uint32(frames) * s.ticks
 }
 
 // MarkTalkspurt sets the marker bit on the next packet sent.

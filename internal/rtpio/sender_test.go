@@ -201,3 +201,40 @@ func BenchmarkWriteFrame(b *testing.B) {
 		}
 	}
 }
+
+// With SetFrameTicks(960) (Opus) each frame and each skipped frame moves the
+// timestamp by 960; a comfort noise packet goes with its own payload type,
+// in sequence, without the marker bit, and the audio after it carries the
+// marker bit.
+func TestSenderFrameTicksAndComfortNoise(t *testing.T) {
+	conn := newConn(t)
+	dst := newSink(t)
+	s := NewSender(conn, dst.addr(), 111)
+	s.SetFrameTicks(960)
+	audio := []byte{1, 2, 3}
+	if err := s.WriteFrame(audio); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := dst.read(t)
+	s.Skip(2)
+	if err := s.WriteComfortNoise(13, []byte{70}); err != nil {
+		t.Fatal(err)
+	}
+	cn, _ := dst.read(t)
+	if err := s.WriteFrame(audio); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := dst.read(t)
+	if cn.PayloadType != 13 || cn.Marker || !bytes.Equal(cn.Payload, []byte{70}) ||
+		cn.SequenceNumber != a.SequenceNumber+1 || cn.Timestamp != a.Timestamp+3*960 {
+		t.Fatalf("comfort noise: pt %d marker %v payload %v seq %d ts %d after seq %d ts %d",
+			cn.PayloadType, cn.Marker, cn.Payload, cn.SequenceNumber, cn.Timestamp, a.SequenceNumber, a.Timestamp)
+	}
+	if b.PayloadType != 111 || !b.Marker || b.SequenceNumber != cn.SequenceNumber+1 || b.Timestamp != cn.Timestamp+960 {
+		t.Fatalf("audio after CN: pt %d marker %v seq %d ts %d", b.PayloadType, b.Marker, b.SequenceNumber, b.Timestamp)
+	}
+	level := []byte{70}
+	if n := testing.AllocsPerRun(50, func() { _ = s.WriteComfortNoise(13, level) }); n != 0 {
+		t.Errorf("%v allocations per comfort noise packet", n)
+	}
+}

@@ -173,9 +173,10 @@ func TestTranscriptionForkExample(t *testing.T) {
 	if p := ttsText.Load(); p == nil || *p != "hello world" {
 		t.Errorf("TTS asked for %v", p)
 	}
-	// The fork trails the caller by its media clock: hang up once the ASR
-	// server has the start message and every frame of the speech.
-	if err := asr.Conns()[0].WaitFor(g.Context(5*time.Second), 1+len(speech)/160); err != nil {
+	// The fork trails the caller by its media clock and jitter buffer, and
+	// has a frame for every slot from its start: hang up once the ASR
+	// server has the start message and a second more than the speech.
+	if err := asr.Conns()[0].WaitFor(g.Context(5*time.Second), 1+len(speech)/160+50); err != nil {
 		t.Fatalf("the ASR server got %d messages: %v", len(asr.Conns()[0].Messages()), err)
 	}
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {

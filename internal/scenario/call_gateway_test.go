@@ -160,19 +160,23 @@ func (g *gw) callSid(t *testing.T, from string) string {
 func (g *gw) waitCallerFrames(t *testing.T, from string, n, more uint64) {
 	t.Helper()
 	sid := g.callSid(t, from)
-	var in uint64
+	var slots uint64
 	servetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d frames of the caller's audio taken", n), func() bool {
 		c := g.GW.Call(sid)
 		if c == nil {
 			return false
 		}
 		k := c.Counters()
-		in = k.FramesIn
-		return k.FramesIn-k.SilenceFilled >= n
+		slots = k.FramesIn + k.Concealed
+		return k.FramesIn >= n
 	})
-	servetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d frames more", more), func() bool {
+	servetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d slots more", more), func() bool {
 		c := g.GW.Call(sid)
-		return c != nil && c.Counters().FramesIn >= in+more
+		if c == nil {
+			return false
+		}
+		k := c.Counters()
+		return k.FramesIn+k.Concealed >= slots+more
 	})
 }
 

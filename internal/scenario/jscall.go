@@ -13,6 +13,7 @@ import (
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -420,7 +421,7 @@ func (jc *jsCall) attach(src call.Source, _ mediaOpts, replaced func()) (func(),
 	prev := jc.cur
 	a := &attachment{src: src, replaced: replaced}
 	jc.cur = a
-	jc.c.SetSource(src)
+	jc.c.SetSource(src) // adapted to the call's format above
 	if prev != nil && prev.replaced != nil {
 		prev.replaced()
 	}
@@ -489,7 +490,15 @@ func (jc *jsCall) sendDigits(digits string) {
 	if jc.cur != nil {
 		next = jc.cur.src
 	}
-	jc.c.SetSource(&prefixSource{data: tones, next: next})
+	// The tones are µ-law: in the call's format before what played.
+	f := jc.format()
+	if !f.SameEncoding(codec.PCMU) {
+		if tones, err = media.Convert(tones, codec.PCMU, f); err != nil {
+			jc.s.log.Warn("call.sendDigits", "err", err)
+			return
+		}
+	}
+	jc.c.SetSource(&prefixSource{data: tones, next: next, silence: codec.Silence(f, nil)})
 }
 
 // callToSocket starts call.sendMediaTo(ws): the caller's audio as a flow

@@ -435,16 +435,17 @@ func dtmfAudio(digits string) ([]byte, error) {
 
 // prefixSource plays data, then what played before.
 type prefixSource struct {
-	data []byte
-	pos  int
-	next interface{ ReadFrame([]byte) bool }
+	data    []byte // in the call's format
+	pos     int
+	next    interface{ ReadFrame([]byte) bool }
+	silence []byte // one frame of silence in the call's format
 }
 
 func (p *prefixSource) ReadFrame(dst []byte) bool {
 	if p.pos < len(p.data) {
 		n := copy(dst, p.data[p.pos:])
-		for i := n; i < len(dst); i++ {
-			dst[i] = 0xFF
+		if n < len(dst) {
+			copy(dst[n:], p.silence[n:])
 		}
 		p.pos += n
 		return true

@@ -69,8 +69,9 @@ func Binary(t testing.TB) string {
 
 // Options configure one gateway process.
 type Options struct {
-	// Args are the serve flags besides --sip, --http, --rtp-ports and
-	// --log-format, which Start sets (an Args entry for one of them wins).
+	// Args are the serve flags besides --sip, --http, --rtp-ports,
+	// --log-format and --jitter-buffer (300ms), which Start sets (an Args
+	// entry for one of them wins).
 	Args []string
 	// Env is added to the process's environment.
 	Env []string
@@ -115,7 +116,11 @@ func Start(t testing.TB, opts Options) *Proc {
 	// 40000-59999, in blocks of 250 ports.
 	lo := 40000 + int(rtpBlock.Add(1)%80)*250
 	p := &Proc{t: t, Logs: &logtest.Buffer{}, sip: FreeSIPAddr(t), http: FreeTCPAddr(t), rtpLo: lo, rtpHi: lo + size - 1, exited: make(chan struct{})}
-	args := []string{"serve", "--sip", p.sip, "--http", p.http, "--rtp-ports", fmt.Sprintf("%d-%d", p.rtpLo, p.rtpHi), "--log-format", "json"}
+	args := []string{"serve", "--sip", p.sip, "--http", p.http, "--rtp-ports", fmt.Sprintf("%d-%d", p.rtpLo, p.rtpHi), "--log-format", "json",
+		// Tests compare callers' audio byte for byte: a fixed jitter
+		// buffer long enough that a busy machine's stalls conceal
+		// nothing (an Args entry wins: the last value of a flag counts).
+		"--jitter-buffer", "300ms"}
 	args = append(args, opts.Args...)
 	for i := 0; i+1 < len(opts.Args); i++ {
 		switch opts.Args[i] {

@@ -272,11 +272,13 @@ func (c *Invite) end(cause EndCause) {
 	c.stopSessionLocked()
 	c.mu.Unlock()
 	close(c.done)
-	c.cancel()
 	c.log.Info("call ended", "cause", cause.String())
+	// The callbacks run before the handler's context ends: the call hands
+	// its streams the caller's last audio before the handler stops them.
 	for _, fn := range fns {
 		fn()
 	}
+	c.cancel()
 }
 
 // begin admits a public method call unless the handler has returned.
