@@ -36,6 +36,8 @@ go test -count=1 -p 1 -timeout 9m ./...
 # The OPUS paths, in a build with the codec.
 go test -count=1 -tags opus,nolibopusfile ./internal/codec/
 go test -count=1 -tags opus,nolibopusfile -run Opus ./internal/sipcaller/
+# An Opus caller through a real process, besides the G.722 one.
+go test -count=1 -tags opus,nolibopusfile -run 'TestWidebandCallers' ./test/media/
 go test -count=1 -tags opus,nolibopusfile -run 'Opus|TestCallLimitsAndErrors|TestRemoteMediaRefused' ./internal/scenario/
 # G.722 bit for bit against SpanDSP's encoder and decoder.
 go test -count=1 -tags spandsp -run 'SpanDSP' ./internal/codec/

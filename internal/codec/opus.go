@@ -67,7 +67,13 @@ func (d *opusDecoder) Reset() {
 }
 
 // opusEncoder encodes mono PCM at its rate as one Opus packet per call
-// (VoIP application, libopus's default bit rate).
+// (VoIP application, 32 kbit/s).
+// opusBitrate is the bit rate of the gateway's Opus: 32 kbit/s, where
+// wideband speech is transparent (RFC 7587 §3.1.1 gives 28–40 kbit/s for
+// fullband speech); libopus's own default for a mono 48 kHz VoIP encoder
+// is lower and blurs the upper band.
+const opusBitrate = 32000
+
 type opusEncoder struct {
 	enc  *opus.Encoder
 	rate int
@@ -78,6 +84,9 @@ func newOpusEncoder(rate int) (Encoder, error) {
 	enc, err := opus.NewEncoder(rate, 1, opus.AppVoIP)
 	if err != nil {
 		return nil, fmt.Errorf("codec: opus encoder at %d Hz: %w", rate, err)
+	}
+	if err := enc.SetBitrate(opusBitrate); err != nil {
+		return nil, fmt.Errorf("codec: opus encoder bit rate: %w", err)
 	}
 	return &opusEncoder{enc: enc, rate: rate}, nil
 }

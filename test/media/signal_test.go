@@ -1,7 +1,9 @@
 package media
 
 import (
+	"fmt"
 	"math"
+	"strings"
 
 	"github.com/callstream/callstream/internal/scenario/voxtest"
 )
@@ -21,22 +23,18 @@ func toneSNR(x []int16, rate int, f float64) float64 {
 	return 10 * math.Log10(p/(total-p))
 }
 
-// loud returns the span of x from its first to its last sample above
-// level in magnitude, trimmed by margin at each end, or nil.
-func loud(x []int16, level int16, margin int) []int16 {
-	first, last := -1, -1
+// steady returns the steady state of a tone x begins with: from 0.5 s to
+// 0.9 s after its first sample louder than 6000 (at rate), or nil.
+func steady(x []int16, rate int) []int16 {
 	for i, s := range x {
-		if s > level || s < -level {
-			if first < 0 {
-				first = i
+		if s > 6000 || s < -6000 {
+			if i+rate*9/10 > len(x) {
+				return nil
 			}
-			last = i
+			return x[i+rate/2 : i+rate*9/10]
 		}
 	}
-	if first < 0 || last-first <= 2*margin {
-		return nil
-	}
-	return x[first+margin : last-margin]
+	return nil
 }
 
 // bestCorrelation returns the largest normalised cross-correlation of ref
@@ -63,4 +61,14 @@ func bestCorrelation(ref, got []int16) (float64, int) {
 		}
 	}
 	return best, at
+}
+
+// windows returns toneSNR of each 100 ms of x, to show where a tone was
+// damaged.
+func windows(x []int16, rate int, f float64) string {
+	var b strings.Builder
+	for i := 0; i+rate/10 <= len(x); i += rate / 10 {
+		fmt.Fprintf(&b, "%.0f ", toneSNR(x[i:i+rate/10], rate, f))
+	}
+	return strings.TrimSpace(b.String())
 }
