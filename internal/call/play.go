@@ -30,9 +30,15 @@ func NewPlayer(audio []byte, f codec.Format, loop int) *Player {
 }
 
 // Player returns a player of audio in format from, converted once now into
-// the call's Format (bytes kept as they are when the formats are equal).
+// the call's Format; when the formats are equal it plays audio itself,
+// which it only reads.
 func (c *Call) Player(audio []byte, from codec.Format, loop int) (*Player, error) {
 	f := c.Format()
+	if from.SameEncoding(f) {
+		// The bytes play as they are: shared, never copied (a prompt the
+		// Play cache holds once serves every call in its codec).
+		return NewPlayer(audio, f, loop), nil
+	}
 	data, err := media.Convert(audio, from, f)
 	if err != nil {
 		return nil, fmt.Errorf("play: %w", err)
