@@ -192,3 +192,25 @@ func TestPacerWaitAllocs(t *testing.T) {
 		t.Fatalf("Wait: %v allocs per tick", allocs)
 	}
 }
+
+// A precise Pacer returns its ticks in order and never before they are
+// due, and a cancelled context ends Wait by the next tick.
+func TestPrecisePacerNeverEarly(t *testing.T) {
+	start := time.Now()
+	p := NewPacer(start, 5*time.Millisecond, 0)
+	p.SetPrecise()
+	ctx, cancel := context.WithCancel(context.Background())
+	for n := range uint64(20) {
+		tick, err := p.Wait(ctx)
+		if err != nil || tick != n {
+			t.Fatalf("Wait = %d, %v; want %d", tick, err, n)
+		}
+		if early := start.Add(time.Duration(n) * 5 * time.Millisecond).Sub(time.Now()); early > 0 {
+			t.Fatalf("tick %d returned %v early", n, early)
+		}
+	}
+	cancel()
+	if _, err := p.Wait(ctx); err == nil {
+		t.Fatal("Wait after cancel returned no error")
+	}
+}
