@@ -31,6 +31,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/sip"
@@ -127,7 +128,10 @@ func New(cfg Config) (*Server, error) {
 			WriteBufferSize:  4096,
 		},
 	}
-	s.sip, err = sip.NewServer(sip.Config{Addr: cfg.SIPAddr, Logger: cfg.Logger, Handler: s.handle, UserAgent: "callstream-baseline"})
+	// No admission control: the bench measures the relay, as it runs the
+	// gateway with --invite-rate 0 --max-calls 0.
+	s.sip, err = sip.NewServer(sip.Config{Addr: cfg.SIPAddr, Logger: cfg.Logger, Handler: s.handle, UserAgent: "callstream-baseline",
+		Limits: limit.Limits{MaxCalls: -1, InviteRate: -1, InviteBurst: -1}})
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}

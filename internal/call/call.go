@@ -204,6 +204,8 @@ type Call struct {
 	first     uint64 // the call's first tick after the answer
 	lastTick  uint64
 	lateTick  uint64 // the tick (+1) whose frame waits for finishTick; 0: none
+	lane      int    // the clock's lane the call ticks in (fixed at its creation)
+	inTick    uint64 // the slot (+1) whose inbound frame went out ahead of its tick (tickInbound); 0: none
 	playing   bool
 	outSilent bool         // outFrame holds silence already
 	unsent    int          // frames not sent since the last one: the sender's timestamp skips them
@@ -280,7 +282,8 @@ func newCall(cfg Config, ctx context.Context, cancel context.CancelFunc) *Call {
 	if c.mclock == nil {
 		c.mclock, c.ownClock = NewClock(), true
 	}
-	c.clock, c.base = c.mclock.grid()
+	c.lane = c.mclock.assign()
+	c.clock, c.base = c.mclock.grid(c.lane)
 	c.format = codec.PCMU // until the media starts
 	empty := []tapEntry{}
 	c.flows.Store(&empty)
@@ -428,7 +431,7 @@ func (c *Call) Answer() error {
 	}
 	// The media clock runs the call from the shared clock's next tick; until
 	// then the current slot is the one before it.
-	_, m := c.mclock.grid()
+	_, m := c.mclock.grid(c.lane)
 	c.tickMu.Lock()
 	c.first = m + 1 - c.base
 	c.lastTick = c.first - 1
@@ -503,7 +506,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error 
 	c.tickMu.Lock()
 	// The media runs from the shared clock's next tick (an answer that
 	// waited for its ACK starts later than it was reckoned).
-	if _, m := c.mclock.grid(); m+1-c.base > c.lastTick+1 {
+	if _, m := c.mclock.grid(c.lane); m+1-c.base > c.lastTick+1 {
 		c.first = m + 1 - c.base
 		c.lastTick = c.first - 1
 		c.tick.Store(c.lastTick)
@@ -512,7 +515,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error 
 	c.liveFormat.Store(&edge.format)
 	c.started = true
 	for _, t := range c.pending {
-		c.attachLocked(t, c.lastTick+1)
+		c.attachLocked(t, c.nextSlotLocked())
 	}
 	c.pending = nil
 	c.tickMu.Unlock()

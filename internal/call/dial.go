@@ -95,7 +95,7 @@ func (c *Call) connect(o *sip.Outgoing) {
 	c.parties.From, c.parties.To = o.From, o.To
 	c.parties.FromURI, c.parties.ToURI = o.FromURI, o.ToURI
 	c.parties.Headers = o.Headers
-	_, m := c.mclock.grid()
+	_, m := c.mclock.grid(c.lane)
 	c.tickMu.Lock()
 	c.first = m + 1 - c.base
 	c.lastTick = c.first - 1

@@ -80,8 +80,15 @@ func (c *Call) runTick(m uint64) (late bool) {
 	c.tick.Store(n)
 	c.ticks.Add(1)
 
-	// Inbound: what the jitter buffer has for the slot, or concealment.
-	in := c.popInbound(n)
+	// Inbound: what the jitter buffer has for the slot, or concealment
+	// (already pushed by tickInbound when the slot came in order).
+	var in []byte
+	if c.inTick == n+1 {
+		in = c.inFrame[:c.edge.format.MaxFrameBytes()]
+	} else {
+		in = c.popInbound(n)
+	}
+	c.inTick = 0
 
 	// Outbound: what plays to the caller now. A source that was playing
 	// and has nothing yet gets lateGrace more: the audio for this slot
@@ -101,6 +108,32 @@ func (c *Call) runTick(m uint64) (late bool) {
 		c.checkActivity()
 	}
 	return late
+}
+
+// tickInbound is the first half of tick m: the caller's frame of the slot
+// goes to the taps ahead of the RTP sends of every call's runTick. It does
+// nothing unless the slot follows the last one ticked (runTick handles
+// skipped slots in order).
+func (c *Call) tickInbound(m uint64) {
+	c.tickMu.Lock()
+	defer c.tickMu.Unlock()
+	if c.over.Load() || m < c.base || c.edge == nil || c.lateTick != 0 || c.inTick != 0 {
+		return
+	}
+	if n := m - c.base; n == c.lastTick+1 {
+		c.popInbound(n)
+		c.inTick = n + 1
+	}
+}
+
+// nextSlotLocked is the first slot a tap attached now gets: the next one
+// to tick, or the one after when its inbound frame already went out.
+// tickMu must be held.
+func (c *Call) nextSlotLocked() uint64 {
+	if c.inTick == c.lastTick+2 {
+		return c.lastTick + 2
+	}
+	return c.lastTick + 1
 }
 
 // popInbound takes the caller's frame of slot n from the jitter buffer
@@ -141,9 +174,19 @@ func (c *Call) flushInbound() {
 		c.playOut(c.lateTick-1, false)
 		c.lateTick = 0
 	}
+	size := c.edge.format.MaxFrameBytes()
+	if c.inTick == c.lastTick+2 {
+		// The slot in progress: its inbound frame went out, its outbound
+		// one is silence.
+		c.lastTick++
+		out := c.outFrame[:size]
+		copy(out, c.edge.silence)
+		c.outSilent, c.playing = true, false
+		c.pushOut(c.lastTick, out)
+	}
+	c.inTick = 0
 	// Pop the buffer's window into frames of their own (once per call,
 	// as it ends), then hand on those up to the last with audio.
-	size := c.edge.format.MaxFrameBytes()
 	slots := int(c.edge.jb.Stats().Delay/frame) + 1
 	held := make([]byte, slots*size)
 	audio := make([]bool, slots)

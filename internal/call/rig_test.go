@@ -47,8 +47,10 @@ type rigOptions struct {
 // stoppedClock is a media clock that never ticks: the test calls runTick.
 func stoppedClock() *Clock {
 	k := &Clock{start: time.Now(), done: make(chan struct{})}
-	empty := []*Call{}
-	k.calls.Store(&empty)
+	for i := range k.lanes {
+		empty := []*Call{}
+		k.lanes[i].calls.Store(&empty)
+	}
 	return k
 }
 

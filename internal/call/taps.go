@@ -29,7 +29,7 @@ func (c *Call) AddTap(t Tap) {
 		c.pending = append(c.pending, t)
 		return
 	}
-	c.attachLocked(t, c.lastTick+1)
+	c.attachLocked(t, c.nextSlotLocked())
 }
 
 // attachLocked attaches t from slot start. flowMu and tickMu must be held.
