@@ -286,3 +286,35 @@ func TestResync(t *testing.T) {
 		})
 	}
 }
+
+// One delay spike — a packet 15 ms late in a stream that is otherwise on
+// time, which moves the RFC 3550 estimate by under a millisecond — raises
+// the target above the spike at once, so the next spike like it is
+// absorbed; the target then decays back towards the floor over seconds.
+func TestSpikeRaisesTheTarget(t *testing.T) {
+	e := estimator{nsPerUnit: float64(SlotDuration) / 160}
+	at := func(i int, late time.Duration) {
+		e.observe(uint32(160*i), time.Duration(i)*SlotDuration+late)
+	}
+	for i := range 100 {
+		at(i, 0)
+	}
+	lo, hi := 20*time.Millisecond, 200*time.Millisecond
+	if got := e.target(lo, hi); got != lo {
+		t.Fatalf("on time: target %v, want the floor %v", got, lo)
+	}
+	at(100, 15*time.Millisecond)
+	at(101, 0)
+	if got := e.target(lo, hi); got < 25*time.Millisecond {
+		t.Fatalf("after a 15 ms spike: target %v, want ≥ 25 ms", got)
+	}
+	if j := time.Duration(e.jitter); j > 2*time.Millisecond {
+		t.Fatalf("J %v: the RFC 3550 estimate alone moved by more than the test assumes", j)
+	}
+	for i := 102; i < 102+50*30; i++ { // 30 s on time
+		at(i, 0)
+	}
+	if got := e.target(lo, hi); got > lo+time.Millisecond {
+		t.Fatalf("30 s after the spike: target %v, want back within 1 ms of the floor %v", got, lo)
+	}
+}

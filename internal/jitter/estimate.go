@@ -25,6 +25,12 @@ type estimator struct {
 	lastTS      uint32
 	jitter      float64 // J of RFC 3550 A.8, in ns
 	peak        float64 // in ns
+	// spike is the largest single transit difference |D| seen, rising at
+	// once and decaying like peak: a delay spike (a sender or a host
+	// stalled for a moment) that J, averaging over 16 packets, barely
+	// notices. Like NetEq's peak detector, it keeps the delay above the
+	// spikes of the last seconds, so the next one is absorbed, not lost.
+	spike float64 // in ns
 }
 
 // restart makes the next packet the first of a new transit baseline: its
@@ -41,6 +47,11 @@ func (e *estimator) observe(ts uint32, arrival time.Duration) {
 			d = -d
 		}
 		e.jitter += (d - e.jitter) / jitterGain
+		if d > e.spike {
+			e.spike = d
+		} else {
+			e.spike -= e.spike / peakDecay
+		}
 		if e.jitter > e.peak {
 			e.peak = e.jitter
 		} else {
@@ -50,8 +61,10 @@ func (e *estimator) observe(ts uint32, arrival time.Duration) {
 	e.primed, e.lastArrival, e.lastTS = true, arrival, ts
 }
 
-// target returns jitterFactor × peak + one slot, within [lo, hi].
+// target returns jitterFactor × peak + one slot, or the spike + half a
+// slot when that is more, within [lo, hi].
 func (e *estimator) target(lo, hi time.Duration) time.Duration {
 	t := time.Duration(jitterFactor*e.peak) + SlotDuration
+	t = max(t, time.Duration(e.spike)+SlotDuration/2)
 	return min(max(t, lo), hi)
 }
