@@ -89,8 +89,10 @@ func TestBidiAgainstGateway(t *testing.T) {
 		t.Errorf("echo: %+v", f)
 	}
 	rt, gaps := dget(st.RoundTrip), dget(st.Gaps)
-	// The gateway plays what the app sent on its next 20 ms tick.
-	if rt.P50 <= 0 || rt.P50 > 30 || gaps.P50 < 15 || gaps.P50 > 25 {
+	// The caller's frame waits in the jitter buffer (10–30 ms at its
+	// 20 ms floor), and the gateway plays what the app sent on its next
+	// 20 ms tick.
+	if rt.P50 <= 0 || rt.P50 > 60 || gaps.P50 < 15 || gaps.P50 > 25 {
 		t.Errorf("round trip %+v, gaps %+v", rt, gaps)
 	}
 	t.Logf("%+v rtt %+v gaps %+v", st, rt, gaps)

@@ -270,6 +270,10 @@ func (b *Buffer) Put(p Packet, arrival time.Duration) Verdict {
 	v, lateness := b.place(m, &p, units, arrival)
 	if m == &b.cur && b.st.Late != lateBefore {
 		b.lateSeen = true
+		// The delay in force was too short by lateness: the target rises
+		// above it at once (and decays like a spike), so the buffer grows
+		// where the audio comes late instead of losing it again.
+		b.est.sawLate(b.applied + lateness)
 	}
 	switch {
 	case v == Overflow && m == &b.cur:
@@ -411,16 +415,17 @@ func (b *Buffer) idle() bool {
 }
 
 // reanchor starts a new timeline at the packet (ssrc, ts) that arrived at
-// arrival: its slot is the first whose deadline is at least the delay
-// minus one slot after arrival, and never one already popped or before
-// audio still held.
+// arrival: its slot is the first whose deadline is at least half the delay
+// after arrival (so a packet is held between d/2 and d/2 + one slot, d on
+// average: the clock's slots and the sender's packets have unrelated
+// phases), and never one already popped or before audio still held.
 func (b *Buffer) reanchor(ssrc, ts uint32, arrival time.Duration, c cause) {
 	if c != causeFirst {
 		b.prev = b.cur
 		b.st.Reanchors++
 	}
 	d := b.nextDelay(c)
-	start := floorDiv(int64(arrival+d-SlotDuration), int64(SlotDuration)) + 1
+	start := ceilDiv(int64(arrival+d/2), int64(SlotDuration))
 	floor := b.heldMax + 1
 	if c == causeEarly {
 		floor = noSlot // the backlog gives way (see flushFrom)

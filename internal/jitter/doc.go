@@ -12,9 +12,12 @@
 //
 // A timeline maps timestamps to slots. It is anchored at a packet (its
 // timestamp ts0 and arrival time t0) and a delay D: the anchor packet goes
-// to the first slot due at least D − 20 ms after t0, so an on-time packet
-// waits between D − 20 ms and D (with the 20 ms floor: until the next
-// slot). Every other packet of the timeline goes to
+// to the first slot due at least D/2 after t0, so an on-time packet waits
+// between D/2 and D/2 + 20 ms, D on average (with the 20 ms floor: 10 to
+// 30 ms) — the sender's packets and the clock's slots have unrelated
+// phases, and every packet keeps a margin of at least D/2 for jitter. A
+// packet that still comes late raises the target above the delay that
+// missed it. Every other packet of the timeline goes to
 //
 //	slot(ts) = anchorSlot + floor((ts − ts0) / SamplesPerFrame)
 //

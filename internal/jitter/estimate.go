@@ -61,6 +61,12 @@ func (e *estimator) observe(ts uint32, arrival time.Duration) {
 	e.primed, e.lastArrival, e.lastTS = true, arrival, ts
 }
 
+// sawLate records a packet that came too late for a delay of need: the
+// target rises to it as it does for a spike.
+func (e *estimator) sawLate(need time.Duration) {
+	e.spike = max(e.spike, float64(need))
+}
+
 // target returns jitterFactor × peak + one slot, or the spike + half a
 // slot when that is more, within [lo, hi].
 func (e *estimator) target(lo, hi time.Duration) time.Duration {

@@ -116,7 +116,7 @@ func simulate(t testing.TB, cfg Config, pkts []sent, slots int) *sim {
 // anchorSlot is where a timeline anchored at a packet arriving at `at`
 // with delay d starts (the package documentation's rule).
 func anchorSlot(at, d time.Duration) int {
-	return int(floorDiv(int64(at+d-SlotDuration), int64(SlotDuration)) + 1)
+	return int(ceilDiv(int64(at+d/2), int64(SlotDuration)))
 }
 
 // checked is what expectOwnSlots found.
