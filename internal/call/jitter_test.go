@@ -183,15 +183,7 @@ func TestJitterMarkerTalkspurts(t *testing.T) {
 		arr = append(arr, arrival{p, at + time.Duration(k-50)*frame})
 	}
 	r.play(arr, uint64((at+50*frame)/frame)+20)
-	slots := map[int]uint64{}
-	for s := tap.start; s <= r.slot(); s++ {
-		if k := frameNumber(tap.at(stream.TrackInbound, s)); k >= 0 {
-			if _, dup := slots[k]; dup {
-				t.Fatalf("frame %d played twice", k)
-			}
-			slots[k] = s
-		}
-	}
+	slots := playedSlots(t, tap, r.slot())
 	for k := range 100 {
 		s, ok := slots[k]
 		if !ok {
@@ -270,12 +262,7 @@ func TestJitterSSRCChange(t *testing.T) {
 		arr = append(arr, arrival{r.next(numbered(k), 160), at(k)})
 	}
 	r.play(arr, uint64(at(79)/frame)+20)
-	slots := map[int]uint64{}
-	for s := tap.start; s <= r.slot(); s++ {
-		if k := frameNumber(tap.at(stream.TrackInbound, s)); k >= 0 {
-			slots[k] = s
-		}
-	}
+	slots := playedSlots(t, tap, r.slot())
 	for k := range 80 {
 		s, ok := slots[k]
 		if !ok {
@@ -310,15 +297,7 @@ func TestJitterTimestampJump(t *testing.T) {
 		arr = append(arr, arrival{r.next(numbered(k), 160), at(k)})
 	}
 	r.play(arr, uint64(at(79)/frame)+20)
-	slots := map[int]uint64{}
-	for s := tap.start; s <= r.slot(); s++ {
-		if k := frameNumber(tap.at(stream.TrackInbound, s)); k >= 0 {
-			if _, dup := slots[k]; dup {
-				t.Fatalf("frame %d played twice", k)
-			}
-			slots[k] = s
-		}
-	}
+	slots := playedSlots(t, tap, r.slot())
 	for k := range 80 {
 		s, ok := slots[k]
 		if !ok {

@@ -305,6 +305,23 @@ func numbered(k int) []byte {
 }
 
 // frameNumber returns k for a frame of numbered(k) (modulo 200), or -1.
+// playedSlots maps each numbered frame on the tap's inbound track, from its
+// first slot through last, to the slot it played in; a frame played twice
+// fails the test.
+func playedSlots(t *testing.T, tap *tapRecorder, last uint64) map[int]uint64 {
+	t.Helper()
+	slots := map[int]uint64{}
+	for s := tap.start; s <= last; s++ {
+		if k := frameNumber(tap.at(stream.TrackInbound, s)); k >= 0 {
+			if _, dup := slots[k]; dup {
+				t.Fatalf("frame %d played twice", k)
+			}
+			slots[k] = s
+		}
+	}
+	return slots
+}
+
 func frameNumber(f []byte) int {
 	if len(f) == 0 || !bytes.Equal(f, bytes.Repeat(f[:1], len(f))) || f[0] == 0xFF || f[0] == 0xD5 {
 		return -1

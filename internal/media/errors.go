@@ -3,6 +3,8 @@ package media
 import (
 	"errors"
 	"fmt"
+
+	"github.com/callstream/callstream/internal/codec"
 )
 
 // Sentinel errors. Every error this package returns wraps one of them, so
@@ -17,9 +19,9 @@ var (
 	// ErrUnsupportedFormat reports an audio format or encoding this package
 	// cannot handle.
 	ErrUnsupportedFormat = errors.New("unsupported audio format")
-	// ErrUnsupportedRate reports a sample rate (or rate pair) that cannot be
-	// converted.
-	ErrUnsupportedRate = errors.New("unsupported sample rate")
+	// ErrUnsupportedRate reports a sample rate this package cannot handle:
+	// the codec package's sentinel, so errors.Is matches either way.
+	ErrUnsupportedRate = codec.ErrUnsupportedRate
 	// ErrNotMono reports audio with more than one channel where mono is needed.
 	ErrNotMono = errors.New("audio is not mono")
 )

@@ -156,8 +156,7 @@ func TestG722CallRoundTrip(t *testing.T) {
 			frame = heard[i*320 : (i+1)*320]
 		}
 		payload, _ := enc.Encode(nil, frame)
-		send(uint16(i), 9, payload)
-		time.Sleep(time.Millisecond) // keep the order on loopback
+		send(uint16(i), 9, payload) // one socket to one socket on loopback: received in order
 	}
 	send(15, 13, []byte{60})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
