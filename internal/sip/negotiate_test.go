@@ -345,3 +345,31 @@ func TestTakeAnswer(t *testing.T) {
 		t.Errorf("answer with a codec not offered: %v", err)
 	}
 }
+
+// An offer is looked at up to its 64th format and an a=fmtp up to 256
+// bytes: a codec listed further on is not seen (the offer has no usable
+// codec), a longer fmtp is dropped, one at the bound is kept.
+func TestParseOfferBounds(t *testing.T) {
+	var formats, attrs []string
+	for pt := 30; pt < 30+maxFormats; pt++ { // 64 formats of a codec nobody takes
+		formats = append(formats, fmt.Sprint(pt))
+		attrs = append(attrs, fmt.Sprintf("a=rtpmap:%d X-NONE/8000", pt))
+	}
+	if _, err := offerOf(t, strings.Join(append(formats, "8"), " "), attrs...); !errors.Is(err, ErrNoCommonCodec) {
+		t.Fatalf("PCMA as the 65th format: %v, want ErrNoCommonCodec", err)
+	}
+	off, err := offerOf(t, strings.Join(append(formats[:maxFormats-1], "8"), " "), attrs...)
+	if err != nil || len(off.Codecs) != 1 || off.Codecs[0].Name != "PCMA" {
+		t.Fatalf("PCMA as the 64th format: %+v, %v", off.Codecs, err)
+	}
+	for _, tc := range []struct {
+		n    int
+		kept bool
+	}{{maxFmtpLen, true}, {maxFmtpLen + 1, false}} {
+		fmtp := strings.Repeat("x", tc.n)
+		off, err := offerOf(t, "96", "a=rtpmap:96 PCMA/8000", "a=fmtp:96 "+fmtp)
+		if err != nil || len(off.Codecs) != 1 || (off.Codecs[0].Fmtp == fmtp) != tc.kept {
+			t.Fatalf("fmtp of %d bytes: %+v, %v; want kept %v", tc.n, off.Codecs, err, tc.kept)
+		}
+	}
+}
