@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -9,6 +10,18 @@ import (
 	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/stream"
 )
+
+// Test hooks, nil outside tests: bindMadeHook runs once bind has made a
+// unit's buffer and before the buffer joins its stream; remoteStartHook
+// once a remote's start has been taken. Both get the stream's tag.
+var bindMadeHook, remoteStartHook atomic.Pointer[func(tag string)]
+
+// runHook calls the hook h holds, if any.
+func runHook(h *atomic.Pointer[func(string)], tag string) {
+	if f := h.Load(); f != nil {
+		(*f)(tag)
+	}
+}
 
 // binding is one websocket.sendMediaTo(unit): the remote's stream with a
 // tag played into a unit through its own playout buffer, which absorbs
@@ -90,7 +103,22 @@ func (w *jsSocket) bind(unit *goja.Object, sk sink, o mediaOpts) {
 		return
 	}
 	b.detach = detach
+	runHook(&bindMadeHook, o.tag)
 	w.inMu.Lock()
+	// The remote's start may have come while the buffer was being made:
+	// the buffer takes the format it announced.
+	if st.started && st.enc != enc {
+		err = pl.SetWire(st.enc.wire)
+		if err == nil && b.want != nil && st.enc.rate != b.want.rate {
+			err = fmt.Errorf("%w: the remote sends %s (%d Hz) on tag %q, not %s", ErrEncoding, st.enc.name, st.enc.rate, o.tag, b.want.name)
+		}
+		if err != nil {
+			w.inMu.Unlock()
+			detach()
+			w.postError(err)
+			return
+		}
+	}
 	if st.pending == pl {
 		st.pending = nil
 	}
@@ -250,6 +278,7 @@ func (w *jsSocket) remoteStart(m *stream.AppMessage) {
 	params := append([]stream.Param(nil), m.Params...)
 	w.log.Info("remote media started", "tag", tag, "encoding", enc.name)
 	w.postMediaStarted(tag, enc.name, params)
+	runHook(&remoteStartHook, tag)
 }
 
 // remoteMedia decodes one media message into the buffers of the units

@@ -169,6 +169,63 @@ func TestRemoteMediaPCM16(t *testing.T) {
 	}
 }
 
+// TestStartWhileBinding has the remote's start (PCM16 at 16 kHz) arrive
+// after sendMediaTo has made the unit's buffer and before the buffer joins
+// the stream: the buffer takes the announced format, so what is recorded
+// is the remote's 1 kHz tone for its length, not its bytes read as µ-law.
+// Not parallel: it sets the package's test hooks.
+func TestStartWhileBinding(t *testing.T) {
+	const tag = "race"
+	reached, started := make(chan struct{}), make(chan struct{})
+	var reachedOnce, startedOnce sync.Once
+	onBind := func(tg string) {
+		if tg != tag {
+			return
+		}
+		reachedOnce.Do(func() { close(reached) })
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Error("the remote's start was not taken while the script was binding")
+		}
+	}
+	onStart := func(tg string) {
+		if tg == tag {
+			startedOnce.Do(func() { close(started) })
+		}
+	}
+	bindMadeHook.Store(&onBind)
+	remoteStartHook.Store(&onStart)
+	t.Cleanup(func() { bindMadeHook.Store(nil); remoteStartHook.Store(nil) })
+
+	tone := codec.SamplesToPCM16LE(nil, voxtest.Tone(8000, 16000, 1000, 8000)) // 0.5 s
+	ws := newWSApp(t, func(c *wsapp.Conn) {
+		select {
+		case <-reached:
+		case <-time.After(5 * time.Second):
+			t.Error("the script never bound the stream")
+			return
+		}
+		r := remote{c}
+		r.start(t, tag, "PCM16", 16000, nil)
+		r.waitGo(t) // the binding is in place
+		r.sendChunks(t, tag, tone, 640)
+		r.stop(t, tag)
+	})
+	e := newEnv(t, mediaScript, nil)
+	cfg, _ := json.Marshal(map[string]string{"url": ws.URL("/m"), "tag": tag})
+	e.start(t, string(cfg))
+	url := strings.TrimPrefix(e.logs.waitText(t, 5*time.Second, "recorded *"), "recorded ")
+	rec := codec.DecodeULaw(nil, trimSilence(fetchRecording(t, url)))
+	if len(rec) < 3900 || len(rec) > 4100 {
+		t.Fatalf("recorded %d samples, want about 4000 (0.5 s at 8 kHz)", len(rec))
+	}
+	mid := rec[400:3600]
+	if p := voxtest.Power(mid, 8000, 1000) / voxtest.MeanPower(mid); p < 0.97 {
+		t.Errorf("1 kHz holds %.3f of the recorded power, want > 0.97", p)
+	}
+}
+
 // TestRemoteMediaRefused checks that a start whose sample rate does not
 // match its encoding, an unknown encoding, OPUS without the build tag and
 // a start that contradicts the encoding the script asked for are refused
