@@ -175,3 +175,26 @@ func TestSendDigitsRefusals(t *testing.T) {
 		t.Fatalf("without telephone-event: %v", err)
 	}
 }
+
+// A tick that sends an event packet or a quiet frame of digits allocates
+// nothing.
+func TestSendDigitsTickAllocs(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	res := r.sendDigitsAsync(ctx, string(bytes.Repeat([]byte("1w"), MaxDigits/2)))
+	if n := testing.AllocsPerRun(100, func() { r.tick() }); n != 0 {
+		t.Errorf("%v allocations per tick while digits are sent", n)
+	}
+	cancel()
+	for {
+		select {
+		case err := <-res:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("SendDigits: %v", err)
+			}
+			return
+		default:
+			r.tick()
+		}
+	}
+}
