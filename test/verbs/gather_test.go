@@ -162,20 +162,27 @@ func TestGatherFinishOnKey(t *testing.T) {
 	}
 }
 
-// The timeout ends a Gather with the digits entered so far (counted from
-// the end of the prompts, restarted by each digit); method GET sends them
-// in the query.
+// The timeout ends a Gather with the digits entered so far; it restarts
+// after each digit (the keys span more than one timeout); method GET
+// sends them in the query.
 func TestGatherTimeoutPartial(t *testing.T) {
 	env, c := startGather(t,
-		`<Response><Gather numDigits="5" timeout="1" action="/partial" method="GET"/><Hangup/></Response>`,
+		`<Response><Gather numDigits="5" timeout="2" action="/partial" method="GET"/><Hangup/></Response>`,
 		map[string]string{"/partial": `<Response><Hangup/></Response>`})
 	waitRequest(t, env, "/app", 10*time.Second)
-	sendKeys(t, c, "78")
-	r := waitRequest(t, env, "/partial", 10*time.Second)
-	if d := r.Query.Get("Digits"); r.Method != "GET" || d != "78" {
-		t.Fatalf("%s Digits %q", r.Method, d)
+	for i, key := range []string{"7", "8", "9"} {
+		if i > 0 {
+			// The caller's pace: 1.3 s between keys, 2.6 s in all, more
+			// than the 2 s timeout and well within it for each key.
+			time.Sleep(1200 * time.Millisecond)
+		}
+		sendKeys(t, c, key)
 	}
-	env.WaitLog(t, "INFO", "gather ended", map[string]string{"ended_by": "timeout", "collected": "2"})
+	r := waitRequest(t, env, "/partial", 10*time.Second)
+	if d := r.Query.Get("Digits"); r.Method != "GET" || d != "789" {
+		t.Fatalf("%s Digits %q, want 789", r.Method, d)
+	}
+	env.WaitLog(t, "INFO", "gather ended", map[string]string{"ended_by": "timeout", "collected": "3"})
 }
 
 // Without input the document goes on after the Gather, and its action is
