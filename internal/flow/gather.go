@@ -26,12 +26,10 @@ const (
 // actionOnEmptyResult, it returns the action request that ends the
 // document; otherwise nil, and the document goes on.
 func (r *run) gather(ctx context.Context, g *flexml.Gather) (*redirect, error) {
-	if err := r.c.Answer(); err != nil {
-		return nil, err
-	}
 	// The caller's keys, from the RTP goroutine: the first one stops the
 	// prompts. The queue holds more than a Gather takes; keys beyond it are
-	// dropped, never waited for.
+	// dropped, never waited for. The subscription comes before the answer,
+	// so that a key pressed as soon as the call is answered counts.
 	keys := make(chan byte, flexml.MaxGatherDigits+1)
 	prompts, stopPrompts := context.WithCancel(ctx)
 	defer stopPrompts()
@@ -43,6 +41,9 @@ func (r *run) gather(ctx context.Context, g *flexml.Gather) (*redirect, error) {
 		}
 	})
 	defer unsubscribe()
+	if err := r.c.Answer(); err != nil {
+		return nil, err
+	}
 
 	for _, p := range g.Prompts {
 		if prompts.Err() != nil {
