@@ -7,7 +7,8 @@ type Document struct {
 	// Name is the name given to Parse, used in messages.
 	Name string
 	// Verbs holds the children of <Response> in document order, as
-	// *Start, *Stop, *Connect, *Pause, *Play, *Hangup, *Reject or *Redirect.
+	// *Start, *Stop, *Connect, *Pause, *Play, *Gather, *Dtmf, *Hangup,
+	// *Reject or *Redirect.
 	Verbs []Verb
 	// Warnings lists problems that do not stop the document from running,
 	// in document order.
@@ -25,7 +26,7 @@ type Pos struct {
 func (p Pos) Position() Pos { return p }
 
 // Verb is one instruction of a document: *Start, *Stop, *Connect, *Pause,
-// *Play, *Hangup, *Reject or *Redirect.
+// *Play, *Gather, *Dtmf, *Hangup, *Reject or *Redirect.
 type Verb interface {
 	// Position is where the verb's element starts.
 	Position() Pos
@@ -59,11 +60,14 @@ type Pause struct {
 	Length time.Duration // default 1s; may be 0
 }
 
-// Play plays audio from URL, which is an http or https URL or a file path.
+// Play plays audio from URL, which is an http or https URL or a file path,
+// or, with Digits (the digits attribute or a nested <Dtmf>), sends DTMF
+// digits as <Dtmf> does; then URL is empty.
 type Play struct {
 	Pos
-	URL  string
-	Loop int // times to play; default 1, 0 = until the call ends
+	URL    string
+	Loop   int    // times to play; default 1, 0 = until the call ends
+	Digits string // DTMF digits to send instead; see Dtmf
 }
 
 // Hangup ends the call.

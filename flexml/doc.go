@@ -21,11 +21,12 @@
 //	  <Hangup/>
 //	</Response>
 //
-// Supported verbs are Start, Stop, Connect, Pause, Play, Hangup, Reject and
-// Redirect, with the nouns Stream and Parameter. Dial, Gather, Say, Record,
-// Sms and Override (and the nouns Number, File and Dtmf) are recognised
-// but refused with an error that wraps ErrNotSupported. Unknown elements
-// and attributes are errors.
+// Supported verbs are Start, Stop, Connect, Pause, Play, Gather, Dtmf,
+// Hangup, Reject and Redirect, with the nouns Stream and Parameter (and
+// Dtmf inside Play). Dial, Say, Record, Sms and Override (and the nouns
+// Number and File), and Gather's speech input, are recognised but refused
+// with an error that wraps ErrNotSupported. Unknown elements and
+// attributes are errors.
 //
 // The package does no I/O: relative URLs are returned as written for the
 // caller to resolve against the document's own URL.

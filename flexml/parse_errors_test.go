@@ -78,8 +78,8 @@ func TestParseErrors(t *testing.T) {
 			`t.xml:1:1: <Response>: unknown attribute "version": <Response> takes no attributes`}},
 		"Dial": {resp(`  <Dial><Number>+15551234567</Number></Dial>`), []string{
 			`t.xml:2:3: <Dial>: <Dial> is not supported yet`}},
-		"Gather": {resp(`  <Gather numDigits="1"><Say>Press 1</Say></Gather>`), []string{
-			`t.xml:2:3: <Gather>: <Gather> is not supported yet`}},
+		"verb nested in Gather": {resp(`  <Gather numDigits="1"><Hangup/></Gather>`), []string{
+			`t.xml:2:25: <Hangup>: <Hangup> cannot be nested in <Gather>`}},
 		"Say": {resp(`  <Say>Hello</Say>`), []string{
 			`t.xml:2:3: <Say>: <Say> is not supported yet`}},
 		"Record": {resp(`  <Record/>`), []string{
@@ -90,8 +90,8 @@ func TestParseErrors(t *testing.T) {
 			`t.xml:2:3: <Override>: <Override> is not supported yet`}},
 		"Play File": {resp(`  <Play><File file_sid="abc"/></Play>`), []string{
 			`t.xml:2:9: <File>: <File> is not supported yet`}},
-		"Play Dtmf": {resp(`  <Play>a.wav<Dtmf>12</Dtmf></Play>`), []string{
-			`t.xml:2:14: <Dtmf>: <Dtmf> is not supported yet`}},
+		"Play Dtmf and URL": {resp(`  <Play>a.wav<Dtmf>12</Dtmf></Play>`), []string{
+			`t.xml:2:3: <Play>: use either digits to send or the URL of the audio, not both`}},
 		"Number outside Dial": {resp(`  <Number>+1555</Number>`), []string{
 			`t.xml:2:3: <Number>: <Number> is not a verb; it belongs in <Dial>`}},
 
@@ -219,7 +219,7 @@ func TestParseErrors(t *testing.T) {
 		"Play bad loop": {resp(`  <Play loop="-1">a.wav</Play>`), []string{
 			`t.xml:2:3: <Play>: invalid loop "-1": want a whole number, 0 or more (0 = until the call ends)`}},
 		"Play unknown attribute": {resp(`  <Play background="true">a.wav</Play>`), []string{
-			`t.xml:2:3: <Play>: unknown attribute "background"; allowed: loop`}},
+			`t.xml:2:3: <Play>: unknown attribute "background"; allowed: loop, digits`}},
 		"Play ftp": {resp(`  <Play>ftp://h/a.wav</Play>`), []string{
 			`t.xml:2:3: <Play>: URL "ftp://h/a.wav" has scheme "ftp"; want http, https or a file path`}},
 		"Play http without host": {resp(`  <Play>http:///a.wav</Play>`), []string{

@@ -28,7 +28,7 @@ func isVerb(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject, elemRedirect:
+	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemGather, elemDtmf, elemHangup, elemReject, elemRedirect:
 		return true
 	}
 	return isUnsupported(name)
@@ -41,7 +41,7 @@ func isUnsupported(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case "Dial", "Gather", "Say", "Record", "Sms", "Override":
+	case "Dial", "Say", "Record", "Sms", "Override":
 		return true
 	}
 	return false
@@ -60,7 +60,7 @@ func nounHome(name xml.Name) string {
 		return "it belongs in <Stream>"
 	case "Number":
 		return "it belongs in <Dial>"
-	case "File", "Dtmf":
+	case "File":
 		return "it belongs in <Play>"
 	}
 	return ""
@@ -69,8 +69,8 @@ func nounHome(name xml.Name) string {
 // elementHint suggests a known element that differs from name only in case.
 func elementHint(name string) string {
 	known := []string{elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject,
-		elemRedirect, "Dial", "Gather", "Say", "Record", "Sms", "Override", elemStream, elemParameter,
-		"Number", "File", "Dtmf", elemResponse}
+		elemRedirect, "Dial", elemGather, "Say", "Record", "Sms", "Override", elemStream, elemParameter,
+		"Number", "File", elemDtmf, elemResponse}
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
 			return fmt.Sprintf("; did you mean <%s>?", k)
@@ -128,6 +128,10 @@ func (p *parser) verb(n *node) Verb {
 			return p.pause(n)
 		case elemPlay:
 			return p.play(n)
+		case elemGather:
+			return p.gather(n)
+		case elemDtmf:
+			return p.dtmf(n)
 		case elemHangup:
 			p.attrs(n, nil)
 			p.noText(n)
@@ -381,7 +385,7 @@ func (p *parser) pause(n *node) *Pause {
 
 func (p *parser) play(n *node) *Play {
 	v := &Play{Pos: n.pos, Loop: 1}
-	a := p.attrs(n, []string{"loop"})
+	a := p.attrs(n, []string{"loop", "digits"})
 	if s, ok := a["loop"]; ok {
 		loop, ok := parseCount(trimSpace(s))
 		if !ok {
@@ -389,15 +393,36 @@ func (p *parser) play(n *node) *Play {
 		}
 		v.Loop = loop
 	}
+	if s, ok := a["digits"]; ok {
+		v.Digits = p.digits(n, "digits", s)
+	}
+	var dtmf *node
 	for _, k := range n.kids {
-		if k.name.Space == "" && (k.name.Local == "File" || k.name.Local == "Dtmf") {
+		switch {
+		case isElem(k, elemDtmf) && dtmf == nil && v.Digits == "":
+			// CarrierX's other syntax for the digits attribute.
+			dtmf = k
+			p.attrs(k, nil)
+			p.noKids(k)
+			v.Digits = p.digits(k, "", string(k.text))
+		case isElem(k, elemDtmf):
+			p.errorf(k, "", nil, "<Play> sends one set of digits: use either the digits attribute or one <Dtmf>")
+		case isElem(k, "File"):
 			p.errorf(k, "", ErrNotSupported, "<%s> is not supported yet", k.name.Local)
-		} else {
+		default:
 			p.misplaced(k, n)
 		}
 	}
 	body := trimSpace(string(n.text))
+	_, hasDigits := a["digits"]
+	hasDigits = hasDigits || dtmf != nil
 	switch {
+	case hasDigits && body != "":
+		p.errorf(n, "", nil, "use either digits to send or the URL of the audio, not both")
+	case hasDigits:
+		if _, ok := a["loop"]; ok {
+			p.errorf(n, "loop", nil, "attribute \"loop\" is not allowed with digits")
+		}
 	case body == "" && len(n.kids) == 0:
 		p.errorf(n, "", nil, "body is required: the http or https URL or the path of the audio")
 	case body != "":

@@ -216,6 +216,9 @@ type Call struct {
 	mix       *mixer       // decodes and sums both tracks, made when a tap first wants them
 	format    codec.Format // the frames inside the call: PCMU until the media starts
 	edge      *rtpEdge     // the codecs at the RTP edge; nil until the media starts
+	dtmfType  uint8        // the telephone-event payload type the caller takes (0: none)
+	dtmfTicks int          // 20 ms at the telephone-event's clock
+	digits    *digitJob    // the digits being sent; nil: none
 
 	flows atomic.Pointer[[]tapEntry]
 	// tapTracks is every track some tap takes (a superset while a list
@@ -451,7 +454,7 @@ func (c *Call) Answer() error {
 	}
 	c.conn = conn
 	c.offeredType, c.renumbered = agreed.OfferedType, agreed.OfferedType != agreed.Codec.PayloadType
-	if err := c.startMediaLocked(agreed.Codec, agreed.DTMFType, agreed.CNType); err != nil {
+	if err := c.startMediaLocked(agreed.Codec, agreed.DTMFType, agreed.DTMFClock, agreed.CNType); err != nil {
 		_ = conn.Close()
 		c.conn = nil
 		c.localReason = "codec not available"
@@ -462,9 +465,10 @@ func (c *Call) Answer() error {
 
 // startMediaLocked starts the media of an answered call on c.conn: the
 // codecs of its RTP edge, the RTP sender and receiver (which feeds the
-// jitter buffer), and the call's share of the media clock. cnType is the
-// comfort noise payload type the caller takes (-1: none).
-func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error {
+// jitter buffer), and the call's share of the media clock. dtmfType and
+// dtmfClock are the telephone-event the caller takes (0: none), cnType the
+// comfort noise payload type (-1: none).
+func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, dtmfClock, cnType int) error {
 	conn := c.conn
 	wire, err := wireFormat(sc)
 	if err != nil {
@@ -512,6 +516,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, cnType int) error 
 		c.tick.Store(c.lastTick)
 	}
 	c.edge, c.format = edge, edge.format
+	c.dtmfType, c.dtmfTicks = dtmfType, dtmfClock/int(time.Second/frame)
 	c.liveFormat.Store(&edge.format)
 	c.started = true
 	for _, t := range c.pending {

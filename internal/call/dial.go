@@ -101,7 +101,7 @@ func (c *Call) connect(o *sip.Outgoing) {
 	c.lastTick = c.first - 1
 	c.tick.Store(c.first - 1)
 	c.tickMu.Unlock()
-	if err := c.startMediaLocked(o.Codec, o.DTMFType, o.CNType); err != nil {
+	if err := c.startMediaLocked(o.Codec, o.DTMFType, o.DTMFClock, o.CNType); err != nil {
 		c.localReason = "codec not available"
 		c.mu.Unlock()
 		c.log.Warn("outgoing call: no media for the answered codec", "codec", o.Codec.Name, "err", err)

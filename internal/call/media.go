@@ -90,6 +90,14 @@ func (c *Call) runTick(m uint64) (late bool) {
 	}
 	c.inTick = 0
 
+	// Digits being sent take the place of what plays, which pauses.
+	if j := c.digits; j != nil && c.tickDigits(n, j) {
+		if n%50 == 0 {
+			c.checkActivity()
+		}
+		return false
+	}
+
 	// Outbound: what plays to the caller now. A source that was playing
 	// and has nothing yet gets lateGrace more: the audio for this slot
 	// may be in a socket whose reader goroutine has not run yet.

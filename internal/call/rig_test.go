@@ -114,7 +114,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	if cn == 0 {
 		cn = -1
 	}
-	err = c.startMediaLocked(opts.Codec, 101, cn)
+	err = c.startMediaLocked(opts.Codec, 101, 8000, cn)
 	c.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)

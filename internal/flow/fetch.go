@@ -40,6 +40,22 @@ type Request struct {
 	OriginalFrom  string
 	OriginalTo    string
 	RequestUrl    string
+	// Results are the fields of the verb whose action is requested; on
+	// other requests they are all nil.
+	Results
+}
+
+// Results are what a verb with an action reports to its action URL, named
+// as Twilio names them; a nil field is not sent.
+type Results struct {
+	Digits *string `json:",omitempty"` // <Gather>: the keys pressed, without finishOnKey
+}
+
+// addTo sets the fields that are not nil in v.
+func (res *Results) addTo(v url.Values) {
+	if res.Digits != nil {
+		v.Set("Digits", *res.Digits)
+	}
 }
 
 func (r *Request) values() url.Values {
@@ -56,6 +72,7 @@ func (r *Request) values() url.Values {
 	v.Set("OriginalFrom", r.OriginalFrom)
 	v.Set("OriginalTo", r.OriginalTo)
 	v.Set("RequestUrl", r.RequestUrl)
+	r.Results.addTo(v)
 	return v
 }
 

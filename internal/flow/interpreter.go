@@ -158,12 +158,13 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 	// The call ending cancels the run (no goroutine waits for it).
 	defer context.AfterFunc(c.Context(), cancel)()
 
-	method, loc := in.cfg.Method, in.cfg.App
+	method, loc, results := in.cfg.Method, in.cfg.App, Results{}
 	for hops := 0; ; hops++ {
 		if hops > DefaultMaxRedirects {
 			r.fail(fmt.Errorf("%w: more than %d redirects", errInvalidApp, DefaultMaxRedirects), loc)
 			return nil
 		}
+		r.req.Results = results
 		doc, err := r.load(ctx, method, loc)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -184,7 +185,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 		if next == nil {
 			return nil
 		}
-		method, loc = next.Method, next.URL
+		method, loc, results = next.Method, next.URL, next.Results
 	}
 }
 
@@ -241,11 +242,16 @@ func (r *run) fail(err error, loc string) {
 	_ = r.c.Reject(500, reason)
 }
 
-// redirect is where a Redirect verb sends the call.
-type redirect struct{ Method, URL string }
+// redirect is where a Redirect verb, or a verb's action, sends the call:
+// the next document's request, with the verb's results.
+type redirect struct {
+	Method, URL string
+	Results     Results
+}
 
 // exec runs the verbs of one document. It returns the next document's
-// location after a Redirect, or nil when the call is over.
+// request after a Redirect or a verb's action, or nil when the call is
+// over.
 func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error) {
 	for _, v := range doc.Verbs {
 		if ctx.Err() != nil {
@@ -272,19 +278,21 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 			if err := r.c.Answer(); err != nil {
 				return nil, err
 			}
-			t := time.NewTimer(v.Length)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if pause(ctx, v.Length) != nil {
 				return nil, call.ErrEnded
 			}
 		case *flexml.Play:
-			if err := r.play(ctx, v); err != nil {
-				if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
-					return nil, call.ErrEnded
-				}
-				r.log.Error("play failed", "url", logsafe.URL(v.URL), "err", err)
+			if err := r.playVerb(ctx, v); err != nil {
+				return nil, err
+			}
+		case *flexml.Dtmf:
+			if err := r.sendDigits(ctx, v.Digits); err != nil {
+				return nil, err
+			}
+		case *flexml.Gather:
+			next, err := r.gather(ctx, v)
+			if err != nil || next != nil {
+				return next, err
 			}
 		case *flexml.Hangup:
 			r.c.Hangup("hangup verb")
@@ -308,6 +316,22 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 	}
 	r.c.Hangup("end of document")
 	return nil, nil
+}
+
+// playVerb runs a Play verb: it sends its digits, or plays its audio. A
+// Play that fails is logged and the document goes on; it returns an error
+// only when the call or ctx has ended.
+func (r *run) playVerb(ctx context.Context, v *flexml.Play) error {
+	if v.Digits != "" {
+		return r.sendDigits(ctx, v.Digits)
+	}
+	if err := r.play(ctx, v); err != nil {
+		if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
+			return call.ErrEnded
+		}
+		r.log.Error("play failed", "url", logsafe.URL(v.URL), "err", err)
+	}
+	return nil
 }
 
 // play plays a Play verb's WAV file: by URL from the Play cache, shared

@@ -38,7 +38,7 @@ func (h *checkHandler) HandleDTMF(d byte) {
 
 func indexDigit(d byte) int {
 	for i := range 16 {
-		if eventDigit(byte(i)) == d {
+		if EventDigit(byte(i)) == d {
 			return i
 		}
 	}

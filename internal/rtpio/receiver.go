@@ -563,17 +563,8 @@ func (r *Receiver) handleEvent(ts uint32, event byte) {
 		return // the same event, or a late packet of an older one
 	}
 	r.eventSeen, r.eventTS = true, ts
-	if d := eventDigit(event); d != 0 {
+	if d := EventDigit(event); d != 0 {
 		r.digits.Add(1)
 		r.h.HandleDTMF(d)
 	}
-}
-
-// eventDigit maps an RFC 4733 event code to its digit; 0 for other events.
-func eventDigit(event byte) byte {
-	const digits = "0123456789*#ABCD"
-	if int(event) < len(digits) {
-		return digits[event]
-	}
-	return 0
 }

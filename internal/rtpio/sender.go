@@ -1,6 +1,7 @@
 package rtpio
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -101,17 +102,49 @@ func (s *Sender) WriteComfortNoise(pt uint8, payload []byte) error {
 	return err
 }
 
+// WriteEvent sends an RFC 4733 telephone-event packet of payload type pt
+// in the place of one 20 ms frame: it carries the timestamp start (where
+// its event began, see Timestamp) and the marker bit when marker is set
+// (the event's first packet); the timestamp of the frames that follow moves
+// on by one frame as for audio. It does not allocate.
+func (s *Sender) WriteEvent(pt uint8, start uint32, marker bool, payload []byte) error {
+	next := s.hdr.Timestamp + s.ticks
+	s.hdr.Timestamp = start
+	err := s.send(pt&0x7f, marker, payload)
+	s.hdr.Timestamp = next
+	return err
+}
+
+// Timestamp returns the RTP timestamp the next frame gets.
+func (s *Sender) Timestamp() uint32 { return s.hdr.Timestamp }
+
 // write sends payload with payload type pt as one 20 ms frame.
 func (s *Sender) write(pt uint8, payload []byte) error {
+	err := s.send(pt, s.mark && pt == s.pt, payload)
+	switch {
+	case errors.Is(err, ErrPayloadTooLarge):
+		return err
+	case errors.Is(err, ErrNoRemote):
+		// The frame counts as not sent: the marker waits for the next.
+	default:
+		s.mark = false
+	}
+	s.hdr.Timestamp += s.ticks
+	return err
+}
+
+// send sends one packet with the header's timestamp, marker and payload
+// type pt, and moves the sequence number on; without a remote it sends
+// nothing and returns ErrNoRemote.
+func (s *Sender) send(pt uint8, marker bool, payload []byte) error {
 	if len(payload) > maxPacket-headerSize {
 		return fmt.Errorf("%w: %d bytes", ErrPayloadTooLarge, len(payload))
 	}
 	remote := s.remote.Load()
 	if remote == nil {
-		s.Skip(1)
 		return ErrNoRemote
 	}
-	s.hdr.Marker = s.mark && pt == s.pt
+	s.hdr.Marker = marker
 	s.hdr.PayloadType = pt
 	buf := s.buf[:]
 	if headerSize+len(payload) > len(buf) {
@@ -125,9 +158,7 @@ func (s *Sender) write(pt uint8, payload []byte) error {
 		return fmt.Errorf("rtpio: marshal header: %w", err)
 	}
 	n += copy(buf[n:], payload)
-	s.mark = false
 	s.hdr.SequenceNumber++
-	s.hdr.Timestamp += s.ticks
 	if _, err := s.conn.uc.WriteToUDPAddrPort(buf[:n], *remote); err != nil {
 		return fmt.Errorf("rtpio: send rtp: %w", err)
 	}

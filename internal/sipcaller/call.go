@@ -18,6 +18,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/rtpio"
 	gwsip "github.com/callstream/callstream/internal/sip"
 )
 
@@ -399,29 +400,12 @@ func (c *Call) SendAudio(ctx context.Context, payload []byte) error {
 	})
 }
 
-// dtmfEvents maps DTMF characters to RFC 4733 event codes.
-func dtmfEvent(digit byte) (byte, bool) {
-	switch {
-	case digit >= '0' && digit <= '9':
-		return digit - '0', true
-	case digit == '*':
-		return 10, true
-	case digit == '#':
-		return 11, true
-	case digit >= 'A' && digit <= 'D':
-		return 12 + digit - 'A', true
-	case digit >= 'a' && digit <= 'd':
-		return 12 + digit - 'a', true
-	}
-	return 0, false
-}
-
 // SendDTMF sends digit as RFC 4733 telephone-event packets: one every 20 ms
 // with a growing duration for about d (at least one packet), the last one
 // (end bit set) sent three times. All packets share the event's timestamp;
 // the first carries the marker bit. It blocks for about d.
 func (c *Call) SendDTMF(digit byte, d time.Duration) error {
-	event, ok := dtmfEvent(digit)
+	event, ok := rtpio.EventCode(digit)
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrBadDigit, digit)
 	}
@@ -436,8 +420,7 @@ func (c *Call) SendDTMF(digit byte, d time.Duration) error {
 	c.started = true
 	c.sendMu.Unlock()
 
-	const volume = 10 // -10 dBm0
-	var payload [4]byte
+	var payload [rtpio.EventSize]byte
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -451,14 +434,8 @@ func (c *Call) SendDTMF(digit byte, d time.Duration) error {
 				return ErrCallEnded
 			}
 		}
-		duration := min(k*dtmfFrameTicks, 0xFFFF)
 		last := k == packets
-		payload[0] = event
-		payload[1] = volume
-		if last {
-			payload[1] |= 0x80
-		}
-		payload[2], payload[3] = byte(duration>>8), byte(duration)
+		rtpio.PutEvent(payload[:], event, last, k*dtmfFrameTicks)
 		sends := 1
 		if last {
 			sends = 3

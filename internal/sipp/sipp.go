@@ -41,12 +41,33 @@ type Params struct {
 	PT           int    // payload type: 0 (PCMU) or 8 (PCMA)
 	Codec        string // PCMU or PCMA
 	File         string // headerless audio file for rtp_stream; empty: send no audio
+	Pcap         string // uac_stream: a pcap file whose RTP packets play half a second after the answer (see DTMFPcap)
 	PauseMs      int    // pause after starting the stream
 	WaitBye      bool   // wait for the gateway's BYE instead of sending one
 	Code         int    // expected final response (uac_reject)
 	ExtraHeaders string // extra INVITE header lines, each ending in "\n"
 	ExpectHeader string // uas_echo: the INVITE must carry this header ...
 	ExpectValue  string // ... with a value matching this regular expression
+}
+
+// DTMFPcap returns the path of a pcap file Debian's sip-tester package
+// ships beside sipp: the RFC 4733 events of the digit 1 on payload type
+// 101 (ten packets, the end packet three times). When it is missing the
+// test fails under CI=true and is skipped elsewhere, as Require does.
+func DTMFPcap(t testing.TB) string {
+	t.Helper()
+	const pcap = "dtmf_2833_1.pcap"
+	for _, dir := range []string{"/usr/share/sip-tester", "/usr/local/share/sipp", "/usr/share/sipp"} {
+		p := filepath.Join(dir, pcap)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found (apt-get install sip-tester)", pcap)
+	}
+	t.Skipf("%s not found (apt-get install sip-tester)", pcap)
+	return ""
 }
 
 // Options describe one sipp run.
