@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "call":
+		return runCall(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callstream", version)
 	case "-h", "--help", "help":
