@@ -260,3 +260,16 @@ func TestCallEchoExampleApp(t *testing.T) {
 		logs.WaitContains(t, 5*time.Second, s)
 	}
 }
+
+// A gateway that rejects the call: exit 1, the status named.
+func TestCallRefused(t *testing.T) {
+	doc := writeFile(t, t.TempDir(), "busy.xml", `<Response><Reject reason="busy-here"/></Response>`)
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", doc}})
+	code, out, errOut := runCmd(t, servetest.Context(t, 30*time.Second), "call", "sip:"+p.SIPAddr())
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "callstream call: refused by " + p.SIPAddr() + ": 486 "; !strings.HasPrefix(errOut, want) {
+		t.Errorf("stderr %q, want %q…", errOut, want)
+	}
+}

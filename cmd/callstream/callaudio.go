@@ -72,6 +72,7 @@ func callPayload(a *media.Audio, f codec.Format) ([]byte, []int16, error) {
 type talkResult struct {
 	digits   int    // digits sent
 	hangupBy string // who ended the call, and why
+	byCaller bool   // this side hung up
 	sendErr  error  // a failure to send the digits or audio, if any
 }
 
@@ -137,16 +138,15 @@ func talk(ctx context.Context, call *sipcaller.Call, audio *media.Audio, o callO
 			defer t.Stop()
 			linger = t.C
 		case <-linger:
-			res.hangupBy = "caller (audio sent, --linger passed)"
+			res.hangupBy, res.byCaller = "caller (audio sent, --linger passed)", true
 		case <-callCtx.Done():
+			res.hangupBy, res.byCaller = "caller (--duration reached)", true
 			if ctx.Err() != nil {
 				res.hangupBy = "caller (interrupted)"
-			} else {
-				res.hangupBy = "caller (--duration reached)"
 			}
 		}
 	}
-	if res.hangupBy[0] == 'c' {
+	if res.byCaller {
 		hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := call.Hangup(hctx); err != nil {
 			res.sendErr = errors.Join(res.sendErr, err)
