@@ -23,6 +23,25 @@ const maxDepth = 64
 // document from running are returned in Document.Warnings. Parse does no
 // I/O; relative URLs are left for the caller to resolve.
 func Parse(name string, data []byte) (*Document, error) {
+	doc, errs, warns := check(name, data)
+	if len(errs) > 0 {
+		return nil, ErrorList(errs)
+	}
+	doc.Warnings = warns
+	return doc, nil
+}
+
+// Check parses and validates data like Parse and returns every error and
+// every warning, each in document order, for tools that report all of them
+// at once (Parse drops the warnings of a document with errors).
+func Check(name string, data []byte) (errs, warns []*Error) {
+	_, errs, warns = check(name, data)
+	return errs, warns
+}
+
+// check does the work of Parse and Check: the document as far as it was
+// built, its errors and its warnings, each sorted by position.
+func check(name string, data []byte) (*Document, []*Error, []*Error) {
 	p := &parser{file: name}
 	root, fatal := p.build(data)
 	doc := &Document{Name: name}
@@ -40,11 +59,7 @@ func Parse(name string, data []byte) (*Document, error) {
 	}
 	slices.SortStableFunc(p.errs, byPos)
 	slices.SortStableFunc(p.warns, byPos)
-	if len(p.errs) > 0 {
-		return nil, ErrorList(p.errs)
-	}
-	doc.Warnings = p.warns
-	return doc, nil
+	return doc, p.errs, p.warns
 }
 
 // parser holds the state of one Parse call.

@@ -5,6 +5,8 @@
 //	callstream serve --app URL|FILE   run the gateway
 //	callstream demo                   one call end to end on this machine
 //	callstream bench                  load generator and benchmarks
+//	callstream validate FILE|URL       check FlexML documents
+//	callstream call SIP_URI           place a test call
 package main
 
 import (
@@ -26,6 +28,12 @@ Usage:
   callstream serve [flags]   run the gateway (see 'callstream serve -h')
   callstream demo [flags]    place one call through a gateway on this machine and check the audio
   callstream bench [flags]   load-test a gateway and measure latency, loss, pacing and CPU (see 'callstream bench -h')
+  callstream validate [flags] FILE|URL|- ...
+                             check FlexML documents: every error and warning with file:line:col
+                             (exit 0 valid, 1 errors, 2 usage or unreadable; see 'callstream validate -h')
+  callstream call [flags] SIP_URI
+                             place a test call: speak a WAV, send digits, record what is heard
+                             (exit 0 answered, 1 refused or failed, 2 usage; see 'callstream call -h')
   callstream version         print the version
 `
 
@@ -55,6 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return runValidate(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "call":
+		return runCall(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callstream", version)
 	case "-h", "--help", "help":

@@ -89,6 +89,7 @@ type Call struct {
 	ssrc    uint32
 	started bool
 	sendBuf [12 + maxPayload]byte
+	sent    int           // RTP packets written (Sent)
 	enc     codec.Encoder // SendPCM's, made at its first frame
 
 	recvMu  sync.Mutex
@@ -376,6 +377,7 @@ func (c *Call) writeRTP(remote netip.AddrPort, h *rtp.Header, payload []byte) er
 	if _, err := c.conn.WriteToUDPAddrPort(c.sendBuf[:n], remote); err != nil {
 		return fmt.Errorf("sipcaller: rtp send: %w", err)
 	}
+	c.sent++
 	return nil
 }
 

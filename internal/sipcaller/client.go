@@ -332,6 +332,10 @@ func (c *Client) forget(call *Call) {
 	c.mu.Unlock()
 }
 
+// cancelGrace is how long Dial, its context ended, waits for a first
+// provisional response before giving the INVITE up without a CANCEL.
+const cancelGrace = 500 * time.Millisecond
+
 // Dial places a call: INVITE with an SDP offer (Codec first, the other
 // G.711 law second unless Only, telephone-event if DTMF), then waits for the
 // final response. A non-2xx answer returns *StatusError. On 2xx it sends
@@ -426,7 +430,40 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	}
 	callID := dlg.InviteRequest.CallID().Value()
 	log = log.With("sip_call_id", callID)
+	// A CANCEL may only follow a provisional response (RFC 3261 9.1): when
+	// ctx ends and none has come within cancelGrace (one may be on its way),
+	// the INVITE is given up instead of waited out for its transaction's
+	// 32 s.
+	provisional := make(chan struct{})
+	var provisionalOnce sync.Once
+	waitCtx, cancelWait := context.WithCancelCause(context.WithoutCancel(ctx))
+	waitDone := make(chan struct{})
+	var watch sync.WaitGroup
+	watch.Add(1)
+	stopWatch := context.AfterFunc(ctx, func() {
+		defer watch.Done()
+		t := time.NewTimer(cancelGrace)
+		defer t.Stop()
+		select {
+		case <-provisional:
+			cancelWait(context.Cause(ctx))
+		case <-t.C:
+			cancelWait(sipgo.WaitAnswerForceCancelErr)
+		case <-waitDone:
+		}
+	})
+	defer func() {
+		close(waitDone)
+		if stopWatch() {
+			watch.Done() // the watch never ran
+		}
+		watch.Wait()
+		cancelWait(nil)
+	}()
 	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.IsProvisional() {
+			provisionalOnce.Do(func() { close(provisional) })
+		}
 		if res.IsProvisional() && res.StatusCode > 100 && cfg.OnProgress != nil {
 			cfg.OnProgress(res.StatusCode)
 		}
@@ -435,7 +472,7 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	if opts.Password == "" {
 		opts.Username, opts.Password = c.username, c.password
 	}
-	if err := dlg.WaitAnswer(ctx, opts); err != nil {
+	if err := dlg.WaitAnswer(waitCtx, opts); err != nil {
 		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
 			// Answered while we were cancelling: confirm and end it.
 			endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
