@@ -3,13 +3,12 @@ package call
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/callstream/callstream/internal/rtpio"
 )
 
 // MaxDigits bounds the digits one SendDigits sends.
-const MaxDigits = 64
+const MaxDigits = rtpio.MaxDigits
 
 // How SendDigits sends each digit, in 20 ms frames of the media clock: the
 // tone's packets (100 ms), its end packet three times (RFC 4733 section
@@ -25,7 +24,7 @@ const (
 var (
 	// ErrBadDigits is wrapped by SendDigits' refusal of digits that are
 	// not DTMF digits or 'w', or too many.
-	ErrBadDigits = errors.New("call: invalid digits")
+	ErrBadDigits = rtpio.ErrBadDigits
 	// ErrNoTelephoneEvent means the caller did not take RFC 4733
 	// telephone events, so digits cannot be sent.
 	ErrNoTelephoneEvent = errors.New("call: the caller takes no telephone-event")
@@ -36,21 +35,7 @@ var (
 // CheckDigits reports whether digits can be sent by SendDigits: 1 to
 // MaxDigits of '0'-'9', '*', '#', 'A'-'D' (or lower case), and 'w' (or 'W')
 // for a half-second pause.
-func CheckDigits(digits string) error {
-	switch {
-	case digits == "":
-		return fmt.Errorf("%w: no digits", ErrBadDigits)
-	case len(digits) > MaxDigits:
-		return fmt.Errorf("%w: %d characters, at most %d", ErrBadDigits, len(digits), MaxDigits)
-	}
-	for i := range len(digits) {
-		d := digits[i]
-		if _, ok := rtpio.EventCode(d); !ok && d != 'w' && d != 'W' {
-			return fmt.Errorf("%w: character %d is not a DTMF digit (0-9, *, #, A-D) or w", ErrBadDigits, i+1)
-		}
-	}
-	return nil
-}
+func CheckDigits(digits string) error { return rtpio.CheckDigits(digits) }
 
 // digitJob is one SendDigits in progress, advanced by the media clock
 // (under tickMu): one telephone-event packet, or nothing, per tick.

@@ -1,6 +1,36 @@
 package rtpio
 
+import (
+	"errors"
+	"fmt"
+)
+
 // RFC 4733 telephone-event payloads: the DTMF digits are events 0-15.
+
+// MaxDigits bounds a digit string to send (CheckDigits).
+const MaxDigits = 64
+
+// ErrBadDigits is wrapped by CheckDigits' refusals.
+var ErrBadDigits = errors.New("invalid digits")
+
+// CheckDigits reports whether digits is a digit string to send as
+// telephone events: 1 to MaxDigits of '0'-'9', '*', '#', 'A'-'D' (or lower
+// case), and 'w' (or 'W') for a half-second pause, as in TwiML.
+func CheckDigits(digits string) error {
+	switch {
+	case digits == "":
+		return fmt.Errorf("%w: no digits", ErrBadDigits)
+	case len(digits) > MaxDigits:
+		return fmt.Errorf("%w: %d characters, at most %d", ErrBadDigits, len(digits), MaxDigits)
+	}
+	for i := range len(digits) {
+		d := digits[i]
+		if _, ok := EventCode(d); !ok && d != 'w' && d != 'W' {
+			return fmt.Errorf("%w: character %d is not a DTMF digit (0-9, *, #, A-D) or w", ErrBadDigits, i+1)
+		}
+	}
+	return nil
+}
 
 // EventSize is the size of a telephone-event payload.
 const EventSize = 4

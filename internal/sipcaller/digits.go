@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/callstream/callstream/internal/rtpio"
 )
 
 // MaxDigits bounds the digits one SendDigits call sends.
-const MaxDigits = 64
+const MaxDigits = rtpio.MaxDigits
 
 // digitWait is how long a 'w' in SendDigits waits, as in TwiML.
 const digitWait = 500 * time.Millisecond
@@ -16,13 +18,11 @@ const digitWait = 500 * time.Millisecond
 // only 0-9, *, #, A-D (a-d) and w (a half-second wait), at most MaxDigits
 // of them.
 func CheckDigits(digits string) error {
-	if len(digits) > MaxDigits {
-		return fmt.Errorf("%w: %d characters, at most %d", ErrBadDigit, len(digits), MaxDigits)
+	if digits == "" {
+		return nil
 	}
-	for i := range len(digits) {
-		if _, ok := dtmfEvent(digits[i]); !ok && digits[i] != 'w' && digits[i] != 'W' {
-			return fmt.Errorf("%w: %q at %d; want 0-9, *, #, A-D or w", ErrBadDigit, digits[i], i+1)
-		}
+	if err := rtpio.CheckDigits(digits); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDigit, err)
 	}
 	return nil
 }
