@@ -307,7 +307,7 @@ func errStrings(errs []*Error) []string {
 
 func TestNotSupported(t *testing.T) {
 	for _, in := range []string{
-		`<Say>hi</Say>`, `<Dial>+1555</Dial>`, `<Gather/>`, `<Record/>`, `<Sms>x</Sms>`, `<Override/>`,
+		`<Dial>+1555</Dial>`, `<Gather/>`, `<Record/>`, `<Sms>x</Sms>`, `<Override/>`,
 		`<Play><File/></Play>`, `<Play>a.wav<Dtmf>1</Dtmf></Play>`,
 	} {
 		_, err := Parse("t.xml", []byte(resp(`<Pause/>`, in, `<Foo/>`)))

@@ -15,6 +15,7 @@ const (
 	elemConnect   = "Connect"
 	elemPause     = "Pause"
 	elemPlay      = "Play"
+	elemSay       = "Say"
 	elemHangup    = "Hangup"
 	elemReject    = "Reject"
 	elemRedirect  = "Redirect"
@@ -28,7 +29,7 @@ func isVerb(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject, elemRedirect:
+	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemHangup, elemReject, elemRedirect:
 		return true
 	}
 	return isUnsupported(name)
@@ -41,7 +42,7 @@ func isUnsupported(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case "Dial", "Gather", "Say", "Record", "Sms", "Override":
+	case "Dial", "Gather", "Record", "Sms", "Override":
 		return true
 	}
 	return false
@@ -128,6 +129,8 @@ func (p *parser) verb(n *node) Verb {
 			return p.pause(n)
 		case elemPlay:
 			return p.play(n)
+		case elemSay:
+			return p.say(n)
 		case elemHangup:
 			p.attrs(n, nil)
 			p.noText(n)
