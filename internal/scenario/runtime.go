@@ -150,7 +150,7 @@ type Shared struct {
 	Fetch     *fetch.Client
 	PlayCache int64
 	// TTS, when set, is the gateway's speech synthesizer, used instead of
-	// one of the runtime's own (TTSCommand).
+	// the runtime's own when both run the same program (TTSCommand).
 	TTS *tts.Synth
 }
 
@@ -164,7 +164,9 @@ func (rt *Runtime) UseGateway(sh Shared) {
 	if sh.Fetch != nil {
 		rt.useFetch(sh.Fetch, sh.PlayCache, false)
 	}
-	if sh.TTS != nil {
+	if sh.TTS != nil && sh.TTS.Command() == rt.cfg.TTSCommand {
+		// The same program: one synthesizer, one cache, one set of
+		// counters for FlexML and scenarios.
 		rt.mu.Lock()
 		old, own := rt.synth, rt.ownSynth
 		rt.synth, rt.ownSynth = sh.TTS, false
