@@ -7,8 +7,8 @@ type Document struct {
 	// Name is the name given to Parse, used in messages.
 	Name string
 	// Verbs holds the children of <Response> in document order, as
-	// *Start, *Stop, *Connect, *Pause, *Play, *Gather, *Dtmf, *Hangup,
-	// *Reject or *Redirect.
+	// *Start, *Stop, *Connect, *Pause, *Play, *Say, *Gather, *Dtmf,
+	// *Hangup, *Reject or *Redirect.
 	Verbs []Verb
 	// Warnings lists problems that do not stop the document from running,
 	// in document order.
@@ -26,7 +26,7 @@ type Pos struct {
 func (p Pos) Position() Pos { return p }
 
 // Verb is one instruction of a document: *Start, *Stop, *Connect, *Pause,
-// *Play, *Gather, *Dtmf, *Hangup, *Reject or *Redirect.
+// *Play, *Say, *Gather, *Dtmf, *Hangup, *Reject or *Redirect.
 type Verb interface {
 	// Position is where the verb's element starts.
 	Position() Pos
@@ -70,6 +70,36 @@ type Play struct {
 	Digits string // DTMF digits to send instead; see Dtmf
 }
 
+// MaxSayText is the longest text of a <Say>, in characters after the
+// white space around it is trimmed.
+const MaxSayText = 4096
+
+// MaxSayLoop is the largest loop of a <Say>; MaxSayLoopPause its longest
+// loopPause.
+const (
+	MaxSayLoop      = 100
+	MaxSayLoopPause = 300 * time.Second
+)
+
+// Say speaks Text to the caller with text to speech.
+type Say struct {
+	Pos
+	// Text is the body, trimmed: 1 to MaxSayText characters.
+	Text string
+	// Voice is "man" (the default), "woman", or a Twilio voice name
+	// ("alice", "Polly.Joanna", "Google.en-US-Standard-C") that the
+	// gateway speaks with its closest voice.
+	Voice string
+	// Language is a language tag such as "en-US" (the default when empty).
+	Language string
+	// Loop is how many times the text is spoken: default 1; 0 repeats it
+	// until the call ends or the document moves on; at most MaxSayLoop.
+	Loop int
+	// LoopPause is the silence between repetitions (default 0; at most
+	// MaxSayLoopPause).
+	LoopPause time.Duration
+}
+
 // Hangup ends the call.
 type Hangup struct {
 	Pos
@@ -103,6 +133,9 @@ func (Pause) VerbName() string { return "Pause" }
 
 // VerbName returns "Play".
 func (Play) VerbName() string { return "Play" }
+
+// VerbName returns "Say".
+func (Say) VerbName() string { return "Say" }
 
 // VerbName returns "Hangup".
 func (Hangup) VerbName() string { return "Hangup" }

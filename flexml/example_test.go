@@ -31,7 +31,7 @@ func ExampleParse() {
   <Start>
     <Stream name="rec"/>
   </Start>
-  <Say>Hello</Say>
+  <Say loop="101">Hello</Say>
 </Response>`))
 	fmt.Println(err)
 	// Output:
@@ -41,5 +41,5 @@ func ExampleParse() {
 	// wss://example.com/audio rec both First Name=John
 	// 1.5s
 	// bad.xml:3:5: <Stream>: attribute "url" is required in <Start>
-	// bad.xml:5:3: <Say>: <Say> is not supported yet
+	// bad.xml:5:3: <Say>: invalid loop "101": want a whole number from 0 to 100 (0 = until the call ends)
 }

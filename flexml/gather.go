@@ -45,7 +45,7 @@ type Gather struct {
 	Method string
 	// ActionOnEmptyResult requests Action even when no digit came.
 	ActionOnEmptyResult bool
-	// Prompts play in order until the first digit: *Play and *Pause.
+	// Prompts play in order until the first digit: *Play, *Say and *Pause.
 	Prompts []Verb
 }
 
@@ -130,6 +130,8 @@ func (p *parser) gather(n *node) *Gather {
 			v.Prompts = append(v.Prompts, pl)
 		case isElem(k, elemPause):
 			v.Prompts = append(v.Prompts, p.pause(k))
+		case isElem(k, elemSay):
+			v.Prompts = append(v.Prompts, p.say(k))
 		case isUnsupported(k.name):
 			p.errorf(k, "", ErrNotSupported, "<%s> is not supported yet", displayName(k.name))
 		default:

@@ -80,8 +80,6 @@ func TestParseErrors(t *testing.T) {
 			`t.xml:2:3: <Dial>: <Dial> is not supported yet`}},
 		"verb nested in Gather": {resp(`  <Gather numDigits="1"><Hangup/></Gather>`), []string{
 			`t.xml:2:25: <Hangup>: <Hangup> cannot be nested in <Gather>`}},
-		"Say": {resp(`  <Say>Hello</Say>`), []string{
-			`t.xml:2:3: <Say>: <Say> is not supported yet`}},
 		"Record": {resp(`  <Record/>`), []string{
 			`t.xml:2:3: <Record>: <Record> is not supported yet`}},
 		"Sms": {resp(`  <Sms to="+1555">hi</Sms>`), []string{
@@ -246,13 +244,13 @@ func TestParseErrors(t *testing.T) {
 			`  <Start>`,
 			`    <Stream name="a" track="x"/>`,
 			`  </Start>`,
-			`  <Say>hi</Say>`,
+			`  <Say loop="x">hi</Say>`,
 			`  <Pause length="x" foo="y"/>`,
 			`  <Connect/>`,
 		), []string{
 			`t.xml:3:5: <Stream>: attribute "url" is required in <Start>`,
 			`t.xml:3:5: <Stream>: invalid track "x"; allowed: inbound, outbound, both, mixed, inbound_track, outbound_track, both_tracks`,
-			`t.xml:5:3: <Say>: <Say> is not supported yet`,
+			`t.xml:5:3: <Say>: invalid loop "x": want a whole number from 0 to 100 (0 = until the call ends)`,
 			`t.xml:6:3: <Pause>: unknown attribute "foo"; allowed: length`,
 			`t.xml:6:3: <Pause>: invalid length "x": want a number of seconds, 0 or more, such as 2 or 1.5`,
 			`t.xml:7:3: <Connect>: must contain exactly one <Stream>`,

@@ -15,6 +15,7 @@ const (
 	elemConnect   = "Connect"
 	elemPause     = "Pause"
 	elemPlay      = "Play"
+	elemSay       = "Say"
 	elemHangup    = "Hangup"
 	elemReject    = "Reject"
 	elemRedirect  = "Redirect"
@@ -28,7 +29,7 @@ func isVerb(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemGather, elemDtmf, elemHangup, elemReject, elemRedirect:
+	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemHangup, elemReject, elemRedirect:
 		return true
 	}
 	return isUnsupported(name)
@@ -41,7 +42,7 @@ func isUnsupported(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case "Dial", "Say", "Record", "Sms", "Override":
+	case "Dial", "Record", "Sms", "Override":
 		return true
 	}
 	return false
@@ -132,6 +133,8 @@ func (p *parser) verb(n *node) Verb {
 			return p.gather(n)
 		case elemDtmf:
 			return p.dtmf(n)
+		case elemSay:
+			return p.say(n)
 		case elemHangup:
 			p.attrs(n, nil)
 			p.noText(n)

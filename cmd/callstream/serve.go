@@ -52,6 +52,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		metricsAddr                 = fs.String("metrics-addr", "", "serve GET /healthz and GET /metrics on this address instead of on --http")
 		denyPrivate                 = fs.Bool("deny-private-urls", false, "refuse fetches and WebSocket dials to loopback and private addresses (multi-tenant installs)")
 		playCache                   = fs.Int64("play-cache", 64<<20, "bytes of audio files fetched for Play kept in memory; 0: no cache")
+		ttsCommand                  = fs.String("tts-command", "espeak-ng", "text-to-speech program of Say and scenarios' say, run as PROGRAM -v VOICE --stdout with the text on its standard input (WAV on its standard output)")
+		ttsCache                    = fs.Int64("tts-cache", 32<<20, "bytes of rendered speech kept in memory for reuse; 0: no cache")
 		drainTimeout                = fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long live calls may go on before they are ended (a second signal ends them at once)")
 		reconnect                   = fs.Duration("stream-reconnect", 5*time.Second, "how long a stream whose app socket dropped is reconnected for; 0: never")
 		sipAuthFile                 = fs.String("sip-auth-file", "", "file of user:password lines; INVITEs must then authenticate with SIP digest")
@@ -103,6 +105,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if cache == 0 {
 		cache = -1
 	}
+	speechCache := *ttsCache
+	if speechCache == 0 {
+		speechCache = -1
+	}
 	drain := *drainTimeout
 	if drain <= 0 {
 		drain = time.Nanosecond // end live calls at once
@@ -141,6 +147,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		URLDeny:           urlDeny,
 		DenyPrivateURLs:   *denyPrivate,
 		PlayCacheBytes:    cache,
+		TTSCommand:        *ttsCommand,
+		TTSCacheBytes:     speechCache,
 		DrainTimeout:      drain,
 		StreamReconnect:   rec,
 		SIPAllow:          sipAllow,
@@ -156,7 +164,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var g *gateway.Gateway
 	if *scn != "" {
 		rt, err := scenario.New(scenario.Config{File: *scn, CustomData: *scnData, Logger: log,
-			PSTNTrunk: *pstnTrunk, CallerID: *callerID,
+			PSTNTrunk: *pstnTrunk, CallerID: *callerID, TTSCommand: *ttsCommand,
 			HTTPAddr:  func() string { return g.HTTPAddr() },
 			HTTPSAddr: func() string { return g.HTTPSAddr() },
 			PublicURL: *publicURL,

@@ -104,6 +104,8 @@ func (r *run) prompt(ctx context.Context, v flexml.Verb) error {
 		return r.playVerb(ctx, v)
 	case *flexml.Pause:
 		return pause(ctx, v.Length)
+	case *flexml.Say:
+		return r.say(ctx, v)
 	}
 	return fmt.Errorf("%s: prompt %s cannot run", logsafe.URL(r.docURL), v.VerbName())
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
+	"github.com/callstream/callstream/internal/tts"
 )
 
 // Defaults of the interpreter.
@@ -42,7 +43,9 @@ type Config struct {
 	Fetch *fetch.Client
 	// PlayCache bounds the decoded Play audio kept for reuse by later calls
 	// (default 64 MiB; negative: none kept).
-	PlayCache    int64
+	PlayCache int64
+	// TTS speaks Say verbs; nil skips them with a warning.
+	TTS          *tts.Synth
 	Dialect      stream.Dialect
 	MaxStreams   int           // unidirectional streams per call (default 4)
 	Queue        time.Duration // audio queued towards a slow app (default 2 s)
@@ -293,6 +296,10 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 			next, err := r.gather(ctx, v)
 			if err != nil || next != nil {
 				return next, err
+			}
+		case *flexml.Say:
+			if err := r.say(ctx, v); err != nil {
+				return nil, err
 			}
 		case *flexml.Hangup:
 			r.c.Hangup("hangup verb")

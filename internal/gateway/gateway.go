@@ -31,6 +31,7 @@ import (
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
+	"github.com/callstream/callstream/internal/tts"
 )
 
 // Config is the gateway's configuration; the zero value of every optional
@@ -91,6 +92,11 @@ type Config struct {
 	// PlayCacheBytes bounds the cache of audio files fetched for Play
 	// (default 64 MiB; negative: no cache).
 	PlayCacheBytes int64
+	// TTSCommand is the text-to-speech program of Say and scenarios
+	// (default espeak-ng); TTSCacheBytes bounds the speech kept for reuse
+	// (default 32 MiB; negative: none kept).
+	TTSCommand    string
+	TTSCacheBytes int64
 	// DrainTimeout bounds how long Shutdown lets live calls run before it
 	// ends them (default 30 s).
 	DrainTimeout time.Duration
@@ -146,6 +152,7 @@ type Gateway struct {
 	sipReady atomic.Bool
 	metrics  *Metrics
 	fetch    *fetch.Client // everything fetched or dialed on an app's behalf (owned)
+	tts      *tts.Synth    // Say and scenario speech (owned)
 	metricsH http.Handler  // GET /metrics
 
 	calls    *registry   // live calls by CallSid
@@ -268,7 +275,9 @@ func New(cfg Config) (*Gateway, error) {
 	_ = g.fetch.Policy().AddOwn(cfg.SIPAddr, cfg.HTTPAddr, cfg.HTTPSAddr, cfg.MetricsAddr, cfg.SIPTLSAddr) // names join once bound
 	g.fetch.Policy().AddLocal(publicIP)
 	g.log.Info("url policy", "policy", g.fetch.Policy().String())
-	g.metricsH = g.metrics.Handler(
+	ttsm := newTTSMetrics()
+	g.tts = newSynth(cfg, g.log, ttsm)
+	g.metricsH = g.metrics.Handler(ttsm.syntheses, ttsm.hits,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
 		}, func() float64 { return float64(g.PortsInUse()) }),
@@ -304,9 +313,11 @@ func New(cfg Config) (*Gateway, error) {
 			Refusals:     g.metrics,
 			Fetch:        g.fetch,
 			PlayCache:    cfg.PlayCacheBytes,
+			TTS:          g.tts,
 		})
 	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
-		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes})
+		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes,
+			TTS: g.tts})
 	}
 	var sipTLS *tls.Config
 	if cfg.SIPTLSAddr != "" {
@@ -456,6 +467,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.AddOwnListener(g.HTTPAddr(), g.HTTPSAddr())
 	defer g.fetch.Close()
+	defer g.tts.Close()
 	g.clock = call.NewClock()
 	defer g.clock.Close()
 

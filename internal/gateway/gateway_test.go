@@ -368,7 +368,7 @@ func TestAppErrorsAndTimeout(t *testing.T) {
 		{"timeout", gatewaytest.Response{Body: streamDoc, Delay: 2 * time.Second}, "no answer within 500ms", "application unavailable"},
 		{"invalid flexml", gatewaytest.Response{Body: "<Response>\n  <Start>\n    <Stream name=\"x\"/>\n  </Start>\n</Response>"}, `/app:3:5: <Stream>: attribute`, "application error"},
 		{"not xml", gatewaytest.Response{Body: "hello"}, "invalid FlexML", "application error"},
-		{"verb of a later release", gatewaytest.Response{Body: "<Response><Say>hi</Say></Response>"}, "<Say> is not supported yet", "application error"},
+		{"verb of a later release", gatewaytest.Response{Body: "<Response><Sms>hi</Sms></Response>"}, "<Sms> is not supported yet", "application error"},
 		{"unknown verb", gatewaytest.Response{Body: "<Response><Dance/></Response>"}, "unknown verb <Dance>", "application error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,9 +111,10 @@ type Config struct {
 	// players (default 64 MiB; negative: none kept).
 	PlayCache int64
 	// TTSCommand is the text-to-speech program for say and createTTSPlayer,
-	// run as TTSCommand [-v voice] --stdout with the text on its standard
+	// run as TTSCommand -v voice --stdout with the text on its standard
 	// input; it must write a WAV file to its standard output (default
-	// "espeak-ng").
+	// "espeak-ng"; see package tts). A gateway sharing its own synthesizer
+	// (Shared.TTS) replaces it.
 	TTSCommand string
 	// RecordDir is where recorders write their WAV files (default: a
 	// "callstream" folder in the system's temporary directory). It is

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/tts"
 )
 
 // audioSource produces a clip of 8 kHz µ-law audio: a fetched file or
@@ -251,7 +251,8 @@ func fetchSource(raw string) audioSource {
 	}}
 }
 
-// ttsSource synthesizes text with the TTS program.
+// ttsSource synthesizes text with the runtime's synthesizer (package tts),
+// as 8 kHz µ-law; voice is a language such as "en-us" ("" for the default).
 func ttsSource(text, voice string) audioSource {
 	desc := "say"
 	return audioSource{desc: desc, load: func(ctx context.Context, s *session) ([]byte, error) {
@@ -261,24 +262,12 @@ func ttsSource(text, voice string) audioSource {
 		if n := len([]rune(text)); n > s.lim.TTSChars {
 			return nil, fmt.Errorf("text of %d characters, at most %d", n, s.lim.TTSChars)
 		}
-		prog, err := exec.LookPath(s.rt.cfg.TTSCommand)
-		if err != nil {
-			return nil, fmt.Errorf("text-to-speech needs %q on PATH: %w", s.rt.cfg.TTSCommand, err)
+		synth := s.rt.synthesizer()
+		audio, err := synth.Render(ctx, text, "", voice, codec.PCMU)
+		if errors.Is(err, tts.ErrUnavailable) {
+			return nil, fmt.Errorf("text-to-speech needs %q: %w", synth.Command(), err)
 		}
-		var args []string
-		if voice != "" {
-			args = append(args, "-v", voice)
-		}
-		args = append(args, "--stdout")
-		cmd := exec.CommandContext(ctx, prog, args...)
-		cmd.Stdin = strings.NewReader(text)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %s", s.rt.cfg.TTSCommand, err, strings.TrimSpace(stderr.String()))
-		}
-		return decodeClip(out)
+		return audio, err
 	}}
 }
 
@@ -364,41 +353,9 @@ func clipOf(a *media.Audio) ([]byte, error) {
 	return codec.EncodeULaw(nil, resampleTo8k(pcm, a.SampleRate)), nil
 }
 
-// resampleTo8k converts a clip at any rate to 8 kHz with a
-// Blackman-windowed sinc low-pass (cutoff 3.6 kHz going down). It is for
-// whole clips, not the frame path.
+// resampleTo8k converts a clip at any rate to 8 kHz (codec.ResampleClip).
 func resampleTo8k(x []int16, rate int) []int16 {
-	if rate == media.SampleRate {
-		return x
-	}
-	ratio := float64(rate) / media.SampleRate // input samples per output sample
-	cutoff := 3600.0 / float64(rate)          // cycles per input sample
-	if rate < media.SampleRate {
-		cutoff = 0.45
-	}
-	half := int(math.Ceil(16 * math.Max(1, ratio)))
-	out := make([]int16, int(float64(len(x))/ratio))
-	for n := range out {
-		t := float64(n) * ratio
-		c := int(t)
-		var acc float64
-		for k := max(c-half+1, 0); k <= c+half && k < len(x); k++ {
-			d := t - float64(k)
-			u := d / float64(half)
-			if u <= -1 || u >= 1 {
-				continue
-			}
-			w := 0.42 + 0.5*math.Cos(math.Pi*u) + 0.08*math.Cos(2*math.Pi*u)
-			arg := 2 * cutoff * d
-			sinc := 1.0
-			if arg != 0 {
-				sinc = math.Sin(math.Pi*arg) / (math.Pi * arg)
-			}
-			acc += float64(x[k]) * 2 * cutoff * sinc * w
-		}
-		out[n] = int16(max(min(math.Round(acc), math.MaxInt16), math.MinInt16))
-	}
-	return out
+	return codec.ResampleClip(x, rate, media.SampleRate)
 }
 
 // dtmfTones are the row and column frequencies of each key.

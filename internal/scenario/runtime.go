@@ -22,6 +22,7 @@ import (
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/sip"
+	"github.com/callstream/callstream/internal/tts"
 )
 
 //go:embed prelude.js
@@ -51,6 +52,8 @@ type Runtime struct {
 	fetch    *fetch.Client                   // Net requests, players' audio, WebSocket dials
 	cache    *fetch.Cache                    // players' audio by URL
 	ownFetch bool                            // fetch was made here: Close closes it
+	synth    *tts.Synth                      // say and createTTSPlayer
+	ownSynth bool                            // synth was made here: Close closes it
 	dial     func(sip.DialConfig) *call.Call // places outgoing calls; nil: none
 	closed   bool
 	sessions map[string]*session // by access token
@@ -133,6 +136,7 @@ func New(cfg Config) (*Runtime, error) {
 		cfg.Fetch = fetch.New(fetch.Config{})
 	}
 	rt.useFetch(cfg.Fetch, cfg.PlayCache, own)
+	rt.synth, rt.ownSynth = tts.New(tts.Config{Command: cfg.TTSCommand, Logger: log}), true
 	return rt, nil
 }
 
@@ -145,6 +149,9 @@ type Shared struct {
 	Refusals  limit.Counter
 	Fetch     *fetch.Client
 	PlayCache int64
+	// TTS, when set, is the gateway's speech synthesizer, used instead of
+	// the runtime's own when both run the same program (TTSCommand).
+	TTS *tts.Synth
 }
 
 // UseGateway takes what the gateway shares. Call it before the runtime
@@ -157,6 +164,24 @@ func (rt *Runtime) UseGateway(sh Shared) {
 	if sh.Fetch != nil {
 		rt.useFetch(sh.Fetch, sh.PlayCache, false)
 	}
+	if sh.TTS != nil && sh.TTS.Command() == rt.cfg.TTSCommand {
+		// The same program: one synthesizer, one cache, one set of
+		// counters for FlexML and scenarios.
+		rt.mu.Lock()
+		old, own := rt.synth, rt.ownSynth
+		rt.synth, rt.ownSynth = sh.TTS, false
+		rt.mu.Unlock()
+		if own {
+			old.Close()
+		}
+	}
+}
+
+// synthesizer returns the speech synthesizer of say and createTTSPlayer.
+func (rt *Runtime) synthesizer() *tts.Synth {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.synth
 }
 
 func (rt *Runtime) useFetch(c *fetch.Client, playCache int64, own bool) {
@@ -367,6 +392,12 @@ func (rt *Runtime) Close() error {
 		c.Close()
 	} else {
 		c.CloseIdleConnections()
+	}
+	rt.mu.Lock()
+	synth, ownSynth := rt.synth, rt.ownSynth
+	rt.mu.Unlock()
+	if ownSynth {
+		synth.Close()
 	}
 	rt.records.close()
 	rt.heap.close()
