@@ -19,6 +19,7 @@ import (
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
+	"github.com/callstream/callstream/internal/webhook"
 )
 
 // Defaults of the interpreter.
@@ -48,8 +49,12 @@ type Config struct {
 	Queue        time.Duration // audio queued towards a slow app (default 2 s)
 	PlayoutLimit time.Duration // app audio queued ahead on a bidirectional stream (default 60 s)
 	AccountSid   string
-	WSTLS        *tls.Config // wss:// streams (nil: the system's roots)
-	Logger       *slog.Logger
+	// AppDialect encodes requests to the app: CarrierX's JSON (default) or
+	// Twilio's signed forms, with AuthToken (none: unsigned).
+	AppDialect webhook.Dialect
+	AuthToken  string
+	WSTLS      *tls.Config // wss:// streams (nil: the system's roots)
+	Logger     *slog.Logger
 	// Metrics, when set, counts stream and app events.
 	Metrics Metrics
 
@@ -133,6 +138,10 @@ type run struct {
 // up) or the call ends. It returns nil for a call that ended normally.
 func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 	inv := c.Invite()
+	apiVersion := APIVersion
+	if in.cfg.AppDialect == webhook.Twilio {
+		apiVersion = webhook.APIVersion
+	}
 	r := &run{
 		in:  in,
 		c:   c,
@@ -140,7 +149,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 		req: Request{
 			CallSid:       c.Sid(),
 			AccountSid:    in.cfg.AccountSid,
-			ApiVersion:    APIVersion,
+			ApiVersion:    apiVersion,
 			From:          inv.From,
 			To:            inv.To,
 			CallerName:    inv.FromDisplay,

@@ -161,6 +161,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Logger:       log,
 		Playout:      playout,
 		TLS:          r.in.cfg.WSTLS,
+		Header:       r.in.streamHeader(wsURL),
 		// The stream's host is dialed through the URL policy.
 		NetDialContext: r.in.fetch.Dialer(r.log.With("stream", s.Name, "stream_sid", info.StreamSid), wsURL),
 		Observer:       metrics, // nil without metrics

@@ -31,13 +31,18 @@ import (
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
+	"github.com/callstream/callstream/internal/webhook"
 )
+
+// DefaultHTTPAddr is the HTTP listener's default address: off 8080, the
+// port sample apps use.
+const DefaultHTTPAddr = "127.0.0.1:8780"
 
 // Config is the gateway's configuration; the zero value of every optional
 // field means its default.
 type Config struct {
 	SIPAddr           string // default 127.0.0.1:5060
-	HTTPAddr          string // default 127.0.0.1:8080
+	HTTPAddr          string // default 127.0.0.1:8780
 	App               string // FlexML app: http(s) URL or file path
 	AppMethod         string // POST or GET
 	AppTimeout        time.Duration
@@ -119,6 +124,16 @@ type Config struct {
 	// (20 ms to 1 s, --jitter-buffer); zero adapts it between 20 and
 	// 200 ms.
 	JitterBuffer time.Duration
+	// AppDialect encodes the requests to the FlexML app: CarrierX's JSON
+	// (default) or Twilio's form-encoded requests signed with AuthToken
+	// (none: unsigned, with a warning at start).
+	AppDialect webhook.Dialect
+	AuthToken  string
+	// AccountSid is the AccountSid of app requests and stream messages;
+	// when given it must be AC and 32 hex digits. Under a Twilio dialect
+	// (app or stream) it defaults to webhook.DefaultAccountSid, and call
+	// ids are Twilio's (CA and 32 hex digits) instead of UUIDs.
+	AccountSid string
 	// QuietRTP sends callers nothing while nothing plays
 	// (--rtp-silence=false); by default a call sends a packet every 20 ms:
 	// silence in its codec, or comfort noise to a caller that offered CN.
@@ -155,6 +170,8 @@ type Gateway struct {
 	closed  bool               // Shutdown called: Run refuses to start
 	stopRun context.CancelFunc // set while Run runs: ends it (cutting the calls left)
 	runDone chan struct{}      // set when Run starts, closed when it has returned
+
+	twilioSids bool // call ids are Twilio's CA… (a Twilio dialect is on)
 }
 
 // CallDialer is a Controller that places outgoing calls (a scenario's
@@ -191,7 +208,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.SIPAddr = "127.0.0.1:5060"
 	}
 	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = "127.0.0.1:8080"
+		cfg.HTTPAddr = DefaultHTTPAddr
 	}
 	if cfg.RTPPorts == "" {
 		cfg.RTPPorts = "20000-30000"
@@ -203,6 +220,10 @@ func New(cfg Config) (*Gateway, error) {
 	cfg.Logger = logsafe.Logger(cfg.Logger)
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
+	}
+	twilioSids, err := checkTwilio(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	short, err := checkTokens(cfg.APITokens)
 	if err != nil {
@@ -256,6 +277,8 @@ func New(cfg Config) (*Gateway, error) {
 		ready:   make(chan struct{}),
 		calls:   newRegistry(),
 		metrics: NewMetrics(),
+
+		twilioSids: twilioSids,
 	}
 	// One client fetches and dials for every app, through the URL policy.
 	// The operator's --app origin is trusted. The gateway's listeners are
@@ -304,6 +327,9 @@ func New(cfg Config) (*Gateway, error) {
 			Refusals:     g.metrics,
 			Fetch:        g.fetch,
 			PlayCache:    cfg.PlayCacheBytes,
+			AccountSid:   cfg.AccountSid,
+			AppDialect:   cfg.AppDialect,
+			AuthToken:    cfg.AuthToken,
 		})
 	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
 		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes})
@@ -356,7 +382,7 @@ func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error)
 // it, shutdown hangs it up, and its port and goroutines are released when
 // it ends. While the gateway drains or stops, the call fails at once.
 func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
-	sid := NewCallSid()
+	sid := g.newCallSid()
 	log := g.log.With("call_sid", sid)
 	lim := g.cfg.Limits.WithDefaults() // call bounds
 	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log,
@@ -509,7 +535,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 // handle runs one call; it is the SIP server's INVITE handler.
 func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
-	sid := NewCallSid()
+	sid := g.newCallSid()
 	log := g.log.With("call_sid", sid)
 	c := call.New(call.Config{
 		Sid:        sid,
@@ -541,6 +567,39 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 	if err := g.ctrl.Run(ctx, c); err != nil {
 		log.Error("call controller failed", "err", err)
 	}
+}
+
+// newCallSid returns a new call id: Twilio's form under a Twilio dialect,
+// else a UUID.
+func (g *Gateway) newCallSid() string {
+	if g.twilioSids {
+		return webhook.NewSid(webhook.CallSidPrefix)
+	}
+	return NewCallSid()
+}
+
+// checkTwilio checks and completes the Twilio settings of cfg: the
+// AccountSid's shape, its default under a Twilio dialect (logged), and a
+// warning for unsigned Twilio requests. It reports whether a Twilio dialect
+// is on.
+func checkTwilio(cfg *Config) (bool, error) {
+	if cfg.AccountSid != "" {
+		if err := webhook.CheckAccountSid(cfg.AccountSid); err != nil {
+			return false, fmt.Errorf("--account-sid: %w", err)
+		}
+	}
+	twilio := cfg.AppDialect == webhook.Twilio || cfg.Dialect != nil && cfg.Dialect.Name() == "twilio"
+	if !twilio || cfg.Controller != nil {
+		return false, nil
+	}
+	if cfg.AccountSid == "" {
+		cfg.AccountSid = webhook.DefaultAccountSid
+		cfg.Logger.Info("twilio dialect: no --account-sid given, requests and streams carry a placeholder", "account_sid", cfg.AccountSid)
+	}
+	if cfg.AppDialect == webhook.Twilio && cfg.AuthToken == "" {
+		cfg.Logger.Warn("twilio app dialect without --auth-token: requests to the app are not signed (no X-Twilio-Signature)")
+	}
+	return true, nil
 }
 
 // NewCallSid returns a new call id in UUID form.

@@ -1,0 +1,162 @@
+package edge
+
+// Twilio apps unmodified: the Twilio app dialect's form-encoded, signed
+// requests and Twilio's ids, checked by a Twilio-style app that validates
+// every signature.
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callstream/callstream/internal/gatewaytest"
+	"github.com/callstream/callstream/internal/servetest"
+	"github.com/callstream/callstream/internal/sipcaller"
+)
+
+const (
+	twilioToken   = "0123456789abcdef-test-auth-token"
+	twilioAccount = "AC0123456789abcdef0123456789abcdef"
+)
+
+var (
+	callSidShape   = regexp.MustCompile(`^CA[0-9a-f]{32}$`)
+	streamSidShape = regexp.MustCompile(`^MZ[0-9a-f]{32}$`)
+)
+
+// dialTwilio places a call from 15551112222 to 15553334444 into p.
+func dialTwilio(t *testing.T, p *servetest.Proc) (*sipcaller.Call, error) {
+	t.Helper()
+	caller, err := sipcaller.NewClient(sipcaller.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caller.Close() })
+	c, err := caller.Dial(servetest.Context(t, 10*time.Second),
+		sipcaller.Config{Target: p.SIPAddr(), From: "15551112222", To: "15553334444", FromDisplay: "Ann"})
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+// Under --stream-dialect twilio (the app dialect follows), the app gets a
+// signed form POST with Twilio's fields, a redirect's signed GET with them
+// in the query, and a signed stream upgrade; the stream's start carries the
+// same CallSid and AccountSid and an MZ… streamSid. The app validates
+// every signature and would refuse a bad one.
+func TestTwilioAppValidatesEverySignature(t *testing.T) {
+	app := servetest.StartTwilioApp(t, twilioToken)
+	app.Doc("/voice", `<Response><Redirect method="GET">/next?step=2</Redirect></Response>`)
+	app.Doc("/next", `<Response><Start><Stream url="{{WS}}/media"/></Start><Pause length="30"/></Response>`)
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"),
+		"--stream-dialect", "twilio", "--account-sid", twilioAccount, "--auth-token", twilioToken}})
+
+	call, err := dialTwilio(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := servetest.ConnTo(t, app.Server, "/media")
+	if err := conn.WaitFor(servetest.Context(t, 10*time.Second), 2); err != nil { // connected, start
+		t.Fatal(err)
+	}
+	reqs := app.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("the app got %d requests, want 3 (POST, GET, upgrade): %+v", len(reqs), reqs)
+	}
+	for i, r := range reqs {
+		if !r.Valid {
+			t.Fatalf("request %d (%s %s) has no valid X-Twilio-Signature", i, r.Method, r.URL)
+		}
+	}
+	post, get, up := reqs[0], reqs[1], reqs[2]
+	if post.Method != "POST" || get.Method != "GET" || !up.Upgrade {
+		t.Fatalf("requests %s, %s, upgrade %v", post.Method, get.Method, up.Upgrade)
+	}
+	sid := post.Params.Get("CallSid")
+	if !callSidShape.MatchString(sid) {
+		t.Fatalf("CallSid %q, want CA and 32 lowercase hex digits", sid)
+	}
+	want := map[string]string{
+		"CallSid": sid, "AccountSid": twilioAccount, "From": "+15551112222", "Caller": "+15551112222",
+		"To": "+15553334444", "Called": "+15553334444", "CallStatus": "ringing", "Direction": "inbound",
+		"ApiVersion": "2010-04-01", "CallerName": "Ann",
+	}
+	for _, r := range []servetest.TwilioRequest{post, get} {
+		for k, v := range want {
+			if got := r.Params.Get(k); got != v {
+				t.Errorf("%s %s: %s = %q, want %q", r.Method, r.URL, k, got, v)
+			}
+		}
+		for _, k := range []string{"OriginalFrom", "OriginalTo", "RequestUrl"} {
+			if r.Params.Has(k) {
+				t.Errorf("%s: CarrierX's field %s sent in the Twilio dialect", r.Method, k)
+			}
+		}
+	}
+	if get.Params.Get("step") != "2" || !strings.Contains(get.URL, "/next?step=2&") {
+		t.Errorf("the GET lost the redirect's own query: %s", get.URL)
+	}
+	if up.URL != app.URL("/media") {
+		t.Errorf("upgrade to %s, want %s", up.URL, app.URL("/media"))
+	}
+	events, err := conn.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start struct {
+		AccountSid string `json:"accountSid"`
+		CallSid    string `json:"callSid"`
+		StreamSid  string `json:"streamSid"`
+	}
+	if err := json.Unmarshal(events[1].Start, &start); err != nil {
+		t.Fatalf("start %s: %v", events[1].Start, err)
+	}
+	if start.CallSid != sid || start.AccountSid != twilioAccount || !streamSidShape.MatchString(start.StreamSid) || events[1].StreamSid != start.StreamSid {
+		t.Fatalf("start: %+v (message streamSid %q), want callSid %s, accountSid %s and an MZ streamSid", start, events[1].StreamSid, sid, twilioAccount)
+	}
+	if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A gateway with the wrong auth token gets 403 from a validating app: the
+// call is refused the documented way (SIP 500 before the answer), the log
+// says the app failed with HTTP 403, and the app saw one request, invalid.
+func TestTwilioAppRefusesWrongToken(t *testing.T) {
+	app := servetest.StartTwilioApp(t, twilioToken)
+	app.Doc("/voice", `<Response><Pause length="30"/></Response>`)
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"),
+		"--app-dialect", "twilio", "--auth-token", "not-" + twilioToken}})
+
+	_, err := dialTwilio(t, p)
+	if se := gatewaytest.Refusal(t, err); se.Code != 500 {
+		t.Fatalf("refused with %d %s, want 500", se.Code, se.Reason)
+	}
+	rec := p.WaitLog(t, "ERROR", "flexml: app failed", nil)
+	if e, _ := rec["err"].(string); !strings.Contains(e, "HTTP 403") {
+		t.Fatalf("log err %q, want the app's HTTP 403", e)
+	}
+	reqs := app.Requests()
+	if len(reqs) != 1 || reqs[0].Valid {
+		t.Fatalf("app requests %+v, want one with an invalid signature", reqs)
+	}
+}
+
+// Without a token the Twilio app dialect sends unsigned requests and says
+// so once at start; the AccountSid placeholder is logged too.
+func TestTwilioAppDialectUnsignedWarns(t *testing.T) {
+	app := servetest.StartTwilioApp(t, twilioToken)
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"), "--app-dialect", "twilio"}})
+	p.WaitLog(t, "WARN", "twilio app dialect without --auth-token: requests to the app are not signed (no X-Twilio-Signature)", nil)
+	p.WaitLog(t, "INFO", "twilio dialect: no --account-sid given, requests and streams carry a placeholder",
+		map[string]string{"account_sid": "AC00000000000000000000000000000000"})
+	_, err := dialTwilio(t, p)
+	gatewaytest.Refusal(t, err)
+	reqs := app.Requests()
+	if len(reqs) != 1 || reqs[0].Valid || reqs[0].Params.Get("AccountSid") != "AC00000000000000000000000000000000" {
+		t.Fatalf("app requests %+v, want one unsigned with the placeholder AccountSid", reqs)
+	}
+}
