@@ -43,15 +43,25 @@ func (r *Request) twilioValues() url.Values {
 // twilioRequest makes a document request in the Twilio app dialect:
 // form-encoded (POST) or in the query (GET), signed with the auth token.
 func (in *Interpreter) twilioRequest(ctx context.Context, method, loc string, req *Request) (*http.Request, error) {
-	return webhook.NewRequest(ctx, method, loc, in.cfg.AuthToken, req.twilioValues())
+	return webhook.NewRequest(ctx, method, loc, in.twilioToken(), req.twilioValues())
+}
+
+// twilioToken returns the token that signs requests: the auth token under
+// the Twilio app dialect, else "" (unsigned).
+func (in *Interpreter) twilioToken() string {
+	if in.cfg.AppDialect != webhook.Twilio {
+		return ""
+	}
+	return in.cfg.AuthToken
 }
 
 // streamHeader returns the headers of a stream's WebSocket upgrade: under
 // the Twilio app dialect with a token, X-Twilio-Signature over the ws(s)
 // URL; nil otherwise.
 func (in *Interpreter) streamHeader(wsURL string) http.Header {
-	if in.cfg.AppDialect != webhook.Twilio || in.cfg.AuthToken == "" {
+	token := in.twilioToken()
+	if token == "" {
 		return nil
 	}
-	return http.Header{webhook.SignatureHeader: {webhook.Sign(in.cfg.AuthToken, wsURL, nil)}}
+	return http.Header{webhook.SignatureHeader: {webhook.Sign(token, wsURL, nil)}}
 }

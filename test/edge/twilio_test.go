@@ -50,7 +50,8 @@ func dialTwilio(t *testing.T, p *servetest.Proc) (*sipcaller.Call, error) {
 func TestTwilioAppValidatesEverySignature(t *testing.T) {
 	app := servetest.StartTwilioApp(t, twilioToken)
 	app.Doc("/voice", `<Response><Redirect method="GET">/next?step=2</Redirect></Response>`)
-	app.Doc("/next", `<Response><Start><Stream url="{{WS}}/media"/></Start><Pause length="30"/></Response>`)
+	app.Doc("/next", `<Response><Start><Stream url="{{WS}}/media" statusCallback="{{App}}/status"/></Start><Pause length="30"/></Response>`)
+	app.Doc("/status", "ok")
 	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"),
 		"--stream-dialect", "twilio", "--account-sid", twilioAccount, "--auth-token", twilioToken}})
 
@@ -62,16 +63,23 @@ func TestTwilioAppValidatesEverySignature(t *testing.T) {
 	if err := conn.WaitFor(servetest.Context(t, 10*time.Second), 2); err != nil { // connected, start
 		t.Fatal(err)
 	}
-	reqs := app.Requests()
-	if len(reqs) != 3 {
-		t.Fatalf("the app got %d requests, want 3 (POST, GET, upgrade): %+v", len(reqs), reqs)
+	var reqs []servetest.TwilioRequest
+	servetest.Eventually(t, 10*time.Second, "the stream's status callback", func() bool {
+		reqs = app.Requests()
+		return len(reqs) >= 4
+	})
+	if len(reqs) != 4 {
+		t.Fatalf("the app got %d requests, want 4 (POST, GET, upgrade, stream-started): %+v", len(reqs), reqs)
 	}
 	for i, r := range reqs {
 		if !r.Valid {
 			t.Fatalf("request %d (%s %s) has no valid X-Twilio-Signature", i, r.Method, r.URL)
 		}
 	}
-	post, get, up := reqs[0], reqs[1], reqs[2]
+	post, get, up, status := reqs[0], reqs[1], reqs[2], reqs[3]
+	if status.Method != "POST" || status.Params.Get("StreamEvent") != "stream-started" || status.Params.Get("AccountSid") != twilioAccount {
+		t.Errorf("status callback %s %s %v", status.Method, status.URL, status.Params)
+	}
 	if post.Method != "POST" || get.Method != "GET" || !up.Upgrade {
 		t.Fatalf("requests %s, %s, upgrade %v", post.Method, get.Method, up.Upgrade)
 	}
