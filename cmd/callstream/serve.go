@@ -10,6 +10,7 @@ import (
 	"github.com/callstream/callstream/internal/call"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/callstream/callstream/internal/gateway"
@@ -66,6 +67,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		accountSid                  = fs.String("account-sid", "", "AccountSid of app requests and stream messages (AC and 32 hex digits); under a twilio dialect the default is AC00000000000000000000000000000000")
 		authToken                   = fs.String("auth-token", "", "auth token that signs requests to the app with X-Twilio-Signature under --app-dialect twilio")
 		authTokenFile               = fs.String("auth-token-file", "", "file whose first line is the --auth-token")
+		statusCallback              = fs.String("status-callback", "", "URL that receives every incoming call's status events (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), encoded in the app dialect")
+		statusCallbackMethod        = fs.String("status-callback-method", "POST", "POST or GET for --status-callback")
 		urlAllow, urlDeny, sipAllow prefixList
 		limits                      limit.Limits
 	)
@@ -167,6 +170,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AppDialect:        appD,
 		AccountSid:        *accountSid,
 		AuthToken:         token,
+
+		StatusCallback:       *statusCallback,
+		StatusCallbackMethod: strings.ToUpper(*statusCallbackMethod),
 	}
 	var g *gateway.Gateway
 	if *scn != "" {

@@ -6,8 +6,47 @@ import (
 	"net/url"
 	"reflect"
 
+	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/webhook"
 )
+
+// newRequest returns the request fields of call c as its first document
+// request sends them (CallStatus ringing).
+func newRequest(c *call.Call, accountSid string, d webhook.Dialect) Request {
+	inv := c.Invite()
+	apiVersion := APIVersion
+	if d == webhook.Twilio {
+		apiVersion = webhook.APIVersion
+	}
+	return Request{
+		CallSid:       c.Sid(),
+		AccountSid:    accountSid,
+		ApiVersion:    apiVersion,
+		From:          inv.From,
+		To:            inv.To,
+		CallerName:    inv.FromDisplay,
+		Direction:     "inbound",
+		CallStatus:    "ringing",
+		ForwardedFrom: inv.Diversion,
+		OriginalFrom:  inv.FromURI,
+		OriginalTo:    inv.ToURI,
+	}
+}
+
+// CallFields returns the fields of the incoming call c in app dialect d,
+// as its document requests carry them, without CallStatus: for the other
+// requests about the call (status callbacks).
+func CallFields(c *call.Call, accountSid string, d webhook.Dialect) url.Values {
+	r := newRequest(c, accountSid, d)
+	r.CallStatus = ""
+	if d == webhook.Twilio {
+		return r.twilioValues()
+	}
+	v := r.values()
+	v.Del("CallStatus")
+	v.Del("RequestUrl")
+	return v
+}
 
 // carrierxOnly are Request fields Twilio's requests do not have.
 var carrierxOnly = map[string]bool{"OriginalFrom": true, "OriginalTo": true, "RequestUrl": true}

@@ -137,28 +137,11 @@ type run struct {
 // Run runs the app's FlexML on c until the document ends (then it hangs
 // up) or the call ends. It returns nil for a call that ended normally.
 func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
-	inv := c.Invite()
-	apiVersion := APIVersion
-	if in.cfg.AppDialect == webhook.Twilio {
-		apiVersion = webhook.APIVersion
-	}
 	r := &run{
 		in:  in,
 		c:   c,
 		log: c.Logger(),
-		req: Request{
-			CallSid:       c.Sid(),
-			AccountSid:    in.cfg.AccountSid,
-			ApiVersion:    apiVersion,
-			From:          inv.From,
-			To:            inv.To,
-			CallerName:    inv.FromDisplay,
-			Direction:     "inbound",
-			CallStatus:    "ringing",
-			ForwardedFrom: inv.Diversion,
-			OriginalFrom:  inv.FromURI,
-			OriginalTo:    inv.ToURI,
-		},
+		req: newRequest(c, in.cfg.AccountSid, in.cfg.AppDialect),
 	}
 	r.streams = newStreamSet(r)
 	defer r.streams.closeAll()

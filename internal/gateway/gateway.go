@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/callstatus"
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
@@ -134,6 +135,13 @@ type Config struct {
 	// (app or stream) it defaults to webhook.DefaultAccountSid, and call
 	// ids are Twilio's (CA and 32 hex digits) instead of UUIDs.
 	AccountSid string
+	// StatusCallback, when set, receives every incoming call's status
+	// events (initiated, ringing, in-progress, then completed, busy,
+	// no-answer, failed or canceled) in the app dialect, by
+	// StatusCallbackMethod (POST or GET; default POST), through the URL
+	// policy, from a bounded queue that never holds a call up.
+	StatusCallback       string
+	StatusCallbackMethod string
 	// QuietRTP sends callers nothing while nothing plays
 	// (--rtp-silence=false); by default a call sends a packet every 20 ms:
 	// silence in its codec, or comfort noise to a caller that offered CN.
@@ -172,6 +180,9 @@ type Gateway struct {
 	runDone chan struct{}      // set when Run starts, closed when it has returned
 
 	twilioSids bool // call ids are Twilio's CA… (a Twilio dialect is on)
+	// status sends call status callbacks (nil without StatusCallback); set
+	// by Run before the SIP server starts.
+	status atomic.Pointer[callstatus.Notifier]
 }
 
 // CallDialer is a Controller that places outgoing calls (a scenario's
@@ -224,6 +235,11 @@ func New(cfg Config) (*Gateway, error) {
 	twilioSids, err := checkTwilio(&cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.StatusCallback != "" {
+		if err := callstatus.Check(cfg.StatusCallback, cfg.StatusCallbackMethod); err != nil {
+			return nil, err
+		}
 	}
 	short, err := checkTokens(cfg.APITokens)
 	if err != nil {
@@ -295,6 +311,22 @@ func New(cfg Config) (*Gateway, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
 		}, func() float64 { return float64(g.PortsInUse()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "callstream_status_callbacks_dropped_total", Help: "Call status callbacks dropped: their queue was full.",
+		}, func() float64 {
+			if st := g.status.Load(); st != nil {
+				return float64(st.Dropped())
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "callstream_status_callbacks_failed_total", Help: "Call status callbacks given up after every try.",
+		}, func() float64 {
+			if st := g.status.Load(); st != nil {
+				return float64(st.Failed())
+			}
+			return 0
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callstream_draining", Help: "1 while the gateway drains or stops (takes no new calls), else 0.",
 		}, func() float64 {
@@ -482,6 +514,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.AddOwnListener(g.HTTPAddr(), g.HTTPSAddr())
 	defer g.fetch.Close()
+	if g.cfg.StatusCallback != "" {
+		st, err := callstatus.New(callstatus.Config{URL: g.cfg.StatusCallback, Method: g.cfg.StatusCallbackMethod,
+			Dialect: g.cfg.AppDialect, Token: g.cfg.AuthToken, Fetch: g.fetch, Logger: g.log})
+		if err != nil {
+			web.close()
+			return err
+		}
+		g.status.Store(st)
+		// Runs before the fetch client closes: the calls ended below
+		// get their last events out first.
+		defer st.Close()
+	}
 	g.clock = call.NewClock()
 	defer g.clock.Close()
 
@@ -537,7 +581,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 	sid := g.newCallSid()
 	log := g.log.With("call_sid", sid)
+	status := g.status.Load().Call(sid) // nil without status callbacks
 	c := call.New(call.Config{
+		OnAnswer:   status.Answered,
 		Sid:        sid,
 		Invite:     inv,
 		Ports:      g.ports,
@@ -563,6 +609,10 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 	}
 	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
 	g.metrics.callStarted(c)
+	if status != nil {
+		status.Begin(flow.CallFields(c, g.cfg.AccountSid, g.cfg.AppDialect))
+		defer func() { status.End(finalStatus(c.Stats())) }() // after the release below
+	}
 	defer g.release(c, log, true)
 	if err := g.ctrl.Run(ctx, c); err != nil {
 		log.Error("call controller failed", "err", err)

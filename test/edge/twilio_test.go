@@ -6,8 +6,11 @@ package edge
 
 import (
 	"encoding/json"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +169,119 @@ func TestTwilioAppDialectUnsignedWarns(t *testing.T) {
 	reqs := app.Requests()
 	if len(reqs) != 1 || reqs[0].Valid || reqs[0].Params.Get("AccountSid") != "AC00000000000000000000000000000000" {
 		t.Fatalf("app requests %+v, want one unsigned with the placeholder AccountSid", reqs)
+	}
+}
+
+// --status-callback under the Twilio app dialect: a call answered and then
+// hung up by the caller gives the receiver initiated, ringing, in-progress
+// and completed, in order, numbered from 0, each a signed form with the
+// call's fields; completed has CallDuration.
+func TestStatusCallbacksInOrder(t *testing.T) {
+	app := servetest.StartTwilioApp(t, twilioToken)
+	app.Doc("/voice", `<Response><Pause length="30"/></Response>`)
+	app.Doc("/status", "ok")
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"), "--app-dialect", "twilio",
+		"--auth-token", twilioToken, "--status-callback", app.HTTPURL("/status")}})
+	call, err := dialTwilio(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := func() []servetest.TwilioRequest {
+		var out []servetest.TwilioRequest
+		for _, r := range app.Requests() {
+			if strings.HasPrefix(r.URL, app.HTTPURL("/status")) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	servetest.Eventually(t, 10*time.Second, "in-progress", func() bool { return len(statuses()) >= 3 })
+	if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	servetest.Eventually(t, 10*time.Second, "completed", func() bool { return len(statuses()) >= 4 })
+	got := statuses()
+	want := []string{"initiated", "ringing", "in-progress", "completed"}
+	if len(got) != len(want) {
+		t.Fatalf("%d status callbacks, want %d", len(got), len(want))
+	}
+	sid := got[0].Params.Get("CallSid")
+	for i, r := range got {
+		f := r.Params
+		if !r.Valid || r.Method != "POST" {
+			t.Errorf("callback %d: %s, valid signature %v", i, r.Method, r.Valid)
+		}
+		if f.Get("CallStatus") != want[i] || f.Get("SequenceNumber") != strconv.Itoa(i) || f.Get("CallSid") != sid ||
+			f.Get("From") != "+15551112222" || f.Get("To") != "+15553334444" || f.Get("Direction") != "inbound" ||
+			f.Get("AccountSid") != "AC00000000000000000000000000000000" || f.Get("ApiVersion") != "2010-04-01" {
+			t.Errorf("callback %d: %v", i, f)
+		}
+		if _, err := time.Parse(time.RFC1123Z, f.Get("Timestamp")); err != nil {
+			t.Errorf("callback %d: Timestamp %q: %v", i, f.Get("Timestamp"), err)
+		}
+	}
+	if d, err := strconv.Atoi(got[3].Params.Get("CallDuration")); err != nil || d < 1 || d > 60 {
+		t.Errorf("CallDuration %q", got[3].Params.Get("CallDuration"))
+	}
+	if !callSidShape.MatchString(sid) {
+		t.Errorf("CallSid %q", sid)
+	}
+}
+
+// A status callback receiver that accepts connections and never answers
+// does not hold calls up: a call whose document plays a short pause and
+// hangs up ends on time (each callback waits up to 5 s, three tries), and
+// the gateway warns that the callback failed.
+func TestStatusCallbackReceiverDownNeverDelaysCall(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	app := servetest.StartTwilioApp(t, twilioToken)
+	app.Doc("/voice", `<Response><Pause length="1"/><Hangup/></Response>`)
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"), "--app-dialect", "twilio",
+		"--auth-token", twilioToken, "--status-callback", "http://" + silent.Addr().String() + "/status"}})
+	for i := range 2 {
+		start := time.Now()
+		call, err := dialTwilio(t, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-call.Ended():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d did not end within 10 s", i)
+		}
+		// A call held up by one callback would take over 5 s (one try's
+		// timeout); this one lasts its 1 s pause.
+		if d := time.Since(start); d > 4500*time.Millisecond {
+			t.Fatalf("call %d lasted %s with a silent status receiver", i, d)
+		}
+	}
+	// The first event's three tries: 5 s each, 0.5 s and 1 s between.
+	p.Logs.WaitFind(t, 40*time.Second, "WARN", "status callback failed", map[string]string{"status": "initiated"})
+	if n := p.Metrics(t).Get("callstream_status_callbacks_failed_total"); n < 1 {
+		t.Fatalf("callstream_status_callbacks_failed_total %v after a failed callback", n)
 	}
 }
