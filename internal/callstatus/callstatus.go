@@ -285,6 +285,10 @@ func (n *Notifier) enqueue(ev event) {
 func (n *Notifier) run(q chan event) {
 	defer n.wg.Done()
 	for ev := range q {
+		if n.ctx.Err() != nil {
+			n.dropped.Add(1) // Close ran out of time: the rest are cut
+			continue
+		}
 		n.deliver(ev)
 	}
 }

@@ -285,3 +285,34 @@ func TestStatusCallbackReceiverDownNeverDelaysCall(t *testing.T) {
 		t.Fatalf("callstream_status_callbacks_failed_total %v after a failed callback", n)
 	}
 }
+
+// A stream app that validates signatures with another token refuses the
+// upgrade with 403: the stream fails (logged with the status), the call
+// goes on with its document.
+func TestTwilioStreamUpgradeRefusedOnBadSignature(t *testing.T) {
+	app := servetest.StartTwilioApp(t, twilioToken)
+	other := servetest.StartTwilioApp(t, "another-token-0123456789")
+	app.Doc("/voice", `<Response><Start><Stream url="`+other.URL("/media")+`"/></Start><Pause length="30"/></Response>`)
+	p := servetest.Start(t, servetest.Options{Args: []string{"--app", app.HTTPURL("/voice"),
+		"--stream-dialect", "twilio", "--auth-token", twilioToken, "--stream-reconnect", "0"}})
+	call, err := dialTwilio(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := p.WaitLog(t, "ERROR", "stream failed", nil)
+	if e, _ := rec["err"].(string); !strings.Contains(e, "403") {
+		t.Fatalf("stream failed with %q, want the app's 403", e)
+	}
+	reqs := other.Requests()
+	if len(reqs) != 1 || !reqs[0].Upgrade || reqs[0].Valid {
+		t.Fatalf("stream app requests %+v, want one upgrade with an invalid signature", reqs)
+	}
+	select {
+	case <-call.Ended():
+		t.Fatal("the call ended with its stream")
+	default:
+	}
+	if err := call.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
