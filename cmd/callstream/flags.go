@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/callstream/callstream/internal/webhook"
 )
 
 // prefixList is a flag holding a comma-separated list of CIDR networks (a
@@ -115,4 +117,37 @@ func readLines(file string) ([]string, error) {
 		return nil, errors.New("empty")
 	}
 	return out, nil
+}
+
+// appDialectOf returns the app dialect: name when given, else twilio under
+// the twilio stream dialect and carrierx otherwise.
+func appDialectOf(name, streamDialect string) (webhook.Dialect, error) {
+	if name == "" {
+		if streamDialect == "twilio" {
+			return webhook.Twilio, nil
+		}
+		return webhook.CarrierX, nil
+	}
+	d, err := webhook.ParseDialect(name)
+	if err != nil {
+		return d, fmt.Errorf("--app-dialect: %w", err)
+	}
+	return d, nil
+}
+
+// readAuthToken returns the auth token: token, or the first line of file;
+// not both.
+func readAuthToken(token, file string) (string, error) {
+	token = strings.TrimSpace(token)
+	if file == "" {
+		return token, nil
+	}
+	if token != "" {
+		return "", errors.New("--auth-token and --auth-token-file: give one")
+	}
+	lines, err := readLines(file)
+	if err != nil {
+		return "", fmt.Errorf("--auth-token-file: %w", err)
+	}
+	return lines[0], nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/callstream/callstream/internal/call"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/callstream/callstream/internal/gateway"
@@ -23,9 +24,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		sipAddr    = fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP")
-		httpAddr   = fs.String("http", "127.0.0.1:8080", "HTTP listen address: the API (POST /scenarios, /records/...), scenario access URLs, and GET /healthz, /metrics unless --metrics-addr is given")
+		httpAddr   = fs.String("http", gateway.DefaultHTTPAddr, "HTTP listen address: the API (POST /scenarios, /records/...), scenario access URLs, and GET /healthz, /metrics unless --metrics-addr is given")
 		app        = fs.String("app", "", "FlexML application: http(s) URL fetched for every call, or a file path (required)")
-		appMethod  = fs.String("app-method", "POST", "POST (JSON body) or GET (query parameters)")
+		appMethod  = fs.String("app-method", "POST", "POST (a JSON body; a form under --app-dialect twilio) or GET (query parameters)")
 		appTimeout = fs.Duration("app-timeout", 5*time.Second, "how long to wait for the app's document")
 		rtpPorts   = fs.String("rtp-ports", "20000-30000", "UDP port range for RTP")
 		publicIP   = fs.String("public-ip", "", "address written into SDP c= lines (default: the --sip host)")
@@ -64,6 +65,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		jitterBuffer                = fs.String("jitter-buffer", "adaptive", "delay of each call's inbound jitter buffer: adaptive (20 to 200 ms, following the caller's jitter) or a fixed duration from 20ms to 1s")
 		rtpSilence                  = fs.Bool("rtp-silence", true, "send callers a packet every 20 ms while nothing plays (silence in the call's codec, or comfort noise if the caller offered CN); false sends nothing then")
 		recordingsTTL               = fs.Duration("recordings-ttl", scenario.DefaultRecordTTL, "delete recordings this long after they end; 0: keep them")
+		appDialect                  = fs.String("app-dialect", "", "format of requests to the FlexML app: carrierx (JSON, CarrierX's fields) or twilio (form-encoded, Twilio's fields, signed with --auth-token); default twilio when --stream-dialect is twilio, else carrierx")
+		accountSid                  = fs.String("account-sid", "", "AccountSid of app requests and stream messages (AC and 32 hex digits); under a twilio dialect the default is AC00000000000000000000000000000000")
+		authToken                   = fs.String("auth-token", "", "auth token that signs requests to the app with X-Twilio-Signature under --app-dialect twilio")
+		authTokenFile               = fs.String("auth-token-file", "", "file whose first line is the --auth-token")
+		statusCallback              = fs.String("status-callback", "", "URL that receives every incoming call's status events (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), encoded in the app dialect")
+		statusCallbackMethod        = fs.String("status-callback-method", "POST", "POST or GET for --status-callback")
 		urlAllow, urlDeny, sipAllow prefixList
 		limits                      limit.Limits
 	)
@@ -82,6 +89,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	d, err := gateway.Dialect(*dialect)
+	if err != nil {
+		return err
+	}
+	appD, err := appDialectOf(*appDialect, *dialect)
+	if err != nil {
+		return err
+	}
+	token, err := readAuthToken(*authToken, *authTokenFile)
 	if err != nil {
 		return err
 	}
@@ -160,6 +175,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		RecordingsTTL:     recTTL,
 		JitterBuffer:      jitterDelay,
 		QuietRTP:          !*rtpSilence,
+		AppDialect:        appD,
+		AccountSid:        *accountSid,
+		AuthToken:         token,
+
+		StatusCallback:       *statusCallback,
+		StatusCallbackMethod: strings.ToUpper(*statusCallbackMethod),
 	}
 	var g *gateway.Gateway
 	if *scn != "" {

@@ -3,7 +3,7 @@
 //
 //   curl -H "Authorization: Bearer $CALLSTREAM_API_TOKEN" \
 //        -d 'script_custom_data={"to":"sip:alice@pbx.example.com","bot":"ws://127.0.0.1:9000/agent"}' \
-//        http://127.0.0.1:8080/scenarios
+//        http://127.0.0.1:8780/scenarios
 //
 // (the gateway runs with --api-token or CALLSTREAM_API_TOKEN set: without a
 // token POST /scenarios is off)

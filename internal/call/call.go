@@ -71,6 +71,10 @@ type Config struct {
 	// silence in the call's codec, or comfort noise to a caller that
 	// offered CN.
 	QuietRTP bool
+	// OnAnswer, when set, runs once as an incoming call is answered (its
+	// media started), with the call's lock held: it must not block nor
+	// call the call's methods.
+	OnAnswer func()
 }
 
 // Dialer places outgoing calls; *sip.Server is one.
@@ -459,6 +463,9 @@ func (c *Call) Answer() error {
 		c.conn = nil
 		c.localReason = "codec not available"
 		return fmt.Errorf("answer: %w", err)
+	}
+	if c.cfg.OnAnswer != nil {
+		c.cfg.OnAnswer()
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/webhook"
 )
 
 // maxDocument bounds a FlexML document fetched for a call, maxAudio a WAV
@@ -88,8 +89,8 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 // fetchDocument gets a FlexML document: an http(s) URL is requested with
-// method (POST: JSON body, GET: query parameters), anything else is read as
-// a file.
+// method (POST: JSON body, GET: query parameters; under the Twilio app
+// dialect a signed form or query), anything else is read as a file.
 func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, req *Request) ([]byte, error) {
 	if !isURL(loc) {
 		b, err := os.ReadFile(loc)
@@ -103,8 +104,10 @@ func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, re
 	defer cancel()
 	var hreq *http.Request
 	var err error
-	switch strings.ToUpper(method) {
-	case http.MethodGet:
+	switch {
+	case in.cfg.AppDialect == webhook.Twilio:
+		hreq, err = in.twilioRequest(ctx, method, loc, req)
+	case strings.EqualFold(method, http.MethodGet):
 		u, perr := url.Parse(loc)
 		if perr != nil {
 			return nil, fmt.Errorf("%w: %w", ErrApp, perr)

@@ -20,6 +20,7 @@ import (
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/tts"
+	"github.com/callstream/callstream/internal/webhook"
 )
 
 // Defaults of the interpreter.
@@ -51,8 +52,12 @@ type Config struct {
 	Queue        time.Duration // audio queued towards a slow app (default 2 s)
 	PlayoutLimit time.Duration // app audio queued ahead on a bidirectional stream (default 60 s)
 	AccountSid   string
-	WSTLS        *tls.Config // wss:// streams (nil: the system's roots)
-	Logger       *slog.Logger
+	// AppDialect encodes requests to the app: CarrierX's JSON (default) or
+	// Twilio's signed forms, with AuthToken (none: unsigned).
+	AppDialect webhook.Dialect
+	AuthToken  string
+	WSTLS      *tls.Config // wss:// streams (nil: the system's roots)
+	Logger     *slog.Logger
 	// Metrics, when set, counts stream and app events.
 	Metrics Metrics
 
@@ -135,24 +140,11 @@ type run struct {
 // Run runs the app's FlexML on c until the document ends (then it hangs
 // up) or the call ends. It returns nil for a call that ended normally.
 func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
-	inv := c.Invite()
 	r := &run{
 		in:  in,
 		c:   c,
 		log: c.Logger(),
-		req: Request{
-			CallSid:       c.Sid(),
-			AccountSid:    in.cfg.AccountSid,
-			ApiVersion:    APIVersion,
-			From:          inv.From,
-			To:            inv.To,
-			CallerName:    inv.FromDisplay,
-			Direction:     "inbound",
-			CallStatus:    "ringing",
-			ForwardedFrom: inv.Diversion,
-			OriginalFrom:  inv.FromURI,
-			OriginalTo:    inv.ToURI,
-		},
+		req: newRequest(c, in.cfg.AccountSid, in.cfg.AppDialect),
 	}
 	r.streams = newStreamSet(r)
 	defer r.streams.closeAll()

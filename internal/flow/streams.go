@@ -19,6 +19,7 @@ import (
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/stream"
+	"github.com/callstream/callstream/internal/webhook"
 )
 
 // liveStream is one running Stream verb of a call.
@@ -161,6 +162,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		Logger:       log,
 		Playout:      playout,
 		TLS:          r.in.cfg.WSTLS,
+		Header:       r.in.streamHeader(wsURL),
 		// The stream's host is dialed through the URL policy.
 		NetDialContext: r.in.fetch.Dialer(r.log.With("stream", s.Name, "stream_sid", info.StreamSid), wsURL),
 		Observer:       metrics, // nil without metrics
@@ -415,20 +417,8 @@ func (cb *statusCallback) send(ctx context.Context, event, errText string) {
 	v.Set("Timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStatusTimeout)
 	defer cancel()
-	var req *http.Request
-	var err error
-	if strings.EqualFold(cb.method, http.MethodGet) {
-		sep := "?"
-		if strings.Contains(cb.url, "?") {
-			sep = "&"
-		}
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, cb.url+sep+v.Encode(), nil)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, cb.url, strings.NewReader(v.Encode()))
-		if req != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-	}
+	// Twilio's form (or query) in both app dialects, signed under Twilio's.
+	req, err := webhook.NewRequest(ctx, cb.method, cb.url, cb.r.in.twilioToken(), v)
 	shown := logsafe.URL(cb.url)
 	if err != nil {
 		cb.r.log.Warn("statusCallback", "url", shown, "err", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/callstatus"
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
@@ -32,13 +33,18 @@ import (
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/tts"
+	"github.com/callstream/callstream/internal/webhook"
 )
+
+// DefaultHTTPAddr is the HTTP listener's default address: off 8080, the
+// port sample apps use.
+const DefaultHTTPAddr = "127.0.0.1:8780"
 
 // Config is the gateway's configuration; the zero value of every optional
 // field means its default.
 type Config struct {
 	SIPAddr           string // default 127.0.0.1:5060
-	HTTPAddr          string // default 127.0.0.1:8080
+	HTTPAddr          string // default 127.0.0.1:8780
 	App               string // FlexML app: http(s) URL or file path
 	AppMethod         string // POST or GET
 	AppTimeout        time.Duration
@@ -125,6 +131,23 @@ type Config struct {
 	// (20 ms to 1 s, --jitter-buffer); zero adapts it between 20 and
 	// 200 ms.
 	JitterBuffer time.Duration
+	// AppDialect encodes the requests to the FlexML app: CarrierX's JSON
+	// (default) or Twilio's form-encoded requests signed with AuthToken
+	// (none: unsigned, with a warning at start).
+	AppDialect webhook.Dialect
+	AuthToken  string
+	// AccountSid is the AccountSid of app requests and stream messages;
+	// when given it must be AC and 32 hex digits. Under a Twilio dialect
+	// (app or stream) it defaults to webhook.DefaultAccountSid, and call
+	// ids are Twilio's (CA and 32 hex digits) instead of UUIDs.
+	AccountSid string
+	// StatusCallback, when set, receives every incoming call's status
+	// events (initiated, ringing, in-progress, then completed, busy,
+	// no-answer, failed or canceled) in the app dialect, by
+	// StatusCallbackMethod (POST or GET; default POST), through the URL
+	// policy, from a bounded queue that never holds a call up.
+	StatusCallback       string
+	StatusCallbackMethod string
 	// QuietRTP sends callers nothing while nothing plays
 	// (--rtp-silence=false); by default a call sends a packet every 20 ms:
 	// silence in its codec, or comfort noise to a caller that offered CN.
@@ -162,6 +185,11 @@ type Gateway struct {
 	closed  bool               // Shutdown called: Run refuses to start
 	stopRun context.CancelFunc // set while Run runs: ends it (cutting the calls left)
 	runDone chan struct{}      // set when Run starts, closed when it has returned
+
+	twilioSids bool // call ids are Twilio's CA… (a Twilio dialect is on)
+	// status sends call status callbacks (nil without StatusCallback); set
+	// by Run before the SIP server starts.
+	status atomic.Pointer[callstatus.Notifier]
 }
 
 // CallDialer is a Controller that places outgoing calls (a scenario's
@@ -198,7 +226,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.SIPAddr = "127.0.0.1:5060"
 	}
 	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = "127.0.0.1:8080"
+		cfg.HTTPAddr = DefaultHTTPAddr
 	}
 	if cfg.RTPPorts == "" {
 		cfg.RTPPorts = "20000-30000"
@@ -210,6 +238,15 @@ func New(cfg Config) (*Gateway, error) {
 	cfg.Logger = logsafe.Logger(cfg.Logger)
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
+	}
+	twilioSids, err := checkTwilio(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.StatusCallback != "" {
+		if err := callstatus.Check(cfg.StatusCallback, cfg.StatusCallbackMethod); err != nil {
+			return nil, err
+		}
 	}
 	short, err := checkTokens(cfg.APITokens)
 	if err != nil {
@@ -263,6 +300,8 @@ func New(cfg Config) (*Gateway, error) {
 		ready:   make(chan struct{}),
 		calls:   newRegistry(),
 		metrics: NewMetrics(),
+
+		twilioSids: twilioSids,
 	}
 	// One client fetches and dials for every app, through the URL policy.
 	// The operator's --app origin is trusted. The gateway's listeners are
@@ -281,6 +320,22 @@ func New(cfg Config) (*Gateway, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
 		}, func() float64 { return float64(g.PortsInUse()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "callstream_status_callbacks_dropped_total", Help: "Call status callbacks dropped: their queue was full.",
+		}, func() float64 {
+			if st := g.status.Load(); st != nil {
+				return float64(st.Dropped())
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "callstream_status_callbacks_failed_total", Help: "Call status callbacks given up after every try.",
+		}, func() float64 {
+			if st := g.status.Load(); st != nil {
+				return float64(st.Failed())
+			}
+			return 0
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callstream_draining", Help: "1 while the gateway drains or stops (takes no new calls), else 0.",
 		}, func() float64 {
@@ -314,6 +369,9 @@ func New(cfg Config) (*Gateway, error) {
 			Fetch:        g.fetch,
 			PlayCache:    cfg.PlayCacheBytes,
 			TTS:          g.tts,
+			AccountSid:   cfg.AccountSid,
+			AppDialect:   cfg.AppDialect,
+			AuthToken:    cfg.AuthToken,
 		})
 	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
 		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes,
@@ -367,7 +425,7 @@ func (refuseDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error)
 // it, shutdown hangs it up, and its port and goroutines are released when
 // it ends. While the gateway drains or stops, the call fails at once.
 func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
-	sid := NewCallSid()
+	sid := g.newCallSid()
 	log := g.log.With("call_sid", sid)
 	lim := g.cfg.Limits.WithDefaults() // call bounds
 	cfg := call.Config{Sid: sid, Ports: g.ports, RTPIP: g.rtpIP, Clock: g.clock, RTPTimeout: g.cfg.RTPTimeout, Logger: log,
@@ -468,6 +526,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.AddOwnListener(g.HTTPAddr(), g.HTTPSAddr())
 	defer g.fetch.Close()
 	defer g.tts.Close()
+	if g.cfg.StatusCallback != "" {
+		st, err := callstatus.New(callstatus.Config{URL: g.cfg.StatusCallback, Method: g.cfg.StatusCallbackMethod,
+			Dialect: g.cfg.AppDialect, Token: g.cfg.AuthToken, Fetch: g.fetch, Logger: g.log})
+		if err != nil {
+			web.close()
+			return err
+		}
+		g.status.Store(st)
+		// Runs before the fetch client closes: the calls ended below
+		// get their last events out first.
+		defer st.Close()
+	}
 	g.clock = call.NewClock()
 	defer g.clock.Close()
 
@@ -521,9 +591,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 // handle runs one call; it is the SIP server's INVITE handler.
 func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
-	sid := NewCallSid()
+	sid := g.newCallSid()
 	log := g.log.With("call_sid", sid)
+	status := g.status.Load().Call(sid) // nil without status callbacks
 	c := call.New(call.Config{
+		OnAnswer:   status.Answered,
 		Sid:        sid,
 		Invite:     inv,
 		Ports:      g.ports,
@@ -549,6 +621,10 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 	}
 	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
 	g.metrics.callStarted(c)
+	if status != nil {
+		status.Begin(flow.CallFields(c, g.cfg.AccountSid, g.cfg.AppDialect))
+		defer func() { status.End(finalStatus(c.Stats())) }() // after the release below
+	}
 	defer g.release(c, log, true)
 	if err := g.ctrl.Run(ctx, c); err != nil {
 		log.Error("call controller failed", "err", err)

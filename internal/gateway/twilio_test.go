@@ -15,6 +15,7 @@ import (
 
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/webhook"
 	"github.com/callstream/callstream/internal/wsapp"
 )
 
@@ -68,13 +69,16 @@ func TestTwilioDialect(t *testing.T) {
 		gatewaytest.WaitClosed(t, cn, 5*time.Second)
 	}
 	sid := callSid(t, env)
+	if len(sid) != 34 || !strings.HasPrefix(sid, webhook.CallSidPrefix) {
+		t.Fatalf("CallSid %q under the twilio dialect, want CA and 32 hex digits", sid)
+	}
 
 	uni := parseAll(t, conns["/uni"])
 	streamSid := uni[0].StreamSid
 	if !strings.HasPrefix(streamSid, "MZ") || string(uni[0].raw) != `{"event":"connected","protocol":"Call","version":"1.0.0","streamSid":"`+streamSid+`"}` {
 		t.Fatalf("connected %s", uni[0].raw)
 	}
-	wantStart := `{"event":"start","sequenceNumber":"1","start":{"accountSid":"","streamSid":"` + streamSid + `","callSid":"` + sid +
+	wantStart := `{"event":"start","sequenceNumber":"1","start":{"accountSid":"` + webhook.DefaultAccountSid + `","streamSid":"` + streamSid + `","callSid":"` + sid +
 		`","tracks":["inbound"],"customParameters":{"k":"v"},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"` + streamSid + `"}`
 	if string(uni[1].raw) != wantStart {
 		t.Fatalf("start\n got %s\nwant %s", uni[1].raw, wantStart)
@@ -84,7 +88,7 @@ func TestTwilioDialect(t *testing.T) {
 		t.Fatalf("media %s", m.raw)
 	}
 	last := uni[len(uni)-1]
-	if want := `{"event":"stop","sequenceNumber":"` + strconv.Itoa(len(uni)-1) + `","stop":{"accountSid":"","callSid":"` + sid + `"},"streamSid":"` + streamSid + `"}`; string(last.raw) != want {
+	if want := `{"event":"stop","sequenceNumber":"` + strconv.Itoa(len(uni)-1) + `","stop":{"accountSid":"` + webhook.DefaultAccountSid + `","callSid":"` + sid + `"},"streamSid":"` + streamSid + `"}`; string(last.raw) != want {
 		t.Fatalf("stop\n got %s\nwant %s", last.raw, want)
 	}
 	for _, x := range uni {

@@ -36,6 +36,37 @@ type AppRequest struct {
 	At     time.Time
 }
 
+// To returns the request's To as the SIP user part, whatever the app
+// dialect: CarrierX's JSON or query, or Twilio's form or query (where a
+// number is +E.164 and a name the whole SIP URI).
+func (r AppRequest) To() string {
+	if to := r.JSON["To"]; to != "" {
+		return to
+	}
+	to := r.Form.Get("To")
+	if to == "" {
+		to = r.Query.Get("To")
+	}
+	if rest, ok := strings.CutPrefix(to, "sip:"); ok {
+		to, _, _ = strings.Cut(rest, "@")
+	}
+	if r.JSON == nil && strings.HasPrefix(to, "+") {
+		to = to[1:]
+	}
+	return to
+}
+
+// Field returns the request field name from its JSON body, form or query.
+func (r AppRequest) Field(name string) string {
+	if v := r.JSON[name]; v != "" {
+		return v
+	}
+	if v := r.Form.Get(name); v != "" {
+		return v
+	}
+	return r.Query.Get(name)
+}
+
 // App is a FlexML app server: it answers each path with a document (a
 // text/template filled with the Env's addresses) and records every request.
 type App struct {
@@ -123,10 +154,7 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	a.reqs = append(a.reqs, req)
-	to := req.JSON["To"]
-	if to == "" {
-		to = req.Query.Get("To")
-	}
+	to := req.To()
 	resp, ok := a.docs[r.URL.Path+"#to="+to]
 	if !ok {
 		resp, ok = a.docs[r.URL.Path]

@@ -54,8 +54,8 @@ func (e *Env) CallSid(t testing.TB, to string) string {
 	var sid string
 	Eventually(t, 5*time.Second, "the app's request for the call to "+to, func() bool {
 		for _, r := range e.App.Requests() {
-			if r.JSON["To"] == to && r.JSON["CallSid"] != "" {
-				sid = r.JSON["CallSid"]
+			if r.To() == to && r.Field("CallSid") != "" {
+				sid = r.Field("CallSid")
 				return true
 			}
 		}

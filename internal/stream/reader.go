@@ -167,6 +167,10 @@ func (s *Socket) handle(kind int, data []byte, m *AppMessage) {
 		s.warnBad.Log("invalid message from app", "err", err)
 		return
 	}
+	if s.foreign(m, data) {
+		s.bad.Add(1) // ignored, and said so once
+		return
+	}
 	switch m.Kind {
 	case MsgMedia:
 		if s.cfg.Playout == nil {

@@ -183,6 +183,9 @@ type Socket struct {
 
 	// Warnings about the app, each kind at most once a second.
 	warnBad, warnControl, warnMarks, warnConvert limit.Warner
+	// foreignWarned is set once the app was told it speaks another
+	// dialect (see foreign).
+	foreignWarned atomic.Bool
 	// sampledAt is the push time (monoNow) of the batch's sampled frame, 0
 	// for none; wakes counts wake-ups. Both for the Observer.
 	sampledAt int64

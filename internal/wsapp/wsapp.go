@@ -102,6 +102,9 @@ type Options struct {
 	Handler func(c *Conn)
 	// Refuse makes the server answer every upgrade with this HTTP status.
 	Refuse int
+	// AdmitUpgrade, when set, runs before each upgrade: a non-zero status
+	// refuses the upgrade with that status (e.g. a bad signature).
+	AdmitUpgrade func(r *http.Request) int
 	// Subprotocols accepted.
 	Subprotocols []string
 	// HTTP, when set, answers plain HTTP requests (not WebSocket upgrades),
@@ -163,6 +166,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.HTTP != nil && !websocket.IsWebSocketUpgrade(r) {
 		s.opts.HTTP.ServeHTTP(w, r)
 		return
+	}
+	if s.opts.AdmitUpgrade != nil {
+		if code := s.opts.AdmitUpgrade(r); code != 0 {
+			http.Error(w, http.StatusText(code), code)
+			return
+		}
 	}
 	if s.opts.Refuse != 0 {
 		http.Error(w, "refused", s.opts.Refuse)
