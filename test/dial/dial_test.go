@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,13 +23,16 @@ import (
 // internal/sipp/scenarios) and -rtp_echo: it sends back the audio it gets.
 func startCallee(t *testing.T, scenario string, params sipp.Params) *sipp.Process {
 	t.Helper()
+	return startSIPp(t, sipp.Options{Scenario: scenario, Params: params, Extra: []string{"-rtp_echo"}})
+}
+
+// startSIPp runs SIPp as the party a Dial calls, stopped at t's end (its
+// output logged when t failed).
+func startSIPp(t *testing.T, opts sipp.Options) *sipp.Process {
+	t.Helper()
 	sipp.Require(t)
-	p, err := sipp.Start(context.Background(), sipp.Options{
-		Scenario: scenario,
-		Params:   params,
-		Timeout:  40 * time.Second,
-		Extra:    []string{"-rtp_echo"},
-	})
+	opts.Timeout = 40 * time.Second
+	p, err := sipp.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +180,84 @@ func TestDialBridgesBothWaysAndForkCarriesBoth(t *testing.T) {
 	waitEnded(t, c)
 	env.WaitLog(t, "INFO", "dial: bridge ended", map[string]string{"ended_by": "callee hung up"})
 	env.Settled(t, base, 15*time.Second)
+}
+
+// Each side hears the other's own audio: the caller sends one stretch of
+// speech, the callee (SIPp, no echo) plays another from its answer. The
+// caller hears the callee's whole and unchanged, and nothing else but
+// silence; the fork started before the Dial carries the caller's speech
+// on its inbound track and the callee's on its outbound track.
+func TestDialEachSideHearsTheOther(t *testing.T) {
+	speech := assets.Speech()
+	mine, theirs := speech[:160*75], speech[160*75:160*150]
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "callee.ulaw"), theirs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	callee := startSIPp(t, sipp.Options{Scenario: "uas_bye.xml", Dir: dir,
+		Params: sipp.Params{File: "callee.ulaw", HoldMs: 6000}})
+	env := servetest.StartEnv(t, servetest.EnvOptions{})
+	env.App.Doc("/app", `<Response><Start><Stream url="{{.WS}}/fork" track="both_tracks"/></Start>`+
+		`<Dial><Sip>sip:callee@`+callee.Addr()+`</Sip></Dial><Hangup/></Response>`)
+	c, err := env.Dial(t, sipcaller.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork := servetest.ConnTo(t, env.WS, "/fork")
+	env.WaitLog(t, "INFO", "dial: bridged", nil)
+	if err := c.SendAudio(servetest.Context(t, 20*time.Second), mine); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHeard(servetest.Context(t, 10*time.Second), theirs); err != nil {
+		t.Fatalf("the caller did not hear the callee's audio whole: %v", err)
+	}
+	if n := alien(theirs, frames(c)); n != 0 {
+		t.Errorf("the caller heard %d frames that are neither the callee's audio nor silence", n)
+	}
+	for track, want := range map[string][]byte{"inbound": mine, "outbound": theirs} {
+		if err := fork.WaitAudio(servetest.Context(t, 10*time.Second), track, want); err != nil {
+			t.Errorf("fork %s track lacks its side's audio whole: %v", track, err)
+		}
+	}
+	calleeDone(t, callee)
+	// Without an action, the document goes on after the callee's BYE.
+	waitEnded(t, c)
+	env.WaitLog(t, "INFO", "call ended", map[string]string{"reason": "hangup verb"})
+}
+
+// With answerOnBridge the caller hears ringing (180) and is answered only
+// once the callee answers (1.5 s later).
+func TestDialAnswerOnBridge(t *testing.T) {
+	callee := startCallee(t, "uas_bye.xml", sipp.Params{PauseMs: 1500, HoldMs: 1000})
+	env := servetest.StartEnv(t, servetest.EnvOptions{})
+	env.App.Doc("/app", `<Response><Dial answerOnBridge="true" action="/after"><Sip>sip:callee@`+callee.Addr()+`</Sip></Dial></Response>`)
+	env.App.Doc("/after", `<Response><Hangup/></Response>`)
+	var progress atomic.Int32
+	c, err := env.Dial(t, sipcaller.Config{OnProgress: func(code int) { progress.Store(int32(code)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := progress.Load(); got != 180 {
+		t.Errorf("the caller got provisional %d before its answer, want 180", got)
+	}
+	after := waitRequest(t, env, "/after", 20*time.Second)
+	if got := after.Field("DialCallStatus"); got != "completed" {
+		t.Errorf("DialCallStatus %q, want completed", got)
+	}
+	calleeDone(t, callee)
+	waitEnded(t, c)
+	answered := func(sid string) int {
+		for i, l := range env.Logs.Lines() {
+			if l["msg"] == "call answered" && l["call_sid"] == sid {
+				return i
+			}
+		}
+		return -1
+	}
+	caller, dialled := answered(after.Field("CallSid")), answered(after.Field("DialCallSid"))
+	if dialled < 0 || caller < dialled {
+		t.Errorf("the caller was answered (log line %d) before the callee (line %d)", caller, dialled)
+	}
 }
 
 // A number goes to the PSTN trunk as sip:NUMBER@TRUNK with the document's
