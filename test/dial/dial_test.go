@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
@@ -223,6 +224,66 @@ func TestDialEachSideHearsTheOther(t *testing.T) {
 	// Without an action, the document goes on after the callee's BYE.
 	waitEnded(t, c)
 	env.WaitLog(t, "INFO", "call ended", map[string]string{"reason": "hangup verb"})
+}
+
+// A callee that answers PCMA is bridged to a PCMU caller: each leg gets
+// frames in its own codec (converted once per frame in the relays), so
+// the caller hears its speech back through the A-law leg, frame for
+// frame within G.711's rounding.
+func TestDialTranscodesBetweenCodecs(t *testing.T) {
+	callee := startCallee(t, "uas_bye.xml", sipp.Params{PT: 8, Codec: "PCMA", HoldMs: 6000})
+	env := servetest.StartEnv(t, servetest.EnvOptions{})
+	env.App.Doc("/app", `<Response><Dial><Sip>sip:callee@`+callee.Addr()+`</Sip></Dial></Response>`)
+	c, err := env.Dial(t, sipcaller.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.WaitLog(t, "INFO", "dial: bridged", map[string]string{"codec": "PCMU/8000", "callee_codec": "PCMA/8000"})
+	clip := assets.Speech()[:160*100]
+	if err := c.SendAudio(servetest.Context(t, 20*time.Second), clip); err != nil {
+		t.Fatal(err)
+	}
+	calleeDone(t, callee)
+	waitEnded(t, c)
+	// µ-law to A-law and back moves a sample by up to a quantization
+	// step: compare decoded samples.
+	want := codec.DecodeULaw(nil, clip)
+	heard := codec.DecodeULaw(nil, c.Heard())
+	close := 0
+	for i := 0; i+160 <= len(want); i += 160 {
+		if containsNear(heard, want[i:i+160]) {
+			close++
+		}
+	}
+	if close < 95 {
+		t.Errorf("the caller heard %d of its 100 frames back through the A-law leg, want at least 95", close)
+	}
+}
+
+// containsNear reports whether hay holds frame, each sample within a
+// G.711 step of it (an eighth of its size, at least 64).
+func containsNear(hay, frame []int16) bool {
+	for i := 0; i+len(frame) <= len(hay); i++ {
+		ok := true
+		for j, s := range frame {
+			tol := max(64, abs(int(s))/8)
+			if d := int(hay[i+j]) - int(s); d > tol || d < -tol {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // With answerOnBridge the caller hears ringing (180) and is answered only
