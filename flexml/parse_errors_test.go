@@ -76,8 +76,8 @@ func TestParseErrors(t *testing.T) {
 			`t.xml:2:3: <Pause>: unknown attribute "x:length"; allowed: length`}},
 		"attribute on Response": {"<Response version=\"1\">\n</Response>", []string{
 			`t.xml:1:1: <Response>: unknown attribute "version": <Response> takes no attributes`}},
-		"Dial": {resp(`  <Dial><Number>+15551234567</Number></Dial>`), []string{
-			`t.xml:2:3: <Dial>: <Dial> is not supported yet`}},
+		"Dial Client": {resp(`  <Dial><Client>bob</Client></Dial>`), []string{
+			`t.xml:2:9: <Client>: <Client> in <Dial> is not supported yet; dial a <Sip> URI or a <Number>`}},
 		"verb nested in Gather": {resp(`  <Gather numDigits="1"><Hangup/></Gather>`), []string{
 			`t.xml:2:25: <Hangup>: <Hangup> cannot be nested in <Gather>`}},
 		"Record": {resp(`  <Record/>`), []string{

@@ -29,7 +29,7 @@ func isVerb(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemHangup, elemReject, elemRedirect:
+	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemDial, elemHangup, elemReject, elemRedirect:
 		return true
 	}
 	return isUnsupported(name)
@@ -42,7 +42,7 @@ func isUnsupported(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case "Dial", "Record", "Sms", "Override":
+	case "Record", "Sms", "Override":
 		return true
 	}
 	return false
@@ -59,7 +59,7 @@ func nounHome(name xml.Name) string {
 		return "it belongs in <Start>, <Stop> or <Connect>"
 	case elemParameter:
 		return "it belongs in <Stream>"
-	case "Number":
+	case elemNumber, elemSip:
 		return "it belongs in <Dial>"
 	case "File":
 		return "it belongs in <Play>"
@@ -70,8 +70,8 @@ func nounHome(name xml.Name) string {
 // elementHint suggests a known element that differs from name only in case.
 func elementHint(name string) string {
 	known := []string{elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject,
-		elemRedirect, "Dial", elemGather, "Say", "Record", "Sms", "Override", elemStream, elemParameter,
-		"Number", "File", elemDtmf, elemResponse}
+		elemRedirect, elemDial, elemGather, "Say", "Record", "Sms", "Override", elemStream, elemParameter,
+		elemNumber, elemSip, "File", elemDtmf, elemResponse}
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
 			return fmt.Sprintf("; did you mean <%s>?", k)
@@ -109,6 +109,11 @@ func (p *parser) response(root *node, doc *Document) {
 			switch n.name.Local {
 			case elemHangup, elemReject, elemRedirect:
 				end = n
+			case elemDial:
+				// A Dial with an action always requests it.
+				if hasAttr(n, "action") {
+					end = n
+				}
 			}
 		}
 	}
@@ -135,6 +140,8 @@ func (p *parser) verb(n *node) Verb {
 			return p.dtmf(n)
 		case elemSay:
 			return p.say(n)
+		case elemDial:
+			return p.dial(n)
 		case elemHangup:
 			p.attrs(n, nil)
 			p.noText(n)

@@ -45,8 +45,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		publicURL  = fs.String("public-url", "", "base URL at which callers reach the HTTP listener (e.g. https://gw.example.com behind a TLS proxy); scenario access URLs start with it")
 		scn        = fs.String("scenario", "", "run this JavaScript scenario (VoxEngine style) for every call instead of FlexML")
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
-		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that a scenario's VoxEngine.callPSTN sends numbers to")
-		callerID   = fs.String("caller-id", "callstream", "caller id (From user) of outgoing calls whose scenario gives none")
+		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that numbers are called through: FlexML <Dial><Number> and a scenario's VoxEngine.callPSTN")
+		callerID   = fs.String("caller-id", "callstream", "caller id (From user) of outgoing calls whose scenario, or whose <Dial> and its caller, give none")
 
 		apiToken                    = fs.String("api-token", "", "bearer token the HTTP API (POST /scenarios, /records/...) accepts; without a token those endpoints are off")
 		apiTokenFile                = fs.String("api-token-file", "", "file of bearer tokens, one per line")
@@ -178,6 +178,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AppDialect:        appD,
 		AccountSid:        *accountSid,
 		AuthToken:         token,
+		PSTNTrunk:         *pstnTrunk,
+		CallerID:          *callerID,
 
 		StatusCallback:       *statusCallback,
 		StatusCallbackMethod: strings.ToUpper(*statusCallbackMethod),

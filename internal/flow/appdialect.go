@@ -76,6 +76,7 @@ func (r *Request) twilioValues() url.Values {
 		}
 	}
 	v.Set("ApiVersion", webhook.APIVersion)
+	r.Results.addTo(v) // a verb's results, under Twilio's names
 	return v
 }
 

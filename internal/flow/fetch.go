@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/callstream/callstream/internal/media"
@@ -50,12 +51,27 @@ type Request struct {
 // as Twilio names them; a nil field is not sent.
 type Results struct {
 	Digits *string `json:",omitempty"` // <Gather>: the keys pressed, without finishOnKey
+	// <Dial>: how the second call went (completed, busy, no-answer,
+	// failed, canceled), how long it was bridged in whole seconds, and
+	// its CallSid (none when it was never placed).
+	DialCallStatus   *string `json:",omitempty"`
+	DialCallDuration *int    `json:",omitempty,string"` // sent as a string, like every field
+	DialCallSid      *string `json:",omitempty"`
 }
 
 // addTo sets the fields that are not nil in v.
 func (res *Results) addTo(v url.Values) {
 	if res.Digits != nil {
 		v.Set("Digits", *res.Digits)
+	}
+	if res.DialCallStatus != nil {
+		v.Set("DialCallStatus", *res.DialCallStatus)
+	}
+	if res.DialCallDuration != nil {
+		v.Set("DialCallDuration", strconv.Itoa(*res.DialCallDuration))
+	}
+	if res.DialCallSid != nil {
+		v.Set("DialCallSid", *res.DialCallSid)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/callstream/callstream/flexml"
@@ -18,6 +19,7 @@ import (
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
+	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/tts"
 	"github.com/callstream/callstream/internal/webhook"
@@ -60,6 +62,12 @@ type Config struct {
 	Logger     *slog.Logger
 	// Metrics, when set, counts stream and app events.
 	Metrics Metrics
+	// PSTNTrunk is the SIP host[:port] a <Dial><Number> calls through
+	// (sip:NUMBER@PSTNTrunk); empty: numbers cannot be dialled.
+	PSTNTrunk string
+	// CallerID is the From user of a <Dial> whose document gives no
+	// callerId and whose caller has no user part (default "callstream").
+	CallerID string
 
 	// Stream bounds and reconnect of every stream the interpreter opens.
 	WSMaxMessage int64         // largest message read from an app (0: 1 MiB; negative: no bound)
@@ -93,6 +101,8 @@ type Interpreter struct {
 	cfg   Config
 	fetch *fetch.Client
 	cache *fetch.Cache // Play audio by URL
+	// dialer places a <Dial>'s call (set once by UseDialer; nil: Dial fails).
+	dialer atomic.Pointer[func(sip.DialConfig) *call.Call]
 }
 
 // New returns an interpreter with defaults filled in.
@@ -207,6 +217,7 @@ func (r *run) load(ctx context.Context, method, loc string) (*flexml.Document, e
 	for _, w := range doc.Warnings {
 		r.log.Warn("flexml warning", "url", logsafe.URL(loc), "warning", w.Error())
 	}
+	r.warnDial(doc, loc)
 	return doc, nil
 }
 
@@ -292,6 +303,11 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 		case *flexml.Say:
 			if err := r.say(ctx, v); err != nil {
 				return nil, err
+			}
+		case *flexml.Dial:
+			next, err := r.dial(ctx, v)
+			if err != nil || next != nil {
+				return next, err
 			}
 		case *flexml.Hangup:
 			r.c.Hangup("hangup verb")

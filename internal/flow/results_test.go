@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,29 @@ func TestRequestResults(t *testing.T) {
 		}
 		if v := r.values(); !v.Has("Digits") || v.Get("Digits") != digits {
 			t.Fatalf("values %v", v)
+		}
+	}
+}
+
+// A Dial's results are strings in JSON, like every other field, and form
+// values under the same names, in both app dialects.
+func TestDialResults(t *testing.T) {
+	status, secs, sid := "completed", 12, "CA1"
+	r := Request{CallSid: "c1", Results: Results{DialCallStatus: &status, DialCallDuration: &secs, DialCallSid: &sid}}
+	b, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("JSON %s: %v", b, err)
+	}
+	if m["DialCallStatus"] != "completed" || m["DialCallDuration"] != "12" || m["DialCallSid"] != "CA1" {
+		t.Fatalf("JSON %s", b)
+	}
+	for name, v := range map[string]url.Values{"carrierx": r.values(), "twilio": r.twilioValues()} {
+		if v.Get("DialCallStatus") != "completed" || v.Get("DialCallDuration") != "12" || v.Get("DialCallSid") != "CA1" {
+			t.Errorf("%s values %v", name, v)
 		}
 	}
 }

@@ -148,6 +148,10 @@ type Config struct {
 	// policy, from a bounded queue that never holds a call up.
 	StatusCallback       string
 	StatusCallbackMethod string
+	// PSTNTrunk is the SIP host[:port] a FlexML <Dial><Number> calls
+	// through (sip:NUMBER@PSTNTrunk); CallerID is the From user of a
+	// Dial whose document and caller give none.
+	PSTNTrunk, CallerID string
 	// QuietRTP sends callers nothing while nothing plays
 	// (--rtp-silence=false); by default a call sends a packet every 20 ms:
 	// silence in its codec, or comfort noise to a caller that offered CN.
@@ -372,6 +376,8 @@ func New(cfg Config) (*Gateway, error) {
 			AccountSid:   cfg.AccountSid,
 			AppDialect:   cfg.AppDialect,
 			AuthToken:    cfg.AuthToken,
+			PSTNTrunk:    cfg.PSTNTrunk,
+			CallerID:     cfg.CallerID,
 		})
 	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
 		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes,

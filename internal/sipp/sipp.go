@@ -42,7 +42,8 @@ type Params struct {
 	Codec        string // PCMU or PCMA
 	File         string // headerless audio file for rtp_stream; empty: send no audio
 	Pcap         string // uac_stream: a pcap file whose RTP packets play half a second after the answer (see DTMFPcap)
-	PauseMs      int    // pause after starting the stream
+	PauseMs      int    // pause after starting the stream (uas_echo, uas_bye: before the 200 OK)
+	HoldMs       int    // uas_bye: how long after the ACK the callee sends BYE
 	WaitBye      bool   // wait for the gateway's BYE instead of sending one
 	Code         int    // expected final response (uac_reject)
 	ExtraHeaders string // extra INVITE header lines, each ending in "\n"
