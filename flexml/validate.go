@@ -29,7 +29,7 @@ func isVerb(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemHangup, elemReject, elemRedirect:
+	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemRecord, elemHangup, elemReject, elemRedirect:
 		return true
 	}
 	return isUnsupported(name)
@@ -42,7 +42,7 @@ func isUnsupported(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case "Dial", "Record", "Sms", "Override":
+	case "Dial", "Sms", "Override":
 		return true
 	}
 	return false
@@ -70,7 +70,7 @@ func nounHome(name xml.Name) string {
 // elementHint suggests a known element that differs from name only in case.
 func elementHint(name string) string {
 	known := []string{elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject,
-		elemRedirect, "Dial", elemGather, "Say", "Record", "Sms", "Override", elemStream, elemParameter,
+		elemRedirect, "Dial", elemGather, "Say", elemRecord, "Sms", "Override", elemStream, elemParameter,
 		"Number", "File", elemDtmf, elemResponse}
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
@@ -135,6 +135,8 @@ func (p *parser) verb(n *node) Verb {
 			return p.dtmf(n)
 		case elemSay:
 			return p.say(n)
+		case elemRecord:
+			return p.record(n)
 		case elemHangup:
 			p.attrs(n, nil)
 			p.noText(n)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -64,7 +65,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		recordingsDir               = fs.String("recordings-dir", "", "where scenario recordings are written (default: a callstream folder in the system's temporary directory)")
 		jitterBuffer                = fs.String("jitter-buffer", "adaptive", "delay of each call's inbound jitter buffer: adaptive (20 to 200 ms, following the caller's jitter) or a fixed duration from 20ms to 1s")
 		rtpSilence                  = fs.Bool("rtp-silence", true, "send callers a packet every 20 ms while nothing plays (silence in the call's codec, or comfort noise if the caller offered CN); false sends nothing then")
-		recordingsTTL               = fs.Duration("recordings-ttl", scenario.DefaultRecordTTL, "delete recordings this long after they end; 0: keep them")
+		recordingsTTL               = fs.Duration("recordings-ttl", records.DefaultTTL, "delete recordings this long after they end; 0: keep them")
 		appDialect                  = fs.String("app-dialect", "", "format of requests to the FlexML app: carrierx (JSON, CarrierX's fields) or twilio (form-encoded, Twilio's fields, signed with --auth-token); default twilio when --stream-dialect is twilio, else carrierx")
 		accountSid                  = fs.String("account-sid", "", "AccountSid of app requests and stream messages (AC and 32 hex digits); under a twilio dialect the default is AC00000000000000000000000000000000")
 		authToken                   = fs.String("auth-token", "", "auth token that signs requests to the app with X-Twilio-Signature under --app-dialect twilio")
