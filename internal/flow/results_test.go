@@ -35,3 +35,23 @@ func TestRequestResults(t *testing.T) {
 		}
 	}
 }
+
+// A Record's results are sent under Twilio's names in both encodings.
+func TestRequestRecordResults(t *testing.T) {
+	url, dur, sid, key := "http://gw/records/rec-1.wav", "2", "RE1", "#"
+	r := Request{CallSid: "c1", Results: Results{RecordingUrl: &url, RecordingDuration: &dur, RecordingSid: &sid, Digits: &key}}
+	b, err := json.Marshal(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	v := r.values()
+	for name, want := range map[string]string{"RecordingUrl": url, "RecordingDuration": dur, "RecordingSid": sid, "Digits": key} {
+		if m[name] != want || v.Get(name) != want {
+			t.Errorf("%s: JSON %v, form %q; want %q", name, m[name], v.Get(name), want)
+		}
+	}
+}
