@@ -10,7 +10,8 @@ import (
 
 // openRecords opens the store of the FlexML calls' recordings in
 // RecordingsDir and serves it at GET /records/{name} to API token
-// holders. Run closes it when it returns. (A scenario runtime keeps its
+// holders. Run closes it when it returns. When the default directory
+// cannot be used the gateway runs without it (nil, with a warning). (A scenario runtime keeps its
 // own recordings in a store of the same kind and serves them itself.)
 func (g *Gateway) openRecords() (*records.Store, error) {
 	dir := g.cfg.RecordingsDir
@@ -23,7 +24,13 @@ func (g *Gateway) openRecords() (*records.Store, error) {
 	}
 	store, err := records.Open(dir, ttl, g.log)
 	if err != nil {
-		return nil, err
+		if g.cfg.RecordingsDir != "" {
+			return nil, err
+		}
+		// The default directory (shared with the system's other users)
+		// is not usable: FlexML calls run, without <Record>.
+		g.log.Warn("recordings off: <Record> verbs are skipped; give --recordings-dir", "err", err)
+		return nil, nil
 	}
 	prev := g.cfg.Routes
 	g.cfg.Routes = func(r *Router) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -236,5 +237,27 @@ func TestRecordSilenceOnly(t *testing.T) {
 	env.WaitLog(t, "INFO", "record ended: nothing but silence, no recording kept", map[string]string{"ended_by": "timeout"})
 	if entries, _ := os.ReadDir(env.dir); len(entries) != 0 {
 		t.Fatalf("files left: %v", entries)
+	}
+}
+
+// A caller who hangs up while recording ends it: the recording is kept
+// (there is no call left to request the action for).
+func TestRecordHangupKeepsRecording(t *testing.T) {
+	env, c := startRecord(t, `<Response><Record timeout="0" action="/done"/></Response>`,
+		map[string]string{"/done": `<Response><Hangup/></Response>`})
+	waitBeep(t, c)
+	if err := c.SendAudio(servetest.Context(t, 10*time.Second), tone(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hangup(servetest.Context(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	line := env.WaitLog(t, "INFO", "record ended", map[string]string{"ended_by": "hangup"})
+	name, _ := line["recording"].(string)
+	if _, err := os.Stat(filepath.Join(env.dir, name)); name == "" || err != nil {
+		t.Fatalf("the recording %q is not kept: %v", name, err)
+	}
+	if requested(env.Env, "/done") {
+		t.Fatal("the action was requested after the caller hung up")
 	}
 }
