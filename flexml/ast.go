@@ -8,7 +8,7 @@ type Document struct {
 	Name string
 	// Verbs holds the children of <Response> in document order, as
 	// *Start, *Stop, *Connect, *Pause, *Play, *Say, *Gather, *Dtmf,
-	// *Dial, *Hangup, *Reject or *Redirect.
+	// *Dial, *Record, *Hangup, *Reject or *Redirect.
 	Verbs []Verb
 	// Warnings lists problems that do not stop the document from running,
 	// in document order.
@@ -26,7 +26,7 @@ type Pos struct {
 func (p Pos) Position() Pos { return p }
 
 // Verb is one instruction of a document: *Start, *Stop, *Connect, *Pause,
-// *Play, *Say, *Gather, *Dtmf, *Dial, *Hangup, *Reject or *Redirect.
+// *Play, *Say, *Gather, *Dtmf, *Dial, *Record, *Hangup, *Reject or *Redirect.
 type Verb interface {
 	// Position is where the verb's element starts.
 	Position() Pos

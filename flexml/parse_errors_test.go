@@ -80,8 +80,6 @@ func TestParseErrors(t *testing.T) {
 			`t.xml:2:9: <Client>: <Client> in <Dial> is not supported yet; dial a <Sip> URI or a <Number>`}},
 		"verb nested in Gather": {resp(`  <Gather numDigits="1"><Hangup/></Gather>`), []string{
 			`t.xml:2:25: <Hangup>: <Hangup> cannot be nested in <Gather>`}},
-		"Record": {resp(`  <Record/>`), []string{
-			`t.xml:2:3: <Record>: <Record> is not supported yet`}},
 		"Sms": {resp(`  <Sms to="+1555">hi</Sms>`), []string{
 			`t.xml:2:3: <Sms>: <Sms> is not supported yet`}},
 		"Override": {resp(`  <Override statusCallbackUrl="https://x/"/>`), []string{

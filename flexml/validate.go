@@ -29,7 +29,7 @@ func isVerb(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemDial, elemHangup, elemReject, elemRedirect:
+	case elemStart, elemStop, elemConnect, elemPause, elemPlay, elemSay, elemGather, elemDtmf, elemDial, elemRecord, elemHangup, elemReject, elemRedirect:
 		return true
 	}
 	return isUnsupported(name)
@@ -42,7 +42,7 @@ func isUnsupported(name xml.Name) bool {
 		return false
 	}
 	switch name.Local {
-	case "Record", "Sms", "Override":
+	case "Sms", "Override":
 		return true
 	}
 	return false
@@ -70,8 +70,7 @@ func nounHome(name xml.Name) string {
 // elementHint suggests a known element that differs from name only in case.
 func elementHint(name string) string {
 	known := []string{elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject,
-		elemRedirect, elemDial, elemGather, "Say", "Record", "Sms", "Override", elemStream, elemParameter,
-		elemNumber, elemSip, "File", elemDtmf, elemResponse}
+	case "Sms", "Override":
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
 			return fmt.Sprintf("; did you mean <%s>?", k)
@@ -142,6 +141,8 @@ func (p *parser) verb(n *node) Verb {
 			return p.say(n)
 		case elemDial:
 			return p.dial(n)
+		case elemRecord:
+			return p.record(n)
 		case elemHangup:
 			p.attrs(n, nil)
 			p.noText(n)

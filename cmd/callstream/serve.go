@@ -15,6 +15,7 @@ import (
 
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -42,7 +43,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		tlsCert    = fs.String("tls-cert", "", "PEM certificate (chain) of the --https listener")
 		tlsKey     = fs.String("tls-key", "", "PEM private key of the --https listener")
 		wsCA       = fs.String("ws-ca", "", "PEM file of CA certificates trusted for wss:// streams, besides the system's")
-		publicURL  = fs.String("public-url", "", "base URL at which callers reach the HTTP listener (e.g. https://gw.example.com behind a TLS proxy); scenario access URLs start with it")
+		publicURL  = fs.String("public-url", "", "base URL at which callers reach the HTTP listener (e.g. https://gw.example.com behind a TLS proxy); scenario access URLs and recording URLs start with it")
 		scn        = fs.String("scenario", "", "run this JavaScript scenario (VoxEngine style) for every call instead of FlexML")
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
 		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that numbers are called through: FlexML <Dial><Number> and a scenario's VoxEngine.callPSTN")
@@ -61,10 +62,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		sipRealm                    = fs.String("sip-realm", "callstream", "realm of SIP digest authentication")
 		sipTLS                      = fs.String("sip-tls", "", "also serve SIP over TLS on this address (needs --tls-cert and --tls-key)")
 		preferWideband              = fs.Bool("prefer-wideband", false, "answer with a wideband codec (G722, or opus in a build with it) whenever the caller offers one, and offer wideband first; off: the caller's order of preference decides")
-		recordingsDir               = fs.String("recordings-dir", "", "where scenario recordings are written (default: a callstream folder in the system's temporary directory)")
+		recordingsDir               = fs.String("recordings-dir", "", "where recordings (FlexML <Record>, scenario recorders) are written (default: a callstream folder in the system's temporary directory)")
 		jitterBuffer                = fs.String("jitter-buffer", "adaptive", "delay of each call's inbound jitter buffer: adaptive (20 to 200 ms, following the caller's jitter) or a fixed duration from 20ms to 1s")
 		rtpSilence                  = fs.Bool("rtp-silence", true, "send callers a packet every 20 ms while nothing plays (silence in the call's codec, or comfort noise if the caller offered CN); false sends nothing then")
-		recordingsTTL               = fs.Duration("recordings-ttl", scenario.DefaultRecordTTL, "delete recordings this long after they end; 0: keep them")
+		recordingsTTL               = fs.Duration("recordings-ttl", records.DefaultTTL, "delete recordings this long after they end; 0: keep them")
 		appDialect                  = fs.String("app-dialect", "", "format of requests to the FlexML app: carrierx (JSON, CarrierX's fields) or twilio (form-encoded, Twilio's fields, signed with --auth-token); default twilio when --stream-dialect is twilio, else carrierx")
 		accountSid                  = fs.String("account-sid", "", "AccountSid of app requests and stream messages (AC and 32 hex digits); under a twilio dialect the default is AC00000000000000000000000000000000")
 		authToken                   = fs.String("auth-token", "", "auth token that signs requests to the app with X-Twilio-Signature under --app-dialect twilio")
@@ -173,6 +174,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PreferWideband:    *preferWideband,
 		RecordingsDir:     *recordingsDir,
 		RecordingsTTL:     recTTL,
+		PublicURL:         *publicURL,
 		JitterBuffer:      jitterDelay,
 		QuietRTP:          !*rtpSilence,
 		AppDialect:        appD,

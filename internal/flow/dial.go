@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/callstream/callstream/flexml"
@@ -62,7 +63,8 @@ func (r *run) dial(ctx context.Context, d *flexml.Dial) (*redirect, error) {
 	if d.Action == "" {
 		return nil, nil
 	}
-	results := Results{DialCallStatus: &res.status, DialCallDuration: &secs}
+	dur := strconv.Itoa(secs)
+	results := Results{DialCallStatus: &res.status, DialCallDuration: &dur}
 	if res.sid != "" {
 		results.DialCallSid = &res.sid
 	}

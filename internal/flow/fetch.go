@@ -50,28 +50,36 @@ type Request struct {
 // Results are what a verb with an action reports to its action URL, named
 // as Twilio names them; a nil field is not sent.
 type Results struct {
-	Digits *string `json:",omitempty"` // <Gather>: the keys pressed, without finishOnKey
+	// Digits are, for <Gather>, the keys pressed, without finishOnKey; for
+	// <Record>, the key that ended the recording.
+	Digits *string `json:",omitempty"`
 	// <Dial>: how the second call went (completed, busy, no-answer,
 	// failed, canceled), how long it was bridged in whole seconds, and
 	// its CallSid (none when it was never placed).
 	DialCallStatus   *string `json:",omitempty"`
-	DialCallDuration *int    `json:",omitempty,string"` // sent as a string, like every field
+	DialCallDuration *string `json:",omitempty"`
 	DialCallSid      *string `json:",omitempty"`
+	// <Record>: the recording's URL on the gateway (GET it with an API
+	// token), its length in whole seconds, and its id (RE and 32 hex
+	// digits).
+	RecordingUrl      *string `json:",omitempty"`
+	RecordingDuration *string `json:",omitempty"`
+	RecordingSid      *string `json:",omitempty"`
 }
 
 // addTo sets the fields that are not nil in v.
 func (res *Results) addTo(v url.Values) {
-	if res.Digits != nil {
-		v.Set("Digits", *res.Digits)
-	}
-	if res.DialCallStatus != nil {
-		v.Set("DialCallStatus", *res.DialCallStatus)
-	}
-	if res.DialCallDuration != nil {
-		v.Set("DialCallDuration", strconv.Itoa(*res.DialCallDuration))
-	}
-	if res.DialCallSid != nil {
-		v.Set("DialCallSid", *res.DialCallSid)
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{
+		{"Digits", res.Digits},
+		{"DialCallStatus", res.DialCallStatus}, {"DialCallDuration", res.DialCallDuration}, {"DialCallSid", res.DialCallSid},
+		{"RecordingUrl", res.RecordingUrl}, {"RecordingDuration", res.RecordingDuration}, {"RecordingSid", res.RecordingSid},
+	} {
+		if f.v != nil {
+			v.Set(f.name, *f.v)
+		}
 	}
 }
 

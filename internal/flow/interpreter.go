@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
+	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/stream"
 	"github.com/callstream/callstream/internal/tts"
@@ -48,7 +50,13 @@ type Config struct {
 	// (default 64 MiB; negative: none kept).
 	PlayCache int64
 	// TTS speaks Say verbs; nil skips them with a warning.
-	TTS          *tts.Synth
+	TTS *tts.Synth
+	// Records keeps the recordings of Record verbs (nil: a Record is
+	// skipped with an error). BaseURL returns the scheme and host the
+	// gateway's HTTP listener is reached at, which a recording's URL
+	// starts with (nil: http://127.0.0.1).
+	Records      *records.Store
+	BaseURL      func() string
 	Dialect      stream.Dialect
 	MaxStreams   int           // unidirectional streams per call (default 4)
 	Queue        time.Duration // audio queued towards a slow app (default 2 s)
@@ -309,6 +317,11 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 			if err != nil || next != nil {
 				return next, err
 			}
+		case *flexml.Record:
+			next, err := r.record(ctx, v)
+			if err != nil || next != nil {
+				return next, err
+			}
 		case *flexml.Hangup:
 			r.c.Hangup("hangup verb")
 			return nil, nil
@@ -370,4 +383,14 @@ func (r *run) play(ctx context.Context, v *flexml.Play) error {
 		return fmt.Errorf("play %s: %w", logsafe.URL(loc), err)
 	}
 	return r.c.Play(ctx, ulaw, v.Loop)
+}
+
+// baseURL is the scheme and host recording URLs start with.
+func (in *Interpreter) baseURL() string {
+	if in.cfg.BaseURL != nil {
+		if u := in.cfg.BaseURL(); u != "" {
+			return strings.TrimRight(u, "/")
+		}
+	}
+	return "http://127.0.0.1"
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
+	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/sip"
@@ -127,6 +128,10 @@ type Config struct {
 	// end (default 24 h).
 	RecordingsDir string
 	RecordingsTTL time.Duration
+	// PublicURL is the base URL at which clients reach the HTTP listener
+	// (e.g. behind a TLS proxy); recording URLs start with it (default
+	// "http://" + HTTPAddr()).
+	PublicURL string
 	// JitterBuffer fixes the delay of every call's inbound jitter buffer
 	// (20 ms to 1 s, --jitter-buffer); zero adapts it between 20 and
 	// 200 ms.
@@ -194,6 +199,9 @@ type Gateway struct {
 	// status sends call status callbacks (nil without StatusCallback); set
 	// by Run before the SIP server starts.
 	status atomic.Pointer[callstatus.Notifier]
+	// records keeps FlexML calls' recordings (nil under a scenario
+	// runtime, which keeps its own); closed when Run returns.
+	records *records.Store
 }
 
 // CallDialer is a Controller that places outgoing calls (a scenario's
@@ -355,6 +363,9 @@ func New(cfg Config) (*Gateway, error) {
 		if cfg.Dialect == nil {
 			return nil, errors.New("no stream dialect")
 		}
+		if g.records, err = g.openRecords(); err != nil {
+			return nil, err
+		}
 		g.ctrl = flow.New(flow.Config{
 			App:          cfg.App,
 			Method:       cfg.AppMethod,
@@ -373,6 +384,8 @@ func New(cfg Config) (*Gateway, error) {
 			Fetch:        g.fetch,
 			PlayCache:    cfg.PlayCacheBytes,
 			TTS:          g.tts,
+			Records:      g.records,
+			BaseURL:      g.baseURL,
 			AccountSid:   cfg.AccountSid,
 			AppDialect:   cfg.AppDialect,
 			AuthToken:    cfg.AuthToken,
@@ -410,6 +423,9 @@ func New(cfg Config) (*Gateway, error) {
 		PreferWideband: cfg.PreferWideband,
 	})
 	if err != nil {
+		if g.records != nil {
+			g.records.Close()
+		}
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	g.sip = srv
@@ -532,6 +548,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.AddOwnListener(g.HTTPAddr(), g.HTTPSAddr())
 	defer g.fetch.Close()
 	defer g.tts.Close()
+	if g.records != nil {
+		defer g.records.Close()
+	}
 	if g.cfg.StatusCallback != "" {
 		st, err := callstatus.New(callstatus.Config{URL: g.cfg.StatusCallback, Method: g.cfg.StatusCallbackMethod,
 			Dialect: g.cfg.AppDialect, Token: g.cfg.AuthToken, Fetch: g.fetch, Logger: g.log})

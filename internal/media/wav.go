@@ -288,15 +288,38 @@ func readChunkErr(id string, got int, size uint32, err error) error {
 // layout matches what sox writes: a 16-byte fmt chunk for PCM; for µ-law and
 // A-law an 18-byte fmt chunk and a fact chunk holding the sample count.
 func WriteWAV(w io.Writer, enc Encoding, sampleRate int, data []byte) error {
+	hdr, err := AppendWAVHeader(nil, enc, sampleRate, int64(len(data)))
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return fmt.Errorf("wav: write header: %w", err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("wav: write data: %w", err)
+	}
+	if len(data)&1 == 1 {
+		if _, err := w.Write([]byte{0}); err != nil {
+			return fmt.Errorf("wav: write pad byte: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendWAVHeader appends to dst the header WriteWAV writes before
+// dataLen bytes of mono samples in enc at sampleRate. Its length depends
+// on enc only, so a file written as it goes can rewrite it in place once
+// its length is known. Data of odd length is followed by a pad byte.
+func AppendWAVHeader(dst []byte, enc Encoding, sampleRate int, dataLen int64) ([]byte, error) {
 	bps := enc.bytesPerSample()
 	if bps == 0 {
-		return errorf(ErrUnsupportedFormat, "wav: unsupported encoding %v", enc)
+		return nil, errorf(ErrUnsupportedFormat, "wav: unsupported encoding %v", enc)
 	}
 	if sampleRate <= 0 || sampleRate > math.MaxUint32/bps {
-		return errorf(ErrUnsupportedRate, "wav: sample rate %d out of range", sampleRate)
+		return nil, errorf(ErrUnsupportedRate, "wav: sample rate %d out of range", sampleRate)
 	}
-	if len(data)%bps != 0 {
-		return errorf(ErrMalformed, "wav: %v data length %d is not a multiple of %d", enc, len(data), bps)
+	if dataLen < 0 || dataLen%int64(bps) != 0 {
+		return nil, errorf(ErrMalformed, "wav: %v data length %d is not a multiple of %d", enc, dataLen, bps)
 	}
 
 	var tag uint16
@@ -313,13 +336,12 @@ func WriteWAV(w io.Writer, enc Encoding, sampleRate int, data []byte) error {
 	if enc != EncodingPCM16 {
 		headerLen += 12 // fact chunk
 	}
-	pad := len(data) & 1
-	riffSize := uint64(headerLen-8) + uint64(len(data)) + uint64(pad)
+	riffSize := uint64(headerLen-8) + uint64(dataLen) + uint64(dataLen&1)
 	if riffSize > math.MaxUint32 {
-		return errorf(ErrMalformed, "wav: %d bytes of data do not fit a WAV file", len(data))
+		return nil, errorf(ErrMalformed, "wav: %d bytes of data do not fit a WAV file", dataLen)
 	}
 
-	hdr := make([]byte, 0, headerLen)
+	hdr := slices.Grow(dst, headerLen)
 	hdr = append(hdr, "RIFF"...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(riffSize))
 	hdr = append(hdr, "WAVEfmt "...)
@@ -334,23 +356,11 @@ func WriteWAV(w io.Writer, enc Encoding, sampleRate int, data []byte) error {
 		hdr = binary.LittleEndian.AppendUint16(hdr, 0) // cbSize
 		hdr = append(hdr, "fact"...)
 		hdr = binary.LittleEndian.AppendUint32(hdr, 4)
-		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(data)/bps))
+		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(dataLen/int64(bps)))
 	}
 	hdr = append(hdr, "data"...)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(data)))
-
-	if _, err := w.Write(hdr); err != nil {
-		return fmt.Errorf("wav: write header: %w", err)
-	}
-	if _, err := w.Write(data); err != nil {
-		return fmt.Errorf("wav: write data: %w", err)
-	}
-	if pad == 1 {
-		if _, err := w.Write([]byte{0}); err != nil {
-			return fmt.Errorf("wav: write pad byte: %w", err)
-		}
-	}
-	return nil
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(dataLen))
+	return hdr, nil
 }
 
 // ULaw8k returns the audio as mono 8 kHz µ-law bytes in a new slice: µ-law

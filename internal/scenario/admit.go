@@ -16,8 +16,6 @@ const (
 	// URL takes a second: each one is an event queued for the script.
 	accessRate  = 20
 	accessBurst = 40
-	// recordWriteTimeout bounds sending one recording.
-	recordWriteTimeout = 10 * time.Minute
 )
 
 // admitStart applies Bounds.SessionRate to a POST /scenarios: over it the

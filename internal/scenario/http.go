@@ -8,9 +8,10 @@ import (
 	"mime"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/callstream/callstream/internal/records"
 )
 
 // maxRequestBody bounds what the access URL and POST /scenarios read.
@@ -37,7 +38,7 @@ func (rt *Runtime) Routes(m Mux) {
 	m.Handle("POST /scenarios", http.HandlerFunc(rt.serveStart))
 	m.HandleOpen("/request/{token}", http.HandlerFunc(rt.serveAccess))
 	m.HandleOpen("/request/{token}/{rest...}", http.HandlerFunc(rt.serveAccess))
-	m.Handle("GET /records/{name}", http.HandlerFunc(rt.serveRecord))
+	m.Handle(records.Pattern, rt.records)
 }
 
 // startReply is the answer to POST /scenarios.
@@ -212,18 +213,4 @@ func (s *session) headerArray(h [][2]string) any {
 		items = append(items, o)
 	}
 	return s.vm.NewArray(items...)
-}
-
-// serveRecord serves a recording the runtime wrote.
-func (rt *Runtime) serveRecord(w http.ResponseWriter, r *http.Request) {
-	path, ok := rt.records.path(r.PathValue("name"))
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	// An hour of audio is 29 MB: give slow clients longer than the
-	// server's write timeout.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(recordWriteTimeout))
-	w.Header().Set("Content-Type", "audio/wav")
-	http.ServeFile(w, r, path)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/records"
 )
 
 // maxRecording bounds a recorder's audio (an hour of 8 kHz µ-law).
@@ -42,7 +43,7 @@ type recorder struct {
 func (s *session) newRecorder() *recorder {
 	vm := s.vm
 	r := &recorder{s: s, id: s.newID("rec")}
-	r.name, r.path = s.rt.records.add()
+	r.name, r.path = s.rt.records.Add()
 	r.url = s.rt.baseURL() + "/records/" + r.name
 	obj := vm.NewObject()
 	r.obj = obj
@@ -132,25 +133,11 @@ func (r *recorder) finish() (string, error) {
 	if full {
 		r.s.log.Warn("recording cut at its limit", "recorder", r.id, "limit", time.Duration(maxRecording/media.SampleRate)*time.Second)
 	}
-	if err := writeRecording(path, data); err != nil {
-		r.s.rt.records.drop(r.name)
+	if err := records.WriteFile(path, media.EncodingULaw, media.SampleRate, data); err != nil {
+		r.s.rt.records.Drop(r.name)
 		_ = os.Remove(path)
 		return "", fmt.Errorf("recorder: %w", err)
 	}
-	r.s.rt.records.ended(r.name, time.Now())
+	r.s.rt.records.Ended(r.name, time.Now())
 	return path, nil
-}
-
-// writeRecording writes µ-law audio as a WAV file only the gateway's user
-// may read.
-func writeRecording(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := media.WriteWAV(f, media.EncodingULaw, media.SampleRate, data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/tts"
 )
@@ -46,7 +47,7 @@ type Runtime struct {
 	startRate *limit.Buckets[struct{}] // POST /scenarios; nil: no bound
 	warn      *limit.Warner            // refusals, at most one line a second
 	heap      *heapMonitor             // nil when ScenarioHeap is off (owned)
-	records   *recordStore             // owned
+	records   *records.Store           // owned
 
 	mu       sync.Mutex
 	fetch    *fetch.Client                   // Net requests, players' audio, WebSocket dials
@@ -83,7 +84,7 @@ func New(cfg Config) (*Runtime, error) {
 		cfg.RecordDir = filepath.Join(os.TempDir(), "callstream")
 	}
 	if cfg.RecordTTL == 0 {
-		cfg.RecordTTL = DefaultRecordTTL
+		cfg.RecordTTL = records.DefaultTTL
 	}
 	src := cfg.Source
 	name := cfg.File
@@ -110,7 +111,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("scenario prelude: %w", err)
 	}
 	log := cfg.Logger.With("scenario", filepath.Base(name))
-	records, err := newRecordStore(cfg.RecordDir, cfg.RecordTTL, log)
+	store, err := records.Open(cfg.RecordDir, cfg.RecordTTL, log)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func New(cfg Config) (*Runtime, error) {
 		prelude:  prelude,
 		bounds:   bounds,
 		warn:     limit.NewWarner(log, slog.LevelWarn, time.Second),
-		records:  records,
+		records:  store,
 		sessions: map[string]*session{},
 	}
 	if r := rt.bounds.SessionRate; limit.On(r) {
@@ -399,7 +400,7 @@ func (rt *Runtime) Close() error {
 	if ownSynth {
 		synth.Close()
 	}
-	rt.records.close()
+	rt.records.Close()
 	rt.heap.close()
 	return nil
 }

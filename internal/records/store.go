@@ -1,4 +1,9 @@
-package scenario
+// Package records keeps the calls' recordings: WAV files under
+// unguessable names in one directory, served to API token holders at
+// GET /records/{name} and deleted a time to live after they ended. Both
+// call controllers (FlexML's <Record> and the scenario runtime's
+// recorders) write into the same Store.
+package records
 
 import (
 	"crypto/rand"
@@ -14,19 +19,19 @@ import (
 	"time"
 )
 
-// DefaultRecordTTL is how long a recording is kept after it ended.
-const DefaultRecordTTL = 24 * time.Hour
+// DefaultTTL is how long a recording is kept after it ended.
+const DefaultTTL = 24 * time.Hour
 
 // recordName is the shape of a recording's file name, which is also its
 // name under /records/: 128 random bits, so that names cannot be guessed,
 // in hex, so that they are safe in a path.
-var recordName = regexp.MustCompile(`^rec-[0-9a-f]{32}\.wav$`)
+var nameShape = regexp.MustCompile(`^rec-[0-9a-f]{32}\.wav$`)
 
-// recordStore keeps the recordings a runtime serves under /records/ and
-// deletes each one TTL after it ended. Its janitor goroutine runs from
-// newRecordStore until close; files left then are deleted by the next
-// run's start-up scan once their time has come.
-type recordStore struct {
+// Store keeps the recordings served under /records/ and deletes each one
+// TTL after it ended. Its janitor goroutine runs from Open until Close;
+// files left then are deleted by the next run's start-up scan once their
+// time has come. Its methods are safe for concurrent use.
+type Store struct {
 	dir string
 	ttl time.Duration // <= 0: recordings are kept
 	log *slog.Logger
@@ -46,14 +51,17 @@ type recordFile struct {
 	expires time.Time // zero while it is being recorded
 }
 
-// newRecordStore makes dir (0700) when missing, deletes the recordings of
-// an earlier run older than ttl, serves the others until their time comes,
-// and starts the janitor.
-func newRecordStore(dir string, ttl time.Duration, log *slog.Logger) (*recordStore, error) {
+// Open makes dir (0700) when missing, deletes the recordings of an earlier
+// run older than ttl, serves the others until their time comes, and
+// starts the janitor. A ttl <= 0 keeps recordings.
+func Open(dir string, ttl time.Duration, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("recordings directory: %w", err)
 	}
-	rs := &recordStore{
+	rs := &Store{
 		dir:     dir,
 		ttl:     ttl,
 		log:     log,
@@ -70,7 +78,7 @@ func newRecordStore(dir string, ttl time.Duration, log *slog.Logger) (*recordSto
 }
 
 // scan takes in the recordings an earlier run left in the directory.
-func (rs *recordStore) scan() error {
+func (rs *Store) scan() error {
 	entries, err := os.ReadDir(rs.dir)
 	if err != nil {
 		return fmt.Errorf("recordings directory: %w", err)
@@ -78,7 +86,7 @@ func (rs *recordStore) scan() error {
 	now := time.Now()
 	deleted := 0
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !recordName.MatchString(e.Name()) {
+		if !e.Type().IsRegular() || !nameShape.MatchString(e.Name()) {
 			continue
 		}
 		info, err := e.Info()
@@ -106,8 +114,8 @@ func (rs *recordStore) scan() error {
 	return nil
 }
 
-// add reserves a name and a path for a new recording.
-func (rs *recordStore) add() (name, path string) {
+// Add reserves a name and a path for a new recording.
+func (rs *Store) Add() (name, path string) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	name = "rec-" + hex.EncodeToString(b[:]) + ".wav"
@@ -118,8 +126,8 @@ func (rs *recordStore) add() (name, path string) {
 	return name, path
 }
 
-// ended starts the recording's time to live.
-func (rs *recordStore) ended(name string, at time.Time) {
+// Ended starts the recording's time to live.
+func (rs *Store) Ended(name string, at time.Time) {
 	if rs.ttl <= 0 {
 		return
 	}
@@ -134,17 +142,17 @@ func (rs *recordStore) ended(name string, at time.Time) {
 	}
 }
 
-// drop forgets a recording that was not written.
-func (rs *recordStore) drop(name string) {
+// Drop forgets a recording that was not written.
+func (rs *Store) Drop(name string) {
 	rs.mu.Lock()
 	delete(rs.files, name)
 	rs.mu.Unlock()
 }
 
-// path returns the file of the recording name (it exists once the
-// recording has stopped).
-func (rs *recordStore) path(name string) (string, bool) {
-	if !recordName.MatchString(name) {
+// Path returns the file of the recording name (it exists once the
+// recording has stopped); false for a name not in the store.
+func (rs *Store) Path(name string) (string, bool) {
+	if !nameShape.MatchString(name) {
 		return "", false
 	}
 	rs.mu.Lock()
@@ -156,21 +164,21 @@ func (rs *recordStore) path(name string) (string, bool) {
 	return f.path, true
 }
 
-// len returns the recordings known now.
-func (rs *recordStore) len() int {
+// Len returns the recordings known now.
+func (rs *Store) Len() int {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return len(rs.files)
 }
 
-// close stops the janitor and waits for it.
-func (rs *recordStore) close() {
+// Close stops the janitor and waits for it.
+func (rs *Store) Close() {
 	rs.once.Do(func() { close(rs.done) })
 	<-rs.stopped
 }
 
 // run is the janitor: it deletes each recording when its time comes.
-func (rs *recordStore) run() {
+func (rs *Store) run() {
 	defer close(rs.stopped)
 	for {
 		next, ok := rs.expire(time.Now())
@@ -198,7 +206,7 @@ func (rs *recordStore) run() {
 
 // expire deletes the recordings whose time has come and returns the time
 // of the next one, if any.
-func (rs *recordStore) expire(now time.Time) (next time.Time, ok bool) {
+func (rs *Store) expire(now time.Time) (next time.Time, ok bool) {
 	var due []string
 	rs.mu.Lock()
 	for name, f := range rs.files {
