@@ -70,7 +70,8 @@ func nounHome(name xml.Name) string {
 // elementHint suggests a known element that differs from name only in case.
 func elementHint(name string) string {
 	known := []string{elemStart, elemStop, elemConnect, elemPause, elemPlay, elemHangup, elemReject,
-	case "Sms", "Override":
+		elemRedirect, elemDial, elemGather, elemSay, elemRecord, "Sms", "Override", elemStream, elemParameter,
+		elemNumber, elemSip, "File", elemDtmf, elemResponse}
 	for _, k := range known {
 		if strings.EqualFold(k, name) {
 			return fmt.Sprintf("; did you mean <%s>?", k)
