@@ -161,7 +161,7 @@ func TestCallUsage(t *testing.T) {
 		want string
 	}{
 		{nil, "want one SIP URI"},
-		{[]string{"--digits", "12x", "sip:127.0.0.1"}, `--digits: sipcaller: not a DTMF digit: 'x' at 3`},
+		{[]string{"--digits", "12x", "sip:127.0.0.1"}, `--digits: sipcaller: not a DTMF digit: invalid digits: 'x' at 3`},
 		{[]string{"--duration", "2h", "sip:127.0.0.1"}, "--duration 2h0m0s: want more than 0 and at most 1h0m0s"},
 		{[]string{"--wav", filepath.Join(dir, "none.wav"), "sip:127.0.0.1"}, "no such file"},
 		{[]string{"--wav", notWAV, "sip:127.0.0.1"}, "not a RIFF/WAVE file"},

@@ -26,7 +26,7 @@ func CheckDigits(digits string) error {
 	for i := range len(digits) {
 		d := digits[i]
 		if _, ok := EventCode(d); !ok && d != 'w' && d != 'W' {
-			return fmt.Errorf("%w: character %d is not a DTMF digit (0-9, *, #, A-D) or w", ErrBadDigits, i+1)
+			return fmt.Errorf("%w: %q at %d is not a DTMF digit (0-9, *, #, A-D) or w", ErrBadDigits, d, i+1)
 		}
 	}
 	return nil
