@@ -1,0 +1,148 @@
+package media
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/callstream/callstream/internal/codec"
+)
+
+// MaxDecodedBytes bounds the samples Decode keeps, whatever its duration
+// bound: 128 MiB of 16-bit mono PCM is about 25 minutes at 44.1 kHz, an
+// hour at 16 kHz. A compressed file that would unpack to more (an MP3 of
+// hours of silence) fails with ErrTooLong before it is held whole.
+const MaxDecodedBytes = 128 << 20
+
+// DefaultMaxDuration is the duration bound players pass to Decode: a
+// prompt or hold music of up to an hour.
+const DefaultMaxDuration = time.Hour
+
+// ErrUnknownAudio reports input that is neither a WAV file nor MP3 audio.
+var ErrUnknownAudio = errors.New("not WAV or MP3 audio")
+
+// Container names what Sniff found at the start of a file.
+type Container uint8
+
+// Containers Sniff tells apart.
+const (
+	// ContainerUnknown is anything else (an HTML error page, text, ...).
+	ContainerUnknown Container = iota
+	// ContainerWAV is a RIFF/WAVE file.
+	ContainerWAV
+	// ContainerMP3 is MPEG audio: an ID3v2 tag or an MPEG frame sync.
+	ContainerMP3
+)
+
+// String returns "wav", "mp3" or "unknown".
+func (c Container) String() string {
+	switch c {
+	case ContainerWAV:
+		return "wav"
+	case ContainerMP3:
+		return "mp3"
+	}
+	return "unknown"
+}
+
+// Sniff tells the container of an audio file from its first bytes, never
+// from a name or a Content-Type: "RIFF....WAVE" is WAV; "ID3" (an ID3v2
+// tag) or an MPEG audio frame header (11 sync bits, a valid version, layer
+// and sample rate) is MP3.
+func Sniff(b []byte) Container {
+	switch {
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WAVE":
+		return ContainerWAV
+	case len(b) >= 3 && string(b[:3]) == "ID3":
+		return ContainerMP3
+	case len(b) >= 4 && isMPEGFrameHeader(b):
+		return ContainerMP3
+	}
+	return ContainerUnknown
+}
+
+// isMPEGFrameHeader reports whether b starts with an MPEG audio frame
+// header: sync, a version other than reserved, a layer, a bitrate index
+// other than "bad" and a sample rate index other than reserved.
+func isMPEGFrameHeader(b []byte) bool {
+	return b[0] == 0xFF && b[1]&0xE0 == 0xE0 &&
+		b[1]&0x18 != 0x08 && // version 01 is reserved
+		b[1]&0x06 != 0x00 && // layer 00 is reserved
+		b[2]&0xF0 != 0xF0 && // bitrate index 1111 is bad
+		b[2]&0x0C != 0x0C // sample rate index 11 is reserved
+}
+
+// Decode reads a whole audio file, telling its format from its bytes
+// (see Sniff): WAV in µ-law, A-law or 16-bit PCM at any rate and channel
+// count, returned as it is stored; or MP3 (MPEG-1, 2 or 2.5 Layer III, any
+// of their rates), returned as 16-bit mono PCM at the file's rate. Audio
+// longer than maxDuration (0: DefaultMaxDuration), or decoding to more
+// than MaxDecodedBytes, fails with an error wrapping ErrTooLong; input of
+// another kind with one wrapping ErrUnknownAudio that names what it starts
+// with. Whatever reads the input bounds its size.
+func Decode(data []byte, maxDuration time.Duration) (*Audio, error) {
+	if maxDuration <= 0 {
+		maxDuration = DefaultMaxDuration
+	}
+	switch Sniff(data) {
+	case ContainerWAV:
+		a, err := ReadWAV(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		if d := a.Duration(); d > maxDuration {
+			return nil, fmt.Errorf("wav: %s of audio, at most %s: %w", d.Round(time.Second), maxDuration, ErrTooLong)
+		}
+		return a, nil
+	case ContainerMP3:
+		return decodeMP3(data, maxDuration)
+	}
+	return nil, fmt.Errorf("%w: starts with %q", ErrUnknownAudio, printablePrefix(data, 8))
+}
+
+// Duration returns how long the audio plays.
+func (a *Audio) Duration() time.Duration {
+	frame := a.Encoding.bytesPerSample() * a.Channels
+	if frame == 0 || a.SampleRate <= 0 {
+		return 0
+	}
+	return time.Duration(int64(len(a.Data)/frame) * int64(time.Second) / int64(a.SampleRate))
+}
+
+// printablePrefix returns up to n leading bytes of b with anything but
+// printable ASCII as '.', for messages.
+func printablePrefix(b []byte, n int) string {
+	out := make([]byte, 0, n)
+	for _, c := range b[:min(n, len(b))] {
+		if c < 0x20 || c > 0x7E {
+			c = '.'
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// ForCall returns the audio in a call's format f, converted once: mixed
+// down to mono, resampled once to f's rate and encoded once in f's codec.
+// Audio already in f (mono µ-law at 8 kHz for PCMU, ...) comes back as
+// the same bytes, in a new slice completed to whole 20 ms frames. It works
+// on the whole clip and allocates: players call it when a file is loaded,
+// never per frame.
+func (a *Audio) ForCall(f codec.Format) ([]byte, error) {
+	if f.Rate <= 0 || f.MaxFrameBytes() == 0 || strings.EqualFold(f.Name, codec.NameOpus) {
+		return nil, fmt.Errorf("media: convert to %v: %w", f, codec.ErrUnknownFormat)
+	}
+	telephony := func(rate int) bool { return rate == SampleRate || rate == 2*SampleRate }
+	if a.Channels == 1 && telephony(a.SampleRate) && telephony(f.Rate) {
+		// G.711 and PCM at 8 or 16 kHz: the codec package's own chain, which
+		// passes equal encodings through and resamples 8 <-> 16 kHz once.
+		return a.Encode(f)
+	}
+	m, err := a.Resampled(f.Rate)
+	if err != nil {
+		return nil, err
+	}
+	return Convert(m.Data, codec.L16(f.Rate), f)
+}
