@@ -1,9 +1,11 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -83,12 +85,24 @@ func isMPEGFrameHeader(b []byte) bool {
 // another kind with one wrapping ErrUnknownAudio that names what it starts
 // with. Whatever reads the input bounds its size.
 func Decode(data []byte, maxDuration time.Duration) (*Audio, error) {
+	return DecodeReader(bytes.NewReader(data), maxDuration)
+}
+
+// DecodeReader is Decode of a file read as it arrives: a WAV file's
+// samples are read once into the Audio, an MP3 is decoded frame by frame,
+// and the file is never held whole beside what it decodes to.
+func DecodeReader(r io.Reader, maxDuration time.Duration) (*Audio, error) {
 	if maxDuration <= 0 {
 		maxDuration = DefaultMaxDuration
 	}
-	switch Sniff(data) {
+	br := bufio.NewReaderSize(r, sniffBytes)
+	head, err := br.Peek(sniffBytes)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("audio: read: %w", err)
+	}
+	switch Sniff(head) {
 	case ContainerWAV:
-		a, err := ReadWAV(bytes.NewReader(data))
+		a, err := ReadWAV(br)
 		if err != nil {
 			return nil, err
 		}
@@ -97,10 +111,13 @@ func Decode(data []byte, maxDuration time.Duration) (*Audio, error) {
 		}
 		return a, nil
 	case ContainerMP3:
-		return decodeMP3(data, maxDuration)
+		return decodeMP3(br, maxDuration)
 	}
-	return nil, fmt.Errorf("%w: starts with %q", ErrUnknownAudio, printablePrefix(data, 8))
+	return nil, fmt.Errorf("%w: starts with %q", ErrUnknownAudio, printablePrefix(head, 8))
 }
+
+// sniffBytes is how much of a file Sniff is shown.
+const sniffBytes = 16
 
 // Duration returns how long the audio plays.
 func (a *Audio) Duration() time.Duration {
@@ -127,12 +144,15 @@ func printablePrefix(b []byte, n int) string {
 // ForCall returns the audio in a call's format f, converted once: mixed
 // down to mono, resampled once to f's rate and encoded once in f's codec.
 // Audio already in f (mono µ-law at 8 kHz for PCMU, ...) comes back as
-// the same bytes, in a new slice completed to whole 20 ms frames. It works
-// on the whole clip and allocates: players call it when a file is loaded,
-// never per frame.
+// the same bytes: a.Data itself when it holds whole 20 ms frames, else a
+// copy completed with silence. It works on the whole clip and allocates:
+// players call it when a file is loaded, never per frame.
 func (a *Audio) ForCall(f codec.Format) ([]byte, error) {
 	if f.Rate <= 0 || f.MaxFrameBytes() == 0 || strings.EqualFold(f.Name, codec.NameOpus) {
 		return nil, fmt.Errorf("media: convert to %v: %w", f, codec.ErrUnknownFormat)
+	}
+	if a.Channels == 1 && a.SampleRate == f.Rate && a.inFormat(f) && len(a.Data)%f.MaxFrameBytes() == 0 {
+		return a.Data, nil
 	}
 	telephony := func(rate int) bool { return rate == SampleRate || rate == 2*SampleRate }
 	if a.Channels == 1 && telephony(a.SampleRate) && telephony(f.Rate) {
@@ -145,4 +165,18 @@ func (a *Audio) ForCall(f codec.Format) ([]byte, error) {
 		return nil, err
 	}
 	return Convert(m.Data, codec.L16(f.Rate), f)
+}
+
+// inFormat reports whether a's samples are f's bytes: µ-law for PCMU,
+// A-law for PCMA, little-endian 16-bit PCM for L16.
+func (a *Audio) inFormat(f codec.Format) bool {
+	switch {
+	case strings.EqualFold(f.Name, codec.NamePCMU):
+		return a.Encoding == EncodingULaw
+	case strings.EqualFold(f.Name, codec.NamePCMA):
+		return a.Encoding == EncodingALaw
+	case strings.EqualFold(f.Name, codec.NameL16):
+		return a.Encoding == EncodingPCM16 && !f.BigEndian
+	}
+	return false
 }

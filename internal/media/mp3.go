@@ -1,7 +1,6 @@
 package media
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,14 +14,18 @@ import (
 // samples (one MPEG-1 frame) times eight.
 const mp3Block = 8 * 1152 * 4
 
+// mp3Presize is the output buffer an MP3 decode starts with (a minute of
+// 22.05 kHz mono); it grows from there up to the bound.
+const mp3Presize = 60 * 22050 * 2
+
 // decodeMP3 decodes MP3 audio to 16-bit mono PCM at its own rate, mixing
 // the decoder's two channels down block by block, so that only the mono
 // result is ever held whole. It stops with ErrTooLong as soon as the
 // output passes maxDuration or MaxDecodedBytes.
-func decodeMP3(data []byte, maxDuration time.Duration) (*Audio, error) {
+func decodeMP3(r io.Reader, maxDuration time.Duration) (*Audio, error) {
 	// The decoder gets a plain reader: given a Seeker it would scan the
 	// whole file for its length before the first sample.
-	d, err := mp3.NewDecoder(io.MultiReader(bytes.NewReader(data)))
+	d, err := mp3.NewDecoder(io.MultiReader(r))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedMP3, err)
 	}
@@ -31,9 +34,7 @@ func decodeMP3(data []byte, maxDuration time.Duration) (*Audio, error) {
 		return nil, errorf(ErrUnsupportedRate, "mp3: %d Hz, want %d to %d", rate, minAnyRate, maxAnyRate)
 	}
 	limit := min(int64(MaxDecodedBytes), 2*int64(rate)*int64(maxDuration/time.Millisecond)/1000)
-	// An MP3 at 48 kbps or more unpacks at most about 50 times: size the
-	// output for that, within the bound.
-	out := make([]byte, 0, min(limit, int64(len(data))*50))
+	out := make([]byte, 0, min(limit, mp3Presize))
 	buf := make([]byte, mp3Block)
 	pending := 0 // bytes at the start of buf not mixed down yet (part of a stereo sample)
 	for {

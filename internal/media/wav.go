@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -113,6 +114,9 @@ const (
 	// cannot seek (sox and espeak-ng on a pipe) leave as a placeholder; such
 	// a data chunk runs to the end of the input.
 	streamingSize = 0x7FFFF000
+	// maxPresize bounds the buffer a data chunk's declared size allocates
+	// before its bytes arrive.
+	maxPresize = 16 << 20
 )
 
 // ReadWAV reads a RIFF/WAVE file: µ-law or A-law (8-bit) or 16-bit PCM, in
@@ -250,10 +254,14 @@ func readData(r io.Reader, a *Audio, size uint32) (*Audio, error) {
 	if int(size)%block != 0 {
 		return nil, errorf(ErrMalformed, `wav: "data" chunk size %d is not a multiple of block align %d`, size, block)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, int64(size)))
-	if err != nil {
+	// The declared size sizes the buffer, up to maxPresize: a header that
+	// lies costs no more than that. MinRead more saves ReadFrom a copy
+	// when it reads on to the end.
+	buf := bytes.NewBuffer(make([]byte, 0, min(int(size), maxPresize)+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(size))); err != nil {
 		return nil, fmt.Errorf(`wav: read "data" chunk: %w`, err)
 	}
+	data := buf.Bytes()
 	if len(data) < int(size) {
 		return nil, readChunkErr("data", len(data), size, io.ErrUnexpectedEOF)
 	}
