@@ -165,7 +165,7 @@ func parseCallFlags(args []string, stderr io.Writer) (o callOptions, code int) {
 		fmt.Fprint(fs.Output(), callUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.wav, "wav", "", "WAV file to speak: G.711 or 16-bit PCM, any rate, mono or stereo (default: a built-in clip)")
+	fs.StringVar(&o.wav, "wav", "", "WAV (G.711, PCM of 8 to 32 bits or float, any rate and channel count) or MP3 file to speak (default: a built-in clip)")
 	fs.StringVar(&o.say, "say", "", "text to speak instead of a WAV file, rendered by espeak-ng at the call's rate (at most 4096 characters)")
 	fs.StringVar(&o.voice, "voice", "", "--say's voice: man, woman, a language code such as fr-FR, or a Polly voice name")
 	fs.StringVar(&o.language, "language", "", "--say's language (default en-US)")

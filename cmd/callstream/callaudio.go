@@ -18,11 +18,12 @@ import (
 )
 
 // maxWAVBytes bounds a --wav file: 64 MiB is over half an hour of 16 kHz
-// PCM.
+// PCM, hours of MP3 (whose decoded length media.DecodeReader bounds).
 const maxWAVBytes = 64 << 20
 
-// loadCallAudio reads the WAV file at path, or the built-in clip when path
-// is empty. It is converted to the call's codec once the codec is known.
+// loadCallAudio reads the WAV or MP3 file at path (media.DecodeReader), or
+// the built-in clip when path is empty. It is converted to the call's
+// codec once the codec is known.
 func loadCallAudio(path string) (*media.Audio, error) {
 	var r io.Reader = bytes.NewReader(assets.SpeechWAV())
 	if path != "" {
@@ -33,7 +34,7 @@ func loadCallAudio(path string) (*media.Audio, error) {
 		defer f.Close()
 		r = fetch.LimitReader(f, maxWAVBytes)
 	}
-	a, err := media.ReadWAV(r)
+	a, err := media.DecodeReader(r, maxCallDuration)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
