@@ -82,8 +82,8 @@ func isMPEGFrameHeader(b []byte) bool {
 // of their rates), returned as 16-bit mono PCM at the file's rate. Audio
 // longer than maxDuration (0: DefaultMaxDuration), or decoding to more
 // than MaxDecodedBytes, fails with an error wrapping ErrTooLong; input of
-// another kind with one wrapping ErrUnknownAudio that names what it starts
-// with. Whatever reads the input bounds its size.
+// another kind with one wrapping ErrUnknownAudio that says what it looks
+// like (HTML, JSON, text, binary). Whatever reads the input bounds its size.
 func Decode(data []byte, maxDuration time.Duration) (*Audio, error) {
 	return DecodeReader(bytes.NewReader(data), maxDuration)
 }
@@ -113,7 +113,7 @@ func DecodeReader(r io.Reader, maxDuration time.Duration) (*Audio, error) {
 	case ContainerMP3:
 		return decodeMP3(br, maxDuration)
 	}
-	return nil, fmt.Errorf("%w: starts with %q", ErrUnknownAudio, printablePrefix(head, 8))
+	return nil, fmt.Errorf("%w: %s", ErrUnknownAudio, describeStart(head))
 }
 
 // sniffBytes is how much of a file Sniff is shown.
@@ -128,17 +128,26 @@ func (a *Audio) Duration() time.Duration {
 	return time.Duration(int64(len(a.Data)/frame) * int64(time.Second) / int64(a.SampleRate))
 }
 
-// printablePrefix returns up to n leading bytes of b with anything but
-// printable ASCII as '.', for messages.
-func printablePrefix(b []byte, n int) string {
-	out := make([]byte, 0, n)
-	for _, c := range b[:min(n, len(b))] {
-		if c < 0x20 || c > 0x7E {
-			c = '.'
-		}
-		out = append(out, c)
+// describeStart says what a file that is not audio looks like, from its
+// first bytes, without quoting them (they may be anything the server
+// sent): an HTML or XML page (an error page, a login form), JSON, other
+// text, or binary data.
+func describeStart(b []byte) string {
+	t := bytes.TrimLeft(b, " \t\r\n\xef\xbb\xbf")
+	switch {
+	case len(b) == 0:
+		return "the file is empty"
+	case len(t) > 0 && t[0] == '<':
+		return "the file is an HTML or XML document"
+	case len(t) > 0 && (t[0] == '{' || t[0] == '['):
+		return "the file is JSON"
 	}
-	return string(out)
+	for _, c := range b {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c > 0x7E {
+			return "the file is binary data of another format"
+		}
+	}
+	return "the file is text"
 }
 
 // ForCall returns the audio in a call's format f, converted once: mixed

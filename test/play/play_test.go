@@ -176,8 +176,8 @@ func TestPlayOfAFileThatIsNotAudio(t *testing.T) {
 	if u, _ := line["url"].(string); u != env.App.URL("/page") {
 		t.Errorf("the failed Play is logged with url %q, want %q", u, env.App.URL("/page"))
 	}
-	if e, _ := line["err"].(string); !strings.Contains(e, "not WAV or MP3 audio") || !strings.Contains(e, "<html>") {
-		t.Errorf("the failed Play is logged with err %q, want it to say the file is not WAV or MP3 and what it starts with", e)
+	if e, _ := line["err"].(string); !strings.Contains(e, "not WAV or MP3 audio: the file is an HTML or XML document") {
+		t.Errorf("the failed Play is logged with err %q, want it to say the file is HTML, not WAV or MP3", e)
 	}
 	waitEnded(t, c)
 	if n := bytes.Count(c.Heard(), want); n != 2 {
