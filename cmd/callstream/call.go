@@ -12,8 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/tts"
 )
 
 // Bounds of call's flags.
@@ -29,8 +33,9 @@ const callUsage = `Usage: callstream call [flags] SIP_URI
 
 Places one test call, as a newcomer's softphone would: real SIP and RTP.
 After the answer it waits --digits-delay, sends --digits as RFC 4733
-events, then speaks --wav (or a built-in 3-second clip, "Hello from the
-gateway. One two three."), and records what it hears. The call ends when
+events, then speaks --wav, or --say's text through espeak-ng (or a
+built-in 3-second clip, "Hello from the gateway. One two three."), and
+records what it hears. The call ends when
 the far end hangs up, when the audio is sent and --linger has passed, or
 at --duration. A summary follows on standard output.
 
@@ -39,11 +44,12 @@ the user part (default "callstream") is the To of the call.
 
   callstream call sip:127.0.0.1:5060
   callstream call --wav hello.wav --digits 12# --record heard.wav sip:ivr@127.0.0.1
+  callstream call --say "I would like to check my balance" sip:127.0.0.1:5060
 
 Exit status:
   0  the call was answered
   1  the call was refused, not answered within --timeout, or failed
-  2  bad usage or an unreadable --wav
+  2  bad usage, an unreadable --wav, or --say without espeak-ng installed
 
 Flags:
 `
@@ -54,6 +60,9 @@ type callOptions struct {
 	to          string
 	transport   string
 	wav         string
+	say         string // text to speak instead of a WAV file
+	voice       string // --say's voice: man, woman, a language code or a Polly name
+	language    string // --say's language (default en-US)
 	digits      string
 	digitsDelay time.Duration
 	record      string
@@ -76,15 +85,26 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "callstream call: "+format+"\n", args...)
 		return code
 	}
-	audio, err := loadCallAudio(o.wav)
-	if err != nil {
-		return fail(exitUsageIO, "--wav: %v", err)
-	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fail(exitUsageIO, "--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	var audio callAudio
+	if o.say != "" {
+		synth := tts.New(tts.Config{CacheBytes: -1, Logger: log})
+		defer synth.Close()
+		if err := synth.Available(); err != nil {
+			return fail(exitUsageIO, "--say needs %s: install the espeak-ng package (apt-get install espeak-ng)", synth.Command())
+		}
+		audio = spokenAudio(synth, o.say, o.voice, o.language)
+	} else {
+		a, err := loadCallAudio(o.wav)
+		if err != nil {
+			return fail(exitUsageIO, "--wav: %v", err)
+		}
+		audio = func(context.Context, codec.Format) (*media.Audio, error) { return a, nil }
+	}
 	local, err := localIPFor(o.localIP, o.target)
 	if err != nil {
 		return fail(exitFailed, "%v", err)
@@ -145,7 +165,10 @@ func parseCallFlags(args []string, stderr io.Writer) (o callOptions, code int) {
 		fmt.Fprint(fs.Output(), callUsage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.wav, "wav", "", "WAV file to speak: G.711 or 16-bit PCM, any rate, mono or stereo (default: a built-in clip)")
+	fs.StringVar(&o.wav, "wav", "", "WAV (G.711, PCM of 8 to 32 bits or float, any rate and channel count) or MP3 file to speak (default: a built-in clip)")
+	fs.StringVar(&o.say, "say", "", "text to speak instead of a WAV file, rendered by espeak-ng at the call's rate (at most 4096 characters)")
+	fs.StringVar(&o.voice, "voice", "", "--say's voice: man, woman, a language code such as fr-FR, or a Polly voice name")
+	fs.StringVar(&o.language, "language", "", "--say's language (default en-US)")
 	fs.StringVar(&o.digits, "digits", "", "DTMF digits to send after the answer (0-9 * # A-D; w waits 0.5 s), at most 64")
 	fs.DurationVar(&o.digitsDelay, "digits-delay", 0, "wait this long after the answer before sending --digits")
 	fs.StringVar(&o.record, "record", "", "write what is heard to this WAV file (16-bit PCM at the codec's rate)")
@@ -177,6 +200,18 @@ func parseCallFlags(args []string, stderr io.Writer) (o callOptions, code int) {
 	}
 	if err := sipcaller.CheckDigits(o.digits); err != nil {
 		return bad("--digits: %v", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["say"] && set["wav"]:
+		return bad("--say and --wav: give one of them")
+	case set["say"] && strings.TrimSpace(o.say) == "":
+		return bad("--say: no text")
+	case utf8.RuneCountInString(o.say) > tts.MaxText:
+		return bad("--say: %d characters, at most %d", utf8.RuneCountInString(o.say), tts.MaxText)
+	case !set["say"] && (set["voice"] || set["language"]):
+		return bad("--voice and --language choose --say's voice: give --say too")
 	}
 	switch {
 	case o.duration <= 0 || o.duration > maxCallDuration:

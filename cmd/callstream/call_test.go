@@ -164,7 +164,7 @@ func TestCallUsage(t *testing.T) {
 		{[]string{"--digits", "12x", "sip:127.0.0.1"}, `--digits: sipcaller: not a DTMF digit: invalid digits: 'x' at 3`},
 		{[]string{"--duration", "2h", "sip:127.0.0.1"}, "--duration 2h0m0s: want more than 0 and at most 1h0m0s"},
 		{[]string{"--wav", filepath.Join(dir, "none.wav"), "sip:127.0.0.1"}, "no such file"},
-		{[]string{"--wav", notWAV, "sip:127.0.0.1"}, "not a RIFF/WAVE file"},
+		{[]string{"--wav", notWAV, "sip:127.0.0.1"}, `not WAV or MP3 audio: the file is text`},
 		{[]string{"sips:127.0.0.1"}, "sips (TLS) is not supported"},
 		{[]string{"sip:127.0.0.1:99999"}, `bad port "99999"`},
 		{[]string{"--codec", "GSM", "--timeout", "1s", "sip:127.0.0.1:9"}, `--codec: `},

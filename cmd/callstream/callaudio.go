@@ -14,14 +14,16 @@ import (
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/tts"
 )
 
 // maxWAVBytes bounds a --wav file: 64 MiB is over half an hour of 16 kHz
-// PCM.
+// PCM, hours of MP3 (whose decoded length media.DecodeReader bounds).
 const maxWAVBytes = 64 << 20
 
-// loadCallAudio reads the WAV file at path, or the built-in clip when path
-// is empty. It is converted to the call's codec once the codec is known.
+// loadCallAudio reads the WAV or MP3 file at path (media.DecodeReader), or
+// the built-in clip when path is empty. It is converted to the call's
+// codec once the codec is known.
 func loadCallAudio(path string) (*media.Audio, error) {
 	var r io.Reader = bytes.NewReader(assets.SpeechWAV())
 	if path != "" {
@@ -32,7 +34,7 @@ func loadCallAudio(path string) (*media.Audio, error) {
 		defer f.Close()
 		r = fetch.LimitReader(f, maxWAVBytes)
 	}
-	a, err := media.ReadWAV(r)
+	a, err := media.DecodeReader(r, maxCallDuration)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -40,6 +42,23 @@ func loadCallAudio(path string) (*media.Audio, error) {
 		return nil, fmt.Errorf("%s: %d channels at %d Hz: want 1 or more channels at 4 to 192 kHz", path, a.Channels, a.SampleRate)
 	}
 	return a, nil
+}
+
+// callAudio returns what a call speaks, for a call whose codec is f; it
+// runs once, after the answer.
+type callAudio func(ctx context.Context, f codec.Format) (*media.Audio, error)
+
+// spokenAudio renders text (--say) with synth in voice and language as
+// 16-bit PCM at f's rate, resampled once from the synthesizer's rate;
+// callPayload then only encodes it.
+func spokenAudio(synth *tts.Synth, text, voice, language string) callAudio {
+	return func(ctx context.Context, f codec.Format) (*media.Audio, error) {
+		pcm, err := synth.Render(ctx, text, voice, language, codec.L16(f.Rate))
+		if err != nil {
+			return nil, fmt.Errorf("--say: %w", err)
+		}
+		return &media.Audio{Encoding: media.EncodingPCM16, SampleRate: f.Rate, Channels: 1, Data: pcm}, nil
+	}
 }
 
 // callPayload converts a, once, for a call in f: the codec's bytes for a
@@ -76,11 +95,12 @@ type talkResult struct {
 	sendErr  error  // a failure to send the digits or audio, if any
 }
 
-// talk runs an answered call: --digits-delay, --digits, then the audio,
-// while listening; it ends the call when the far end hangs up, when the
+// talk runs an answered call: --digits-delay, --digits, then the audio
+// (the WAV file, or --say's text rendered for the call's codec), while
+// listening; it ends the call when the far end hangs up, when the
 // audio is sent and --linger has passed, at --duration, or when ctx ends.
 // The sending goroutine has ended when it returns.
-func talk(ctx context.Context, call *sipcaller.Call, audio *media.Audio, o callOptions) talkResult {
+func talk(ctx context.Context, call *sipcaller.Call, audioFor callAudio, o callOptions) talkResult {
 	callCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	type sent struct {
@@ -106,6 +126,11 @@ func talk(ctx context.Context, call *sipcaller.Call, audio *media.Audio, o callO
 			if s.digits, s.err = call.SendDigits(callCtx, o.digits, digitTone, digitGap); s.err != nil {
 				return
 			}
+		}
+		audio, err := audioFor(callCtx, call.Format())
+		if err != nil {
+			s.err = err
+			return
 		}
 		payload, pcm, err := callPayload(audio, call.Format())
 		if err != nil {

@@ -74,6 +74,7 @@ type Cache struct {
 // entry is one kept file. Its fields never change once it is made: a
 // revalidation replaces it.
 type entry struct {
+	key          string // url, or url and variant (see GetVariant)
 	url          string
 	data         []byte
 	etag         string
@@ -119,18 +120,31 @@ func (c *Client) NewCache(cfg CacheConfig) *Cache {
 // and other failures of the download are logged on the log of the get
 // that started it.
 func (k *Cache) Get(ctx context.Context, rawURL string, log *slog.Logger) ([]byte, error) {
+	return k.get(ctx, rawURL, rawURL, k.cfg.Decode, log)
+}
+
+// GetVariant is Get for one of several decodings of the same file (the
+// audio of one URL for calls in different codecs): entries and downloads
+// are keyed by rawURL and variant together, and decode, not the cache's
+// Decode, turns the file into what is kept. Gets of one key must pass
+// decoders that do the same.
+func (k *Cache) GetVariant(ctx context.Context, rawURL, variant string, decode func(io.Reader) ([]byte, error), log *slog.Logger) ([]byte, error) {
+	return k.get(ctx, rawURL, rawURL+"\x00"+variant, decode, log)
+}
+
+func (k *Cache) get(ctx context.Context, rawURL, key string, decode func(io.Reader) ([]byte, error), log *slog.Logger) ([]byte, error) {
 	k.mu.Lock()
-	e := k.entries[rawURL]
+	e := k.entries[key]
 	if e != nil && k.now().Before(e.freshUntil) {
 		k.lru.MoveToFront(e.elem)
 		k.stats.Hits++
 		k.mu.Unlock()
 		return e.data, nil
 	}
-	f := k.flights[rawURL]
+	f := k.flights[key]
 	if f == nil {
 		var err error
-		if f, err = k.startLocked(rawURL, e, log); err != nil {
+		if f, err = k.startLocked(rawURL, key, e, decode, log); err != nil {
 			k.mu.Unlock()
 			return nil, err
 		}
@@ -148,8 +162,8 @@ func (k *Cache) Get(ctx context.Context, rawURL string, log *slog.Logger) ([]byt
 		f.waiters--
 		if f.waiters == 0 && !f.finished {
 			f.cancel()
-			if k.flights[rawURL] == f {
-				delete(k.flights, rawURL)
+			if k.flights[key] == f {
+				delete(k.flights, key)
 			}
 		}
 		k.mu.Unlock()
@@ -157,29 +171,29 @@ func (k *Cache) Get(ctx context.Context, rawURL string, log *slog.Logger) ([]byt
 	}
 }
 
-// startLocked starts the download of rawURL, conditional on stale's
-// validators when there is a stale entry.
-func (k *Cache) startLocked(rawURL string, stale *entry, log *slog.Logger) (*flight, error) {
+// startLocked starts the download of rawURL for key, conditional on
+// stale's validators when there is a stale entry.
+func (k *Cache) startLocked(rawURL, key string, stale *entry, decode func(io.Reader) ([]byte, error), log *slog.Logger) (*flight, error) {
 	f := &flight{done: make(chan struct{})}
 	if !k.c.goBackground(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, k.cfg.Timeout)
 		defer cancel()
-		e, store, err := k.download(ctx, rawURL, stale, log)
-		k.finish(f, rawURL, e, store, err)
+		e, store, err := k.download(ctx, rawURL, key, stale, decode, log)
+		k.finish(f, key, e, store, err)
 	}, &f.cancel) {
 		return nil, ErrClosed
 	}
-	k.flights[rawURL] = f
+	k.flights[key] = f
 	return f, nil
 }
 
 // finish records a download's outcome, keeps its entry when allowed and
 // wakes the gets waiting for it.
-func (k *Cache) finish(f *flight, rawURL string, e *entry, store bool, err error) {
+func (k *Cache) finish(f *flight, key string, e *entry, store bool, err error) {
 	k.mu.Lock()
 	f.finished = true
-	if k.flights[rawURL] == f {
-		delete(k.flights, rawURL)
+	if k.flights[key] == f {
+		delete(k.flights, key)
 	}
 	if err != nil {
 		f.err = err
@@ -191,11 +205,11 @@ func (k *Cache) finish(f *flight, rawURL string, e *entry, store bool, err error
 	close(f.done)
 }
 
-// keepLocked replaces rawURL's entry with e when it may be kept, else
+// keepLocked replaces the entry of e's key with e when it may be kept, else
 // drops the old one; then it evicts the least recently used entries past
 // MaxBytes.
 func (k *Cache) keepLocked(e *entry, store bool) {
-	if old := k.entries[e.url]; old != nil {
+	if old := k.entries[e.key]; old != nil {
 		k.removeLocked(old)
 	}
 	size := int64(len(e.data))
@@ -208,21 +222,22 @@ func (k *Cache) keepLocked(e *entry, store bool) {
 		k.removeLocked(k.lru.Back().Value.(*entry))
 	}
 	e.elem = k.lru.PushFront(e)
-	k.entries[e.url] = e
+	k.entries[e.key] = e
 	k.stats.Bytes += size
 	k.stats.Entries = len(k.entries)
 }
 
 func (k *Cache) removeLocked(e *entry) {
 	k.lru.Remove(e.elem)
-	delete(k.entries, e.url)
+	delete(k.entries, e.key)
 	k.stats.Bytes -= int64(len(e.data))
 	k.stats.Entries = len(k.entries)
 }
 
-// download fetches rawURL: a conditional request when stale has
-// validators. It returns the entry to hand out and whether it may be kept.
-func (k *Cache) download(ctx context.Context, rawURL string, stale *entry, log *slog.Logger) (*entry, bool, error) {
+// download fetches rawURL for key, decoded by decode: a conditional
+// request when stale has validators. It returns the entry to hand out and
+// whether it may be kept.
+func (k *Cache) download(ctx context.Context, rawURL, key string, stale *entry, decode func(io.Reader) ([]byte, error), log *slog.Logger) (*entry, bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("fetch: %w", err)
@@ -246,6 +261,7 @@ func (k *Cache) download(ctx context.Context, rawURL string, stale *entry, log *
 	defer resp.Body.Close()
 	fresh := freshnessOf(resp.Header, k.now())
 	e := &entry{
+		key:          key,
 		url:          rawURL,
 		etag:         resp.Header.Get("ETag"),
 		lastModified: resp.Header.Get("Last-Modified"),
@@ -266,7 +282,7 @@ func (k *Cache) download(ctx context.Context, rawURL string, stale *entry, log *
 		if resp.ContentLength > k.cfg.MaxFetch {
 			return nil, false, fmt.Errorf("%w: more than %d bytes (Content-Length %d)", ErrTooLarge, k.cfg.MaxFetch, resp.ContentLength)
 		}
-		data, err := k.cfg.Decode(LimitReader(resp.Body, k.cfg.MaxFetch))
+		data, err := decode(LimitReader(resp.Body, k.cfg.MaxFetch))
 		if err != nil {
 			return nil, false, err
 		}

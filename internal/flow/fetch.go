@@ -13,15 +13,19 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/webhook"
 )
 
-// maxDocument bounds a FlexML document fetched for a call, maxAudio a WAV
-// file.
+// maxDocument bounds a FlexML document fetched for a call; maxAudio a
+// Play file (WAV or MP3) fetched or read, and maxPlayDuration the audio it
+// may decode to.
 const (
-	maxDocument = 1 << 20
-	maxAudio    = 16 << 20
+	maxDocument     = 1 << 20
+	maxAudio        = 16 << 20
+	maxPlayDuration = media.DefaultMaxDuration
 )
 
 // ErrApp is wrapped by every failure to get a document from the app.
@@ -177,21 +181,27 @@ func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, re
 	return b, nil
 }
 
-// openAudio reads a WAV file at path (the document came from a file too)
-// and converts it as it is read.
-func openAudio(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// openAudio reads the audio file at path (the document came from a file
+// too) and converts it for a call in format f.
+func openAudio(path string, f codec.Format) ([]byte, error) {
+	file, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return decodeAudio(f)
+	defer file.Close()
+	return decodeAudio(fetch.LimitReader(file, maxAudio), f)
 }
 
-// decodeAudio reads a WAV file as it arrives and converts it to 8 kHz
-// µ-law: the Play cache's decoder.
-func decodeAudio(r io.Reader) ([]byte, error) {
-	return media.ReadULaw8k(r, maxAudio)
+// decodeAudio reads an audio file, WAV or MP3 as its bytes tell
+// (media.DecodeReader), and converts it once for a call in format f: mixed down,
+// resampled once to f's rate and encoded once in f's codec. It is the Play
+// cache's decoder for calls in f.
+func decodeAudio(r io.Reader, f codec.Format) ([]byte, error) {
+	a, err := media.DecodeReader(r, maxPlayDuration)
+	if err != nil {
+		return nil, err
+	}
+	return a.ForCall(f)
 }
 
 // resolve resolves ref against the document's location: URLs against URLs,

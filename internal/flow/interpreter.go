@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -108,7 +109,7 @@ type Metrics interface {
 type Interpreter struct {
 	cfg   Config
 	fetch *fetch.Client
-	cache *fetch.Cache // Play audio by URL
+	cache *fetch.Cache // Play audio by URL and call format
 	// dialer places a <Dial>'s call (set once by UseDialer; nil: Dial fails).
 	dialer atomic.Pointer[func(sip.DialConfig) *call.Call]
 }
@@ -140,7 +141,6 @@ func New(cfg Config) *Interpreter {
 		MaxBytes: cfg.PlayCache,
 		MaxFetch: maxAudio,
 		Timeout:  2 * cfg.Timeout,
-		Decode:   decodeAudio,
 	})
 	return &Interpreter{cfg: cfg, fetch: cfg.Fetch, cache: cache}
 }
@@ -362,9 +362,10 @@ func (r *run) playVerb(ctx context.Context, v *flexml.Play) error {
 	return nil
 }
 
-// play plays a Play verb's WAV file: by URL from the Play cache, shared
-// with every call playing it; by path (a document read from a file) read
-// for this call.
+// play plays a Play verb's audio file (WAV or MP3, see decodeAudio) Loop
+// times: by URL from the Play cache, which keeps it converted for each
+// call format and shares it with every call playing it; by path (a
+// document read from a file) read for this call.
 func (r *run) play(ctx context.Context, v *flexml.Play) error {
 	if err := r.c.Answer(); err != nil {
 		return err
@@ -373,16 +374,19 @@ func (r *run) play(ctx context.Context, v *flexml.Play) error {
 	if err != nil {
 		return fmt.Errorf("play: %w", err)
 	}
-	var ulaw []byte
+	f := r.c.Format()
+	var audio []byte
 	if isURL(loc) {
-		ulaw, err = r.in.cache.Get(ctx, loc, r.log)
+		audio, err = r.in.cache.GetVariant(ctx, loc, f.String(), func(rd io.Reader) ([]byte, error) {
+			return decodeAudio(rd, f)
+		}, r.log)
 	} else {
-		ulaw, err = openAudio(loc)
+		audio, err = openAudio(loc, f)
 	}
 	if err != nil {
 		return fmt.Errorf("play %s: %w", logsafe.URL(loc), err)
 	}
-	return r.c.Play(ctx, ulaw, v.Loop)
+	return r.c.PlayAudio(ctx, audio, f, v.Loop)
 }
 
 // baseURL is the scheme and host recording URLs start with.

@@ -84,7 +84,9 @@ type Response struct {
 	Body        string // a template: {{.WS}} is the WebSocket app base URL, {{.App}} this server's base URL
 	Delay       time.Duration
 	ContentType string
-	Raw         []byte // served as is when set (e.g. a WAV file)
+	Raw         []byte // served as is when set (e.g. a WAV file), as ContentType or audio/wav
+	// Header holds more response headers (e.g. Cache-Control).
+	Header http.Header
 }
 
 func newApp() (*App, error) {
@@ -172,8 +174,15 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
 	if resp.Raw != nil {
-		w.Header().Set("Content-Type", "audio/wav")
+		ct := resp.ContentType
+		if ct == "" {
+			ct = "audio/wav"
+		}
+		w.Header().Set("Content-Type", ct)
 		_, _ = w.Write(resp.Raw)
 		return
 	}

@@ -69,26 +69,73 @@ func downmix(s []int16, channels int) []int16 {
 // resampleSinc resamples s from rate from to rate to by evaluating, at each
 // output instant, the band-limited signal the input samples describe: a
 // sum of input samples weighted by a Blackman-windowed sinc low-passed at
-// the lower Nyquist frequency.
+// the lower Nyquist frequency. The output instants fall on to/gcd(from, to)
+// distinct fractions of an input sample; when their filters fit
+// maxPhaseTable weights they are computed once, so each output sample
+// costs only its multiplications.
 func resampleSinc(s []int16, from, to int) []int16 {
 	n := int(int64(len(s)) * int64(to) / int64(from))
 	out := make([]int16, n)
-	step := float64(from) / float64(to)
 	// cut is the filter's cut-off relative to the input's Nyquist frequency.
 	cut := min(1, float64(to)/float64(from))
 	half := float64(sincZeros) / cut // filter half-width in input samples
+	weight := func(x float64) float64 { return cut * sinc(x*cut) * blackman(x/half) }
+	g := gcd(from, to)
+	p, q := from/g, to/g // output i is at input instant i*p/q
+	reach := int(half) + 1
+	taps := 2*reach + 1 // input samples base-reach .. base+reach
+	if q*taps > maxPhaseTable {
+		step := float64(from) / float64(to)
+		for i := range out {
+			center := float64(i) * step
+			lo := max(0, int(math.Ceil(center-half)))
+			hi := min(len(s)-1, int(math.Floor(center+half)))
+			var acc float64
+			for j := lo; j <= hi; j++ {
+				acc += float64(s[j]) * weight(float64(j)-center)
+			}
+			out[i] = clamp16(acc)
+		}
+		return out
+	}
+	table := make([]float64, q*taps)
+	for phase := range q {
+		frac := float64(phase) / float64(q)
+		for k := range taps {
+			table[phase*taps+k] = weight(float64(k-reach) - frac)
+		}
+	}
 	for i := range out {
-		center := float64(i) * step
-		lo := max(0, int(math.Ceil(center-half)))
-		hi := min(len(s)-1, int(math.Floor(center+half)))
+		pos := int64(i) * int64(p)
+		base, phase := int(pos/int64(q)), int(pos%int64(q))
+		w := table[phase*taps : (phase+1)*taps]
+		lo, hi := base-reach, base+reach
+		if lo < 0 {
+			w, lo = w[-lo:], 0
+		}
+		hi = min(hi, len(s)-1)
 		var acc float64
 		for j := lo; j <= hi; j++ {
-			x := float64(j) - center
-			acc += float64(s[j]) * cut * sinc(x*cut) * blackman(x/half)
+			acc += float64(s[j]) * w[j-lo]
 		}
-		out[i] = int16(max(math.MinInt16, min(math.MaxInt16, math.Round(acc))))
+		out[i] = clamp16(acc)
 	}
 	return out
+}
+
+// maxPhaseTable bounds the weights resampleSinc computes ahead (8 MiB):
+// rates whose ratio has a large denominator are computed sample by sample.
+const maxPhaseTable = 1 << 20
+
+func clamp16(v float64) int16 {
+	return int16(max(math.MinInt16, min(math.MaxInt16, math.Round(v))))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func sinc(x float64) float64 {

@@ -22,6 +22,8 @@ var (
 	// ErrUnsupportedRate reports a sample rate this package cannot handle:
 	// the codec package's sentinel, so errors.Is matches either way.
 	ErrUnsupportedRate = codec.ErrUnsupportedRate
+	// ErrMalformedMP3 reports MPEG audio the decoder cannot decode.
+	ErrMalformedMP3 = errors.New("mp3: malformed audio")
 	// ErrNotMono reports audio with more than one channel where mono is needed.
 	ErrNotMono = errors.New("audio is not mono")
 )

@@ -1,11 +1,14 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/callstream/callstream/internal/codec"
 )
@@ -61,6 +64,7 @@ type Audio struct {
 // WAV format tags (the fmt chunk's wFormatTag).
 const (
 	wavFormatPCM        = 0x0001
+	wavFormatFloat      = 0x0003
 	wavFormatALaw       = 0x0006
 	wavFormatULaw       = 0x0007
 	wavFormatExtensible = 0xFFFE
@@ -113,6 +117,9 @@ const (
 	// cannot seek (sox and espeak-ng on a pipe) leave as a placeholder; such
 	// a data chunk runs to the end of the input.
 	streamingSize = 0x7FFFF000
+	// maxPresize bounds the buffer a data chunk's declared size allocates
+	// before its bytes arrive.
+	maxPresize = 16 << 20
 )
 
 // ReadWAV reads a RIFF/WAVE file: µ-law or A-law (8-bit) or 16-bit PCM, in
@@ -122,29 +129,47 @@ const (
 // chunk with a placeholder size (0x7FFFF000 or more, written by tools that
 // cannot seek back) extends to the end of the input. The RIFF size field is
 // not checked, for the same reason.
+//
+// Linear PCM of 8, 24 or 32 bits and IEEE float of 32 or 64 bits (what
+// editors export) are read as 16-bit PCM: the Audio's Encoding is
+// EncodingPCM16 whatever the file stores.
 func ReadWAV(r io.Reader) (*Audio, error) {
-	a, size, err := readHeader(r)
+	a, data, err := readHeader(r)
 	if err != nil {
 		return nil, err
 	}
-	return readData(r, a, size)
+	return readData(r, a, data)
 }
 
 // readHeader reads a WAV file up to the body of its data chunk: the format
-// (an Audio without data) and the data chunk's size.
-func readHeader(r io.Reader) (*Audio, uint32, error) {
+// (an Audio without data) and the data chunk's size and sample layout.
+func readHeader(r io.Reader) (*Audio, dataChunk, error) {
+	a, layout, size, err := readChunks(r)
+	return a, dataChunk{size: size, layout: layout}, err
+}
+
+// dataChunk is what the header tells of the data chunk.
+type dataChunk struct {
+	size   uint32 // declared size
+	layout sampleLayout
+}
+
+// readChunks reads the chunks of a WAV file up to the body of its data
+// chunk.
+func readChunks(r io.Reader) (*Audio, sampleLayout, uint32, error) {
+	var layout sampleLayout
 	var hdr [12]byte
 	if n, err := io.ReadFull(r, hdr[:]); err != nil {
 		switch {
 		case err != io.EOF && err != io.ErrUnexpectedEOF:
-			return nil, 0, fmt.Errorf("wav: read header: %w", err)
+			return nil, layout, 0, fmt.Errorf("wav: read header: %w", err)
 		case n >= 4 && string(hdr[:4]) == "RIFF":
-			return nil, 0, errorf(ErrTruncated, "wav: truncated RIFF header: %d of 12 bytes", n)
+			return nil, layout, 0, errorf(ErrTruncated, "wav: truncated RIFF header: %d of 12 bytes", n)
 		}
-		return nil, 0, ErrNotWAV
+		return nil, layout, 0, ErrNotWAV
 	}
 	if string(hdr[:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
-		return nil, 0, ErrNotWAV
+		return nil, layout, 0, ErrNotWAV
 	}
 
 	var (
@@ -155,13 +180,13 @@ func readHeader(r io.Reader) (*Audio, uint32, error) {
 		n, err := io.ReadFull(r, header[:])
 		switch {
 		case err == io.EOF && a == nil:
-			return nil, 0, errorf(ErrMalformed, `wav: no "fmt " chunk`)
+			return nil, layout, 0, errorf(ErrMalformed, `wav: no "fmt " chunk`)
 		case err == io.EOF:
-			return nil, 0, errorf(ErrMalformed, `wav: no "data" chunk`)
+			return nil, layout, 0, errorf(ErrMalformed, `wav: no "data" chunk`)
 		case err == io.ErrUnexpectedEOF:
-			return nil, 0, errorf(ErrTruncated, "wav: truncated chunk header: %d of 8 bytes", n)
+			return nil, layout, 0, errorf(ErrTruncated, "wav: truncated chunk header: %d of 8 bytes", n)
 		case err != nil:
-			return nil, 0, fmt.Errorf("wav: read chunk header: %w", err)
+			return nil, layout, 0, fmt.Errorf("wav: read chunk header: %w", err)
 		}
 		id := string(header[:4])
 		size := binary.LittleEndian.Uint32(header[4:])
@@ -169,29 +194,30 @@ func readHeader(r io.Reader) (*Audio, uint32, error) {
 		switch {
 		case id == "fmt " && a == nil:
 			if size < 16 || size > maxFmtSize {
-				return nil, 0, errorf(ErrMalformed, `wav: "fmt " chunk size %d, want 16 to %d`, size, maxFmtSize)
+				return nil, layout, 0, errorf(ErrMalformed, `wav: "fmt " chunk size %d, want 16 to %d`, size, maxFmtSize)
 			}
 			body := make([]byte, size+size&1)
 			if n, err := io.ReadFull(r, body); err != nil && !(err == io.ErrUnexpectedEOF && n == int(size)) {
-				return nil, 0, readChunkErr("fmt ", n, size, err)
+				return nil, layout, 0, readChunkErr("fmt ", n, size, err)
 			}
-			if a, err = parseFmt(body[:size]); err != nil {
-				return nil, 0, err
+			if a, layout, err = parseFmt(body[:size]); err != nil {
+				return nil, layout, 0, err
 			}
 		case id == "data" && a == nil:
-			return nil, 0, errorf(ErrMalformed, `wav: "data" chunk before "fmt " chunk`)
+			return nil, layout, 0, errorf(ErrMalformed, `wav: "data" chunk before "fmt " chunk`)
 		case id == "data":
-			return a, size, nil
+			return a, layout, size, nil
 		default:
 			if err := skipChunk(r, id, size); err != nil {
-				return nil, 0, err
+				return nil, layout, 0, err
 			}
 		}
 	}
 }
 
-// parseFmt decodes a fmt chunk body into an Audio with no data.
-func parseFmt(b []byte) (*Audio, error) {
+// parseFmt decodes a fmt chunk body into an Audio with no data and the
+// layout of its samples in the file.
+func parseFmt(b []byte) (*Audio, sampleLayout, error) {
 	tag := binary.LittleEndian.Uint16(b[0:])
 	channels := int(binary.LittleEndian.Uint16(b[2:]))
 	rate := binary.LittleEndian.Uint32(b[4:])
@@ -200,64 +226,76 @@ func parseFmt(b []byte) (*Audio, error) {
 
 	if tag == wavFormatExtensible {
 		if len(b) < 40 {
-			return nil, errorf(ErrMalformed, `wav: "fmt " chunk size %d, want 40 for WAVE_FORMAT_EXTENSIBLE`, len(b))
+			return nil, sampleLayout{}, errorf(ErrMalformed, `wav: "fmt " chunk size %d, want 40 for WAVE_FORMAT_EXTENSIBLE`, len(b))
 		}
 		guid := b[24:40]
 		if string(guid[2:]) != extensibleGUIDTail {
-			return nil, errorf(ErrUnsupportedFormat, "wav: unsupported extensible sub-format %x", guid)
+			return nil, sampleLayout{}, errorf(ErrUnsupportedFormat, "wav: unsupported extensible sub-format %x", guid)
 		}
 		tag = binary.LittleEndian.Uint16(guid)
 	}
 
-	var enc Encoding
+	var (
+		enc    Encoding
+		widths string // the sample sizes the format may have, for messages
+	)
 	switch tag {
 	case wavFormatPCM:
-		enc = EncodingPCM16
+		enc, widths = EncodingPCM16, "8, 16, 24 or 32"
+	case wavFormatFloat:
+		enc, widths = EncodingPCM16, "32 or 64"
 	case wavFormatALaw:
-		enc = EncodingALaw
+		enc, widths = EncodingALaw, "8"
 	case wavFormatULaw:
-		enc = EncodingULaw
+		enc, widths = EncodingULaw, "8"
 	default:
-		return nil, errorf(ErrUnsupportedFormat, "wav: unsupported format %d (%s)", tag, wavFormatName(tag))
+		return nil, sampleLayout{}, errorf(ErrUnsupportedFormat, "wav: unsupported format %d (%s)", tag, wavFormatName(tag))
 	}
-	if want := 8 * enc.bytesPerSample(); bitsPerSample != want {
-		return nil, errorf(ErrUnsupportedFormat, "wav: unsupported format %d (%s) with %d bits per sample, want %d",
-			tag, wavFormatName(tag), bitsPerSample, want)
+	layout := sampleLayout{width: bitsPerSample / 8, float: tag == wavFormatFloat, unsigned8: tag == wavFormatPCM && bitsPerSample == 8}
+	if bitsPerSample%8 != 0 || !strings.Contains(widths, strconv.Itoa(bitsPerSample)) {
+		return nil, sampleLayout{}, errorf(ErrUnsupportedFormat, "wav: unsupported format %d (%s) with %d bits per sample, want %s",
+			tag, wavFormatName(tag), bitsPerSample, widths)
 	}
 	if channels == 0 {
-		return nil, errorf(ErrMalformed, "wav: 0 channels")
+		return nil, sampleLayout{}, errorf(ErrMalformed, "wav: 0 channels")
 	}
 	if rate == 0 || rate > math.MaxInt32 {
-		return nil, errorf(ErrMalformed, "wav: sample rate %d out of range", rate)
+		return nil, sampleLayout{}, errorf(ErrMalformed, "wav: sample rate %d out of range", rate)
 	}
-	if want := channels * enc.bytesPerSample(); blockAlign != want {
-		return nil, errorf(ErrMalformed, "wav: block align %d, want %d", blockAlign, want)
+	if want := channels * layout.width; blockAlign != want {
+		return nil, sampleLayout{}, errorf(ErrMalformed, "wav: block align %d, want %d", blockAlign, want)
 	}
-	return &Audio{Encoding: enc, SampleRate: int(rate), Channels: channels}, nil
+	return &Audio{Encoding: enc, SampleRate: int(rate), Channels: channels}, layout, nil
 }
 
-// readData reads the body of the data chunk into a.Data.
-func readData(r io.Reader, a *Audio, size uint32) (*Audio, error) {
-	block := a.Channels * a.Encoding.bytesPerSample()
+// readData reads the body of the data chunk into a.Data, as 16-bit PCM
+// when the file stores linear samples of another size.
+func readData(r io.Reader, a *Audio, chunk dataChunk) (*Audio, error) {
+	size, layout := chunk.size, chunk.layout
+	block := a.Channels * layout.width
 	if size >= streamingSize {
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return nil, fmt.Errorf(`wav: read "data" chunk: %w`, err)
 		}
-		a.Data = data[:len(data)/block*block]
+		a.Data = layout.toPCM16(data[:len(data)/block*block])
 		return a, nil
 	}
 	if int(size)%block != 0 {
 		return nil, errorf(ErrMalformed, `wav: "data" chunk size %d is not a multiple of block align %d`, size, block)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, int64(size)))
-	if err != nil {
+	// The declared size sizes the buffer, up to maxPresize: a header that
+	// lies costs no more than that. MinRead more saves ReadFrom a copy
+	// when it reads on to the end.
+	buf := bytes.NewBuffer(make([]byte, 0, min(int(size), maxPresize)+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(size))); err != nil {
 		return nil, fmt.Errorf(`wav: read "data" chunk: %w`, err)
 	}
+	data := buf.Bytes()
 	if len(data) < int(size) {
 		return nil, readChunkErr("data", len(data), size, io.ErrUnexpectedEOF)
 	}
-	a.Data = data
+	a.Data = layout.toPCM16(data)
 	return a, nil
 }
 

@@ -30,6 +30,7 @@ func TestReadWAVFromSox(t *testing.T) {
 		"pcm16 44.1 kHz":     {"pcm16_44k.wav", EncodingPCM16, 44100, 1, "", 440},
 		"stereo ulaw":        {"stereo.wav", EncodingULaw, 8000, 2, "", 160},
 		"extensible 3 chan.": {"three.wav", EncodingPCM16, 8000, 3, "", 240},
+		"float as pcm16":     {"float.wav", EncodingPCM16, 8000, 1, "", 80},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a, err := ReadWAV(bytes.NewReader(codectest.Testdata(t, tc.file)))
@@ -167,11 +168,11 @@ func TestReadWAVErrors(t *testing.T) {
 		"data before fmt":     {riff(chunk("data", []byte{1}), chunk("fmt ", fmtBody(7, 1, 8000, 8))), ErrMalformed, `wav: "data" chunk before "fmt " chunk`},
 		"tiny fmt chunk":      {riff(chunk("fmt ", []byte{7, 0})), ErrMalformed, `wav: "fmt " chunk size 2, want 16 to 4096`},
 		"MP3":                 {riff(chunk("fmt ", fmtBody(85, 1, 8000, 0)), chunk("data", nil)), ErrUnsupportedFormat, "wav: unsupported format 85 (MP3)"},
-		"float from sox":      {codectest.Testdata(t, "float.wav"), ErrUnsupportedFormat, "wav: unsupported format 3 (IEEE float)"},
 		"unknown tag":         {riff(chunk("fmt ", fmtBody(0x1234, 1, 8000, 8))), ErrUnsupportedFormat, "wav: unsupported format 4660 (unknown)"},
-		"8-bit PCM":           {riff(chunk("fmt ", fmtBody(1, 1, 8000, 8))), ErrUnsupportedFormat, "wav: unsupported format 1 (PCM) with 8 bits per sample, want 16"},
+		"12-bit PCM":          {riff(chunk("fmt ", fmtBody(1, 1, 8000, 12))), ErrUnsupportedFormat, "wav: unsupported format 1 (PCM) with 12 bits per sample, want 8, 16, 24 or 32"},
+		"40-bit PCM":          {riff(chunk("fmt ", fmtBody(1, 1, 8000, 40))), ErrUnsupportedFormat, "wav: unsupported format 1 (PCM) with 40 bits per sample, want 8, 16, 24 or 32"},
+		"16-bit float":        {riff(chunk("fmt ", fmtBody(3, 1, 8000, 16))), ErrUnsupportedFormat, "wav: unsupported format 3 (IEEE float) with 16 bits per sample, want 32 or 64"},
 		"16-bit µ-law":        {riff(chunk("fmt ", fmtBody(7, 1, 8000, 16))), ErrUnsupportedFormat, "wav: unsupported format 7 (mu-law) with 16 bits per sample, want 8"},
-		"extensible float":    {riff(chunk("fmt ", extensibleBody(3, 1, 8000, 32))), ErrUnsupportedFormat, "wav: unsupported format 3 (IEEE float)"},
 		"extensible bad GUID": {riff(chunk("fmt ", append(extensibleBody(7, 1, 8000, 8)[:39], 0))), ErrUnsupportedFormat, "wav: unsupported extensible sub-format 0700000000001000800000aa00389b00"},
 		"short extensible":    {riff(chunk("fmt ", fmtBody(0xFFFE, 1, 8000, 8))), ErrMalformed, `wav: "fmt " chunk size 16, want 40 for WAVE_FORMAT_EXTENSIBLE`},
 		"zero channels":       {riff(chunk("fmt ", fmtBody(7, 0, 8000, 8))), ErrMalformed, "wav: 0 channels"},

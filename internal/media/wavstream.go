@@ -20,16 +20,16 @@ type WAVStream struct {
 	// Format is the file's format: Encoding, SampleRate and Channels (no Data).
 	Format Audio
 	r      io.Reader // positioned at the data chunk's body
-	size   uint32    // the data chunk's declared size
+	data   dataChunk
 }
 
 // OpenWAV reads a WAV file's header from r, up to its samples.
 func OpenWAV(r io.Reader) (*WAVStream, error) {
-	a, size, err := readHeader(r)
+	a, data, err := readHeader(r)
 	if err != nil {
 		return nil, err
 	}
-	return &WAVStream{Format: *a, r: r, size: size}, nil
+	return &WAVStream{Format: *a, r: r, data: data}, nil
 }
 
 // ReadULaw8k reads a WAV file from r and returns its audio as mono 8 kHz
@@ -46,7 +46,7 @@ func ReadULaw8k(r io.Reader, limit int) ([]byte, error) {
 // does not take); whatever reads the input bounds it.
 func (w *WAVStream) ReadAll() (*Audio, error) {
 	a := w.Format
-	return readData(w.r, &a, w.size)
+	return readData(w.r, &a, w.data)
 }
 
 // ULaw8k reads the file's samples and returns them as mono 8 kHz µ-law,
@@ -56,7 +56,19 @@ func (w *WAVStream) ReadAll() (*Audio, error) {
 // than limit bytes is an error wrapping ErrTooLong; the data chunk's
 // declared size sizes the output buffer up to limit, never beyond.
 func (w *WAVStream) ULaw8k(limit int) ([]byte, error) {
-	a, size := &w.Format, w.size
+	a, size := &w.Format, w.data.size
+	if !w.data.layout.native() {
+		// Samples of another size: read whole as 16-bit PCM, then converted.
+		whole, err := w.ReadAll()
+		if err != nil {
+			return nil, err
+		}
+		out, err := whole.ULaw8k()
+		if err == nil && len(out) > limit {
+			return nil, fmt.Errorf("wav: more than %d bytes of 8 kHz audio: %w", limit, ErrTooLong)
+		}
+		return out, err
+	}
 	if a.Channels != 1 {
 		return nil, errorf(ErrNotMono, "wav: %d channels, want mono", a.Channels)
 	}

@@ -247,7 +247,7 @@ func TestResampleTo8k(t *testing.T) {
 				x[i] += y[i] / 2
 			}
 		}
-		out := resampleTo8k(x, rate)
+		out := codec.ResampleClip(x, rate, 8000)
 		if d := len(out) - 8000; d < -1 || d > 1 {
 			t.Fatalf("%d Hz: %d samples out, want 8000", rate, len(out))
 		}

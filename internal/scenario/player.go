@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dop251/goja"
 
@@ -300,62 +301,22 @@ func voiceOf(v goja.Value) string {
 	return ""
 }
 
-// decodeClip reads a WAV file as 8 kHz mono µ-law.
+// decodeClip reads a WAV or MP3 file as 8 kHz mono µ-law.
 func decodeClip(b []byte) ([]byte, error) {
 	return decodeClipFrom(bytes.NewReader(b), len(b))
 }
 
-// decodeClipFrom reads a WAV file as 8 kHz mono µ-law as it arrives: mono
-// 8 or 16 kHz audio is converted block by block; other formats are read
-// whole, then mixed down and resampled. Audio of more than limit bytes of
-// 8 kHz µ-law is an error.
+// decodeClipFrom reads a WAV or MP3 file (told from its bytes) as it
+// arrives with the gateway's one decoder, media.DecodeReader, and converts
+// it once to 8 kHz mono µ-law: mixed down, resampled once, encoded once.
+// Audio of more than limit bytes of 8 kHz µ-law is an error.
 func decodeClipFrom(r io.Reader, limit int) ([]byte, error) {
-	w, err := media.OpenWAV(r)
+	maxDuration := time.Duration(limit) * time.Second / media.SampleRate
+	a, err := media.DecodeReader(r, maxDuration)
 	if err != nil {
-		return nil, fmt.Errorf("only WAV audio is supported: %w", err)
+		return nil, fmt.Errorf("only WAV or MP3 audio is supported: %w", err)
 	}
-	if f := w.Format; f.Channels == 1 && (f.SampleRate == 8000 || f.SampleRate == 16000) {
-		return w.ULaw8k(limit)
-	}
-	a, err := w.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("only WAV audio is supported: %w", err)
-	}
-	return clipOf(a)
-}
-
-// clipOf mixes down and resamples audio of any rate and channel count to
-// 8 kHz mono µ-law.
-func clipOf(a *media.Audio) ([]byte, error) {
-	if a.Channels < 1 || a.SampleRate < 1000 {
-		return nil, fmt.Errorf("%w: %d channels at %d Hz", media.ErrUnsupportedFormat, a.Channels, a.SampleRate)
-	}
-	var pcm []int16
-	switch a.Encoding {
-	case media.EncodingULaw:
-		pcm = codec.DecodeULaw(nil, a.Data)
-	case media.EncodingALaw:
-		pcm = codec.DecodeALaw(nil, a.Data)
-	default:
-		pcm = codec.PCM16LEToSamples(nil, a.Data)
-	}
-	if a.Channels > 1 {
-		mono := make([]int16, len(pcm)/a.Channels)
-		for i := range mono {
-			sum := 0
-			for c := range a.Channels {
-				sum += int(pcm[i*a.Channels+c])
-			}
-			mono[i] = int16(sum / a.Channels)
-		}
-		pcm = mono
-	}
-	return codec.EncodeULaw(nil, resampleTo8k(pcm, a.SampleRate)), nil
-}
-
-// resampleTo8k converts a clip at any rate to 8 kHz (codec.ResampleClip).
-func resampleTo8k(x []int16, rate int) []int16 {
-	return codec.ResampleClip(x, rate, media.SampleRate)
+	return a.ForCall(codec.PCMU)
 }
 
 // dtmfTones are the row and column frequencies of each key.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ import (
 	"github.com/callstream/callstream/internal/scenario/voxtest"
 )
 
-// TestPlayers checks createURLPlayer (a µ-law WAV and a 22.05 kHz stereo
-// PCM WAV, downmixed and resampled) sent to a WebSocket, its events, a URL that is not audio, and
+// TestPlayers checks createURLPlayer (a µ-law WAV, a 22.05 kHz stereo
+// PCM WAV, downmixed and resampled, and an MP3) sent to a WebSocket, its events, a URL that is not audio, and
 // createTTSPlayer with and without the TTS program.
 func TestPlayers(t *testing.T) {
 	t.Parallel()
@@ -26,6 +27,11 @@ func TestPlayers(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/prompt.wav", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(assets.PromptWAV()) })
 	mux.HandleFunc("/tone.wav", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(stereoWAV(x, 22050)) })
+	mp3, err := os.ReadFile("../media/testdata/speech_22k.mp3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.HandleFunc("/speech", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(mp3) })
 	mux.HandleFunc("/page.html", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html></html>")) })
 	base := newHTTPServer(t, mux)
 	ws := newWSApp(t, nil)
@@ -45,6 +51,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
   }
   play('prompt', VoxEngine.createURLPlayer(cfg.http + '/prompt.wav'), 'ULAW');
   play('tone', VoxEngine.createURLPlayer(cfg.http + '/tone.wav'), 'PCM8');
+  play('mp3', VoxEngine.createURLPlayer(cfg.http + '/speech'), 'ULAW');
   play('page', VoxEngine.createURLPlayer(cfg.http + '/page.html'), 'ULAW');
   play('tts', VoxEngine.createTTSPlayer('Hello there', {language: VoiceList.Default.en_US_Female}), 'ULAW');
 });`, nil)
@@ -53,8 +60,9 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	e.logs.waitText(t, 5*time.Second, "prompt ready 1.5")
 	e.logs.waitText(t, 5*time.Second, "prompt finished ok")
 	e.logs.waitText(t, 5*time.Second, "tone finished ok")
+	e.logs.waitText(t, 5*time.Second, "mp3 finished ok")
 	page := e.logs.waitText(t, 5*time.Second, "page finished error *")
-	if !strings.Contains(page, "only WAV audio is supported") {
+	if !strings.Contains(page, "only WAV or MP3 audio is supported") {
 		t.Errorf("page: %q", page)
 	}
 	tts := e.logs.waitText(t, 10*time.Second, "tts finished *")
@@ -79,6 +87,17 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	prompt, _ := media.ReadWAV(bytes.NewReader(assets.PromptWAV()))
 	if got := audio("/prompt"); !bytes.Contains(got, bytes.Trim(prompt.Data, "\xff")) {
 		t.Errorf("the prompt did not arrive intact: %d bytes", len(got))
+	}
+	decoded, err := media.Decode(mp3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	speech, err := decoded.ForCall(codec.PCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := audio("/mp3"); !bytes.Contains(got, bytes.Trim(speech, "\xff\x7f")) {
+		t.Errorf("the MP3 did not arrive as decoded: %d bytes, want %d", len(got), len(speech))
 	}
 	s := codec.PCM16LEToSamples(nil, audio("/tone"))
 	first := 0
