@@ -240,7 +240,7 @@ func TestKindString(t *testing.T) {
 // FuzzMembers checks the reader accepts exactly the objects encoding/json
 // accepts (below the nesting limit) and never panics.
 func FuzzMembers(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1}`, `{"a":[1,{"b":null}],"c":"\u00e9"}`, `{"a":1,}`, `[]`, `{"a":"\ud83d"}`, `{"a":-0.5E+2}`} {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":[1,{"b":null}],"c":"\u00e9"}`, `{"a":1,}`, `[]`, `{"a":"\ud83d"}`, `{"a":-0.5E+2}`, `{"":1E700}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -261,7 +261,9 @@ func FuzzMembers(f *testing.F) {
 			}
 		}
 		ours := o.Err() == nil
-		var obj map[string]any
+		// The reader checks syntax: a number too large for a float64
+		// ({"a":1E700}) is valid JSON, which a map of raw values keeps.
+		var obj map[string]json.RawMessage
 		std := json.Unmarshal(data, &obj) == nil && obj != nil
 		if ours != std && !(strings.Count(string(data), "[")+strings.Count(string(data), "{") > maxDepth) {
 			t.Fatalf("%q: reader ok=%v (%v), encoding/json ok=%v", data, ours, o.Err(), std)
