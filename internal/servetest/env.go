@@ -79,18 +79,24 @@ func (e *Env) Dial(t testing.TB, cfg sipcaller.Config) (*sipcaller.Call, error) 
 var bystanders atomic.Int32
 
 // Bystander is a call that runs beside an attack and must come through it
-// untouched: 3 s of speech streamed to the WebSocket app, every frame
-// counted.
+// untouched: the caller speaks from its start until Check, and every frame
+// it sent must reach the WebSocket app, byte for byte.
 type Bystander struct {
-	env  *Env
-	call *sipcaller.Call
-	conn *wsapp.Conn
-	path string
-	sent chan error
+	env    *Env
+	call   *sipcaller.Call
+	conn   *wsapp.Conn
+	path   string
+	stop   atomic.Bool // Check asks the caller to finish the second it speaks
+	sent   chan error
+	rounds int // seconds of speech sent, set before sent is written
 }
 
+// bystanderSpeech is what a bystander says, again and again: one second.
+func bystanderSpeech() []byte { return assets.Speech()[:8000] }
+
 // Bystander places a call whose document streams the caller to the
-// WebSocket app, and starts sending 3 s of speech on it.
+// WebSocket app, and starts the caller speaking: one second of speech after
+// another, for as long as the attack beside it lasts (until Check).
 func (e *Env) Bystander(t testing.TB) *Bystander {
 	t.Helper()
 	n := bystanders.Add(1)
@@ -102,21 +108,33 @@ func (e *Env) Bystander(t testing.TB) *Bystander {
 		t.Fatalf("bystander call: %v", err)
 	}
 	b := &Bystander{env: e, call: c, path: path, sent: make(chan error, 1), conn: ConnTo(t, e.WS, path)}
-	go func() { b.sent <- c.SendAudio(Context(t, 20*time.Second), assets.Speech()[:24000]) }()
+	go func() {
+		ctx := Context(t, 10*time.Minute)
+		var err error
+		for b.rounds == 0 || !b.stop.Load() {
+			if err = c.SendAudio(ctx, bystanderSpeech()); err != nil {
+				break
+			}
+			b.rounds++
+		}
+		b.sent <- err
+	}()
 	return b
 }
 
-// Check waits until the bystander has sent its speech, hangs it up and
-// checks that its stream got every frame, byte for byte, and ended cleanly.
+// Check lets the bystander finish the second of speech it is saying, hangs
+// it up and checks that its stream got every frame it sent, byte for byte,
+// and ended cleanly.
 func (b *Bystander) Check(t testing.TB) {
 	t.Helper()
+	b.stop.Store(true)
 	if err := <-b.sent; err != nil {
 		t.Fatalf("bystander: sending audio: %v", err)
 	}
 	// The gateway forwards a frame on its next media tick: a BYE sent at
 	// once can overtake the last packet. Give the audio a moment to arrive
 	// (the check below still fails if it never does).
-	speech := assets.Speech()[:24000]
+	speech := bytes.Repeat(bystanderSpeech(), b.rounds)
 	_ = b.conn.WaitUntil(Context(t, 3*time.Second), "the bystander's speech", func(msgs []wsapp.Message) bool {
 		return bytes.Contains(heardIn(msgs), speech)
 	})

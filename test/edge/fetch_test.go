@@ -224,8 +224,9 @@ func TestFetchCallbackAndStreamRefused(t *testing.T) {
 	}
 	sid := env.CallSid(t, "stream-attack")
 	// stream-started and stream-stopped to the callback, and the dial.
-	servetest.Eventually(t, 10*time.Second, "3 url_policy refusals counted", func() bool {
-		return env.Refusals(t, "url_policy") == before+3
+	// A refusal is counted before its log line is written: wait for both.
+	servetest.Eventually(t, 10*time.Second, "3 url_policy refusals counted and logged", func() bool {
+		return env.Refusals(t, "url_policy") == before+3 && len(refusalLines(env, sid)) >= 3
 	})
 	lines := refusalLines(env, sid)
 	if n := len(lines); n != 3 {
