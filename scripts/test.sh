@@ -28,11 +28,14 @@ command -v sipp >/dev/null 2>&1 || { echo "sipp is still missing" >&2; exit 1; }
 export CI="${CI:-true}"
 
 go vet ./...
-# Compile every test binary in parallel first, then run the packages one at
-# a time: several suites measure real-time pacing, and two of them sharing
-# two cores would measure each other.
+# Compile every test binary in parallel first. The packages that run calls,
+# sockets and real-time media then run one at a time: several measure
+# real-time pacing, and two of them sharing two cores would measure each
+# other. The rest (parsers, codecs, stores, clients) run two at a time.
 go test -count=1 -run '^$' ./... >/dev/null
-go test -count=1 -p 1 -timeout 9m ./...
+paced='/(test/[a-z]+|cmd/callstream|bench(/baseline)?|internal/(gateway|scenario|sip|sipcaller|call|stream|rtpio|jitter|servetest|connlimit|flow))$'
+go test -count=1 -p 2 $(go list ./... | grep -Ev "$paced")
+go test -count=1 -p 1 -timeout 9m $(go list ./... | grep -E "$paced")
 # The OPUS paths, in a build with the codec.
 go test -count=1 -tags opus,nolibopusfile ./internal/codec/
 go test -count=1 -tags opus,nolibopusfile -run Opus ./internal/sipcaller/
@@ -44,14 +47,15 @@ go test -count=1 -tags spandsp -run 'SpanDSP' ./internal/codec/
 # The concurrent core once more under the race detector, and the tests of
 # the gateway and the scenario runtime that exercise concurrency rather than
 # timing (the detector slows code too much for the pacing checks).
-go test -count=1 -race ./internal/stream/... ./internal/rtpio/ ./internal/sip/ ./internal/flow/
+# (The session timers' two tests wait out real refresh intervals: they ran above.)
+go test -count=1 -race -skip 'TestGatewayRefreshesSession|TestSessionRefreshKeepsCall' ./internal/stream/... ./internal/rtpio/ ./internal/sip/ ./internal/flow/
 go test -count=1 -race -run 'TestConnect|TestStop|TestRestartSameName|TestStreamLimit|TestAppFailureAffectsNoOtherCall|TestTwilioStatusCallbackError' ./internal/gateway/
 go test -count=1 -race -run 'TestParallelSessionsIsolated|TestWebSocketLifecycle|TestWebSocketCloseCodes|TestTimers|TestEventListeners|TestIncomingWebSockets|TestThrowingScript' ./internal/scenario/
 
-# Every fuzz target for FUZZTIME (10 s by default), two at a time with one
+# Every fuzz target for FUZZTIME (5 s by default), two at a time with one
 # worker each: the seed corpus already ran with the tests above; this
 # explores beyond it. A failure prints the fuzzer's report and fails the run.
-fuzztime="${FUZZTIME:-10s}"
+fuzztime="${FUZZTIME:-5s}"
 for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
   for target in $(grep -h --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/^func //' | sort -u); do
     echo "$dir $target"
