@@ -262,16 +262,18 @@ func Payloads(packets []Packet) []byte {
 func (c *Call) receive() {
 	defer c.recv.Done()
 	buf := make([]byte, 1500)
+	oob := make([]byte, oobSize)
+	stampArrivals(c.conn)
 	var h rtp.Header
 	for {
-		n, _, err := c.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, _, err := c.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("rtp read stopped", "error", err)
 			}
 			return
 		}
-		arrival := time.Now()
+		arrival := arrivalOf(oob[:oobn], time.Now())
 		hdrLen, err := h.Unmarshal(buf[:n])
 		if err != nil || h.Version != 2 {
 			continue
