@@ -118,16 +118,7 @@ func (p *parser) dial(n *node) *Dial {
 			p.errorf(n, "record", nil, "invalid record %q; allowed: do-not-record, record-from-answer, record-from-ringing (and -dual)", s)
 		}
 	}
-	if s, ok := a["action"]; ok {
-		u, msg := checkHTTPURL(s)
-		if msg != "" {
-			p.errorf(n, "action", nil, "attribute \"action\" %s", msg)
-		}
-		v.Action = u
-	}
-	if s, ok := a["method"]; ok {
-		v.Method = p.method(n, "method", s)
-	}
+	v.Action, v.Method = p.action(n, a, v.Method)
 	if _, ok := a["ringTone"]; ok {
 		p.warnf(n, "ringTone", "ringTone is ignored: the caller hears silence while the callee rings")
 	}

@@ -91,16 +91,7 @@ func (p *parser) gather(n *node) *Gather {
 		}
 		v.FinishOnKey = k
 	}
-	if s, ok := a["action"]; ok {
-		u, msg := checkHTTPURL(s)
-		if msg != "" {
-			p.errorf(n, "action", nil, "attribute \"action\" %s", msg)
-		}
-		v.Action = u
-	}
-	if s, ok := a["method"]; ok {
-		v.Method = p.method(n, "method", s)
-	}
+	v.Action, v.Method = p.action(n, a, v.Method)
 	if s, ok := a["actionOnEmptyResult"]; ok {
 		switch strings.ToLower(trimSpace(s)) {
 		case "true":
@@ -192,4 +183,21 @@ func (p *parser) digits(n *node, attr, s string) string {
 		}
 	}
 	return d
+}
+
+// action reads a verb's action and method attributes (the URL requested
+// when the verb ends, and how): method keeps its default when absent.
+func (p *parser) action(n *node, a map[string]string, method string) (string, string) {
+	var action string
+	if s, ok := a["action"]; ok {
+		u, msg := checkHTTPURL(s)
+		if msg != "" {
+			p.errorf(n, "action", nil, "attribute \"action\" %s", msg)
+		}
+		action = u
+	}
+	if s, ok := a["method"]; ok {
+		method = p.method(n, "method", s)
+	}
+	return action, method
 }

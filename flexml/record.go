@@ -103,16 +103,7 @@ func (p *parser) record(n *node) *Record {
 			p.errorf(n, "trim", nil, "invalid trim %q; allowed: trim-silence, do-not-trim", s)
 		}
 	}
-	if s, ok := a["action"]; ok {
-		u, msg := checkHTTPURL(s)
-		if msg != "" {
-			p.errorf(n, "action", nil, "attribute \"action\" %s", msg)
-		}
-		v.Action = u
-	}
-	if s, ok := a["method"]; ok {
-		v.Method = p.method(n, "method", s)
-	}
+	v.Action, v.Method = p.action(n, a, v.Method)
 	for _, attr := range []string{"recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent"} {
 		if _, ok := a[attr]; ok {
 			p.warnf(n, attr, "%s is not supported yet and is ignored: the action request carries RecordingUrl and RecordingDuration", attr)

@@ -240,3 +240,30 @@ func Divergence(got, want []byte) string {
 	}
 	return "intact"
 }
+
+// WaitRequest waits up to d for the app's first request on path and
+// returns it.
+func (e *Env) WaitRequest(t testing.TB, path string, d time.Duration) gatewaytest.AppRequest {
+	t.Helper()
+	var got gatewaytest.AppRequest
+	Eventually(t, d, "the app's request on "+path, func() bool {
+		for _, r := range e.App.Requests() {
+			if r.Path == path {
+				got = r
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// Requested reports whether the app got a request on path.
+func (e *Env) Requested(path string) bool {
+	for _, r := range e.App.Requests() {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}

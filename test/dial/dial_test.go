@@ -13,7 +13,6 @@ import (
 
 	"github.com/callstream/callstream/internal/assets"
 	"github.com/callstream/callstream/internal/codec"
-	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
@@ -64,32 +63,6 @@ func calleeDone(t *testing.T, p *sipp.Process) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the callee (SIPp) did not end its call")
 	}
-}
-
-// waitRequest waits up to d for the app's first request on path.
-func waitRequest(t *testing.T, env *servetest.Env, path string, d time.Duration) gatewaytest.AppRequest {
-	t.Helper()
-	var got gatewaytest.AppRequest
-	servetest.Eventually(t, d, "the app's request on "+path, func() bool {
-		for _, r := range env.App.Requests() {
-			if r.Path == path {
-				got = r
-				return true
-			}
-		}
-		return false
-	})
-	return got
-}
-
-// requested reports whether the app got a request on path.
-func requested(env *servetest.Env, path string) bool {
-	for _, r := range env.App.Requests() {
-		if r.Path == path {
-			return true
-		}
-	}
-	return false
 }
 
 // waitEnded waits up to 10 s for the caller's call to end.
@@ -166,7 +139,7 @@ func TestDialBridgesBothWaysAndForkCarriesBoth(t *testing.T) {
 		}
 	}
 
-	after := waitRequest(t, env, "/after", 20*time.Second)
+	after := env.WaitRequest(t, "/after", 20*time.Second)
 	if got := after.Field("DialCallStatus"); got != "completed" {
 		t.Errorf("DialCallStatus %q, want completed", got)
 	}
@@ -301,7 +274,7 @@ func TestDialAnswerOnBridge(t *testing.T) {
 	if got := progress.Load(); got != 180 {
 		t.Errorf("the caller got provisional %d before its answer, want 180", got)
 	}
-	after := waitRequest(t, env, "/after", 20*time.Second)
+	after := env.WaitRequest(t, "/after", 20*time.Second)
 	if got := after.Field("DialCallStatus"); got != "completed" {
 		t.Errorf("DialCallStatus %q, want completed", got)
 	}
@@ -333,7 +306,7 @@ func TestDialNumberThroughTrunkBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := waitRequest(t, env, "/after", 20*time.Second)
+	after := env.WaitRequest(t, "/after", 20*time.Second)
 	if got := after.Field("DialCallStatus"); got != "busy" {
 		t.Errorf("DialCallStatus %q, want busy", got)
 	}
@@ -361,7 +334,7 @@ func TestDialNoAnswerCancels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := waitRequest(t, env, "/after", 20*time.Second)
+	after := env.WaitRequest(t, "/after", 20*time.Second)
 	if got := after.Field("DialCallStatus"); got != "no-answer" {
 		t.Errorf("DialCallStatus %q, want no-answer", got)
 	}
@@ -390,7 +363,7 @@ func TestDialHangupOnStar(t *testing.T) {
 		t.Fatal(err)
 	}
 	calleeDone(t, callee)
-	waitRequest(t, env, "/next", 20*time.Second)
+	env.WaitRequest(t, "/next", 20*time.Second)
 	env.WaitLog(t, "INFO", "dial: bridge ended", map[string]string{"ended_by": "hangupOnStar"})
 	waitEnded(t, c)
 }
@@ -415,7 +388,7 @@ func TestDialCallerHangsUp(t *testing.T) {
 	calleeDone(t, callee)
 	env.WaitLog(t, "INFO", "dial: bridge ended", map[string]string{"ended_by": "caller hung up"})
 	env.Settled(t, base, 15*time.Second)
-	if requested(env, "/after") {
+	if env.Requested("/after") {
 		t.Error("the action was requested after the caller hung up")
 	}
 }
@@ -431,7 +404,7 @@ func TestDialNumberWithoutTrunkFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := waitRequest(t, env, "/after", 20*time.Second)
+	after := env.WaitRequest(t, "/after", 20*time.Second)
 	if got := after.Field("DialCallStatus"); got != "failed" {
 		t.Errorf("DialCallStatus %q, want failed", got)
 	}

@@ -79,32 +79,6 @@ func field(r gatewaytest.AppRequest, name string) (string, bool) {
 	return "", false
 }
 
-// waitRequest waits up to d for the app's first request on path.
-func waitRequest(t *testing.T, env *servetest.Env, path string, d time.Duration) gatewaytest.AppRequest {
-	t.Helper()
-	var got gatewaytest.AppRequest
-	servetest.Eventually(t, d, "the app's request on "+path, func() bool {
-		for _, r := range env.App.Requests() {
-			if r.Path == path {
-				got = r
-				return true
-			}
-		}
-		return false
-	})
-	return got
-}
-
-// requested reports whether the app got a request on path.
-func requested(env *servetest.Env, path string) bool {
-	for _, r := range env.App.Requests() {
-		if r.Path == path {
-			return true
-		}
-	}
-	return false
-}
-
 // noDigitsLogged fails t when a gateway log line carries the digits.
 func noDigitsLogged(t *testing.T, env *servetest.Env) {
 	t.Helper()
@@ -122,9 +96,9 @@ func TestGatherNumDigits(t *testing.T) {
 	env, c := startGather(t,
 		`<Response><Gather numDigits="3" timeout="60" action="next/digits"><Pause length="60"/></Gather><Hangup/></Response>`,
 		map[string]string{"/next/digits": `<Response><Pause length="0.2"/><Hangup/></Response>`})
-	first := waitRequest(t, env, "/app", 10*time.Second)
+	first := env.WaitRequest(t, "/app", 10*time.Second)
 	sendKeys(t, c, "394")
-	r := waitRequest(t, env, "/next/digits", 10*time.Second)
+	r := env.WaitRequest(t, "/next/digits", 10*time.Second)
 	if d, ok := field(r, "Digits"); !ok || d != "394" || r.Method != "POST" {
 		t.Fatalf("action request %s Digits %q %v", r.Method, d, ok)
 	}
@@ -135,7 +109,7 @@ func TestGatherNumDigits(t *testing.T) {
 	if got, _ := field(r, "CallStatus"); got != "in-progress" {
 		t.Fatalf("action CallStatus %q", got)
 	}
-	if requested(env, "/app") && len(env.App.Requests()) != 2 {
+	if env.Requested("/app") && len(env.App.Requests()) != 2 {
 		t.Fatalf("requests: %+v", env.App.Requests())
 	}
 	env.WaitLog(t, "INFO", "gather ended", map[string]string{"ended_by": "numDigits", "collected": "3"})
@@ -153,9 +127,9 @@ func TestGatherFinishOnKey(t *testing.T) {
 		env, c := startGather(t,
 			`<Response><Gather timeout="60" action="/done"`+tc.attr+`/></Response>`,
 			map[string]string{"/done": `<Response><Hangup/></Response>`})
-		waitRequest(t, env, "/app", 10*time.Second)
+		env.WaitRequest(t, "/app", 10*time.Second)
 		sendKeys(t, c, tc.keys)
-		r := waitRequest(t, env, "/done", 10*time.Second)
+		r := env.WaitRequest(t, "/done", 10*time.Second)
 		if d, _ := field(r, "Digits"); d != tc.want {
 			t.Fatalf("finishOnKey%s after %q: Digits %q, want %q", tc.attr, tc.keys, d, tc.want)
 		}
@@ -169,7 +143,7 @@ func TestGatherTimeoutPartial(t *testing.T) {
 	env, c := startGather(t,
 		`<Response><Gather numDigits="5" timeout="2" action="/partial" method="GET"/><Hangup/></Response>`,
 		map[string]string{"/partial": `<Response><Hangup/></Response>`})
-	waitRequest(t, env, "/app", 10*time.Second)
+	env.WaitRequest(t, "/app", 10*time.Second)
 	for i, key := range []string{"7", "8", "9"} {
 		if i > 0 {
 			// The caller's pace: 1.3 s between keys, 2.6 s in all, more
@@ -178,7 +152,7 @@ func TestGatherTimeoutPartial(t *testing.T) {
 		}
 		sendKeys(t, c, key)
 	}
-	r := waitRequest(t, env, "/partial", 10*time.Second)
+	r := env.WaitRequest(t, "/partial", 10*time.Second)
 	if d := r.Query.Get("Digits"); r.Method != "GET" || d != "789" {
 		t.Fatalf("%s Digits %q, want 789", r.Method, d)
 	}
@@ -191,17 +165,17 @@ func TestGatherNoInput(t *testing.T) {
 	env, _ := startGather(t,
 		`<Response><Gather timeout="0.5" action="/never"/><Redirect>/fell</Redirect></Response>`,
 		map[string]string{"/fell": `<Response><Hangup/></Response>`, "/never": `<Response><Hangup/></Response>`})
-	r := waitRequest(t, env, "/fell", 10*time.Second)
-	if _, ok := field(r, "Digits"); ok || requested(env, "/never") {
-		t.Fatalf("fell through with Digits %v; action requested %v", ok, requested(env, "/never"))
+	r := env.WaitRequest(t, "/fell", 10*time.Second)
+	if _, ok := field(r, "Digits"); ok || env.Requested("/never") {
+		t.Fatalf("fell through with Digits %v; action requested %v", ok, env.Requested("/never"))
 	}
 
 	env, _ = startGather(t,
 		`<Response><Gather timeout="0.5" action="/empty" actionOnEmptyResult="true"/><Redirect>/fell</Redirect></Response>`,
 		map[string]string{"/fell": `<Response><Hangup/></Response>`, "/empty": `<Response><Hangup/></Response>`})
-	r = waitRequest(t, env, "/empty", 10*time.Second)
-	if d, ok := field(r, "Digits"); !ok || d != "" || requested(env, "/fell") {
-		t.Fatalf("actionOnEmptyResult: Digits %q %v; fell through %v", d, ok, requested(env, "/fell"))
+	r = env.WaitRequest(t, "/empty", 10*time.Second)
+	if d, ok := field(r, "Digits"); !ok || d != "" || env.Requested("/fell") {
+		t.Fatalf("actionOnEmptyResult: Digits %q %v; fell through %v", d, ok, env.Requested("/fell"))
 	}
 }
 
@@ -254,7 +228,7 @@ func TestGatherBargeIn(t *testing.T) {
 	}
 	pressed := time.Now()
 	sendKeys(t, c, "5")
-	r := waitRequest(t, env, "/after", 10*time.Second)
+	r := env.WaitRequest(t, "/after", 10*time.Second)
 	if d, _ := field(r, "Digits"); d != "5" {
 		t.Fatalf("Digits %q, want 5 (the key that cut the prompt)", d)
 	}

@@ -114,7 +114,7 @@ func get(t *testing.T, url, token string) (int, []byte) {
 // its URL.
 func recordingOf(t *testing.T, env *recordEnv, path, wantDuration string) string {
 	t.Helper()
-	r := waitRequest(t, env.Env, path, 20*time.Second)
+	r := env.Env.WaitRequest(t, path, 20*time.Second)
 	url, _ := field(r, "RecordingUrl")
 	if !strings.HasPrefix(url, "http://"+env.HTTPAddr()+"/records/rec-") {
 		t.Fatalf("RecordingUrl %q", url)
@@ -193,7 +193,7 @@ func TestRecordFinishOnKeyAndTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	sendKeys(t, c, "5#")
-	r := waitRequest(t, env.Env, "/done", 20*time.Second)
+	r := env.Env.WaitRequest(t, "/done", 20*time.Second)
 	if d, _ := field(r, "Digits"); d != "#" {
 		t.Fatalf("Digits %q, want #", d)
 	}
@@ -229,9 +229,9 @@ func TestRecordMaxLength(t *testing.T) {
 func TestRecordSilenceOnly(t *testing.T) {
 	env, c := startRecord(t, `<Response><Record timeout="1" action="/done"/><Redirect>/after</Redirect></Response>`,
 		map[string]string{"/done": `<Response><Hangup/></Response>`, "/after": `<Response><Hangup/></Response>`})
-	waitRequest(t, env.Env, "/after", 20*time.Second)
+	env.Env.WaitRequest(t, "/after", 20*time.Second)
 	waitEnded(t, c)
-	if requested(env.Env, "/done") {
+	if env.Env.Requested("/done") {
 		t.Fatal("the action was requested for an empty recording")
 	}
 	env.WaitLog(t, "INFO", "record ended: nothing but silence, no recording kept", map[string]string{"ended_by": "timeout"})
@@ -257,7 +257,7 @@ func TestRecordHangupKeepsRecording(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(env.dir, name)); name == "" || err != nil {
 		t.Fatalf("the recording %q is not kept: %v", name, err)
 	}
-	if requested(env.Env, "/done") {
+	if env.Env.Requested("/done") {
 		t.Fatal("the action was requested after the caller hung up")
 	}
 }

@@ -27,7 +27,7 @@ func TestGatherSIPpPcap(t *testing.T) {
 		}
 		t.Fatalf("%v\n%s", err, out)
 	}
-	r := waitRequest(t, env, "/pressed", 10*time.Second)
+	r := env.WaitRequest(t, "/pressed", 10*time.Second)
 	if d, ok := field(r, "Digits"); !ok || d != "1" {
 		t.Fatalf("Digits %q %v, want 1", d, ok)
 	}
