@@ -2,7 +2,6 @@ package say
 
 import (
 	"bytes"
-	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,56 +17,34 @@ import (
 
 const sayDoc = `<Response><Pause length="0.5"/><Say>Hello, this is a test of the gateway.</Say><Pause length="0.5"/><Hangup/></Response>`
 
-// loudness is what a call heard, 20 ms frame by frame.
-type loudness struct {
-	frames      int
-	loud        int // frames above the speech threshold
-	first, last int // first and last loud frame (-1: none)
-}
-
 // speechThreshold is the RMS above which a frame holds speech; silence
 // decodes to 0.
 const speechThreshold = 300
 
-func measure(t *testing.T, c *sipcaller.Call) loudness {
+// measure counts the 20 ms frames in which the caller heard speech.
+func measure(t *testing.T, c *sipcaller.Call) servetest.Loudness {
 	t.Helper()
 	pcm, err := c.HeardPCM()
 	if err != nil {
 		t.Fatalf("decoding what the caller heard: %v", err)
 	}
-	n := c.Format().Rate / 50
-	l := loudness{first: -1, last: -1}
-	for i := 0; i+n <= len(pcm); i += n {
-		var sum float64
-		for _, v := range pcm[i : i+n] {
-			sum += float64(v) * float64(v)
-		}
-		if math.Sqrt(sum/float64(n)) > speechThreshold {
-			if l.first < 0 {
-				l.first = l.frames
-			}
-			l.last = l.frames
-			l.loud++
-		}
-		l.frames++
-	}
-	return l
+	return servetest.Measure(pcm, c.Format().Rate, speechThreshold)
 }
 
 // checkSpeech checks a call that heard sayDoc: silence, about two seconds
 // of speech, silence.
-func checkSpeech(t *testing.T, name string, l loudness) {
+func checkSpeech(t *testing.T, name string, l servetest.Loudness) {
 	t.Helper()
-	t.Logf("%s: %d frames heard, %d loud, speech from frame %d to %d", name, l.frames, l.loud, l.first, l.last)
+	t.Logf("%s: %d frames heard, %d loud, speech from frame %d to %d", name, l.Frames, l.Loud, l.First, l.Last)
 	switch {
-	case l.loud < 40:
-		t.Errorf("%s: %d loud frames, want at least 40 (0.8 s of speech)", name, l.loud)
-	case l.last-l.first > 250:
-		t.Errorf("%s: speech spans %d frames, want at most 5 s", name, l.last-l.first)
-	case l.first < 12:
-		t.Errorf("%s: speech from frame %d, want the half second of silence before it", name, l.first)
-	case l.frames-1-l.last < 12:
-		t.Errorf("%s: speech until frame %d of %d, want the half second of silence after it", name, l.last, l.frames)
+	case l.Loud < 40:
+		t.Errorf("%s: %d loud frames, want at least 40 (0.8 s of speech)", name, l.Loud)
+	case l.Last-l.First > 250:
+		t.Errorf("%s: speech spans %d frames, want at most 5 s", name, l.Last-l.First)
+	case l.First < 12:
+		t.Errorf("%s: speech from frame %d, want the half second of silence before it", name, l.First)
+	case l.Frames-1-l.Last < 12:
+		t.Errorf("%s: speech until frame %d of %d, want the half second of silence after it", name, l.Last, l.Frames)
 	}
 }
 
@@ -123,8 +100,8 @@ func TestSaySpeaksAndCaches(t *testing.T) {
 	}
 	// The same rendering, byte for byte: a second of speech from the
 	// first call's first loud frame.
-	if l1.first >= 0 {
-		speech := first.Heard()[l1.first*160:]
+	if l1.First >= 0 {
+		speech := first.Heard()[l1.First*160:]
 		speech = speech[:min(len(speech), 50*160)]
 		if !bytes.Contains(second.Heard(), speech) {
 			t.Errorf("the second call did not hear the first call's speech: %s",
