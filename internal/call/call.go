@@ -209,6 +209,8 @@ type Call struct {
 	lastTick  uint64
 	lateTick  uint64 // the tick (+1) whose frame waits for finishTick; 0: none
 	lane      int    // the clock's lane the call ticks in (fixed at its creation)
+	inLane    int    // the lane that takes its inbound frames (guarded by the clock's mu)
+	clocked   bool   // the clock runs the call (guarded by the clock's mu)
 	inTick    uint64 // the slot (+1) whose inbound frame went out ahead of its tick (tickInbound); 0: none
 	playing   bool
 	outSilent bool         // outFrame holds silence already
@@ -494,8 +496,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, dtmfClock, cnType 
 	// Audio goes into the jitter buffer, timed on the call's clock.
 	arrival := c.arrival
 	if arrival == nil {
-		zero := c.clock
-		arrival = func() time.Duration { return time.Since(zero) }
+		arrival = c.phasedArrival(edge.jb.StartDelay())
 	}
 	recv := rtpio.NewReceiver(conn, rtpio.ReceiverConfig{
 		AudioTypes: c.audioTypes(sc),

@@ -47,10 +47,7 @@ type rigOptions struct {
 // stoppedClock is a media clock that never ticks: the test calls runTick.
 func stoppedClock() *Clock {
 	k := &Clock{start: time.Now(), done: make(chan struct{})}
-	for i := range k.lanes {
-		empty := []*Call{}
-		k.lanes[i].calls.Store(&empty)
-	}
+	k.initLanes()
 	return k
 }
 

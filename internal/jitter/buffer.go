@@ -235,6 +235,10 @@ func New(cfg Config) (*Buffer, error) {
 	return b, nil
 }
 
+// StartDelay is the delay the first timeline gets: its anchor packet goes
+// to the first slot due at least half of it after the packet's arrival.
+func (b *Buffer) StartDelay() time.Duration { return b.startDelay() }
+
 // startDelay is the delay of the first timeline.
 func (b *Buffer) startDelay() time.Duration {
 	if b.fixed > 0 {
