@@ -150,7 +150,9 @@ type Config struct {
 	// events (initiated, ringing, in-progress, then completed, busy,
 	// no-answer, failed or canceled) in the app dialect, by
 	// StatusCallbackMethod (POST or GET; default POST), through the URL
-	// policy, from a bounded queue that never holds a call up.
+	// policy, from a bounded queue that never holds a call up. A FlexML
+	// app's answer may give a call its own URL besides (or without) this
+	// one: see flow.HeaderStatusCallback.
 	StatusCallback       string
 	StatusCallbackMethod string
 	// PSTNTrunk is the SIP host[:port] a FlexML <Dial><Number> calls
