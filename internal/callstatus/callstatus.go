@@ -1,9 +1,11 @@
-// Package callstatus sends call status callbacks (--status-callback): each
-// call's events (initiated, ringing, in-progress, then completed, busy,
-// no-answer, failed or canceled) go to one URL, in order per call, encoded
-// in the app dialect (CarrierX: JSON; Twilio: a signed form), from bounded
-// queues with retries and back-off. Sending never blocks a call: an event
-// that finds its queue full is dropped, counted and warned about.
+// Package callstatus sends call status callbacks: each call's events
+// (initiated, ringing, in-progress, then completed, busy, no-answer, failed
+// or canceled) go to the gateway-wide URL (--status-callback) and to the
+// call's own URL when its app gave one (Call.Target), in order per call and
+// per URL, encoded in the app dialect (CarrierX: JSON; Twilio: a signed
+// form), from bounded queues shared by every call and URL, with retries and
+// back-off. Sending never blocks a call: an event that finds its queue full
+// is dropped, counted and warned about.
 package callstatus
 
 import (
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,12 +52,14 @@ const (
 	workers        = 4                      // senders; a call's events all go to one
 	closeWait      = 5 * time.Second        // how long Close lets queued events go out
 	maxAnswer      = 4 << 10                // bytes of an answer read (and dropped)
+	// MaxURL bounds the length of a call's own status callback URL.
+	MaxURL = 2048
 )
 
 // Config configures a Notifier.
 type Config struct {
-	URL     string          // where events go (http or https)
-	Method  string          // POST (default) or GET
+	URL     string          // where every call's events go (http or https; empty: only calls' own URLs)
+	Method  string          // POST (default) or GET, for URL
 	Dialect webhook.Dialect // CarrierX's JSON or Twilio's form
 	Token   string          // signs requests under the Twilio dialect (none: unsigned)
 	Fetch   *fetch.Client   // sends through the gateway's URL policy
@@ -69,6 +74,16 @@ type Config struct {
 type event struct {
 	fields url.Values
 	sid    string
+	to     *target
+}
+
+// target is one URL a call's events go to, numbered on their own.
+type target struct {
+	url    string
+	method string
+	seq    int         // the next event's SequenceNumber (under Call.mu)
+	own    bool        // a call's own URL (else the gateway-wide one)
+	gaveUp atomic.Bool // the URL policy refused it: its later events are not sent
 }
 
 // Notifier sends every call's status callbacks. Its goroutines end with
@@ -101,8 +116,10 @@ func Check(rawURL, method string) error {
 
 // New checks cfg and starts a Notifier.
 func New(cfg Config) (*Notifier, error) {
-	if err := Check(cfg.URL, cfg.Method); err != nil {
-		return nil, err
+	if cfg.URL != "" {
+		if err := Check(cfg.URL, cfg.Method); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Method == "" {
 		cfg.Method = http.MethodPost
@@ -172,13 +189,15 @@ func (n *Notifier) Close() {
 // sends them. Its methods are safe for concurrent use; a nil *Call sends
 // nothing.
 type Call struct {
-	n      *Notifier
-	sid    string
-	mu     sync.Mutex
-	fields url.Values // the call's request fields
-	seq    int
-	pend   []string // events before the fields were known
-	over   bool     // the final event was sent
+	n        *Notifier
+	sid      string
+	mu       sync.Mutex
+	fields   url.Values // the call's request fields
+	targets  []*target  // the gateway-wide URL (if any), then the call's own
+	own      bool       // the call's own URL is set
+	pend     []string   // events before the fields were known
+	answered bool       // in-progress was sent
+	over     bool       // the final event was sent
 }
 
 // Call starts the status of the call sid; Begin gives its fields.
@@ -186,7 +205,45 @@ func (n *Notifier) Call(sid string) *Call {
 	if n == nil {
 		return nil
 	}
-	return &Call{n: n, sid: sid}
+	c := &Call{n: n, sid: sid}
+	if n.cfg.URL != "" {
+		c.targets = []*target{{url: n.cfg.URL, method: n.cfg.Method}}
+	}
+	return c
+}
+
+// Target makes rawURL (absolute) the call's own status callback URL, with
+// method ("" is POST): the call's events from now on go there too,
+// numbered from 0 apart from the gateway-wide ones, starting with ringing
+// unless the call was answered already. The first URL set stays: a later
+// one is ignored (set reports false). A URL or method that fails Check, or
+// a URL over MaxURL, is an error and sets nothing.
+func (c *Call) Target(rawURL, method string) (set bool, err error) {
+	if c == nil {
+		return false, errors.New("status callback: no notifier")
+	}
+	if len(rawURL) > MaxURL {
+		return false, fmt.Errorf("status callback URL of %d bytes: the bound is %d", len(rawURL), MaxURL)
+	}
+	method = strings.ToUpper(method)
+	if err := Check(rawURL, method); err != nil {
+		return false, err
+	}
+	if method == "" {
+		method = http.MethodPost
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.own || c.over {
+		return false, nil
+	}
+	c.own = true
+	t := &target{url: rawURL, method: method, own: true}
+	c.targets = append(c.targets, t)
+	if c.fields != nil && !c.answered {
+		c.sendToLocked(t, Ringing, -1)
+	}
+	return true, nil
 }
 
 // Begin gives the call's request fields (in the app dialect, without
@@ -202,6 +259,7 @@ func (c *Call) Begin(fields url.Values) {
 	c.sendLocked(Initiated, -1)
 	c.sendLocked(Ringing, -1)
 	for _, s := range c.pend {
+		c.answered = c.answered || s == InProgress
 		c.sendLocked(s, -1)
 	}
 	c.pend = nil
@@ -219,6 +277,7 @@ func (c *Call) Answered() {
 		c.pend = append(c.pend, InProgress)
 		return
 	}
+	c.answered = true
 	c.sendLocked(InProgress, -1)
 }
 
@@ -239,15 +298,23 @@ func (c *Call) End(status string, answered time.Duration) {
 	c.sendLocked(status, answered)
 }
 
-// sendLocked queues one event; answered >= 0 adds CallDuration.
+// sendLocked queues one event to each of the call's URLs; answered >= 0
+// adds CallDuration.
 func (c *Call) sendLocked(status string, answered time.Duration) {
+	for _, t := range c.targets {
+		c.sendToLocked(t, status, answered)
+	}
+}
+
+// sendToLocked queues one event to t.
+func (c *Call) sendToLocked(t *target, status string, answered time.Duration) {
 	f := make(url.Values, len(c.fields)+5)
 	for k, v := range c.fields {
 		f[k] = v
 	}
 	now := time.Now().UTC()
 	f.Set("CallStatus", status)
-	f.Set("SequenceNumber", strconv.Itoa(c.seq))
+	f.Set("SequenceNumber", strconv.Itoa(t.seq))
 	if c.n.cfg.Dialect == webhook.Twilio {
 		f.Set("Timestamp", now.Format(time.RFC1123Z))
 		f.Set("CallbackSource", "call-progress-events")
@@ -257,8 +324,8 @@ func (c *Call) sendLocked(status string, answered time.Duration) {
 	if answered >= 0 {
 		f.Set("CallDuration", strconv.FormatInt(int64((answered+time.Second-1)/time.Second), 10))
 	}
-	c.seq++
-	c.n.enqueue(event{fields: f, sid: c.sid})
+	t.seq++
+	c.n.enqueue(event{fields: f, sid: c.sid, to: t})
 }
 
 // enqueue hands ev to its call's sender without blocking.
@@ -287,6 +354,10 @@ func (n *Notifier) run(q chan event) {
 	for ev := range q {
 		if n.ctx.Err() != nil {
 			n.dropped.Add(1) // Close ran out of time: the rest are cut
+			continue
+		}
+		if ev.to.gaveUp.Load() {
+			n.failed.Add(1) // its URL was refused: the refusal was warned about once
 			continue
 		}
 		n.deliver(ev)
@@ -319,7 +390,14 @@ func (n *Notifier) deliver(ev event) {
 	}
 	if err != nil {
 		n.failed.Add(1)
-		log.Warn("status callback failed", "url", logsafe.URL(n.cfg.URL), "status", ev.fields.Get("CallStatus"), "err", err)
+		if ev.to.own && errors.Is(err, fetch.ErrRefused) {
+			// The fetch client warned (with the call and the URL) and
+			// counted the refusal; the call's later events skip this URL.
+			ev.to.gaveUp.Store(true)
+			return
+		}
+		log.Warn("status callback failed", "url", logsafe.URL(ev.to.url), "own", ev.to.own,
+			"status", ev.fields.Get("CallStatus"), "err", err)
 		return
 	}
 	log.Debug("status callback sent", "status", ev.fields.Get("CallStatus"))
@@ -329,7 +407,7 @@ func (n *Notifier) deliver(ev event) {
 func (n *Notifier) send(ev event) (again bool, err error) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	defer cancel()
-	req, err := n.request(ctx, ev.fields)
+	req, err := n.request(ctx, ev.to, ev.fields)
 	if err != nil {
 		return false, err
 	}
@@ -346,14 +424,14 @@ func (n *Notifier) send(ev event) (again bool, err error) {
 	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, err
 }
 
-// request encodes one event in the app dialect.
-func (n *Notifier) request(ctx context.Context, fields url.Values) (*http.Request, error) {
-	if n.cfg.Dialect == webhook.Twilio || n.cfg.Method == http.MethodGet {
+// request encodes one event to t in the app dialect.
+func (n *Notifier) request(ctx context.Context, t *target, fields url.Values) (*http.Request, error) {
+	if n.cfg.Dialect == webhook.Twilio || t.method == http.MethodGet {
 		token := ""
 		if n.cfg.Dialect == webhook.Twilio {
 			token = n.cfg.Token
 		}
-		return webhook.NewRequest(ctx, n.cfg.Method, n.cfg.URL, token, fields)
+		return webhook.NewRequest(ctx, t.method, t.url, token, fields)
 	}
 	obj := make(map[string]string, len(fields))
 	for k := range fields {
@@ -363,7 +441,7 @@ func (n *Notifier) request(ctx context.Context, fields url.Values) (*http.Reques
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

@@ -178,6 +178,7 @@ func (in *Interpreter) fetchDocument(ctx context.Context, method, loc string, re
 	if len(b) > maxDocument {
 		return nil, fmt.Errorf("%w: document larger than %d bytes", ErrApp, maxDocument)
 	}
+	in.noteStatusCallback(req.CallSid, loc, resp.Header)
 	return b, nil
 }
 

@@ -71,6 +71,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Metrics, when set, counts stream and app events.
 	Metrics Metrics
+	// StatusCallback, when set, takes the status callback URL an app's
+	// answer to a document request gives its call (HeaderStatusCallback).
+	StatusCallback StatusCallbackFunc
 	// PSTNTrunk is the SIP host[:port] a <Dial><Number> calls through
 	// (sip:NUMBER@PSTNTrunk); empty: numbers cannot be dialled.
 	PSTNTrunk string

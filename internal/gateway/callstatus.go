@@ -6,6 +6,7 @@ import (
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/callstatus"
+	"github.com/callstream/callstream/internal/logsafe"
 	"github.com/callstream/callstream/internal/sip"
 )
 
@@ -29,4 +30,26 @@ func finalStatus(st call.Stats) (string, time.Duration) {
 		return callstatus.NoAnswer, -1
 	}
 	return callstatus.Failed, -1
+}
+
+// setCallStatusURL sends the call callSid's status events from now on to
+// rawURL too (by method), as its app's answer asked: the first URL a call
+// is given stays, later ones are ignored. A URL that fails the checks is
+// warned about and the call goes on; the URL policy is applied when the
+// events are sent (a refusal is warned about and counted once).
+func (g *Gateway) setCallStatusURL(callSid, rawURL, method string) {
+	v, ok := g.statusCalls.Load(callSid)
+	if !ok {
+		return // the call is ending
+	}
+	log := g.log.With("call_sid", callSid)
+	set, err := v.(*callstatus.Call).Target(rawURL, method)
+	switch {
+	case err != nil:
+		log.Warn("status callback header ignored", "url", logsafe.URL(rawURL), "err", err)
+	case set:
+		log.Info("status callback for this call", "url", logsafe.URL(rawURL))
+	default:
+		log.Debug("status callback header ignored: the call has one", "url", logsafe.URL(rawURL))
+	}
 }

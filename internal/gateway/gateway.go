@@ -150,7 +150,9 @@ type Config struct {
 	// events (initiated, ringing, in-progress, then completed, busy,
 	// no-answer, failed or canceled) in the app dialect, by
 	// StatusCallbackMethod (POST or GET; default POST), through the URL
-	// policy, from a bounded queue that never holds a call up.
+	// policy, from a bounded queue that never holds a call up. A FlexML
+	// app's answer may give a call its own URL besides (or without) this
+	// one: see flow.HeaderStatusCallback.
 	StatusCallback       string
 	StatusCallbackMethod string
 	// PSTNTrunk is the SIP host[:port] a FlexML <Dial><Number> calls
@@ -196,9 +198,12 @@ type Gateway struct {
 	runDone chan struct{}      // set when Run starts, closed when it has returned
 
 	twilioSids bool // call ids are Twilio's CA… (a Twilio dialect is on)
-	// status sends call status callbacks (nil without StatusCallback); set
-	// by Run before the SIP server starts.
+	// status sends call status callbacks (nil without StatusCallback
+	// under a scenario runtime); set by Run before the SIP server starts.
 	status atomic.Pointer[callstatus.Notifier]
+	// statusCalls holds the live calls' *callstatus.Call by CallSid, for
+	// the status callback URL an app's answer gives its call.
+	statusCalls sync.Map
 	// records keeps FlexML calls' recordings (nil under a scenario
 	// runtime, which keeps its own); closed when Run returns.
 	records *records.Store
@@ -391,6 +396,8 @@ func New(cfg Config) (*Gateway, error) {
 			AuthToken:    cfg.AuthToken,
 			PSTNTrunk:    cfg.PSTNTrunk,
 			CallerID:     cfg.CallerID,
+			// A call's own status callback URL, from its app's answer.
+			StatusCallback: g.setCallStatusURL,
 		})
 	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
 		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes,
@@ -551,7 +558,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.records != nil {
 		defer g.records.Close()
 	}
-	if g.cfg.StatusCallback != "" {
+	// A FlexML app may give a call its own status callback URL: the
+	// notifier runs without a gateway-wide URL too.
+	if g.cfg.StatusCallback != "" || g.cfg.Controller == nil {
 		st, err := callstatus.New(callstatus.Config{URL: g.cfg.StatusCallback, Method: g.cfg.StatusCallbackMethod,
 			Dialect: g.cfg.AppDialect, Token: g.cfg.AuthToken, Fetch: g.fetch, Logger: g.log})
 		if err != nil {
@@ -647,8 +656,12 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 	log.Info("incoming call", "sip_call_id", inv.CallID, "from", inv.From, "to", inv.To, "source", inv.Source)
 	g.metrics.callStarted(c)
 	if status != nil {
+		g.statusCalls.Store(sid, status)
 		status.Begin(flow.CallFields(c, g.cfg.AccountSid, g.cfg.AppDialect))
-		defer func() { status.End(finalStatus(c.Stats())) }() // after the release below
+		defer func() {
+			g.statusCalls.Delete(sid)
+			status.End(finalStatus(c.Stats()))
+		}() // after the release below
 	}
 	defer g.release(c, log, true)
 	if err := g.ctrl.Run(ctx, c); err != nil {

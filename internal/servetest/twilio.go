@@ -34,7 +34,8 @@ type TwilioApp struct {
 	*wsapp.Server
 	token string
 	mu    sync.Mutex
-	docs  map[string]string // by path
+	docs  map[string]string      // by path
+	heads map[string]http.Header // answer headers, by path
 	reqs  []TwilioRequest
 }
 
@@ -42,7 +43,7 @@ type TwilioApp struct {
 // token; t's cleanup closes it.
 func StartTwilioApp(t testing.TB, token string) *TwilioApp {
 	t.Helper()
-	a := &TwilioApp{token: token, docs: map[string]string{}}
+	a := &TwilioApp{token: token, docs: map[string]string{}, heads: map[string]http.Header{}}
 	srv, err := wsapp.Listen(wsapp.Options{HTTP: http.HandlerFunc(a.serveDoc), AdmitUpgrade: a.admitUpgrade})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,23 @@ func (a *TwilioApp) Doc(path, doc string) {
 	a.mu.Lock()
 	a.docs[path] = doc
 	a.mu.Unlock()
+}
+
+// Header makes the app's answers to path carry the header name with
+// value ("" removes it).
+func (a *TwilioApp) Header(path, name, value string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.heads[path]
+	if h == nil {
+		h = http.Header{}
+		a.heads[path] = h
+	}
+	if value == "" {
+		h.Del(name)
+		return
+	}
+	h.Set(name, value)
 }
 
 // Requests returns the requests received so far, in order.
@@ -103,6 +121,9 @@ func (a *TwilioApp) serveDoc(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	doc, ok := a.docs[r.URL.Path]
+	for k, vs := range a.heads[r.URL.Path] {
+		w.Header()[k] = vs
+	}
 	a.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
