@@ -178,3 +178,38 @@ func wavPCM(a *media.Audio) []int16 {
 	}
 	return out
 }
+
+// Push converts a frame into the file's chunk without allocating (a chunk
+// is allocated once per 50 frames at most, until written ones come back).
+func TestDialRecordTapPushAllocs(t *testing.T) {
+	for _, dual := range []bool{false, true} {
+		f := codec.PCMU
+		enc, channels := dialRecordFileFormat(f, dual)
+		w, err := records.CreateChannels(filepath.Join(t.TempDir(), "a.wav"), enc, f.Rate, channels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tap, err := newDialRecordTap(w, f, dual)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := frames(t, f, 1, 5000)[0]
+		mixed := make([]byte, 320)
+		slot := uint64(0)
+		allocs := testing.AllocsPerRun(200, func() {
+			slot++
+			tap.Push(stream.TrackInbound, slot, codec.Frame{Format: f, Payload: in})
+			tap.Push(stream.TrackOutbound, slot, codec.Frame{Format: f, Payload: in})
+			tap.Push(stream.TrackMixed, slot, codec.Frame{Format: codec.L16(8000), Payload: mixed})
+		})
+		if _, _, err := tap.finish(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if allocs != 0 {
+			t.Errorf("dual %v: %v allocations per frame", dual, allocs)
+		}
+	}
+}
