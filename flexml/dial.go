@@ -50,12 +50,32 @@ type Dial struct {
 	// AnswerOnBridge leaves the caller unanswered (ringing) until the
 	// callee answers.
 	AnswerOnBridge bool
+	// Record is whether and how the bridged call is recorded (record).
+	Record DialRecord
 	// Action is requested when the Dial ends, with DialCallStatus,
-	// DialCallDuration and DialCallSid; empty: the document goes on.
+	// DialCallDuration and DialCallSid (and, when it recorded,
+	// RecordingUrl, RecordingDuration and RecordingSid); empty: the
+	// document goes on.
 	Action string
 	// Method is "GET" or "POST" (default) for Action.
 	Method string
 }
+
+// DialRecord is how a Dial records its bridged call.
+type DialRecord int
+
+// The recordings of a Dial (record="record-from-answer[-dual]"; the
+// from-ringing values record from the answer too).
+const (
+	// DialRecordNone records nothing (do-not-record, false: the default).
+	DialRecordNone DialRecord = iota
+	// DialRecordMono records both parties summed into one channel
+	// (record-from-answer, true).
+	DialRecordMono
+	// DialRecordDual records the caller on the first channel and the
+	// callee on the second (record-from-answer-dual).
+	DialRecordDual
+)
 
 // DialTarget is the party a Dial calls: a <Sip> or a <Number> noun, or the
 // Dial's body.
@@ -110,12 +130,20 @@ func (p *parser) dial(n *node) *Dial {
 	v.HangupOnStar = p.boolAttr(n, a, "hangupOnStar")
 	v.AnswerOnBridge = p.boolAttr(n, a, "answerOnBridge")
 	if s, ok := a["record"]; ok {
-		switch strings.ToLower(trimSpace(s)) {
+		switch val := strings.ToLower(trimSpace(s)); val {
 		case "do-not-record", "false":
-		case "record-from-answer", "record-from-ringing", "record-from-answer-dual", "record-from-ringing-dual", "true":
-			p.errorf(n, "record", ErrNotSupported, "record=%q on <Dial> is not supported yet: record the call with a stream (<Start><Stream track=\"both_tracks\">)", s)
+		case "record-from-answer", "true":
+			v.Record = DialRecordMono
+		case "record-from-answer-dual":
+			v.Record = DialRecordDual
+		case "record-from-ringing", "record-from-ringing-dual":
+			v.Record = DialRecordMono
+			if val == "record-from-ringing-dual" {
+				v.Record = DialRecordDual
+			}
+			p.warnf(n, "record", "record=%q records from the answer: the caller hears silence while the callee rings, so there is no ringing to record", s)
 		default:
-			p.errorf(n, "record", nil, "invalid record %q; allowed: do-not-record, record-from-answer, record-from-ringing (and -dual)", s)
+			p.errorf(n, "record", nil, "invalid record %q; allowed: do-not-record, record-from-answer, record-from-answer-dual, record-from-ringing, record-from-ringing-dual, true, false", s)
 		}
 	}
 	v.Action, v.Method = p.action(n, a, v.Method)

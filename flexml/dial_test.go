@@ -87,8 +87,8 @@ func TestDialErrors(t *testing.T) {
 			`t.xml:2:3: <Dial>: invalid hangupOnStar "yes"; allowed: true, false`}},
 		"callerId": {resp(`  <Dial callerId="a b">1</Dial>`), []string{
 			`t.xml:2:3: <Dial>: invalid callerId "a b": want a phone number or a SIP user name, such as +15551234567`}},
-		"record": {resp(`  <Dial record="record-from-answer-dual">1</Dial>`), []string{
-			`t.xml:2:3: <Dial>: record="record-from-answer-dual" on <Dial> is not supported yet: record the call with a stream (<Start><Stream track="both_tracks">)`}},
+		"record": {resp(`  <Dial record="both">1</Dial>`), []string{
+			`t.xml:2:3: <Dial>: invalid record "both"; allowed: do-not-record, record-from-answer, record-from-answer-dual, record-from-ringing, record-from-ringing-dual, true, false`}},
 		"action": {resp(`  <Dial action="ftp://x/">1</Dial>`), nil},
 		"unknown attribute": {resp(`  <Dial callerid="1">1</Dial>`), []string{
 			`t.xml:2:3: <Dial>: unknown attribute "callerid"; did you mean "callerId"?`}},
@@ -115,5 +115,35 @@ func TestDialErrors(t *testing.T) {
 	_, err := Parse("t.xml", []byte(resp(`<Dial><Queue>q</Queue></Dial>`)))
 	if !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("<Queue> in <Dial>: %v", err)
+	}
+}
+
+func TestDialRecord(t *testing.T) {
+	tests := []struct {
+		value string
+		want  DialRecord
+		warn  bool
+	}{
+		{"do-not-record", DialRecordNone, false},
+		{"false", DialRecordNone, false},
+		{"true", DialRecordMono, false},
+		{"record-from-answer", DialRecordMono, false},
+		{"Record-From-Answer-Dual", DialRecordDual, false},
+		{"record-from-ringing", DialRecordMono, true},
+		{"record-from-ringing-dual", DialRecordDual, true},
+	}
+	for _, tc := range tests {
+		doc := mustParse(t, resp(`<Dial record="`+tc.value+`">+1555</Dial>`))
+		d := doc.Verbs[0].(*Dial)
+		if d.Record != tc.want {
+			t.Errorf("record=%q: Record %d, want %d", tc.value, d.Record, tc.want)
+		}
+		switch {
+		case tc.warn && (len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0].Error(),
+			`t.xml:2:1: <Dial>: record="`+tc.value+`" records from the answer`)):
+			t.Errorf("record=%q: warnings %v, want one that it records from the answer", tc.value, doc.Warnings)
+		case !tc.warn && len(doc.Warnings) != 0:
+			t.Errorf("record=%q: warnings %v", tc.value, doc.Warnings)
+		}
 	}
 }

@@ -307,7 +307,7 @@ func errStrings(errs []*Error) []string {
 
 func TestNotSupported(t *testing.T) {
 	for _, in := range []string{
-		`<Dial><Conference>x</Conference></Dial>`, `<Dial record="record-from-answer">+1555</Dial>`, `<Record transcribe="true"/>`, `<Sms>x</Sms>`, `<Override/>`,
+		`<Dial><Conference>x</Conference></Dial>`, `<Dial><Queue>support</Queue></Dial>`, `<Record transcribe="true"/>`, `<Sms>x</Sms>`, `<Override/>`,
 		`<Play><File/></Play>`, `<Gather input="speech"/>`,
 	} {
 		_, err := Parse("t.xml", []byte(resp(`<Pause/>`, in, `<Foo/>`)))

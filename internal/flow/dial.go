@@ -38,6 +38,8 @@ type dialOutcome struct {
 	status  string
 	sid     string        // the second call's CallSid; "" when it was not placed
 	bridged time.Duration // how long both calls were connected
+	// recording holds the Recording fields when the bridge was recorded.
+	recording Results
 }
 
 // dial runs a <Dial>: it answers the caller (unless answerOnBridge), calls
@@ -64,7 +66,8 @@ func (r *run) dial(ctx context.Context, d *flexml.Dial) (*redirect, error) {
 		return nil, nil
 	}
 	dur := strconv.Itoa(secs)
-	results := Results{DialCallStatus: &res.status, DialCallDuration: &dur}
+	results := res.recording
+	results.DialCallStatus, results.DialCallDuration = &res.status, &dur
 	if res.sid != "" {
 		results.DialCallSid = &res.sid
 	}
@@ -113,7 +116,7 @@ func (r *run) placeDial(ctx context.Context, d *flexml.Dial) dialOutcome {
 		}
 	}
 	res.status = DialCompleted
-	res.bridged = r.bridge(ctx, out, d)
+	res.bridged = r.bridge(ctx, out, d, &res.recording)
 	return res
 }
 
@@ -148,8 +151,9 @@ func (r *run) dialConfig(d *flexml.Dial) (sip.DialConfig, error) {
 // the other's source through a relay, paced by the media clock and kept
 // in the listener's codec (the bytes as they came when both speak the
 // same one): what the caller hears is its outbound track, which streams
-// on the caller carry.
-func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial) time.Duration {
+// on the caller carry. With record, the bridge is recorded for as long as
+// it lasts and recorded gets the Recording fields.
+func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial, recorded *Results) time.Duration {
 	started := time.Now()
 	if digits := d.Target.SendDigits; digits != "" {
 		if err := out.SendDigits(ctx, digits); err != nil && ctx.Err() == nil {
@@ -161,6 +165,10 @@ func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial) time.D
 	r.c.AddTap(toCallee)
 	out.AddTap(toCaller)
 	r.c.SetSource(toCaller)
+	var rec *dialRecording
+	if d.Record != flexml.DialRecordNone {
+		rec = r.startDialRecording(d)
+	}
 	r.log.Info("dial: bridged", "dial_call_sid", out.Sid(), "codec", r.c.Format().String(), "callee_codec", out.Format().String())
 	defer func() {
 		r.c.RemoveTap(toCallee)
@@ -196,6 +204,9 @@ func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial) time.D
 		out.Hangup("caller hung up")
 	}
 	bridged := time.Since(started)
+	if rec != nil {
+		rec.stop(r, recorded)
+	}
 	r.log.Info("dial: bridge ended", "ended_by", why, "bridged", bridged.Round(time.Millisecond).String())
 	return bridged
 }

@@ -143,7 +143,7 @@ func (r *run) record(ctx context.Context, v *flexml.Record) (*redirect, error) {
 	}
 	url := records.URL(r.in.baseURL(), name)
 	duration := strconv.Itoa(max(1, int(math.Round(seconds))))
-	sid := "RE" + strings.TrimSuffix(strings.TrimPrefix(name, "rec-"), ".wav")
+	sid := recordingSid(name)
 	results := Results{RecordingUrl: &url, RecordingDuration: &duration, RecordingSid: &sid}
 	if endedBy == recordKey {
 		// The key is the caller's input: DEBUG only.

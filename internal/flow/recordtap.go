@@ -64,23 +64,18 @@ type recordTap struct {
 	quietEnd int // frames of silence that end it; 0: none
 	trim     bool
 
-	chunks chan []byte // full chunks, to the writer; closed by finish
-	free   chan []byte // written chunks, for reuse
-	wrote  chan error  // the writer's result
-	done   chan struct{}
+	q    *chunkQueue
+	done chan struct{}
 
 	mu      sync.Mutex
 	over    bool
 	endedBy string
 	pcm     []int16 // one decoded frame
 	out     []byte  // one frame of PCM16 when not raw
-	cur     []byte  // the chunk being filled
 	frames  int     // frames seen
 	first   int     // first frame with sound; -1: none yet
 	last    int     // last frame with sound
 	quiet   int     // frames of silence in a row
-	lost    int     // bytes lost to a slow disk
-	written int64   // bytes handed to the writer (lost ones included)
 	endByte int64   // with trim: the file's length after the last sound
 }
 
@@ -97,15 +92,12 @@ func newRecordTap(w *records.File, f codec.Format, maxLength, timeout time.Durat
 		maxFrame: int(maxLength / codec.FrameDuration),
 		quietEnd: int(timeout / codec.FrameDuration),
 		trim:     trim,
-		chunks:   make(chan []byte, chunksQueued),
-		free:     make(chan []byte, chunksQueued),
-		wrote:    make(chan error, 1),
+		q:        newChunkQueue(w, chunkFrames*rf.frameBytes),
 		done:     make(chan struct{}),
 		pcm:      make([]int16, 0, dec.Rate()/50*2),
 		out:      make([]byte, 0, rf.frameBytes),
 		first:    -1,
 	}
-	go t.write(w)
 	return t, nil
 }
 
@@ -154,9 +146,9 @@ func (t *recordTap) Push(tr stream.Track, _ uint64, fr codec.Frame) {
 			}
 			audio = t.out
 		}
-		t.append(audio)
+		t.q.append(audio)
 		if voiced {
-			t.endByte = t.written
+			t.endByte = t.q.written
 		}
 	}
 	switch {
@@ -179,32 +171,6 @@ func loud(pcm []int16) bool {
 	return sum >= voiceRMS*voiceRMS*int64(len(pcm))
 }
 
-// append copies audio into chunks. mu is held.
-func (t *recordTap) append(audio []byte) {
-	t.written += int64(len(audio))
-	for len(audio) > 0 {
-		if t.cur == nil {
-			select {
-			case c := <-t.free:
-				t.cur = c[:0]
-			default:
-				t.cur = make([]byte, 0, chunkFrames*t.format.frameBytes)
-			}
-		}
-		n := copy(t.cur[len(t.cur):cap(t.cur)], audio)
-		t.cur = t.cur[:len(t.cur)+n]
-		audio = audio[n:]
-		if len(t.cur) == cap(t.cur) {
-			select {
-			case t.chunks <- t.cur:
-			default:
-				t.lost += len(t.cur)
-			}
-			t.cur = nil
-		}
-	}
-}
-
 // end stops taking frames and signals Done. mu is held.
 func (t *recordTap) end(why string) {
 	if t.over {
@@ -213,21 +179,6 @@ func (t *recordTap) end(why string) {
 	t.over = true
 	t.endedBy = why
 	close(t.done)
-}
-
-// write writes chunks to w until finish closes them.
-func (t *recordTap) write(w *records.File) {
-	var err error
-	for c := range t.chunks {
-		if err == nil {
-			_, err = w.Write(c)
-		}
-		select {
-		case t.free <- c:
-		default:
-		}
-	}
-	t.wrote <- err
 }
 
 // recordResult is what a finished tap recorded.
@@ -242,16 +193,10 @@ type recordResult struct {
 func (t *recordTap) finish(w *records.File) (recordResult, error) {
 	t.mu.Lock()
 	t.over = true
-	last := t.cur
-	t.cur = nil
-	res := recordResult{endedBy: t.endedBy, sound: t.first >= 0, lost: t.lost}
+	res := recordResult{endedBy: t.endedBy, sound: t.first >= 0, lost: t.q.lost}
 	endByte := t.endByte
 	t.mu.Unlock()
-	if len(last) > 0 {
-		t.chunks <- last // the writer is draining: this waits for the disk, not the media clock
-	}
-	close(t.chunks)
-	if err := <-t.wrote; err != nil {
+	if err := t.q.close(); err != nil {
 		return res, err
 	}
 	if t.trim && res.sound {
@@ -260,4 +205,85 @@ func (t *recordTap) finish(w *records.File) (recordResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// chunkQueue carries a recording's audio from the media clock to the disk:
+// append copies frames into fixed-size chunks and hands full ones to its
+// writer goroutine without waiting (a chunk the bounded queue cannot take
+// is lost and counted); written chunks come back for reuse, so that a
+// steady recording allocates nothing. The owner serializes append and
+// stops calling it before close.
+type chunkQueue struct {
+	size   int         // bytes of a chunk
+	chunks chan []byte // full chunks, to the writer; closed by close
+	free   chan []byte // written chunks, for reuse
+	wrote  chan error  // the writer's result
+
+	cur     []byte // the chunk being filled
+	lost    int    // bytes lost to a slow disk
+	written int64  // bytes handed to the writer (lost ones included)
+}
+
+// newChunkQueue starts the writer of chunks of size bytes into w.
+func newChunkQueue(w *records.File, size int) *chunkQueue {
+	q := &chunkQueue{
+		size:   size,
+		chunks: make(chan []byte, chunksQueued),
+		free:   make(chan []byte, chunksQueued),
+		wrote:  make(chan error, 1),
+	}
+	go q.write(w)
+	return q
+}
+
+// append copies audio into chunks.
+func (q *chunkQueue) append(audio []byte) {
+	q.written += int64(len(audio))
+	for len(audio) > 0 {
+		if q.cur == nil {
+			select {
+			case c := <-q.free:
+				q.cur = c[:0]
+			default:
+				q.cur = make([]byte, 0, q.size)
+			}
+		}
+		n := copy(q.cur[len(q.cur):cap(q.cur)], audio)
+		q.cur = q.cur[:len(q.cur)+n]
+		audio = audio[n:]
+		if len(q.cur) == cap(q.cur) {
+			select {
+			case q.chunks <- q.cur:
+			default:
+				q.lost += len(q.cur)
+			}
+			q.cur = nil
+		}
+	}
+}
+
+// write writes chunks to w until close closes them.
+func (q *chunkQueue) write(w *records.File) {
+	var err error
+	for c := range q.chunks {
+		if err == nil {
+			_, err = w.Write(c)
+		}
+		select {
+		case q.free <- c:
+		default:
+		}
+	}
+	q.wrote <- err
+}
+
+// close hands on the chunk being filled, waits for the writer to write
+// everything and returns its error. append is not called any more.
+func (q *chunkQueue) close() error {
+	if len(q.cur) > 0 {
+		q.chunks <- q.cur // the writer is draining: this waits for the disk, not the media clock
+	}
+	q.cur = nil
+	close(q.chunks)
+	return <-q.wrote
 }

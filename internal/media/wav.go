@@ -349,7 +349,19 @@ func WriteWAV(w io.Writer, enc Encoding, sampleRate int, data []byte) error {
 // on enc only, so a file written as it goes can rewrite it in place once
 // its length is known. Data of odd length is followed by a pad byte.
 func AppendWAVHeader(dst []byte, enc Encoding, sampleRate int, dataLen int64) ([]byte, error) {
-	bps := enc.bytesPerSample()
+	return AppendWAVHeaderChannels(dst, enc, sampleRate, 1, dataLen)
+}
+
+// maxWAVChannels bounds the channels of a header this package writes.
+const maxWAVChannels = 8
+
+// AppendWAVHeaderChannels is AppendWAVHeader for dataLen bytes of
+// channels interleaved channels (1 to 8).
+func AppendWAVHeaderChannels(dst []byte, enc Encoding, sampleRate, channels int, dataLen int64) ([]byte, error) {
+	if channels < 1 || channels > maxWAVChannels {
+		return nil, errorf(ErrMalformed, "wav: %d channels out of range 1 to %d", channels, maxWAVChannels)
+	}
+	bps := enc.bytesPerSample() * channels // bytes per block: one sample of each channel
 	if bps == 0 {
 		return nil, errorf(ErrUnsupportedFormat, "wav: unsupported encoding %v", enc)
 	}
@@ -385,11 +397,11 @@ func AppendWAVHeader(dst []byte, enc Encoding, sampleRate int, dataLen int64) ([
 	hdr = append(hdr, "WAVEfmt "...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(fmtSize))
 	hdr = binary.LittleEndian.AppendUint16(hdr, tag)
-	hdr = binary.LittleEndian.AppendUint16(hdr, 1) // channels
+	hdr = binary.LittleEndian.AppendUint16(hdr, uint16(channels))
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(sampleRate))
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(sampleRate*bps))
 	hdr = binary.LittleEndian.AppendUint16(hdr, uint16(bps))
-	hdr = binary.LittleEndian.AppendUint16(hdr, uint16(8*bps))
+	hdr = binary.LittleEndian.AppendUint16(hdr, uint16(8*bps/channels))
 	if enc != EncodingPCM16 {
 		hdr = binary.LittleEndian.AppendUint16(hdr, 0) // cbSize
 		hdr = append(hdr, "fact"...)

@@ -14,6 +14,7 @@ type File struct {
 	f      *os.File
 	enc    media.Encoding
 	rate   int
+	chans  int // interleaved channels
 	hdrLen int64
 	n      int64 // audio bytes written
 }
@@ -21,7 +22,13 @@ type File struct {
 // Create creates the file at path (only the gateway's user may read it)
 // for mono audio in enc at rate.
 func Create(path string, enc media.Encoding, rate int) (*File, error) {
-	hdr, err := media.AppendWAVHeader(nil, enc, rate, 0)
+	return CreateChannels(path, enc, rate, 1)
+}
+
+// CreateChannels is Create for audio of channels interleaved channels
+// (two for a call's two parties side by side).
+func CreateChannels(path string, enc media.Encoding, rate, channels int) (*File, error) {
+	hdr, err := media.AppendWAVHeaderChannels(nil, enc, rate, channels, 0)
 	if err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
@@ -33,7 +40,7 @@ func Create(path string, enc media.Encoding, rate int) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("recording: %w", err)
 	}
-	return &File{f: f, enc: enc, rate: rate, hdrLen: int64(len(hdr))}, nil
+	return &File{f: f, enc: enc, rate: rate, chans: channels, hdrLen: int64(len(hdr))}, nil
 }
 
 // Write appends audio.
@@ -79,7 +86,7 @@ func (w *File) finish() error {
 			return fmt.Errorf("recording: %w", err)
 		}
 	}
-	hdr, err := media.AppendWAVHeader(nil, w.enc, w.rate, w.n)
+	hdr, err := media.AppendWAVHeaderChannels(nil, w.enc, w.rate, w.chans, w.n)
 	if err != nil {
 		return fmt.Errorf("recording: %w", err)
 	}

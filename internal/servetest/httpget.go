@@ -1,0 +1,34 @@
+package servetest
+
+import (
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// maxGetBody bounds the body Get reads.
+const maxGetBody = 64 << 20
+
+// Get fetches url with token as its bearer token (none when "") and
+// returns the status code and body; a failed request fails t.
+func Get(t testing.TB, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(Context(t, 30*time.Second), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxGetBody))
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, b
+}
