@@ -11,12 +11,14 @@ const laneStep = frame / lanes
 // the jitter buffer's first delay. The buffer anchors that packet to the
 // first slot due at least half after it; the caller's packets and the
 // call's lane have unrelated phases, so that packet would wait between
-// half and half + 20 ms. Taken from the lane whose tick comes first after
-// t0 + half, it waits between half and half + 5 ms: the same margin for
-// jitter, 7.5 ms less delay on average. The result is a multiple of
-// laneStep below one frame.
+// half and half + 20 ms (10 to 30 ms at the 20 ms floor, 20 on average).
+// Taken from the lane whose tick comes first after t0 + half + one lane
+// step, it waits between half + 5 and half + 10 ms (15 to 20 ms at the
+// floor): 5 ms more margin for jitter than the worst case before, and
+// 2.5 ms less delay on average. The result is a multiple of laneStep below
+// one frame.
 func inboundAdvance(t0, half time.Duration) time.Duration {
-	due := t0 + half
+	due := t0 + half + laneStep
 	g := due / laneStep * laneStep // the lane tick at or after due
 	if g < due {
 		g += laneStep
