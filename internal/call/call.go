@@ -193,11 +193,11 @@ type Call struct {
 	// arrival times the caller's packets for the jitter buffer: how long
 	// after slot 0 a packet received at at came (nil: phasedArrival;
 	// tests set it).
-	arrival func(at time.Time) time.Duration
+	arrival  func(at time.Time) time.Duration
 	// rxMu serialises the reads of the caller's RTP (pollRTP, on the
 	// clock's goroutine or the one ending the call) with their end.
 	rxMu     sync.Mutex
-	rxDone   bool   // the receiver has been finished
+	rxDone   bool // the receiver has been finished
 	mclock   *Clock // the shared clock (owned when ownClock)
 	ownClock bool
 
