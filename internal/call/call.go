@@ -191,13 +191,8 @@ type Call struct {
 
 	clock time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
 	// arrival times the caller's packets for the jitter buffer: how long
-	// after slot 0 a packet received at at came (nil: phasedArrival;
-	// tests set it).
-	arrival  func(at time.Time) time.Duration
-	// rxMu serialises the reads of the caller's RTP (pollRTP, on the
-	// clock's goroutine or the one ending the call) with their end.
-	rxMu     sync.Mutex
-	rxDone   bool // the receiver has been finished
+	// after slot 0 they came (nil: time.Since(clock); tests set it).
+	arrival  func() time.Duration
 	mclock   *Clock // the shared clock (owned when ownClock)
 	ownClock bool
 
@@ -418,7 +413,6 @@ func (c *Call) end(reason string) {
 	c.over.Store(true)
 	c.cancel()
 	c.mclock.remove(c)
-	c.finishRTP()
 	if conn != nil {
 		_ = conn.Close()
 	}
@@ -542,6 +536,8 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, dtmfClock, cnType 
 	c.answered = true
 	c.answeredAt = time.Now()
 	c.log.Info("call answered", "codec", wire.String(), "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
+	c.wg.Add(1)
+	go c.receiveLoop()
 	c.mclock.add(c)
 	return nil
 }

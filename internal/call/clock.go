@@ -210,11 +210,10 @@ func (k *Clock) tickLane(s uint64) (m uint64, late []*Call) {
 	ln := &k.lanes[s%lanes]
 	m = s / lanes
 	ln.tick.Store(m)
-	// The inbound frames the lane takes first, each call's RTP read just
-	// before (the caller's audio reaches the streams' queues within
+	// The inbound frames the lane takes first (no system call on the
+	// way, so the caller's audio reaches the streams' queues within
 	// microseconds of its slot), then each call's tick with its RTP send.
 	for _, e := range *ln.inbound.Load() {
-		e.c.pollRTP()
 		e.c.tickInbound(m + e.carry)
 	}
 	late = k.late[:0]

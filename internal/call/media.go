@@ -9,40 +9,12 @@ import (
 // some (1 s); a longer stall leaves a gap in the tracks.
 const maxSlotFill = 50
 
-// maxPoll is the most datagrams one poll of a call's RTP socket reads: a
-// burst of 1.2 s of 20 ms packets after a stall, or a flood's share; the
-// rest waits in the socket (whose kernel buffer bounds a flood) for the
-// next tick.
-const maxPoll = 64
-
-// pollRTP reads the caller's RTP that waits in the call's socket into the
-// jitter buffer (and DTMF to its subscribers), each packet with the time
-// the kernel received it. The clock runs it just before the call's inbound
-// frame is due, so a call costs no goroutine of its own for its RTP and no
-// wake-up per packet; the jitter buffer places by timestamp, and a packet
-// read now still counts as arrived when it came.
-func (c *Call) pollRTP() {
-	c.rxMu.Lock()
-	defer c.rxMu.Unlock()
-	if c.rxDone || c.recv == nil {
-		return
-	}
-	if _, err := c.recv.Poll((*inbound)(c), maxPoll); err != nil && !c.over.Load() {
-		c.rxDone = true
+// receiveLoop runs the RTP receiver until the socket closes.
+func (c *Call) receiveLoop() {
+	defer c.wg.Done()
+	if err := c.recv.Run((*inbound)(c)); err != nil {
 		c.log.Warn("rtp receive ended", "err", err)
 	}
-}
-
-// finishRTP ends the reads of the caller's RTP when the call ends.
-func (c *Call) finishRTP() {
-	c.rxMu.Lock()
-	defer c.rxMu.Unlock()
-	if c.rxDone || c.recv == nil {
-		c.rxDone = true
-		return
-	}
-	c.rxDone = true
-	c.recv.Finish()
 }
 
 // inbound adapts Call to rtpio.Handler without exporting the methods. The
@@ -200,7 +172,6 @@ func (c *Call) popInbound(n uint64) []byte {
 // ahead of the clock (their timestamps up to one delay in the future). The
 // outbound track gets silence for them; nothing is sent.
 func (c *Call) flushInbound() {
-	c.pollRTP() // what came since the last tick
 	c.tickMu.Lock()
 	defer c.tickMu.Unlock()
 	if c.edge == nil || c.flushed || c.over.Load() || len(*c.flows.Load()) == 0 {

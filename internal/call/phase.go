@@ -33,13 +33,13 @@ func inboundAdvance(t0, half time.Duration) time.Duration {
 // phasedArrival returns the receiver's arrival clock for the call: the
 // time since the call's slot 0 was due, advanced by the phase the first
 // audio packet chose (see inboundAdvance), whose lane then takes the
-// call's inbound frames. It runs under the call's rxMu only.
-func (c *Call) phasedArrival(delay time.Duration) func(time.Time) time.Duration {
+// call's inbound frames. It runs on the receiver's goroutine only.
+func (c *Call) phasedArrival(delay time.Duration) func() time.Duration {
 	zero := c.clock
 	chosen := false
 	var advance time.Duration
-	return func(at time.Time) time.Duration {
-		t := at.Sub(zero)
+	return func() time.Duration {
+		t := time.Since(zero)
 		if !chosen {
 			chosen = true
 			advance = inboundAdvance(t, delay/2)

@@ -99,7 +99,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := newCall(cfg, ctx, cancel)
 	r := &rig{t: t, c: c, peer: peer, ssrc: 0x1234, seq: 100, ts: 8000, pt: opts.Codec.PayloadType}
-	c.arrival = func(time.Time) time.Duration { return time.Duration(r.at.Load()) }
+	c.arrival = func() time.Duration { return time.Duration(r.at.Load()) }
 	conn, err := cfg.Ports.Listen(loopback)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func (r *rig) send(p packet, arrival time.Duration) {
 	}
 	r.sent++
 	deadline := time.Now().Add(5 * time.Second)
-	for r.c.pollRTP(); r.c.recv.Stats().Packets < r.sent; r.c.pollRTP() {
+	for r.c.recv.Stats().Packets < r.sent {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("the call took %d packets, sent %d", r.c.recv.Stats().Packets, r.sent)
 		}

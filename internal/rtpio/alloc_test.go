@@ -186,7 +186,7 @@ func TestJitterModePutsPacketsWithoutAllocating(t *testing.T) {
 	}
 	var now atomic.Int64
 	r := NewReceiver(nil, ReceiverConfig{AudioTypes: []uint8{0}, DTMFType: 101, Jitter: jb,
-		Arrival: func(time.Time) time.Duration { return time.Duration(now.Load()) }})
+		Arrival: func() time.Duration { return time.Duration(now.Load()) }})
 	h := &nopHandler{}
 	r.h = h
 	audio := newPacketSource(t, 0, make([]byte, 160))

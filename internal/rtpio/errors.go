@@ -16,6 +16,4 @@ var (
 	ErrPayloadTooLarge = errors.New("rtpio: payload too large")
 	// ErrRunning means Receiver.Run was called while another Run is active.
 	ErrRunning = errors.New("rtpio: receiver already running")
-	// ErrNotPollable means Receiver.Poll was called on a Receiver without a socket.
-	ErrNotPollable = errors.New("rtpio: the receiver has no socket to poll")
 )

@@ -51,7 +51,6 @@ func (d *direct) packet(t *testing.T, from netip.AddrPort, ssrc uint32, seq uint
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.r.at = time.Now()
 	d.r.handlePacket(b, from)
 }
 

@@ -62,11 +62,9 @@ type ReceiverConfig struct {
 	// Receiver neither orders nor frames it and never calls HandleFrame.
 	// Telephone events are handled as without it. Borrowed.
 	Jitter *jitter.Buffer
-	// Arrival returns the time to Put a packet that arrived at at with:
-	// how long after slot 0 of the jitter buffer's clock it arrived.
-	// Required with Jitter. at is the kernel's receive time under Poll, the
-	// time of the read under Run.
-	Arrival func(at time.Time) time.Duration
+	// Arrival returns the time to Put a packet with: how long after slot
+	// 0 of the jitter buffer's clock it arrived. Required with Jitter.
+	Arrival func() time.Duration
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -135,20 +133,18 @@ type Receiver struct {
 	running  atomic.Bool
 	refusals limit.Counter  // borrowed; may be nil
 	jb       *jitter.Buffer // borrowed; nil: order and frame audio here
-	arrival  func(time.Time) time.Duration
+	arrival  func() time.Duration
 	expect   atomic.Pointer[netip.AddrPort] // the SDP address Relatch gave; read by the loop on a new generation
 	relatch  atomic.Uint64                  // Relatch generation
 	source   atomic.Pointer[netip.AddrPort] // the latched source, for Source; nil: not latched
 
 	packets, frames, lost, late, dups, reordered, digits, invalid, foreign atomic.Uint64
 
-	// Read-loop state, owned by the goroutine in Run or the one polling.
+	// Read-loop state, owned by the goroutine in Run.
 	h   Handler
 	pkt rtp.Packet
 	buf [maxPacket + 1]byte
 	lt  latch
-	at  time.Time // arrival of the packet being handled
-	rx  rxState   // Poll's reads
 
 	// Sequence tracking.
 	started  bool
@@ -212,7 +208,7 @@ func NewReceiver(c *Conn, cfg ReceiverConfig) *Receiver {
 	}
 	if r.jb != nil && r.arrival == nil {
 		start := time.Now()
-		r.arrival = func(at time.Time) time.Duration { return at.Sub(start) }
+		r.arrival = func() time.Duration { return time.Since(start) }
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -225,9 +221,6 @@ func NewReceiver(c *Conn, cfg ReceiverConfig) *Receiver {
 		r.audio[pt&0x7f] = true
 	}
 	r.pt = types[0] & 0x7f
-	if c != nil {
-		r.rx.init(c.uc, r.buf[:])
-	}
 	// Room for the most CSRCs and some header extensions, so parsing does not allocate.
 	r.pkt.CSRC = make([]uint32, 0, 15)
 	r.pkt.Extensions = make([]rtp.Extension, 0, 16)
@@ -254,41 +247,8 @@ func (r *Receiver) Run(h Handler) error {
 			}
 			return fmt.Errorf("rtpio: read rtp: %w", err)
 		}
-		r.at = time.Now()
 		r.handlePacket(r.buf[:n], from)
 	}
-}
-
-// Poll reads the datagrams waiting on the socket, at most max, without
-// waiting, and handles each as Run does (h as in Run), its arrival being
-// the time the kernel received it, not the time of the read. It returns how
-// many datagrams it read, and an error when the socket failed or was
-// closed. Poll replaces the goroutine of Run for a caller that reads on a
-// schedule of its own (a media clock): one goroutine at a time may poll, and
-// never while Run is active. It does not allocate for valid packets.
-// Finish ends polling.
-func (r *Receiver) Poll(h Handler, max int) (int, error) {
-	r.h = h
-	for i := range max {
-		n, from, at, ok, err := r.rx.recv()
-		if err != nil || !ok {
-			return i, err
-		}
-		r.at = at
-		r.handlePacket(r.buf[:n], from)
-	}
-	return max, nil
-}
-
-// Finish ends a Receiver that was polled: it hands on any held packets and
-// logs the foreign drops no warning reported yet, as the end of Run does.
-// Call it once, after the last Poll, from the goroutine that polled or
-// after it.
-func (r *Receiver) Finish() {
-	if r.h != nil {
-		r.flushHeld()
-	}
-	r.reportForeign()
 }
 
 // LastPacket returns when the last valid RTP packet arrived; zero if none has.
@@ -360,7 +320,7 @@ func (r *Receiver) handlePacket(b []byte, from netip.AddrPort) {
 	if !r.lt.latched || takeover {
 		r.latchTo(from)
 	}
-	r.last.Store(r.at.UnixNano())
+	r.last.Store(time.Now().UnixNano())
 	if r.started && r.pkt.SSRC != r.ssrc {
 		r.log.Debug("rtp source changed", "old_ssrc", r.ssrc, "ssrc", r.pkt.SSRC)
 		r.restartStream()
@@ -374,7 +334,7 @@ func (r *Receiver) handlePacket(b []byte, from netip.AddrPort) {
 			r.jb.Put(jitter.Packet{
 				Seq: r.pkt.SequenceNumber, TS: r.pkt.Timestamp, SSRC: r.pkt.SSRC,
 				Marker: r.pkt.Marker, Payload: r.pkt.Payload,
-			}, r.arrival(r.at))
+			}, r.arrival())
 		}
 		r.packets.Add(1)
 		return
