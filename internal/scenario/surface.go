@@ -94,7 +94,7 @@ const surfaceTimeout = 10 * time.Second
 // WebSocket whose dial is refused) and walks them and the globals.
 func APISurface() (*Surface, error) {
 	var sf *Surface
-	err := sandboxSession("surface.js", "'use strict';\n", slog.New(slog.DiscardHandler), func(s *session) {
+	err := sandboxSession("surface.js", "'use strict';\n", "", slog.New(slog.DiscardHandler), func(s *session) {
 		sf = s.surface()
 	})
 	if err != nil {
@@ -113,11 +113,12 @@ func SandboxFetch() *fetch.Client {
 	return fetch.New(fetch.Config{Policy: fetch.NewPolicy(fetch.PolicyConfig{Deny: all}), DialTimeout: time.Second, Timeout: time.Second})
 }
 
-// sandboxSession runs the scenario src in a session without a call whose
+// sandboxSession runs the scenario src in a session without a call (with
+// customData) whose
 // network is refused and whose outgoing calls fail at once, runs job on
 // its loop once the top level and Started have run (job does not run if
 // the session ends first), and then ends the session and the runtime.
-func sandboxSession(name, src string, log *slog.Logger, job func(*session)) error {
+func sandboxSession(name, src, customData string, log *slog.Logger, job func(*session)) error {
 	dir, err := os.MkdirTemp("", "callstream-sandbox-")
 	if err != nil {
 		return fmt.Errorf("scenario sandbox: %w", err)
@@ -149,7 +150,7 @@ func sandboxSession(name, src string, log *slog.Logger, job func(*session)) erro
 		}
 	}()
 	defer rt.Close()
-	s, err := rt.start("", nil)
+	s, err := rt.start(customData, nil)
 	if err != nil {
 		return err
 	}
