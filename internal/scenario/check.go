@@ -95,7 +95,13 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 			methods[m.Name] = true
 		}
 	}
-	defined := map[string]bool{}
+	defined := map[string]bool{}  // member names the script gives values
+	declared := map[string]bool{} // variables, functions and classes the script declares
+	declare := func(target any) {
+		if id, ok := target.(*ast.Identifier); ok && id != nil {
+			declared[string(id.Name)] = true
+		}
+	}
 	var dots []*ast.DotExpression
 	callees := map[*ast.DotExpression]bool{}
 	walkAST(reflect.ValueOf(tree), func(n any) {
@@ -110,12 +116,32 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 			if d, ok := n.Left.(*ast.DotExpression); ok {
 				defined[string(d.Identifier.Name)] = true
 			}
+			declare(n.Left)
+		case *ast.Binding:
+			declare(n.Target)
+		case *ast.CatchStatement:
+			declare(n.Parameter)
+		case *ast.ParameterList:
+			declare(n.Rest)
+		case *ast.ArrayPattern:
+			for _, e := range n.Elements {
+				declare(e)
+			}
+		case *ast.FunctionLiteral:
+			if n.Name != nil {
+				declare(n.Name)
+			}
+		case *ast.ClassLiteral:
+			if n.Name != nil {
+				declare(n.Name)
+			}
 		case *ast.PropertyKeyed:
 			if k, ok := n.Key.(*ast.StringLiteral); ok {
 				defined[string(k.Value)] = true
 			}
 		case *ast.PropertyShort:
 			defined[string(n.Name.Name)] = true
+			declared[string(n.Name.Name)] = true
 		case *ast.MethodDefinition:
 			if k, ok := n.Key.(*ast.StringLiteral); ok {
 				defined[string(k.Value)] = true
@@ -148,6 +174,14 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 				}
 				continue
 			}
+			if name := string(root.Name); isGlobalName(name) && !declared[name] && !isBuiltin(name) {
+				if _, ok := sf.Global(name); !ok {
+					// A global the runtime does not define (Language,
+					// ASRProfileList): a ReferenceError when it runs.
+					r.Missing = append(r.Missing, Finding{Pos: position(tree.File, d.Idx0()), Member: name + "." + member})
+					continue
+				}
+			}
 		}
 		if !callees[d] {
 			continue // a property read: event fields, data
@@ -163,6 +197,12 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 	r.Used = len(used)
 	slices.SortStableFunc(r.Missing, func(a, b Finding) int { return comparePos(a.Pos, b.Pos) })
 	return r
+}
+
+// isGlobalName reports a name written as VoxEngine's globals are: an
+// initial capital (CallEvents, Language, ASRProfileList).
+func isGlobalName(name string) bool {
+	return name != "" && name[0] >= 'A' && name[0] <= 'Z'
 }
 
 // position is idx as file:line:col.

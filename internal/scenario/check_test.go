@@ -61,6 +61,9 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   var url = e.call.headers().url;
   e.call.startRecording({ stereo: true });
   if (CallEvents.NoSuchEvent) { VoxEngine.createASR(); }
+  var Local = { x: 1 }, list = [Local.x, Math.max(1, 2), JSON.stringify(Local)];
+  e.call.say('hi', { language: Language.US_ENGLISH_FEMALE, profile: ASRProfileList.Google.en_US });
+  try { bot.greet(); } catch (Failure) { Logger.write(Failure.message); }
   new Promise(function (ok) { ok(); }).then(function () {});
 });
 `
@@ -75,6 +78,8 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	want := []string{
 		"f.js:7:3: e.call.startRecording is not implemented by callstream",
 		"f.js:8:7: CallEvents.NoSuchEvent is not implemented by callstream",
+		"f.js:10:32: Language.US_ENGLISH_FEMALE is not implemented by callstream",
+		"f.js:10:69: ASRProfileList.Google is not implemented by callstream",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -135,8 +135,9 @@ func sandboxSession(name, src, customData string, log *slog.Logger, job func(*se
 		calls []*call.Call
 	)
 	rt.UseDialer(func(dc sip.DialConfig) *call.Call {
-		// No port pool and no address: the dial fails before it sends anything.
-		c := call.Dial(call.Config{Sid: "sandbox", Logger: log}, nil, dc)
+		// No port pool and no address: the dial fails before it sends
+		// anything, and the dialer refuses should it get that far.
+		c := call.Dial(call.Config{Sid: "sandbox", Logger: log}, refusedDialer{}, dc)
 		mu.Lock()
 		calls = append(calls, c)
 		mu.Unlock()
@@ -171,6 +172,16 @@ func sandboxSession(name, src, customData string, log *slog.Logger, job func(*se
 	}
 	s.post(func() { s.terminate("sandbox done") })
 	return nil
+}
+
+// errSandboxDial is every outgoing call of a sandbox session.
+var errSandboxDial = errors.New("scenario sandbox: outgoing calls are refused")
+
+// refusedDialer places no call.
+type refusedDialer struct{}
+
+func (refusedDialer) Dial(context.Context, sip.DialConfig) (*sip.Outgoing, error) {
+	return nil, errSandboxDial
 }
 
 // surface walks the session's globals and one object of every type (loop).
