@@ -20,12 +20,16 @@ import (
 
 // Finding is one use of a member callstream lacks.
 type Finding struct {
-	Pos    string // file:line:col of the expression
-	Member string // as written: "VoxEngine.createFoo", "e.call.record"
+	File      string
+	Line, Col int    // of the expression, from 1
+	Member    string // as written: "VoxEngine.createFoo", "e.call.record"
 }
 
+// Pos is the finding's place as file:line:col.
+func (f Finding) Pos() string { return fmt.Sprintf("%s:%d:%d", f.File, f.Line, f.Col) }
+
 func (f Finding) String() string {
-	return f.Pos + ": " + f.Member + " is not implemented by callstream"
+	return f.Pos() + ": " + f.Member + " is not implemented by callstream"
 }
 
 // CheckReport is what Check found in a scenario.
@@ -170,7 +174,7 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 				if _, ok := g.Item(member); ok || defined[member] {
 					used[key] = true
 				} else {
-					r.Missing = append(r.Missing, Finding{Pos: position(tree.File, d.Idx0()), Member: key})
+					r.Missing = append(r.Missing, finding(tree.File, d.Idx0(), key))
 				}
 				continue
 			}
@@ -178,7 +182,7 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 				if _, ok := sf.Global(name); !ok {
 					// A global the runtime does not define (Language,
 					// ASRProfileList): a ReferenceError when it runs.
-					r.Missing = append(r.Missing, Finding{Pos: position(tree.File, d.Idx0()), Member: name + "." + member})
+					r.Missing = append(r.Missing, finding(tree.File, d.Idx0(), name+"."+member))
 					continue
 				}
 			}
@@ -192,10 +196,15 @@ func scan(tree *ast.Program, src string, sf *Surface) *CheckReport {
 			}
 			continue
 		}
-		r.Missing = append(r.Missing, Finding{Pos: position(tree.File, d.Idx0()), Member: text(d.Left) + "." + member})
+		r.Missing = append(r.Missing, finding(tree.File, d.Idx0(), text(d.Left)+"."+member))
 	}
 	r.Used = len(used)
-	slices.SortStableFunc(r.Missing, func(a, b Finding) int { return comparePos(a.Pos, b.Pos) })
+	slices.SortStableFunc(r.Missing, func(a, b Finding) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
 	return r
 }
 
@@ -205,21 +214,10 @@ func isGlobalName(name string) bool {
 	return name != "" && name[0] >= 'A' && name[0] <= 'Z'
 }
 
-// position is idx as file:line:col.
-func position(f *file.File, idx file.Idx) string {
+// finding is a use of member at idx.
+func finding(f *file.File, idx file.Idx, member string) Finding {
 	p := f.Position(int(idx) - f.Base())
-	return fmt.Sprintf("%s:%d:%d", f.Name(), p.Line, p.Column)
-}
-
-// comparePos orders file:line:col positions of one file.
-func comparePos(a, b string) int {
-	var al, ac, bl, bc int
-	fmt.Sscanf(a[strings.LastIndexByte(a[:strings.LastIndexByte(a, ':')], ':')+1:], "%d:%d", &al, &ac)
-	fmt.Sscanf(b[strings.LastIndexByte(b[:strings.LastIndexByte(b, ':')], ':')+1:], "%d:%d", &bl, &bc)
-	if al != bl {
-		return al - bl
-	}
-	return ac - bc
+	return Finding{File: f.Name(), Line: p.Line, Col: p.Column, Member: member}
 }
 
 var (
