@@ -7,6 +7,7 @@
 //	callstream bench                  load generator and benchmarks
 //	callstream validate FILE|URL       check FlexML documents
 //	callstream call SIP_URI           place a test call
+//	callstream scenario check FILE.js list the VoxEngine members a scenario uses that callstream lacks
 package main
 
 import (
@@ -34,6 +35,10 @@ Usage:
   callstream call [flags] SIP_URI
                              place a test call: speak a WAV, send digits, record what is heard
                              (exit 0 answered, 1 refused or failed, 2 usage; see 'callstream call -h')
+  callstream scenario check FILE.js
+                             load a JavaScript scenario without a call and list every VoxEngine
+                             member it uses that callstream lacks, with file:line:col
+                             (exit 0 all implemented, 1 missing or errors, 2 usage; see 'callstream scenario -h')
   callstream version         print the version
 `
 
@@ -67,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runValidate(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "call":
 		return runCall(ctx, args[1:], stdout, stderr)
+	case "scenario":
+		return runScenario(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callstream", version)
 	case "-h", "--help", "help":
