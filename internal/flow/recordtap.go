@@ -8,6 +8,7 @@ import (
 
 	"github.com/callstream/callstream/internal/codec"
 	"github.com/callstream/callstream/internal/media"
+	"github.com/callstream/callstream/internal/recorder"
 	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/stream"
 )
@@ -25,10 +26,7 @@ const (
 	// to count as sound (about -40 dBFS); below it the frame is silence.
 	voiceRMS = 330
 	// chunkFrames is how many frames the tap hands the file writer at once.
-	chunkFrames = 50
-	// chunksQueued bounds the chunks waiting for the disk: beyond them a
-	// chunk is lost (and counted) rather than the media clock waiting.
-	chunksQueued = 16
+	chunkFrames = recorder.ChunkFrames
 )
 
 // recordFormat is how a call's frames are kept: G.711 as it comes, L16 as
@@ -53,8 +51,8 @@ func recordFormatOf(f codec.Format) recordFormat {
 }
 
 // recordTap is a call Tap that records the caller's track to a File. On
-// the media clock it only measures each frame, copies it into a chunk and
-// hands full chunks to its writer goroutine without waiting; it ends
+// the media clock it only measures each frame and appends it to the
+// shared recorder.Queue, whose writer goroutine writes it; it ends
 // itself (Done) after maxLength or timeout of silence. finish stops it,
 // waits for the writer and completes the file.
 type recordTap struct {
@@ -64,7 +62,7 @@ type recordTap struct {
 	quietEnd int // frames of silence that end it; 0: none
 	trim     bool
 
-	q    *chunkQueue
+	q    *recorder.Queue
 	done chan struct{}
 
 	mu      sync.Mutex
@@ -92,7 +90,7 @@ func newRecordTap(w *records.File, f codec.Format, maxLength, timeout time.Durat
 		maxFrame: int(maxLength / codec.FrameDuration),
 		quietEnd: int(timeout / codec.FrameDuration),
 		trim:     trim,
-		q:        newChunkQueue(w, chunkFrames*rf.frameBytes),
+		q:        recorder.NewQueue(w, chunkFrames*rf.frameBytes),
 		done:     make(chan struct{}),
 		pcm:      make([]int16, 0, dec.Rate()/50*2),
 		out:      make([]byte, 0, rf.frameBytes),
@@ -146,9 +144,9 @@ func (t *recordTap) Push(tr stream.Track, _ uint64, fr codec.Frame) {
 			}
 			audio = t.out
 		}
-		t.q.append(audio)
+		t.q.Append(audio)
 		if voiced {
-			t.endByte = t.q.written
+			t.endByte = t.q.Written()
 		}
 	}
 	switch {
@@ -193,10 +191,10 @@ type recordResult struct {
 func (t *recordTap) finish(w *records.File) (recordResult, error) {
 	t.mu.Lock()
 	t.over = true
-	res := recordResult{endedBy: t.endedBy, sound: t.first >= 0, lost: t.q.lost}
+	res := recordResult{endedBy: t.endedBy, sound: t.first >= 0, lost: t.q.Lost()}
 	endByte := t.endByte
 	t.mu.Unlock()
-	if err := t.q.close(); err != nil {
+	if err := t.q.Close(); err != nil {
 		return res, err
 	}
 	if t.trim && res.sound {
@@ -205,85 +203,4 @@ func (t *recordTap) finish(w *records.File) (recordResult, error) {
 		}
 	}
 	return res, nil
-}
-
-// chunkQueue carries a recording's audio from the media clock to the disk:
-// append copies frames into fixed-size chunks and hands full ones to its
-// writer goroutine without waiting (a chunk the bounded queue cannot take
-// is lost and counted); written chunks come back for reuse, so that a
-// steady recording allocates nothing. The owner serializes append and
-// stops calling it before close.
-type chunkQueue struct {
-	size   int         // bytes of a chunk
-	chunks chan []byte // full chunks, to the writer; closed by close
-	free   chan []byte // written chunks, for reuse
-	wrote  chan error  // the writer's result
-
-	cur     []byte // the chunk being filled
-	lost    int    // bytes lost to a slow disk
-	written int64  // bytes handed to the writer (lost ones included)
-}
-
-// newChunkQueue starts the writer of chunks of size bytes into w.
-func newChunkQueue(w *records.File, size int) *chunkQueue {
-	q := &chunkQueue{
-		size:   size,
-		chunks: make(chan []byte, chunksQueued),
-		free:   make(chan []byte, chunksQueued),
-		wrote:  make(chan error, 1),
-	}
-	go q.write(w)
-	return q
-}
-
-// append copies audio into chunks.
-func (q *chunkQueue) append(audio []byte) {
-	q.written += int64(len(audio))
-	for len(audio) > 0 {
-		if q.cur == nil {
-			select {
-			case c := <-q.free:
-				q.cur = c[:0]
-			default:
-				q.cur = make([]byte, 0, q.size)
-			}
-		}
-		n := copy(q.cur[len(q.cur):cap(q.cur)], audio)
-		q.cur = q.cur[:len(q.cur)+n]
-		audio = audio[n:]
-		if len(q.cur) == cap(q.cur) {
-			select {
-			case q.chunks <- q.cur:
-			default:
-				q.lost += len(q.cur)
-			}
-			q.cur = nil
-		}
-	}
-}
-
-// write writes chunks to w until close closes them.
-func (q *chunkQueue) write(w *records.File) {
-	var err error
-	for c := range q.chunks {
-		if err == nil {
-			_, err = w.Write(c)
-		}
-		select {
-		case q.free <- c:
-		default:
-		}
-	}
-	q.wrote <- err
-}
-
-// close hands on the chunk being filled, waits for the writer to write
-// everything and returns its error. append is not called any more.
-func (q *chunkQueue) close() error {
-	if len(q.cur) > 0 {
-		q.chunks <- q.cur // the writer is draining: this waits for the disk, not the media clock
-	}
-	q.cur = nil
-	close(q.chunks)
-	return <-q.wrote
 }

@@ -127,13 +127,25 @@ func (rs *Store) Add() (name, path string) {
 }
 
 // Ended starts the recording's time to live.
-func (rs *Store) Ended(name string, at time.Time) {
-	if rs.ttl <= 0 {
+func (rs *Store) Ended(name string, at time.Time) { rs.EndedWithin(name, at, 0) }
+
+// TTL returns how long a recording is kept after it ended (<= 0: kept).
+func (rs *Store) TTL() time.Duration { return rs.ttl }
+
+// EndedWithin starts the recording's time to live, shortened to ttl when
+// ttl > 0 is shorter than the store's (a recording asked to be kept for
+// less); a longer ttl changes nothing.
+func (rs *Store) EndedWithin(name string, at time.Time, ttl time.Duration) {
+	keep := rs.ttl
+	if ttl > 0 && (keep <= 0 || ttl < keep) {
+		keep = ttl
+	}
+	if keep <= 0 {
 		return
 	}
 	rs.mu.Lock()
 	if f, ok := rs.files[name]; ok {
-		f.expires = at.Add(rs.ttl)
+		f.expires = at.Add(keep)
 	}
 	rs.mu.Unlock()
 	select {

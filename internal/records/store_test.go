@@ -126,3 +126,34 @@ func TestRecordStoreKeeps(t *testing.T) {
 		}
 	})
 }
+
+// A recording asking to be kept for less than the store's TTL is deleted
+// then; asking for more changes nothing.
+func TestRecordStoreEndedWithin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs, err := Open(t.TempDir(), time.Hour, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		short, shortPath := rs.Add()
+		long, longPath := rs.Add()
+		for _, p := range []string{shortPath, longPath} {
+			if err := WriteFile(p, media.EncodingULaw, 8000, []byte{0xff}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rs.EndedWithin(short, time.Now(), 10*time.Minute)
+		rs.EndedWithin(long, time.Now(), 90*24*time.Hour)
+		time.Sleep(11 * time.Minute)
+		synctest.Wait()
+		if exists(t, shortPath) || !exists(t, longPath) {
+			t.Fatalf("after 11 min: short kept %v, long kept %v; want the short one deleted only", exists(t, shortPath), exists(t, longPath))
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if exists(t, longPath) {
+			t.Fatal("a recording asking for longer outlived the store's TTL")
+		}
+	})
+}

@@ -59,6 +59,7 @@ type jsCall struct {
 	toneCancel  func()
 	cur         *attachment
 	answerTimer *time.Timer
+	recording   *callRecording // call.record in progress
 
 	audio    atomic.Bool // AudioStarted fired (the media clock checks)
 	outgoing bool        // placed by callSIP/callPSTN
@@ -170,6 +171,8 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		s.stopMedia(obj, fc.Argument(0), fc.Argument(1))
 		return goja.Undefined()
 	})
+	m("record", func(fc goja.FunctionCall) goja.Value { jc.record(fc.Argument(0)); return goja.Undefined() })
+	m("stopRecording", func(goja.FunctionCall) goja.Value { jc.stopRecording(true); return goja.Undefined() })
 	m("handleTones", func(fc goja.FunctionCall) goja.Value {
 		jc.handleTones(fc.Argument(0).ToBoolean())
 		return goja.Undefined()
@@ -378,6 +381,7 @@ func (jc *jsCall) end() {
 			s.stopRelay(r)
 		}
 	}
+	jc.stopRecording(true)
 	if a := jc.cur; a != nil {
 		jc.cur = nil
 		if a.replaced != nil {

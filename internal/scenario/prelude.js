@@ -31,7 +31,16 @@
     MessageReceived: 'Call.MessageReceived',
     InfoReceived: 'Call.InfoReceived',
     RecordStarted: 'Call.RecordStarted',
-    RecordStopped: 'Call.RecordStopped'
+    RecordStopped: 'Call.RecordStopped',
+    RecordError: 'Call.RecordError'
+  }));
+
+  define('RecordExpireTime', freeze({
+    THREEMONTHS: 'THREEMONTHS',
+    SIXMONTHS: 'SIXMONTHS',
+    ONEYEAR: 'ONEYEAR',
+    TWOYEARS: 'TWOYEARS',
+    THREEYEARS: 'THREEYEARS'
   }));
 
   define('WebSocketEvents', freeze({

@@ -448,6 +448,9 @@ func (s *session) shutdown() {
 			s.log.Warn("recording not written", "recorder", r.id, "err", err)
 		}
 	}
+	for _, jc := range s.calls {
+		jc.stopRecording(false)
+	}
 	s.clock.stop()
 	for _, w := range s.sockets {
 		w.shutdown()
