@@ -87,7 +87,7 @@ func decodeOpusStream(o *oggReader, head []byte, maxDuration time.Duration) (*Au
 		if len(pkt) == 0 {
 			continue
 		}
-		k, err := dec.DecodeToInt16(pkt, pcm)
+		k, err := decodeOpusPacket(&dec, pkt, pcm)
 		if err != nil {
 			return nil, errorf(ErrMalformedOpus, "opus: packet %d: %v", n, err)
 		}
@@ -112,4 +112,15 @@ func decodeOpusStream(o *oggReader, head []byte, maxDuration time.Duration) (*Au
 		return nil, errorf(ErrMalformedOpus, "opus: no audio")
 	}
 	return &Audio{Encoding: EncodingPCM16, SampleRate: opusRate, Channels: 1, Data: out}, nil
+}
+
+// decodeOpusPacket decodes one packet; a panic of the decoder on damaged
+// input is an error of this file, never the end of the process.
+func decodeOpusPacket(dec *opus.Decoder, pkt []byte, pcm []int16) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("decoder failed: %v", r)
+		}
+	}()
+	return dec.DecodeToInt16(pkt, pcm)
 }
