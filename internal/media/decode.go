@@ -36,6 +36,9 @@ const (
 	ContainerWAV
 	// ContainerMP3 is MPEG audio: an ID3v2 tag or an MPEG frame sync.
 	ContainerMP3
+	// ContainerOgg is an Ogg file (Opus is decoded; Vorbis, FLAC and
+	// Speex in Ogg are refused).
+	ContainerOgg
 )
 
 // String returns "wav", "mp3" or "unknown".
@@ -45,6 +48,8 @@ func (c Container) String() string {
 		return "wav"
 	case ContainerMP3:
 		return "mp3"
+	case ContainerOgg:
+		return "ogg"
 	}
 	return "unknown"
 }
@@ -52,9 +57,11 @@ func (c Container) String() string {
 // Sniff tells the container of an audio file from its first bytes, never
 // from a name or a Content-Type: "RIFF....WAVE" is WAV; "ID3" (an ID3v2
 // tag) or an MPEG audio frame header (11 sync bits, a valid version, layer
-// and sample rate) is MP3.
+// and sample rate) is MP3; "OggS" with page version 0 is Ogg.
 func Sniff(b []byte) Container {
 	switch {
+	case len(b) >= 5 && string(b[:4]) == "OggS" && b[4] == 0:
+		return ContainerOgg
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WAVE":
 		return ContainerWAV
 	case len(b) >= 3 && string(b[:3]) == "ID3":
@@ -79,7 +86,9 @@ func isMPEGFrameHeader(b []byte) bool {
 // Decode reads a whole audio file, telling its format from its bytes
 // (see Sniff): WAV in µ-law, A-law or 16-bit PCM at any rate and channel
 // count, returned as it is stored; or MP3 (MPEG-1, 2 or 2.5 Layer III, any
-// of their rates), returned as 16-bit mono PCM at the file's rate. Audio
+// of their rates), returned as 16-bit mono PCM at the file's rate; or
+// Ogg/Opus, returned as 16-bit mono PCM at 48 kHz (Ogg/Vorbis, FLAC and
+// Speex fail with an error wrapping ErrUnsupportedFormat). Audio
 // longer than maxDuration (0: DefaultMaxDuration), or decoding to more
 // than MaxDecodedBytes, fails with an error wrapping ErrTooLong; input of
 // another kind with one wrapping ErrUnknownAudio that says what it looks
@@ -112,6 +121,8 @@ func DecodeReader(r io.Reader, maxDuration time.Duration) (*Audio, error) {
 		return a, nil
 	case ContainerMP3:
 		return decodeMP3(br, maxDuration)
+	case ContainerOgg:
+		return decodeOgg(br, maxDuration)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnknownAudio, describeStart(head))
 }

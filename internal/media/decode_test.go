@@ -225,7 +225,7 @@ func TestDecodeRefusesOtherFiles(t *testing.T) {
 		"\n <!DOCTYPE html><html>404</html>": "not WAV or MP3 audio: the file is an HTML or XML document",
 		`{"error":"not found"}`:              "not WAV or MP3 audio: the file is JSON",
 		"Access denied":                      "not WAV or MP3 audio: the file is text",
-		"OggS\x00\x02\x00\x00":               "not WAV or MP3 audio: the file is binary data of another format",
+		"fLaC\x00\x00\x00\x22":               "not WAV or MP3 audio: the file is binary data of another format",
 	} {
 		_, err := Decode([]byte(body), 0)
 		if !errors.Is(err, ErrUnknownAudio) || err.Error() != want {

@@ -19,6 +19,7 @@ const (
 	evFailed           = "Call.Failed"
 	evRinging          = "Call.Ringing"
 	evToneReceived     = "Call.ToneReceived"
+	evPlaybackReady    = "Call.PlaybackReady"
 	evPlaybackStarted  = "Call.PlaybackStarted"
 	evPlaybackFinished = "Call.PlaybackFinished"
 	evAudioStarted     = "Call.AudioStarted"
@@ -37,6 +38,7 @@ const (
 	evPlayerReady    = "Player.PlaybackReady"
 	evPlayerFinished = "Player.PlaybackFinished"
 	evPlayerStopped  = "Player.Stopped"
+	evPlayerMarker   = "Player.PlaybackMarkerReached"
 
 	evRecorderStarted = "Recorder.Started"
 	evRecorderStopped = "Recorder.Stopped"

@@ -85,7 +85,7 @@ func (s *session) installGlobals() error {
 	})
 	set(vox, "createTTSPlayer", func(c goja.FunctionCall) goja.Value {
 		p := s.newPlayer(nil, true)
-		p.load(ttsSource(c.Argument(0).String(), voiceOf(c.Argument(1))))
+		p.load(ttsSource(c.Argument(0).String(), s.voiceOf(c.Argument(1))))
 		return p.obj
 	})
 	set(vox, "createRecorder", func(c goja.FunctionCall) goja.Value {
@@ -97,6 +97,9 @@ func (s *session) installGlobals() error {
 	_ = g.Set("VoxEngine", vox)
 
 	if err := s.installWebSocketClass(); err != nil {
+		return err
+	}
+	if err := s.installLanguage(); err != nil {
 		return err
 	}
 

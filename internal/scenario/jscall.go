@@ -155,7 +155,7 @@ func (s *session) addCall(c *call.Call) *jsCall {
 	})
 	m("hangup", func(goja.FunctionCall) goja.Value { jc.hangup(); return goja.Undefined() })
 	m("say", func(fc goja.FunctionCall) goja.Value {
-		jc.play(ttsSource(fc.Argument(0).String(), voiceOf(fc.Argument(1))), false)
+		jc.play(ttsSource(fc.Argument(0).String(), s.voiceOf(fc.Argument(1))), false)
 		return goja.Undefined()
 	})
 	m("startPlayback", func(fc goja.FunctionCall) goja.Value {

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dop251/goja"
 
@@ -39,11 +40,14 @@ type player struct {
 	owner *jsCall // the call of startPlayback or say
 	loop  bool
 
-	mu     sync.Mutex
-	data   []byte
-	pos    int
-	paused bool
-	over   bool // finished or stopped: plays nothing more
+	mu       sync.Mutex
+	data     []byte
+	pos      int
+	paused   bool
+	over     bool     // finished or stopped: plays nothing more
+	marks    []marker // addMarker's, in the order they are reached
+	markNext int      // the next of marks to reach
+	markMs   []int64  // addMarker's offsets (loop only)
 
 	// Loop only.
 	ended  bool // PlaybackFinished or stop done
@@ -74,6 +78,10 @@ func (s *session) newPlayer(owner *jsCall, object bool) *player {
 		return goja.Undefined()
 	})
 	m("stop", func(goja.FunctionCall) goja.Value { p.stop(); return goja.Undefined() })
+	m("addMarker", func(c goja.FunctionCall) goja.Value {
+		p.addMarker(c.Argument(0).ToInteger())
+		return goja.Undefined()
+	})
 	m("pause", func(goja.FunctionCall) goja.Value { p.setPaused(true); return goja.Undefined() })
 	m("resume", func(goja.FunctionCall) goja.Value { p.setPaused(false); return goja.Undefined() })
 	s.units[obj] = p
@@ -107,8 +115,10 @@ func (p *player) loaded(data []byte, err error) {
 	p.mu.Lock()
 	p.data = data
 	p.mu.Unlock()
+	p.placeMarkers()
 	seconds := float64(len(data)) / media.SampleRate
 	if p.owner != nil {
+		p.s.dispatch(p.owner.et, evPlaybackReady, p.owner.event(evPlaybackReady, "duration", seconds))
 		p.s.dispatch(p.owner.et, evPlaybackStarted, p.owner.event(evPlaybackStarted, "duration", seconds))
 		return
 	}
@@ -129,9 +139,15 @@ func (p *player) ReadFrame(dst []byte) bool {
 	}
 	n := copy(dst, p.data[p.pos:])
 	p.pos += n
+	for p.markNext < len(p.marks) && p.marks[p.markNext].pos <= p.pos {
+		ms := p.marks[p.markNext].ms
+		p.markNext++
+		p.s.post(func() { p.markerReached(ms) })
+	}
 	end := false
 	if p.pos >= len(p.data) {
 		p.pos = 0
+		p.markNext = 0
 		if p.loop {
 			for n < len(dst) {
 				m := copy(dst[n:], p.data)
@@ -167,7 +183,15 @@ func (p *player) finish(err error) {
 	p.end()
 	var fields []any
 	if err != nil {
-		p.s.log.Warn("playback failed", "player", p.id, "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, tts.ErrUnavailable) {
+			// The missing TTS program is warned about once a session.
+			if p.s.ttsWarned {
+				level = slog.LevelDebug
+			}
+			p.s.ttsWarned = true
+		}
+		p.s.log.Log(p.s.ctx, level, "playback failed", "player", p.id, "err", err)
 		fields = []any{"error", err.Error()}
 	}
 	if p.owner != nil {
@@ -252,19 +276,18 @@ func fetchSource(raw string) audioSource {
 	}}
 }
 
-// ttsSource synthesizes text with the runtime's synthesizer (package tts),
-// as 8 kHz µ-law; voice is a language such as "en-us" ("" for the default).
-func ttsSource(text, voice string) audioSource {
-	desc := "say"
-	return audioSource{desc: desc, load: func(ctx context.Context, s *session) ([]byte, error) {
+// ttsSource synthesizes text with the runtime's synthesizer (package tts,
+// the one FlexML's <Say> uses, cached by text and voice) as 8 kHz µ-law.
+func ttsSource(text string, v ttsVoice) audioSource {
+	return audioSource{desc: "say", load: func(ctx context.Context, s *session) ([]byte, error) {
 		if strings.TrimSpace(text) == "" {
 			return nil, errors.New("no text")
 		}
-		if n := len([]rune(text)); n > s.lim.TTSChars {
-			return nil, fmt.Errorf("text of %d characters, at most %d", n, s.lim.TTSChars)
+		if n := utf8.RuneCountInString(text); n > s.lim.TTSChars {
+			return nil, fmt.Errorf("%w: text of %d characters, at most %d", tts.ErrTextTooLong, n, s.lim.TTSChars)
 		}
 		synth := s.rt.synthesizer()
-		audio, err := synth.Render(ctx, text, "", voice, codec.PCMU)
+		audio, err := synth.Render(ctx, text, v.voice, v.language, codec.PCMU)
 		if errors.Is(err, tts.ErrUnavailable) {
 			return nil, fmt.Errorf("text-to-speech needs %q: %w", synth.Command(), err)
 		}
@@ -272,41 +295,12 @@ func ttsSource(text, voice string) audioSource {
 	}}
 }
 
-// voicePattern finds a language and region in a voice name ("en_US").
-var voicePattern = regexp.MustCompile(`([a-z]{2})[_-]([A-Z]{2})`)
-
-// safeVoice is what a voice name handed to the TTS program may hold.
-var safeVoice = regexp.MustCompile(`^[A-Za-z0-9+_-]{1,32}$`)
-
-// voiceOf turns say's second argument (a VoiceList voice, a language
-// string, or {language}/{voice}) into a TTS voice name, "" for the default.
-func voiceOf(v goja.Value) string {
-	if isNothing(v) {
-		return ""
-	}
-	text := v.String()
-	if text == "[object Object]" {
-		if l := optString(v, "language"); l != "" {
-			text = l
-		} else {
-			text = optString(v, "voice")
-		}
-	}
-	if m := voicePattern.FindStringSubmatch(text); m != nil {
-		return m[1] + "-" + strings.ToLower(m[2])
-	}
-	if safeVoice.MatchString(text) {
-		return text
-	}
-	return ""
-}
-
-// decodeClip reads a WAV or MP3 file as 8 kHz mono µ-law.
+// decodeClip reads a WAV, MP3 or Ogg/Opus file as 8 kHz mono µ-law.
 func decodeClip(b []byte) ([]byte, error) {
 	return decodeClipFrom(bytes.NewReader(b), len(b))
 }
 
-// decodeClipFrom reads a WAV or MP3 file (told from its bytes) as it
+// decodeClipFrom reads a WAV, MP3 or Ogg/Opus file (told from its bytes) as it
 // arrives with the gateway's one decoder, media.DecodeReader, and converts
 // it once to 8 kHz mono µ-law: mixed down, resampled once, encoded once.
 // Audio of more than limit bytes of 8 kHz µ-law is an error.
@@ -314,7 +308,7 @@ func decodeClipFrom(r io.Reader, limit int) ([]byte, error) {
 	maxDuration := time.Duration(limit) * time.Second / media.SampleRate
 	a, err := media.DecodeReader(r, maxDuration)
 	if err != nil {
-		return nil, fmt.Errorf("only WAV or MP3 audio is supported: %w", err)
+		return nil, fmt.Errorf("only WAV, MP3 or Ogg/Opus audio is supported: %w", err)
 	}
 	return a.ForCall(codec.PCMU)
 }

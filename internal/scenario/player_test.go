@@ -62,7 +62,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	e.logs.waitText(t, 5*time.Second, "tone finished ok")
 	e.logs.waitText(t, 5*time.Second, "mp3 finished ok")
 	page := e.logs.waitText(t, 5*time.Second, "page finished error *")
-	if !strings.Contains(page, "only WAV or MP3 audio is supported") {
+	if !strings.Contains(page, "only WAV, MP3 or Ogg/Opus audio is supported") {
 		t.Errorf("page: %q", page)
 	}
 	tts := e.logs.waitText(t, 10*time.Second, "tts finished *")

@@ -22,6 +22,7 @@
     Disconnected: 'Call.Disconnected',
     Failed: 'Call.Failed',
     ToneReceived: 'Call.ToneReceived',
+    PlaybackReady: 'Call.PlaybackReady',
     PlaybackStarted: 'Call.PlaybackStarted',
     PlaybackFinished: 'Call.PlaybackFinished',
     AudioStarted: 'Call.AudioStarted',
@@ -94,6 +95,7 @@
     Started: 'Player.Started',
     PlaybackReady: 'Player.PlaybackReady',
     PlaybackFinished: 'Player.PlaybackFinished',
+    PlaybackMarkerReached: 'Player.PlaybackMarkerReached',
     Stopped: 'Player.Stopped'
   }));
 

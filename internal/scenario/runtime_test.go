@@ -57,7 +57,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 			"ULAW": "ULAW", "ALAW": "ALAW", "PCM8": "PCM8", "PCM16_8KHZ": "PCM8", "PCM16": "PCM16",
 			"PCM16_16KHZ": "PCM16", "OPUS": "OPUS",
 		},
-		"PlayerEvents":   {"Started": "Player.Started", "PlaybackReady": "Player.PlaybackReady", "PlaybackFinished": "Player.PlaybackFinished", "Stopped": "Player.Stopped"},
+		"PlayerEvents":   {"Started": "Player.Started", "PlaybackReady": "Player.PlaybackReady", "PlaybackFinished": "Player.PlaybackFinished", "PlaybackMarkerReached": "Player.PlaybackMarkerReached", "Stopped": "Player.Stopped"},
 		"RecorderEvents": {"Started": "Recorder.Started", "Stopped": "Recorder.Stopped", "RecorderError": "Recorder.Error"},
 	}
 	for name, members := range want {
@@ -71,7 +71,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	}
 	// CallEvents: the ones the runtime fires, with the 'Call.' prefix.
 	ce, _ := got["CallEvents"].(map[string]any)
-	for _, m := range []string{"Connected", "Disconnected", "Failed", "ToneReceived", "PlaybackFinished", "PlaybackStarted", "AudioStarted"} {
+	for _, m := range []string{"Connected", "Disconnected", "Failed", "ToneReceived", "PlaybackReady", "PlaybackFinished", "PlaybackStarted", "AudioStarted"} {
 		if ce[m] != "Call."+m {
 			t.Errorf("CallEvents.%s = %v, want Call.%s", m, ce[m], m)
 		}

@@ -72,15 +72,19 @@ type session struct {
 	calls       []*jsCall
 	sockets     []*jsSocket
 	players     []*player
-	recorders   []*recorder
-	callFlows   []*callFlow
-	callRelays  []*callRelay
-	timers      map[int64]*jsTimer
-	nextTimer   int64
-	customData  string
-	idle        *time.Timer
-	idleGen     uint64
-	nextID      uint64
+	// voicesWarned holds the unknown TTS voices warned about; ttsWarned
+	// is set once the missing TTS program has been warned about.
+	voicesWarned map[string]bool
+	ttsWarned    bool
+	recorders    []*recorder
+	callFlows    []*callFlow
+	callRelays   []*callRelay
+	timers       map[int64]*jsTimer
+	nextTimer    int64
+	customData   string
+	idle         *time.Timer
+	idleGen      uint64
+	nextID       uint64
 }
 
 func newToken() string {
