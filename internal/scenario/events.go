@@ -135,15 +135,15 @@ func (et *eventTarget) methods(vm *goja.Runtime) {
 }
 
 // dispatch runs the on* handler of the event, then a snapshot of its
-// listeners, each with ev as the argument. It stops when the session
-// breaks.
+// listeners, each with ev as the argument. A listener that throws does not
+// keep the others from running; dispatch stops when the session breaks.
 func (s *session) dispatch(et *eventTarget, name string, ev *goja.Object) {
 	if s.broken || et == nil || (s.state != stateRunning && !s.finalEvents) {
 		return
 	}
 	if prop, ok := et.handlers[name]; ok {
 		if cb, ok := goja.AssertFunction(et.obj.Get(prop)); ok {
-			if !s.callJS(cb, et.obj, ev) {
+			if !s.callJS(cb, et.obj, ev) && s.broken {
 				return
 			}
 		}
@@ -154,7 +154,7 @@ func (s *session) dispatch(et *eventTarget, name string, ev *goja.Object) {
 	}
 	snap := append([]listener(nil), list...)
 	for _, l := range snap {
-		if !s.callJS(l.cb, et.obj, ev) {
+		if !s.callJS(l.cb, et.obj, ev) && s.broken {
 			return
 		}
 	}

@@ -178,6 +178,7 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		jc.sendDigits(fc.Argument(0).String())
 		return goja.Undefined()
 	})
+	s.installRefusedMembers("Call", obj)
 
 	s.units[obj] = jc
 	s.calls = append(s.calls, jc)
