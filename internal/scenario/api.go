@@ -174,17 +174,28 @@ func buildAPITable() []apiMember {
 	return t
 }
 
-// refusal is the error of calling a member callstream does not run.
-func refusal(m apiMember) error {
-	return fmt.Errorf("%s is %w by callstream: %s", m.Path, ErrNotSupported, m.Hint)
+// refusalError is the error of calling a member callstream does not run;
+// it is ErrNotSupported.
+type refusalError struct{ m apiMember }
+
+func (e *refusalError) Error() string {
+	return e.m.Path + " is not supported by callstream: " + e.m.Hint
 }
 
+func (e *refusalError) Unwrap() error { return ErrNotSupported }
+
 // refusedFunction returns the function installed for a refused member: it
-// logs the refusal and throws it in the calling script.
+// logs the refusal and throws it in the calling script as an Error.
 func (s *session) refusedFunction(m apiMember) func(goja.FunctionCall) goja.Value {
 	return func(goja.FunctionCall) goja.Value {
-		err := refusal(m)
+		err := &refusalError{m}
 		s.log.Error("scenario: "+err.Error(), "api", m.Path)
+		ctor, _ := s.vm.Get("Error").(*goja.Object)
+		if ctor != nil {
+			if obj, cerr := s.vm.New(ctor, s.vm.ToValue(err.Error())); cerr == nil {
+				panic(obj)
+			}
+		}
 		s.throw(err)
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -429,17 +430,11 @@ func (s *session) reportRejections() {
 
 // firstPlace returns the first "file:line:col" of a JavaScript stack text.
 func firstPlace(stack string) string {
-	for _, line := range strings.Split(stack, "\n") {
-		i := strings.LastIndexByte(line, '(')
-		j := strings.LastIndexByte(line, ')')
-		if i >= 0 && j > i {
-			if p := line[i+1 : j]; strings.Count(p, ":") >= 2 {
-				return p
-			}
-		}
-	}
-	return ""
+	return stackPlace.FindString(stack)
 }
+
+// stackPlace matches a place in a stack text: "scenario.js:4:9".
+var stackPlace = regexp.MustCompile(`[^\s()]+:\d+:\d+`)
 
 // describeError returns log attributes for a script error: the error with
 // its place (file:line:column), the stack, and the cause.
