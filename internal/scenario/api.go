@@ -116,12 +116,11 @@ func buildAPITable() []apiMember {
 		"headers", "customData", "answer", "answerDirect", "reject", "decline", "ring", "hangup", "say",
 		"startPlayback", "stopPlayback", "sendMediaTo", "stopMediaTo", "handleTones", "sendDigits",
 		"addEventListener", "removeEventListener",
+		"sendMessage", "sendInfo",
 		"startEarlyMedia", // logs a warning: audio plays once the call is answered
 	} {
 		fn("Call." + n)
 	}
-	refused("Call.sendMessage", "callstream does not send SIP MESSAGE yet: send the text to your service with Net.httpRequestAsync")
-	refused("Call.sendInfo", "callstream does not send SIP INFO yet: send DTMF with call.sendDigits")
 	refused("Call.transferTo", hintTransfer)
 	refused("Call.handleBlindTransfer", hintTransfer)
 	refused("Call.playProgressTone", hintTone)

@@ -60,6 +60,8 @@ type jsCall struct {
 	cur         *attachment
 	answerTimer *time.Timer
 
+	inDialog int // MESSAGE and INFO requests waiting for their answer
+
 	audio    atomic.Bool // AudioStarted fired (the media clock checks)
 	outgoing bool        // placed by callSIP/callPSTN
 	timedOut bool        // loop only: an outgoing call cancelled for ringing too long
@@ -176,6 +178,14 @@ func (s *session) addCall(c *call.Call) *jsCall {
 	})
 	m("sendDigits", func(fc goja.FunctionCall) goja.Value {
 		jc.sendDigits(fc.Argument(0).String())
+		return goja.Undefined()
+	})
+	m("sendMessage", func(fc goja.FunctionCall) goja.Value {
+		jc.sendInDialog("call.sendMessage", "MESSAGE", "text/plain; charset=utf-8", fc.Argument(0))
+		return goja.Undefined()
+	})
+	m("sendInfo", func(fc goja.FunctionCall) goja.Value {
+		jc.sendInDialog("call.sendInfo", "INFO", fc.Argument(0).String(), fc.Argument(1))
 		return goja.Undefined()
 	})
 	s.installRefusedMembers("Call", obj)

@@ -1,0 +1,57 @@
+package scenario_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/sipcaller"
+)
+
+// TestCallSendMessage checks call.sendMessage and call.sendInfo over real
+// SIP: the caller receives a MESSAGE (text/plain) and an INFO (the given
+// MIME type) in the call's dialog with the bodies byte for byte (700
+// bytes, the bound, too); a text over the bound throws a clear error.
+func TestCallSendMessage(t *testing.T) {
+	g := startGateway(t, scenario.Config{Source: `
+VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
+  var call = e.call;
+  call.addEventListener(CallEvents.Connected, function () {
+    call.sendMessage('hello from the scenario: ünïcode');
+    call.sendInfo('application/json', '{"event":"hold"}');
+    try { call.sendMessage(new Array(702).join('x')); } catch (err) { Logger.write('long: ' + err.message); }
+    call.sendMessage(new Array(701).join('y'));
+  });
+  call.addEventListener(CallEvents.Disconnected, function () { VoxEngine.terminate(); });
+  call.answer();
+});`})
+	c := g.Dial(sipcaller.Config{})
+	msgs, err := c.WaitMessages(g.Context(5*time.Second), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byMethod := map[string][]sipcaller.Message{}
+	for _, m := range msgs {
+		byMethod[m.Method] = append(byMethod[m.Method], m)
+	}
+	// The requests leave at once: they may arrive in any order.
+	ms := byMethod["MESSAGE"]
+	if len(ms) == 2 && len(ms[0].Body) > len(ms[1].Body) {
+		ms[0], ms[1] = ms[1], ms[0]
+	}
+	if len(ms) != 2 || !strings.HasPrefix(ms[0].ContentType, "text/plain") || !strings.HasPrefix(ms[1].ContentType, "text/plain") ||
+		string(ms[0].Body) != "hello from the scenario: ünïcode" || string(ms[1].Body) != strings.Repeat("y", 700) {
+		t.Errorf("%d MESSAGE requests: %q", len(ms), ms)
+	}
+	if is := byMethod["INFO"]; len(is) != 1 || is[0].ContentType != "application/json" || string(is[0].Body) != `{"event":"hold"}` {
+		t.Errorf("INFO requests %+v", is)
+	}
+	if got := g.waitText(t, "long: *", 5*time.Second); !strings.Contains(got, "701 bytes, at most 700") {
+		t.Errorf("long text: %q", got)
+	}
+	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	g.waitSessions(t, 5*time.Second)
+}
