@@ -709,3 +709,12 @@ func (c *Call) SendInDialog(ctx context.Context, method, contentType string, bod
 
 // errInDialogOutgoing is a MESSAGE or INFO on a call the gateway placed.
 var errInDialogOutgoing = errors.New("in-dialog requests are not supported yet")
+
+// OnInDialog registers fn for the MESSAGE and INFO requests the caller of
+// an incoming call sends in its dialog (fn runs on the SIP goroutine: it
+// must not block).
+func (c *Call) OnInDialog(fn func(sip.InDialogRequest)) {
+	if c.inv != nil {
+		c.inv.OnRequest(fn)
+	}
+}

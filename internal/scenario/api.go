@@ -135,10 +135,10 @@ func buildAPITable() []apiMember {
 		apiMember{Path: "AppEvents.NewWebSocketFailed", Kind: apiValue, Value: evNewWebSocketFailed, Implemented: true})
 	enum("CallEvents", "Call.",
 		[]string{"Connected", "Disconnected", "Failed", "Ringing", "ToneReceived", "PlaybackStarted", "PlaybackFinished",
-			"AudioStarted", "FirstAudioPacketReceived", "StateChanged"},
+			"AudioStarted", "FirstAudioPacketReceived", "StateChanged", "MessageReceived", "InfoReceived"},
 		[]string{"AcceptReInvite", "AudioIdentificationError", "AudioIdentificationResult", "AudioIdentificationStarted",
 			"AudioIdentificationStopped", "AudioQualityDetected", "BeepDetectionComplete", "BeepDetectionError",
-			"BlindTransferRequested", "FirstVideoPacket", "InfoReceived", "MessageReceived", "MicStatusChange", "OffHold",
+			"BlindTransferRequested", "FirstVideoPacket", "MicStatusChange", "OffHold",
 			"OnHold", "PlaybackMarkerReached", "PlaybackReady", "ProgressToneStart", "ProgressToneStop", "PushSent",
 			"ReInviteAccepted", "ReInviteReceived", "ReInviteRejected", "RecordError", "RecordStarted", "RecordStopped",
 			"RtpResumed", "RtpStopped", "StatisticsReceived", "ToneDetected", "TransferComplete", "TransferFailed",

@@ -12,7 +12,8 @@ import (
 // TestCallSendMessage checks call.sendMessage and call.sendInfo over real
 // SIP: the caller receives a MESSAGE (text/plain) and an INFO (the given
 // MIME type) in the call's dialog with the bodies byte for byte (700
-// bytes, the bound, too); a text over the bound throws a clear error.
+// bytes, the bound, too); a text over the bound throws a clear error. The
+// caller's MESSAGE and INFO fire MessageReceived and InfoReceived.
 func TestCallSendMessage(t *testing.T) {
 	g := startGateway(t, scenario.Config{Source: `
 VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
@@ -22,6 +23,12 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
     call.sendInfo('application/json', '{"event":"hold"}');
     try { call.sendMessage(new Array(702).join('x')); } catch (err) { Logger.write('long: ' + err.message); }
     call.sendMessage(new Array(701).join('y'));
+  });
+  call.addEventListener(CallEvents.MessageReceived, function (ev) {
+    Logger.write('message ' + ev.text + ' ' + ev.headers['x-tag'] + ' ' + (ev.call === call));
+  });
+  call.addEventListener(CallEvents.InfoReceived, function (ev) {
+    Logger.write('info ' + ev.mimeType + ' ' + ev.body);
   });
   call.addEventListener(CallEvents.Disconnected, function () { VoxEngine.terminate(); });
   call.answer();
@@ -50,6 +57,21 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	if got := g.waitText(t, "long: *", 5*time.Second); !strings.Contains(got, "701 bytes, at most 700") {
 		t.Errorf("long text: %q", got)
 	}
+	// The caller's MESSAGE and INFO reach the scenario.
+	for _, r := range []struct {
+		method, ct, body string
+		code             int
+	}{
+		{"MESSAGE", "text/plain", "hi gateway", 200},
+		{"INFO", "application/dtmf-relay", "Signal=5", 200},
+	} {
+		code, err := c.SendInDialog(g.Context(5*time.Second), r.method, r.ct, []byte(r.body), "X-Tag", "t1")
+		if err != nil || code != r.code {
+			t.Errorf("%s of %d bytes: %d %v, want %d", r.method, len(r.body), code, err, r.code)
+		}
+	}
+	g.waitText(t, "message hi gateway t1 true", 5*time.Second)
+	g.waitText(t, "info application/dtmf-relay Signal=5", 5*time.Second)
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,8 @@ type jsCall struct {
 	cur         *attachment
 	answerTimer *time.Timer
 
-	inDialog int // MESSAGE and INFO requests waiting for their answer
+	inDialog int          // MESSAGE and INFO requests waiting for their answer
+	queued   atomic.Int32 // received MESSAGE and INFO requests waiting for the loop
 
 	audio    atomic.Bool // AudioStarted fired (the media clock checks)
 	outgoing bool        // placed by callSIP/callPSTN
@@ -189,6 +190,7 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		return goja.Undefined()
 	})
 	s.installRefusedMembers("Call", obj)
+	jc.watchInDialog()
 
 	s.units[obj] = jc
 	s.calls = append(s.calls, jc)

@@ -53,3 +53,41 @@ func (jc *jsCall) sendInDialog(api, method, contentType string, body goja.Value)
 		s.post(func() { jc.inDialog-- })
 	})
 }
+
+// Events of the MESSAGE and INFO requests a caller sends.
+const (
+	evMessageReceived = "Call.MessageReceived"
+	evInfoReceived    = "Call.InfoReceived"
+)
+
+// maxInDialogQueued bounds the received MESSAGE and INFO requests of one
+// call waiting for the loop; more are dropped with a warning.
+const maxInDialogQueued = 32
+
+// watchInDialog dispatches the MESSAGE and INFO requests the caller sends:
+// MessageReceived {text, headers} and InfoReceived {mimeType, body, headers}.
+func (jc *jsCall) watchInDialog() {
+	s := jc.s
+	jc.c.OnInDialog(func(r sip.InDialogRequest) {
+		if jc.queued.Add(1) > maxInDialogQueued {
+			jc.queued.Add(-1)
+			s.rt.warn.Log("scenario: in-dialog request dropped: too many waiting", "call_sid", jc.c.Sid(), "method", r.Method)
+			return
+		}
+		s.post(func() {
+			jc.queued.Add(-1)
+			if jc.ended {
+				return
+			}
+			headers := s.vm.NewObject()
+			for k, v := range r.Headers {
+				_ = headers.Set(k, v)
+			}
+			if r.Method == "MESSAGE" {
+				s.dispatch(jc.et, evMessageReceived, jc.event(evMessageReceived, "text", string(r.Body), "headers", headers))
+				return
+			}
+			s.dispatch(jc.et, evInfoReceived, jc.event(evInfoReceived, "mimeType", r.ContentType, "body", string(r.Body), "headers", headers))
+		})
+	})
+}

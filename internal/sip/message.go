@@ -69,3 +69,61 @@ func (c *Invite) SendInDialog(ctx context.Context, method, contentType string, b
 	c.log.Debug("in-dialog request answered", "method", string(m), "bytes", len(body))
 	return nil
 }
+
+// MaxInDialogBody bounds the body of a MESSAGE or INFO the gateway takes in
+// a call's dialog; a longer one is answered 413.
+const MaxInDialogBody = 4096
+
+// InDialogRequest is a MESSAGE or INFO the caller sent in the dialog.
+type InDialogRequest struct {
+	Method      string            // "MESSAGE" or "INFO"
+	ContentType string            // the Content-Type
+	Body        []byte            // at most MaxInDialogBody bytes
+	Headers     map[string]string // the X- headers, lower-case names
+}
+
+// OnRequest registers fn, called (from the request's goroutine, after the
+// 200 OK) for every MESSAGE and INFO the caller sends in the dialog. A
+// request without fn registered is answered 200 all the same.
+func (c *Invite) OnRequest(fn func(InDialogRequest)) {
+	c.mu.Lock()
+	c.onRequest = fn
+	c.mu.Unlock()
+}
+
+// onInDialog routes a MESSAGE or INFO to its call's dialog.
+func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	inv := s.lookup(req)
+	if inv == nil {
+		s.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	inv.received(req, tx)
+}
+
+// received answers an in-dialog MESSAGE or INFO and hands it on.
+func (c *Invite) received(req *sip.Request, tx sip.ServerTransaction) {
+	body := req.Body()
+	if len(body) > MaxInDialogBody {
+		c.log.Warn("in-dialog request refused: body too large", "method", string(req.Method), "bytes", len(body), "max", MaxInDialogBody)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusRequestEntityTooLarge, "Request Entity Too Large", nil))
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+	c.mu.Lock()
+	fn := c.onRequest
+	c.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	r := InDialogRequest{Method: string(req.Method), Body: append([]byte(nil), body...), Headers: map[string]string{}}
+	if ct := req.ContentType(); ct != nil {
+		r.ContentType = ct.Value()
+	}
+	for _, h := range req.Headers() {
+		if name := strings.ToLower(h.Name()); strings.HasPrefix(name, "x-") && len(r.Headers) < 32 {
+			r.Headers[name] = h.Value()
+		}
+	}
+	fn(r)
+}

@@ -69,3 +69,24 @@ func (c *Call) WaitMessages(ctx context.Context, n int) ([]Message, error) {
 		}
 	}
 }
+
+// SendInDialog sends a MESSAGE or INFO (method) with body of contentType
+// and headers (name, value pairs) in the call's dialog and returns the
+// gateway's status code.
+func (c *Call) SendInDialog(ctx context.Context, method, contentType string, body []byte, headers ...string) (int, error) {
+	target := c.dlg.InviteRequest.Recipient
+	if ct := c.dlg.InviteResponse.Contact(); ct != nil {
+		target = ct.Address
+	}
+	req := sip.NewRequest(sip.RequestMethod(method), *target.Clone())
+	req.AppendHeader(sip.NewHeader("Content-Type", contentType))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.AppendHeader(sip.NewHeader(headers[i], headers[i+1]))
+	}
+	req.SetBody(body)
+	res, err := c.dlg.Do(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("sipcaller: %s: %w", method, err)
+	}
+	return res.StatusCode, nil
+}
