@@ -1,6 +1,7 @@
 package scenario_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,39 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	g.waitText(t, "info application/dtmf-relay Signal=5", 5*time.Second)
 	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
 		t.Fatal(err)
+	}
+	g.waitSessions(t, 5*time.Second)
+}
+
+// TestCallMembersResolve walks the API table's Call members on a real
+// call: each is a function, and each refused one throws an error naming it.
+func TestCallMembersResolve(t *testing.T) {
+	members, refused := scenario.APIMembersOf("Call")
+	list, _ := json.Marshal(members)
+	bad, _ := json.Marshal(refused)
+	g := startGateway(t, scenario.Config{Source: `
+var members = ` + string(list) + `, refused = ` + string(bad) + `;
+VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
+  var call = e.call, wrong = [];
+  members.forEach(function (m) { if (typeof call[m] !== 'function') wrong.push(m + ' is ' + typeof call[m]); });
+  refused.forEach(function (m) {
+    try { call[m](); wrong.push(m + ' did not throw'); } catch (err) {
+      if (err.message.indexOf('call.' + m) !== 0 && err.message.indexOf('Call.' + m + ' is not supported by callstream: ') !== 0) wrong.push(m + ': ' + err.message);
+    }
+  });
+  Logger.write('wrong=' + wrong.join(';'));
+  call.hangup();
+  VoxEngine.terminate();
+});`})
+	if len(members) < 20 || len(refused) == 0 {
+		t.Fatalf("%d Call members, %d refused: the table lost them", len(members), len(refused))
+	}
+	c, err := g.Caller.Dial(g.Context(5*time.Second), sipcaller.Config{Target: g.GW.SIPAddr(), From: "1", To: "2"})
+	if err == nil {
+		_ = c.Hangup(g.Context(5 * time.Second))
+	}
+	if got := g.waitText(t, "wrong=*", 5*time.Second); got != "wrong=" {
+		t.Errorf("Call members: %s", got)
 	}
 	g.waitSessions(t, 5*time.Second)
 }

@@ -92,7 +92,7 @@ func eventName(v goja.Value) string {
 }
 
 // add registers fn for the event; a value that is not a function throws a
-// TypeError, which ends the session unless the script catches it.
+// TypeError (uncaught, it stops that callback only: see scriptFailed).
 func (et *eventTarget) add(vm *goja.Runtime, ev, fn goja.Value) {
 	name := eventName(ev)
 	if name == "" {
