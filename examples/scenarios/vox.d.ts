@@ -2,6 +2,22 @@
 // runtime implements. Generated from the runtime; do not edit.
 // Regenerate: go test ./internal/scenario -run TestVoxDTS -update
 
+declare enum ASREvents {
+  ASRError = "ASR.ASRError",
+  CaptureStarted = "ASR.CaptureStarted",
+  InterimResult = "ASR.InterimResult",
+  Result = "ASR.Result",
+  SpeechCaptureStarted = "ASR.SpeechCaptureStarted",
+  Started = "ASR.Started",
+  Stopped = "ASR.Stopped",
+}
+
+declare const ASRLanguage: any;
+
+declare const ASRModelList: any;
+
+declare const ASRProfileList: any;
+
 declare enum AppEvents {
   CallAlerting = "Application.CallAlerting",
   HttpRequest = "Application.HttpRequest",
@@ -13,20 +29,100 @@ declare enum AppEvents {
 }
 
 declare enum CallEvents {
+  AcceptReInvite = "Call.AcceptReInvite",
+  AudioIdentificationError = "Call.AudioIdentificationError",
+  AudioIdentificationResult = "Call.AudioIdentificationResult",
+  AudioIdentificationStarted = "Call.AudioIdentificationStarted",
+  AudioIdentificationStopped = "Call.AudioIdentificationStopped",
+  AudioQualityDetected = "Call.AudioQualityDetected",
   AudioStarted = "Call.AudioStarted",
+  BeepDetectionComplete = "Call.BeepDetectionComplete",
+  BeepDetectionError = "Call.BeepDetectionError",
+  BlindTransferRequested = "Call.BlindTransferRequested",
   Connected = "Call.Connected",
   Disconnected = "Call.Disconnected",
   Failed = "Call.Failed",
   FirstAudioPacketReceived = "Call.FirstAudioPacketReceived",
+  FirstVideoPacket = "Call.FirstVideoPacket",
   InfoReceived = "Call.InfoReceived",
   MessageReceived = "Call.MessageReceived",
+  MicStatusChange = "Call.MicStatusChange",
+  OffHold = "Call.OffHold",
+  OnHold = "Call.OnHold",
   PlaybackFinished = "Call.PlaybackFinished",
+  PlaybackMarkerReached = "Call.PlaybackMarkerReached",
+  PlaybackReady = "Call.PlaybackReady",
   PlaybackStarted = "Call.PlaybackStarted",
+  ProgressToneStart = "Call.ProgressToneStart",
+  ProgressToneStop = "Call.ProgressToneStop",
+  PushSent = "Call.PushSent",
+  ReInviteAccepted = "Call.ReInviteAccepted",
+  ReInviteReceived = "Call.ReInviteReceived",
+  ReInviteRejected = "Call.ReInviteRejected",
+  RecordError = "Call.RecordError",
   RecordStarted = "Call.RecordStarted",
   RecordStopped = "Call.RecordStopped",
   Ringing = "Call.Ringing",
+  RtpResumed = "Call.RtpResumed",
+  RtpStopped = "Call.RtpStopped",
   StateChanged = "Call.StateChanged",
+  StatisticsReceived = "Call.StatisticsReceived",
+  ToneDetected = "Call.ToneDetected",
   ToneReceived = "Call.ToneReceived",
+  TransferComplete = "Call.TransferComplete",
+  TransferFailed = "Call.TransferFailed",
+  VideoTrackCreated = "Call.VideoTrackCreated",
+  VoicemailPromptDetected = "Call.VoicemailPromptDetected",
+  VoicemailToneDetected = "Call.VoicemailToneDetected",
+  VoicemailToneNotDetected = "Call.VoicemailToneNotDetected",
+}
+
+declare enum Language {
+  AU_ENGLISH_FEMALE = "AU_ENGLISH_FEMALE",
+  BR_PORTUGUESE_FEMALE = "BR_PORTUGUESE_FEMALE",
+  CA_ENGLISH_FEMALE = "CA_ENGLISH_FEMALE",
+  CA_FRENCH_FEMALE = "CA_FRENCH_FEMALE",
+  CA_FRENCH_MALE = "CA_FRENCH_MALE",
+  CH_CHINESE_FEMALE = "CH_CHINESE_FEMALE",
+  CH_CHINESE_MALE = "CH_CHINESE_MALE",
+  EUR_CATALAN_FEMALE = "EUR_CATALAN_FEMALE",
+  EUR_CZECH_FEMALE = "EUR_CZECH_FEMALE",
+  EUR_DANISH_FEMALE = "EUR_DANISH_FEMALE",
+  EUR_DUTCH_FEMALE = "EUR_DUTCH_FEMALE",
+  EUR_FINNISH_FEMALE = "EUR_FINNISH_FEMALE",
+  EUR_FRENCH_FEMALE = "EUR_FRENCH_FEMALE",
+  EUR_FRENCH_MALE = "EUR_FRENCH_MALE",
+  EUR_GERMAN_FEMALE = "EUR_GERMAN_FEMALE",
+  EUR_GERMAN_MALE = "EUR_GERMAN_MALE",
+  EUR_GREEK_FEMALE = "EUR_GREEK_FEMALE",
+  EUR_ITALIAN_FEMALE = "EUR_ITALIAN_FEMALE",
+  EUR_ITALIAN_MALE = "EUR_ITALIAN_MALE",
+  EUR_NORWEGIAN_FEMALE = "EUR_NORWEGIAN_FEMALE",
+  EUR_POLISH_FEMALE = "EUR_POLISH_FEMALE",
+  EUR_PORTUGUESE_FEMALE = "EUR_PORTUGUESE_FEMALE",
+  EUR_PORTUGUESE_MALE = "EUR_PORTUGUESE_MALE",
+  EUR_SPANISH_FEMALE = "EUR_SPANISH_FEMALE",
+  EUR_SPANISH_MALE = "EUR_SPANISH_MALE",
+  EUR_TURKISH_FEMALE = "EUR_TURKISH_FEMALE",
+  EUR_TURKISH_MALE = "EUR_TURKISH_MALE",
+  HK_CHINESE_FEMALE = "HK_CHINESE_FEMALE",
+  HU_HUNGARIAN_FEMALE = "HU_HUNGARIAN_FEMALE",
+  IN_ENGLISH_FEMALE = "IN_ENGLISH_FEMALE",
+  JP_JAPANESE_FEMALE = "JP_JAPANESE_FEMALE",
+  JP_JAPANESE_MALE = "JP_JAPANESE_MALE",
+  KR_KOREAN_FEMALE = "KR_KOREAN_FEMALE",
+  KR_KOREAN_MALE = "KR_KOREAN_MALE",
+  MX_SPANISH_FEMALE = "MX_SPANISH_FEMALE",
+  RU_RUSSIAN_FEMALE = "RU_RUSSIAN_FEMALE",
+  RU_RUSSIAN_MALE = "RU_RUSSIAN_MALE",
+  SW_SWEDISH_FEMALE = "SW_SWEDISH_FEMALE",
+  TW_CHINESE_FEMALE = "TW_CHINESE_FEMALE",
+  UK_ENGLISH_FEMALE = "UK_ENGLISH_FEMALE",
+  UK_ENGLISH_MALE = "UK_ENGLISH_MALE",
+  US_ENGLISH_FEMALE = "US_ENGLISH_FEMALE",
+  US_ENGLISH_MALE = "US_ENGLISH_MALE",
+  US_SPANISH_FEMALE = "US_SPANISH_FEMALE",
+  US_SPANISH_MALE = "US_SPANISH_MALE",
 }
 
 declare namespace Logger {
@@ -56,13 +152,27 @@ declare enum Modules {
 declare namespace Net {
   function httpRequest(url: string, callback: (result: any) => void, options?: any): void;
   function httpRequestAsync(url: string, options?: any): Promise<any>;
+  /** @deprecated not supported by callstream: Net.sendMail is not supported by callstream: send a request to a mail service with Net.httpRequestAsync */
+  function sendMail(...args: any[]): any;
+  /** @deprecated not supported by callstream: Net.sendMailAsync is not supported by callstream: send a request to a mail service with Net.httpRequestAsync */
+  function sendMailAsync(...args: any[]): any;
 }
 
 declare enum PlayerEvents {
+  PlaybackBuffering = "Player.PlaybackBuffering",
   PlaybackFinished = "Player.PlaybackFinished",
+  PlaybackMarkerReached = "Player.PlaybackMarkerReached",
   PlaybackReady = "Player.PlaybackReady",
   Started = "Player.Started",
   Stopped = "Player.Stopped",
+}
+
+declare enum RecordExpireTime {
+  ONEYEAR = "ONEYEAR",
+  SIXMONTHS = "SIXMONTHS",
+  THREEMONTHS = "THREEMONTHS",
+  THREEYEARS = "THREEYEARS",
+  TWOYEARS = "TWOYEARS",
 }
 
 declare enum RecorderEvents {
@@ -76,17 +186,25 @@ declare const VoiceList: any;
 declare namespace VoxEngine {
   function addEventListener(event: string, handler: (e: any) => void): void;
   function allowWebSocketConnections(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.callConference is not supported by callstream: bridge two calls with VoxEngine.sendMediaBetween */
   function callConference(...args: any[]): any;
   function callPSTN(number: string, callerid?: string, params?: any): Call;
   function callSIP(to: string, params?: any, ...rest: any[]): Call;
+  /** @deprecated not supported by callstream: VoxEngine.callUser is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function callUser(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.callUserDirect is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function callUserDirect(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.callWhatsappUser is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function callWhatsappUser(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.createASR is not supported by callstream: stream the audio to your recognizer with VoxEngine.createWebSocket and call.sendMediaTo */
   function createASR(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.createConference is not supported by callstream: bridge two calls with VoxEngine.sendMediaBetween */
   function createConference(...args: any[]): any;
   function createRecorder(params?: any): Recorder;
+  /** @deprecated not supported by callstream: VoxEngine.createSequencePlayer is not supported by callstream: play audio with VoxEngine.createURLPlayer or call.startPlayback */
   function createSequencePlayer(...args: any[]): any;
   function createTTSPlayer(text: string, params?: any): Player;
+  /** @deprecated not supported by callstream: VoxEngine.createToneScriptPlayer is not supported by callstream: play a recording of the tone with call.startPlayback */
   function createToneScriptPlayer(...args: any[]): any;
   function createURLPlayer(url: string, params?: any): Player;
   function createWebSocket(url: string, params?: any): WebSocket;
@@ -96,7 +214,11 @@ declare namespace VoxEngine {
   function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void, direct?: boolean): void;
   function enableStatisticsForIncomingWebsockets(...args: any[]): any;
   function enableTraceForIncomingWebsockets(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.forwardCallToPSTN is not supported by callstream: forward with VoxEngine.easyProcess(call, VoxEngine.callPSTN(number, callerid)) */
+  function forwardCallToPSTN(...args: any[]): any;
   function forwardCallToSIP(...args: any[]): any;
+  /** @deprecated not supported by callstream: VoxEngine.forwardCallToUser is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
+  function forwardCallToUser(...args: any[]): any;
   function removeEventListener(event: string, handler?: (e: any) => void): void;
   function sendMediaBetween(a: any, b: any): void;
   function stopMediaBetween(a: any, b: any): void;
@@ -212,28 +334,43 @@ interface Call {
   clientType(...args: any[]): any;
   customData(data?: string): string;
   decline(...args: any[]): any;
+  /** @deprecated not supported by callstream: Call.detectProgressTone is not supported by callstream: stream the audio to a detector with VoxEngine.createWebSocket */
+  detectProgressTone(...args: any[]): any;
   displayName(): string;
+  /** @deprecated not supported by callstream: Call.enableBeepDetection is not supported by callstream: stream the audio to a detector with VoxEngine.createWebSocket */
+  enableBeepDetection(...args: any[]): any;
+  /** @deprecated not supported by callstream: Call.handleBlindTransfer is not supported by callstream: place a new call with VoxEngine.callSIP and bridge it with VoxEngine.sendMediaBetween */
+  handleBlindTransfer(...args: any[]): any;
   handleTones(enable: boolean): void;
   hangup(extraHeaders?: any): void;
   headers(): { [name: string]: string };
   id(): string;
   incoming(): boolean;
   number(): string;
+  /** @deprecated not supported by callstream: Call.playProgressTone is not supported by callstream: play a recording of the tone with call.startPlayback */
+  playProgressTone(...args: any[]): any;
+  record(...args: any[]): any;
   reject(code?: number, extraHeaders?: any): void;
   removeEventListener(event: string, handler?: (e: any) => void): void;
   ring(...args: any[]): any;
   say(text: string, params?: any): void;
   sendDigits(digits: string): void;
+  sendInfo(...args: any[]): any;
   sendMediaTo(target: any, params?: any): void;
+  sendMessage(...args: any[]): any;
   startEarlyMedia(...args: any[]): any;
   startPlayback(url: string, params?: any): void;
   state(): string;
   stopMediaTo(target: any, params?: any): void;
   stopPlayback(...args: any[]): any;
+  stopRecording(...args: any[]): any;
+  /** @deprecated not supported by callstream: Call.transferTo is not supported by callstream: place a new call with VoxEngine.callSIP and bridge it with VoxEngine.sendMediaBetween */
+  transferTo(...args: any[]): any;
 }
 
 interface Player {
   addEventListener(event: string, handler: (e: any) => void): void;
+  addMarker(...args: any[]): any;
   id(): string;
   pause(...args: any[]): any;
   removeEventListener(event: string, handler?: (e: any) => void): void;

@@ -696,3 +696,25 @@ func (c *Call) Stats() Stats {
 	st.DTMF = c.dtmf.Load()
 	return st
 }
+
+// SendInDialog sends a SIP MESSAGE or INFO with body in the dialog of an
+// answered incoming call and waits for its answer (sip.MaxMessageBody
+// bounds the body).
+func (c *Call) SendInDialog(ctx context.Context, method, contentType string, body []byte) error {
+	if c.inv == nil {
+		return fmt.Errorf("%s: %w on outgoing calls", method, errInDialogOutgoing)
+	}
+	return c.inv.SendInDialog(ctx, method, contentType, body)
+}
+
+// errInDialogOutgoing is a MESSAGE or INFO on a call the gateway placed.
+var errInDialogOutgoing = errors.New("in-dialog requests are not supported yet")
+
+// OnInDialog registers fn for the MESSAGE and INFO requests the caller of
+// an incoming call sends in its dialog (fn runs on the SIP goroutine: it
+// must not block).
+func (c *Call) OnInDialog(fn func(sip.InDialogRequest)) {
+	if c.inv != nil {
+		c.inv.OnRequest(fn)
+	}
+}

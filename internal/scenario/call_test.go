@@ -139,15 +139,20 @@ func slicesContains(list []string, s string) bool {
 }
 
 // TestCallLimitsAndErrors checks an unanswered call dropped after the
-// answer timeout, and a script throwing during a call: the call is hung
-// up, its socket closed, the error logged with its place; another call's
-// session is not touched. OPUS in a build without it is refused clearly.
+// answer timeout, and a script throwing during a call: the error is logged
+// with its place and stack, and the session and its call go on (the echo
+// still works, a later timer fires); a throw before answer() is no reject.
+// OPUS in a build without it is refused clearly.
 func TestCallLimitsAndErrors(t *testing.T) {
 	bot := wsServer(t, echo)
 	g := startGateway(t, scenario.Config{CustomData: bot.URL(""), Limits: scenario.Limits{AnswerTimeout: 300 * time.Millisecond, NoCallTimeout: 500 * time.Millisecond}, Source: `
 VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
   var call = e.call;
   if (e.destination === 'never') return;
+  if (e.destination === 'early') {
+    setTimeout(function () { call.answer(); }, 100);
+    call.hangup.no.such.member();
+  }
   var ws = new WebSocket(VoxEngine.customData() + '/' + e.destination);
   call.answer();
   call.addEventListener(CallEvents.Connected, function () {
@@ -163,6 +168,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
         var nothing;
         nothing.explode();
       }, 200);
+      setTimeout(function () { Logger.write('timer after the throw'); }, 400);
     }
   });
   call.addEventListener(CallEvents.Disconnected, function () { VoxEngine.terminate(); });
@@ -178,29 +184,33 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 		t.Error("no error logged for the unanswered call")
 	}
 
+	// A throw before answer() is logged; the timer set before it answers.
+	early := g.Dial(sipcaller.Config{To: "early"})
+	if rec := g.Logs.Find("ERROR", "scenario error", map[string]string{"at": "scenario.js:7:20"}); rec == nil {
+		t.Errorf("no error record at scenario.js:7:20 for the throw before answer()")
+	}
+	_ = early.Hangup(g.Context(5 * time.Second))
+
 	good := g.Dial(sipcaller.Config{To: "good"})
 	bad := g.Dial(sipcaller.Config{To: "bad"})
-	select {
-	case <-bad.Ended():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the failing session did not hang up its call")
-	}
-	rec := g.Logs.Find("ERROR", "scenario error", map[string]string{"at": "scenario.js:18:9"})
-	if rec == nil || !strings.Contains(fmt.Sprint(rec["err"]), "TypeError") || !strings.Contains(fmt.Sprint(rec["stack"]), "scenario.js:18:9") {
+	g.waitText(t, "timer after the throw", 5*time.Second)
+	rec := g.Logs.Find("ERROR", "scenario error", map[string]string{"at": "scenario.js:22:9"})
+	if rec == nil || !strings.Contains(fmt.Sprint(rec["err"]), "TypeError") || !strings.Contains(fmt.Sprint(rec["stack"]), "scenario.js:22:9") {
 		t.Errorf("error record %v", rec)
 	}
-	badConn := servetest.ConnTo(t, bot, "/bad")
 	select {
-	case <-badConn.Closed():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the failing session's socket is open")
+	case <-bad.Ended():
+		t.Fatal("the call whose handler threw was hung up")
+	default:
 	}
-	// The good call goes on: its echo still works.
-	if err := good.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]); err != nil {
-		t.Fatal(err)
+	// Both calls go on: their echoes still work.
+	for _, c := range []*sipcaller.Call{bad, good} {
+		if err := c.SendAudio(g.Context(5*time.Second), assets.Speech()[:8000]); err != nil {
+			t.Fatal(err)
+		}
+		waitHeard(t, g, c, bytes.TrimRight(assets.Speech()[:8000], "\xff"))
+		_ = c.Hangup(g.Context(5 * time.Second))
 	}
-	waitHeard(t, g, good, bytes.TrimRight(assets.Speech()[:8000], "\xff")) // the other call's echo still works
-	_ = good.Hangup(g.Context(5 * time.Second))
 
 	op := g.Dial(sipcaller.Config{To: "opus"})
 	if scenario.OpusSupported {

@@ -8,9 +8,13 @@
 //
 // Each session has one event loop goroutine: callbacks never run at the
 // same time, and everything from the outside (SIP, media, sockets, timers,
-// HTTP) is posted to the loop. A callback is interrupted after one second;
-// a script error is logged with its place and stack and ends that session
-// only (its calls hung up, its sockets closed).
+// HTTP) is posted to the loop. As on Voximplant, an exception a callback
+// does not catch is logged with its place and stack and the session goes
+// on; a throw while the script loads, a callback interrupted by a limit
+// (one second, the heap) or a runtime bug ends that session only (its calls
+// hung up, its sockets closed). Members of the VoxEngine API callstream
+// does not run exist all the same (api.go lists them) and throw, when
+// called, an error that names them.
 //
 // Audio a remote server sends with start/media/stop messages is converted
 // once into the format of the unit it plays into (a call's own format, so

@@ -94,7 +94,7 @@ func eventName(v goja.Value) string {
 }
 
 // add registers fn for the event; a value that is not a function throws a
-// TypeError, which ends the session unless the script catches it.
+// TypeError (uncaught, it stops that callback only: see scriptFailed).
 func (et *eventTarget) add(vm *goja.Runtime, ev, fn goja.Value) {
 	name := eventName(ev)
 	if name == "" {
@@ -137,15 +137,15 @@ func (et *eventTarget) methods(vm *goja.Runtime) {
 }
 
 // dispatch runs the on* handler of the event, then a snapshot of its
-// listeners, each with ev as the argument. It stops when the session
-// breaks.
+// listeners, each with ev as the argument. A listener that throws does not
+// keep the others from running; dispatch stops when the session breaks.
 func (s *session) dispatch(et *eventTarget, name string, ev *goja.Object) {
 	if s.broken || et == nil || (s.state != stateRunning && !s.finalEvents) {
 		return
 	}
 	if prop, ok := et.handlers[name]; ok {
 		if cb, ok := goja.AssertFunction(et.obj.Get(prop)); ok {
-			if !s.callJS(cb, et.obj, ev) {
+			if !s.callJS(cb, et.obj, ev) && s.broken {
 				return
 			}
 		}
@@ -156,7 +156,7 @@ func (s *session) dispatch(et *eventTarget, name string, ev *goja.Object) {
 	}
 	snap := append([]listener(nil), list...)
 	for _, l := range snap {
-		if !s.callJS(l.cb, et.obj, ev) {
+		if !s.callJS(l.cb, et.obj, ev) && s.broken {
 			return
 		}
 	}

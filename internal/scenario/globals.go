@@ -57,14 +57,6 @@ func (s *session) installGlobals() error {
 	set(vox, "callPSTN", func(c goja.FunctionCall) goja.Value {
 		return s.callPSTN(c.Argument(0), c.Argument(1), c.Argument(2))
 	})
-	for _, name := range []string{"callUser", "callUserDirect", "callConference", "callWhatsappUser", "createASR", "createConference", "createSequencePlayer", "createToneScriptPlayer"} {
-		set(vox, name, func(goja.FunctionCall) goja.Value {
-			err := fmt.Errorf("VoxEngine.%s is %w: callstream has no user directory, conferences or ASR", name, ErrNotSupported)
-			s.log.Error("scenario: "+err.Error(), "api", "VoxEngine."+name)
-			s.throw(err)
-			return nil
-		})
-	}
 	set(vox, "sendMediaBetween", func(c goja.FunctionCall) goja.Value {
 		a, b := c.Argument(0), c.Argument(1)
 		s.sendMedia(a, b, goja.Undefined())
@@ -137,7 +129,7 @@ func (s *session) installGlobals() error {
 		s.log.Debug("scenario: require is a no-op", "module", c.Argument(0).String())
 		return goja.Undefined()
 	})
-	return nil
+	return s.installAPITable()
 }
 
 // isNothing reports undefined, null or a missing argument.

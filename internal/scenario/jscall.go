@@ -61,6 +61,9 @@ type jsCall struct {
 	answerTimer *time.Timer
 	recording   *callRecording // call.record in progress
 
+	inDialog int          // MESSAGE and INFO requests waiting for their answer
+	queued   atomic.Int32 // received MESSAGE and INFO requests waiting for the loop
+
 	audio    atomic.Bool // AudioStarted fired (the media clock checks)
 	outgoing bool        // placed by callSIP/callPSTN
 	timedOut bool        // loop only: an outgoing call cancelled for ringing too long
@@ -181,6 +184,16 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		jc.sendDigits(fc.Argument(0).String())
 		return goja.Undefined()
 	})
+	m("sendMessage", func(fc goja.FunctionCall) goja.Value {
+		jc.sendInDialog("call.sendMessage", "MESSAGE", "text/plain; charset=utf-8", fc.Argument(0))
+		return goja.Undefined()
+	})
+	m("sendInfo", func(fc goja.FunctionCall) goja.Value {
+		jc.sendInDialog("call.sendInfo", "INFO", fc.Argument(0).String(), fc.Argument(1))
+		return goja.Undefined()
+	})
+	s.installRefusedMembers("Call", obj)
+	jc.watchInDialog()
 
 	s.units[obj] = jc
 	s.calls = append(s.calls, jc)

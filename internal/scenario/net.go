@@ -145,8 +145,10 @@ func (s *session) resultObject(r httpResult) *goja.Object {
 func (s *session) httpRequestAsync(raw string, opts goja.Value) goja.Value {
 	p, resolve, _ := s.vm.NewPromise()
 	r := parseNetOptions(raw, opts)
+	s.httpStarted()
 	s.goroutine(func() {
 		res := s.doRequest(s.ctx, r)
+		s.httpFinished()
 		s.post(func() {
 			s.guard(func() error { return resolve(s.resultObject(res)) })
 		})
@@ -158,11 +160,25 @@ func (s *session) httpRequestAsync(raw string, opts goja.Value) goja.Value {
 func (s *session) httpRequest(raw string, cb, opts goja.Value) {
 	fn, ok := goja.AssertFunction(cb)
 	r := parseNetOptions(raw, opts)
+	s.httpStarted()
 	s.goroutine(func() {
 		res := s.doRequest(s.ctx, r)
+		s.httpFinished()
 		if !ok {
 			return
 		}
 		s.post(func() { s.callJS(fn, goja.Undefined(), s.resultObject(res)) })
 	})
+}
+
+// httpStarted counts a Net request in flight, which terminate waits for.
+func (s *session) httpStarted() { s.httpBusy.Add(1) }
+
+// httpFinished counts a Net request done and wakes terminate's wait.
+func (s *session) httpFinished() {
+	s.httpBusy.Add(-1)
+	select {
+	case s.httpDone <- struct{}{}:
+	default:
+	}
 }

@@ -57,7 +57,8 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 			"ULAW": "ULAW", "ALAW": "ALAW", "PCM8": "PCM8", "PCM16_8KHZ": "PCM8", "PCM16": "PCM16",
 			"PCM16_16KHZ": "PCM16", "OPUS": "OPUS",
 		},
-		"PlayerEvents":   {"Started": "Player.Started", "PlaybackReady": "Player.PlaybackReady", "PlaybackFinished": "Player.PlaybackFinished", "PlaybackMarkerReached": "Player.PlaybackMarkerReached", "Stopped": "Player.Stopped"},
+		"PlayerEvents": {"Started": "Player.Started", "PlaybackReady": "Player.PlaybackReady", "PlaybackFinished": "Player.PlaybackFinished", "Stopped": "Player.Stopped",
+			"PlaybackBuffering": "Player.PlaybackBuffering", "PlaybackMarkerReached": "Player.PlaybackMarkerReached"},
 		"RecorderEvents": {"Started": "Recorder.Started", "Stopped": "Recorder.Stopped", "RecorderError": "Recorder.Error"},
 	}
 	for name, members := range want {
@@ -71,7 +72,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	}
 	// CallEvents: the ones the runtime fires, with the 'Call.' prefix.
 	ce, _ := got["CallEvents"].(map[string]any)
-	for _, m := range []string{"Connected", "Disconnected", "Failed", "ToneReceived", "PlaybackReady", "PlaybackFinished", "PlaybackStarted", "AudioStarted"} {
+	for _, m := range []string{"Connected", "Disconnected", "Failed", "ToneReceived", "PlaybackFinished", "PlaybackStarted", "AudioStarted"} {
 		if ce[m] != "Call."+m {
 			t.Errorf("CallEvents.%s = %v, want Call.%s", m, ce[m], m)
 		}
@@ -211,9 +212,10 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 	e.logs.until(t, 5*time.Second, "line from the other session: it stopped", func() bool { return len(e.logs.texts(other.ID)) > n })
 }
 
-// TestThrowingScript checks a top-level throw, a throw in a callback and a
-// syntax error: each logged with file:line and stack; the session ends
-// cleanly (its socket closed), others go on.
+// TestThrowingScript checks a throw in a callback: logged with
+// file:line:col and stack; the session goes on (a later timer fires, its
+// socket stays open) until it terminates, which closes its socket; the
+// other session is not touched.
 func TestThrowingScript(t *testing.T) {
 	ws := newWSApp(t, nil)
 	e := newEnv(t, `
@@ -221,6 +223,7 @@ var ws = new WebSocket(VoxEngine.customData().split('|')[0]);
 ws.addEventListener(WebSocketEvents.OPEN, function () {
   Logger.write('open');
   if (VoxEngine.customData().split('|')[1] === 'throw') {
+    setTimeout(function () { Logger.write('went on'); VoxEngine.terminate(); }, 200);
     var nothing = null; nothing.boom();
   }
 });
@@ -230,10 +233,16 @@ ws.addEventListener(WebSocketEvents.OPEN, function () {
 	r := e.logs.wait(t, 5*time.Second, "script error", func(r record) bool {
 		return r["level"] == "ERROR" && r["session_id"] == bad.ID
 	})
-	if r["kind"] != "exception" || r.str("at") != "scenario.js:6:25" || !strings.Contains(r.str("err"), "TypeError") ||
-		!strings.Contains(r.str("stack"), "scenario.js:6:25") {
+	if r["kind"] != "exception" || r.str("at") != "scenario.js:7:25" || !strings.Contains(r.str("err"), "TypeError") ||
+		!strings.Contains(r.str("stack"), "scenario.js:7:25") || !strings.Contains(r.str("msg"), "the session goes on") {
 		t.Errorf("record %v", r)
 	}
+	select {
+	case <-ws.conn(t, "/bad").Closed():
+		t.Fatal("the socket closed after the throw")
+	default:
+	}
+	e.logs.waitText(t, 5*time.Second, "went on")
 	e.waitEnded(t, bad.ID, 5*time.Second)
 	// The bad session's socket was closed by the gateway.
 	c := ws.conn(t, "/bad")
@@ -267,7 +276,8 @@ func TestSyntaxError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// A syntax error in code run later (eval) is a thrown exception.
-	e := newEnv(t, `setTimeout(function () { eval('var x = ;'); }, 1);`, nil)
+	e := newEnv(t, `setTimeout(function () { eval('var x = ;'); }, 1);
+setTimeout(function () { VoxEngine.terminate(); }, 100);`, nil)
 	info := e.start(t, "")
 	r := e.logs.wait(t, 5*time.Second, "syntax error", func(r record) bool { return r["level"] == "ERROR" })
 	if !strings.Contains(r.str("err"), "SyntaxError") || !strings.HasPrefix(r.str("at"), "scenario.js:1:") {
@@ -334,7 +344,7 @@ VoxEngine.addEventListener(AppEvents.Terminated, function () { Logger.write('ter
 }
 
 // TestParallelSessionsIsolated runs many sessions at once: each has its
-// own globals, and the one that throws ends alone.
+// own globals, and the error of the one that throws is its own (it goes on).
 func TestParallelSessionsIsolated(t *testing.T) {
 	e := newEnv(t, `
 var counter = 0;
@@ -342,7 +352,10 @@ counter++;
 VoxEngine.addEventListener(AppEvents.Started, function () {
   var me = VoxEngine.customData();
   setTimeout(function () {
-    if (me === 'bad') throw new Error('bad session');
+    if (me === 'bad') {
+      setTimeout(function () { Logger.write('bad went on'); VoxEngine.terminate(); }, 50);
+      throw new Error('bad session');
+    }
     Logger.write(me + ' counter=' + counter);
     VoxEngine.terminate();
   }, 50);
@@ -368,6 +381,7 @@ VoxEngine.addEventListener(AppEvents.Started, function () {
 		}
 		e.logs.waitText(t, 5*time.Second, "s"+string(rune('A'+i))+" counter=1")
 	}
+	e.logs.waitText(t, 5*time.Second, "bad went on")
 	for _, id := range ids {
 		e.waitEnded(t, id, 5*time.Second)
 	}
@@ -411,7 +425,7 @@ VoxEngine.addEventListener(AppEvents.Started, async function () {
 }
 
 // TestEventListeners checks listener order, removal, and that a callback
-// that is not a function ends the session.
+// that is not a function throws: logged, and the next listener runs.
 func TestEventListeners(t *testing.T) {
 	e := newEnv(t, `
 function a() { Logger.write('a'); }
@@ -425,14 +439,15 @@ VoxEngine.removeEventListener(AppEvents.HttpRequest);
 VoxEngine.addEventListener(AppEvents.Started, function () {
   Logger.write('c');
   VoxEngine.addEventListener(AppEvents.Terminating, 'not a function');
-});`, nil)
+});
+VoxEngine.addEventListener(AppEvents.Started, function () { VoxEngine.terminate(); });`, nil)
 	info := e.start(t, "")
 	e.waitEnded(t, info.ID, 5*time.Second)
 	if got := e.logs.texts(info.ID); !reflect.DeepEqual(got, []string{"b", "a", "c"}) {
 		t.Errorf("order %q, want b a c", got)
 	}
 	if r := e.logs.find(func(r record) bool { return r["level"] == "ERROR" && strings.Contains(r.str("err"), "not a function") }); r == nil {
-		t.Error("a non-function listener did not end the session with an error")
+		t.Error("a non-function listener was not logged as an error")
 	}
 }
 

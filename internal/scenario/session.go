@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -55,7 +56,9 @@ type session struct {
 	access    *limit.Buckets[struct{}] // requests to the access URL
 	allowWS   atomic.Bool
 	liveCalls atomic.Int32
-	incoming  atomic.Int32 // incoming sockets open now
+	httpBusy  atomic.Int32  // Net requests in flight
+	httpDone  chan struct{} // cap 1: a Net request has finished
+	incoming  atomic.Int32  // incoming sockets open now
 	closing   atomic.Bool
 
 	clock *mediaClock
@@ -64,7 +67,9 @@ type session struct {
 	vm          *goja.Runtime
 	wd          watchdog
 	depth       int
-	broken      bool // a script error: no more JavaScript runs
+	broken      bool        // a fatal script error: no more JavaScript runs
+	loading     bool        // the prelude or the script's top level runs
+	rejected    []rejection // promises rejected without a handler, reported after the callback
 	state       sessionState
 	finalEvents bool // Terminating/Terminated may be dispatched
 	app         *eventTarget
@@ -103,6 +108,7 @@ func newSession(rt *Runtime, customData string) *session {
 		ctx:        ctx,
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
+		httpDone:   make(chan struct{}, 1),
 		access:     limit.NewBuckets[struct{}](accessRate, accessBurst),
 		ended:      make(chan struct{}),
 		done:       make(chan struct{}),
@@ -191,11 +197,7 @@ func (s *session) start(c *call.Call) {
 	s.vm = goja.New()
 	s.vm.SetMaxCallStackSize(2048)
 	s.wd = watchdog{vm: s.vm, limit: s.lim.CallbackTime, heap: s.rt.heap, hw: s.rt.heap.newWatch(s.vm)}
-	s.vm.SetPromiseRejectionTracker(func(p *goja.Promise, op goja.PromiseRejectionOperation) {
-		if op == goja.PromiseRejectionReject {
-			s.log.Warn("scenario: promise rejected without a handler", "reason", fmt.Sprint(p.Result()))
-		}
-	})
+	s.vm.SetPromiseRejectionTracker(s.trackRejection)
 	if err := s.installGlobals(); err != nil {
 		s.log.Error("scenario: globals", "err", err)
 		s.broken = true
@@ -210,6 +212,7 @@ func (s *session) start(c *call.Call) {
 			return
 		}
 	}
+	s.loading = true
 	if !s.guard(func() error { _, err := s.vm.RunProgram(s.rt.prelude); return err }) {
 		s.terminate("prelude failed")
 		return
@@ -219,6 +222,7 @@ func (s *session) start(c *call.Call) {
 		s.terminate("script error")
 		return
 	}
+	s.loading = false
 	access, secure := s.accessURLs()
 	s.dispatch(s.app, evStarted, s.event(evStarted,
 		"accessURL", access,
@@ -284,8 +288,10 @@ func (s *session) newID(kind string) string {
 }
 
 // guard runs f, which calls into JavaScript, under the callback time and
-// heap limits. An error (a throw, an interrupt) breaks the session: it is
-// logged and the session terminates. It reports whether f succeeded.
+// heap limits. An error is logged with its place and stack; it ends the
+// session when it is fatal (see scriptFailed). Promises rejected without a
+// handler while f ran are reported when it returns. It reports whether f
+// succeeded.
 func (s *session) guard(f func() error) bool {
 	if s.broken {
 		return false
@@ -299,6 +305,7 @@ func (s *session) guard(f func() error) bool {
 		err = s.recovered(f)
 		s.wd.disarm()
 		s.depth--
+		s.reportRejections()
 	}
 	if err != nil {
 		s.scriptFailed(err)
@@ -332,14 +339,26 @@ func (s *session) callJS(cb goja.Callable, this goja.Value, args ...goja.Value) 
 	})
 }
 
-// scriptFailed logs a script error with its place and stack and ends the
-// session.
+// scriptFailed logs a script error with its place and stack. As on
+// Voximplant, an exception a callback (a handler, a timer, a promise job)
+// does not catch ends that callback only: the session goes on. The session
+// ends for a throw while the script loads, a callback interrupted by a
+// limit (time, heap) and a Go panic in the runtime.
 func (s *session) scriptFailed(err error) {
 	if s.broken {
 		return
 	}
-	s.broken = true
 	attrs := describeError(err)
+	var ie *goja.InterruptedError
+	if !s.loading && !errors.Is(err, errGoPanic) && !errors.Is(err, ErrHeapLimit) && !errors.As(err, &ie) {
+		if s.state == stateRunning {
+			s.log.Error("scenario error: uncaught exception in a callback; the session goes on", attrs...)
+		} else {
+			s.log.Error("scenario error while terminating", attrs...)
+		}
+		return
+	}
+	s.broken = true
 	if errors.Is(err, ErrHeapLimit) {
 		s.rt.count(limit.ScenarioHeap)
 		s.log.Error("scenario heap limit exceeded: the session ends", append(attrs, "limit", mib(float64(s.rt.bounds.ScenarioHeap)))...)
@@ -353,6 +372,73 @@ func (s *session) scriptFailed(err error) {
 		s.log.Error("scenario error while terminating", attrs...)
 	}
 }
+
+// rejection is a promise rejected without a handler, and where.
+type rejection struct {
+	p     *goja.Promise
+	at    string // file:line:col of the code that rejected it
+	stack string
+}
+
+// trackRejection is the runtime's promise rejection tracker: a rejection
+// without a handler is kept with the place of the rejecting code until
+// the callback returns; a handler added before then forgets it.
+func (s *session) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) {
+	switch op {
+	case goja.PromiseRejectionReject:
+		if len(s.rejected) >= maxPendingRejections {
+			return
+		}
+		at, stack := stackOf(s.vm.CaptureCallStack(0, nil))
+		s.rejected = append(s.rejected, rejection{p: p, at: at, stack: stack})
+	case goja.PromiseRejectionHandle:
+		for i, r := range s.rejected {
+			if r.p == p {
+				s.rejected = append(s.rejected[:i], s.rejected[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// maxPendingRejections bounds the rejections one callback may leave.
+const maxPendingRejections = 64
+
+// reportRejections logs the promises a callback left rejected without a
+// handler: the reason, where the rejected value was made when it is an
+// Error, and where the promise was rejected.
+func (s *session) reportRejections() {
+	for i, r := range s.rejected {
+		s.rejected[i] = rejection{}
+		attrs := []any{"at", r.at, "stack", r.stack}
+		reason := r.p.Result()
+		msg := "undefined"
+		if reason != nil {
+			msg = reason.String()
+			if o, ok := reason.(*goja.Object); ok {
+				if st := o.Get("stack"); !isNothing(st) {
+					attrs = append(attrs, "reason_stack", st.String())
+					if where := firstPlace(st.String()); where != "" {
+						attrs = append(attrs, "origin", where)
+					}
+				}
+			}
+		}
+		if len(msg) > 500 {
+			msg = msg[:500] + "…"
+		}
+		s.log.Error("scenario error: promise rejected without a handler", append([]any{"err", msg}, attrs...)...)
+	}
+	s.rejected = s.rejected[:0]
+}
+
+// firstPlace returns the first "file:line:col" of a JavaScript stack text.
+func firstPlace(stack string) string {
+	return stackPlace.FindString(stack)
+}
+
+// stackPlace matches a place in a stack text: "scenario.js:4:9".
+var stackPlace = regexp.MustCompile(`[^\s()]+:\d+:\d+`)
 
 // describeError returns log attributes for a script error: the error with
 // its place (file:line:column), the stack, and the cause.
@@ -465,6 +551,8 @@ func (s *session) shutdown() {
 	}
 	deadline := time.NewTimer(s.lim.ShutdownWait)
 	defer deadline.Stop()
+	httpWait := time.NewTimer(httpDrainWait)
+	defer httpWait.Stop()
 	for _, w := range s.sockets {
 		select {
 		case <-w.sock.Done():
@@ -480,7 +568,19 @@ func (s *session) shutdown() {
 			s.log.Warn("call did not end in time")
 		}
 	}
+	// Net requests in flight are delivered; their callbacks do not run.
+	for s.httpBusy.Load() > 0 {
+		select {
+		case <-s.httpDone:
+		case <-httpWait.C:
+			s.log.Warn("Net requests still in flight when the session ended: cancelled", "requests", s.httpBusy.Load(), "wait", httpDrainWait)
+			return
+		}
+	}
 }
+
+// httpDrainWait is how long terminate waits for Net requests in flight.
+const httpDrainWait = 2 * time.Second
 
 // armIdle starts the no-call timer: a session without calls for
 // NoCallTimeout ends.

@@ -60,10 +60,19 @@ type Surface struct {
 }
 
 // unsupportedMember reports whether a member ("VoxEngine.createASR",
-// "Call.record") exists only to refuse with a not-supported error, and
-// why. The default knows of none; the runtime's table of refused members
-// replaces it.
-var unsupportedMember = func(member string) (reason string, ok bool) { return "", false }
+// "Call.transferTo") exists only to refuse with a not-supported error, and
+// why: the refused functions of apiTable. Tests replace it.
+var unsupportedMember = refusedInTable
+
+// refusedInTable looks member up among apiTable's refused functions.
+func refusedInTable(member string) (reason string, ok bool) {
+	for _, m := range apiTable {
+		if m.Path == member && m.Kind == apiFunction && !m.Implemented {
+			return (&refusalError{m}).Error(), true
+		}
+	}
+	return "", false
+}
 
 // Global returns the global called name.
 func (sf *Surface) Global(name string) (Member, bool) {

@@ -102,6 +102,7 @@ type Invite struct {
 	media      Media     // what the answer agreed
 	onRemote   func(netip.AddrPort)
 	onEnd      []func()
+	onRequest  func(InDialogRequest) // MESSAGE and INFO in the dialog
 
 	// The 2xx that carried the gateway's offer (to an INVITE without SDP)
 	// and waits for the answer in its ACK; nil when none waits.

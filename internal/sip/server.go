@@ -27,7 +27,7 @@ import (
 
 // Methods and body types the server accepts, advertised in Allow and Accept.
 const (
-	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
+	allowHeader  = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, MESSAGE, INFO"
 	acceptHeader = "application/sdp"
 )
 
@@ -300,6 +300,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	srv.OnCancel(s.track(s.onCancel))
 	srv.OnOptions(s.track(s.onOptions))
 	srv.OnUpdate(s.track(s.onUpdate))
+	srv.OnMessage(s.track(s.onInDialog))
+	srv.OnInfo(s.track(s.onInDialog))
 	srv.OnNoRoute(s.track(s.onNoRoute))
 
 	var serving sync.WaitGroup

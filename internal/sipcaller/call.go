@@ -68,9 +68,11 @@ type Call struct {
 	recv      sync.WaitGroup // the RTP receive goroutine
 	onPacket  atomic.Pointer[func(*Packet)]
 
-	mu     sync.Mutex // guards remote, offer
-	remote netip.AddrPort
-	offer  *offerSDP
+	mu       sync.Mutex // guards remote, offer, messages
+	remote   netip.AddrPort
+	offer    *offerSDP
+	messages []Message // MESSAGE and INFO the gateway sent, at most maxMessages
+	msgSig   chan struct{}
 
 	answerBody       []byte         // the late offer's answer, sent in the ACK; nil for an offer in the INVITE
 	sessionExpires   time.Duration  // the session timer granted (0: none)
@@ -126,6 +128,7 @@ func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer
 		silence:  codec.Silence(format, nil),
 		noRecord: cfg.NoRecord,
 		ended:    make(chan struct{}),
+		msgSig:   make(chan struct{}, 1),
 		remote:   ans.rtp,
 		offer:    offer,
 		seq:      uint16(rand.Uint32()),

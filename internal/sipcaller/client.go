@@ -215,6 +215,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	})
 	srv.OnInvite(c.onInvite)
 	srv.OnUpdate(c.onUpdate)
+	srv.OnMessage(c.onInDialog)
+	srv.OnInfo(c.onInDialog)
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 	c.serving.Add(1)
 	go func() {
