@@ -152,9 +152,9 @@ declare enum Modules {
 declare namespace Net {
   function httpRequest(url: string, callback: (result: any) => void, options?: any): void;
   function httpRequestAsync(url: string, options?: any): Promise<any>;
-  /** @deprecated not supported by callstream: Net.sendMail is not supported by callstream: send a request to a mail service with Net.httpRequestAsync */
+  /** @deprecated not supported by callstream: send a request to a mail service with Net.httpRequestAsync */
   function sendMail(...args: any[]): any;
-  /** @deprecated not supported by callstream: Net.sendMailAsync is not supported by callstream: send a request to a mail service with Net.httpRequestAsync */
+  /** @deprecated not supported by callstream: send a request to a mail service with Net.httpRequestAsync */
   function sendMailAsync(...args: any[]): any;
 }
 
@@ -186,25 +186,25 @@ declare const VoiceList: any;
 declare namespace VoxEngine {
   function addEventListener(event: string, handler: (e: any) => void): void;
   function allowWebSocketConnections(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.callConference is not supported by callstream: bridge two calls with VoxEngine.sendMediaBetween */
+  /** @deprecated not supported by callstream: bridge two calls with VoxEngine.sendMediaBetween */
   function callConference(...args: any[]): any;
   function callPSTN(number: string, callerid?: string, params?: any): Call;
   function callSIP(to: string, params?: any, ...rest: any[]): Call;
-  /** @deprecated not supported by callstream: VoxEngine.callUser is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
+  /** @deprecated not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function callUser(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.callUserDirect is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
+  /** @deprecated not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function callUserDirect(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.callWhatsappUser is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
+  /** @deprecated not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function callWhatsappUser(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.createASR is not supported by callstream: stream the audio to your recognizer with VoxEngine.createWebSocket and call.sendMediaTo */
+  /** @deprecated not supported by callstream: stream the audio to your recognizer with VoxEngine.createWebSocket and call.sendMediaTo */
   function createASR(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.createConference is not supported by callstream: bridge two calls with VoxEngine.sendMediaBetween */
+  /** @deprecated not supported by callstream: bridge two calls with VoxEngine.sendMediaBetween */
   function createConference(...args: any[]): any;
   function createRecorder(params?: any): Recorder;
-  /** @deprecated not supported by callstream: VoxEngine.createSequencePlayer is not supported by callstream: play audio with VoxEngine.createURLPlayer or call.startPlayback */
+  /** @deprecated not supported by callstream: play audio with VoxEngine.createURLPlayer or call.startPlayback */
   function createSequencePlayer(...args: any[]): any;
   function createTTSPlayer(text: string, params?: any): Player;
-  /** @deprecated not supported by callstream: VoxEngine.createToneScriptPlayer is not supported by callstream: play a recording of the tone with call.startPlayback */
+  /** @deprecated not supported by callstream: play a recording of the tone with call.startPlayback */
   function createToneScriptPlayer(...args: any[]): any;
   function createURLPlayer(url: string, params?: any): Player;
   function createWebSocket(url: string, params?: any): WebSocket;
@@ -214,10 +214,10 @@ declare namespace VoxEngine {
   function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void, direct?: boolean): void;
   function enableStatisticsForIncomingWebsockets(...args: any[]): any;
   function enableTraceForIncomingWebsockets(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.forwardCallToPSTN is not supported by callstream: forward with VoxEngine.easyProcess(call, VoxEngine.callPSTN(number, callerid)) */
+  /** @deprecated not supported by callstream: forward with VoxEngine.easyProcess(call, VoxEngine.callPSTN(number, callerid)) */
   function forwardCallToPSTN(...args: any[]): any;
   function forwardCallToSIP(...args: any[]): any;
-  /** @deprecated not supported by callstream: VoxEngine.forwardCallToUser is not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
+  /** @deprecated not supported by callstream: callstream has no user directory: call a SIP address with VoxEngine.callSIP */
   function forwardCallToUser(...args: any[]): any;
   function removeEventListener(event: string, handler?: (e: any) => void): void;
   function sendMediaBetween(a: any, b: any): void;
@@ -334,12 +334,12 @@ interface Call {
   clientType(...args: any[]): any;
   customData(data?: string): string;
   decline(...args: any[]): any;
-  /** @deprecated not supported by callstream: Call.detectProgressTone is not supported by callstream: stream the audio to a detector with VoxEngine.createWebSocket */
+  /** @deprecated not supported by callstream: stream the audio to a detector with VoxEngine.createWebSocket */
   detectProgressTone(...args: any[]): any;
   displayName(): string;
-  /** @deprecated not supported by callstream: Call.enableBeepDetection is not supported by callstream: stream the audio to a detector with VoxEngine.createWebSocket */
+  /** @deprecated not supported by callstream: stream the audio to a detector with VoxEngine.createWebSocket */
   enableBeepDetection(...args: any[]): any;
-  /** @deprecated not supported by callstream: Call.handleBlindTransfer is not supported by callstream: place a new call with VoxEngine.callSIP and bridge it with VoxEngine.sendMediaBetween */
+  /** @deprecated not supported by callstream: place a new call with VoxEngine.callSIP and bridge it with VoxEngine.sendMediaBetween */
   handleBlindTransfer(...args: any[]): any;
   handleTones(enable: boolean): void;
   hangup(extraHeaders?: any): void;
@@ -347,7 +347,7 @@ interface Call {
   id(): string;
   incoming(): boolean;
   number(): string;
-  /** @deprecated not supported by callstream: Call.playProgressTone is not supported by callstream: play a recording of the tone with call.startPlayback */
+  /** @deprecated not supported by callstream: play a recording of the tone with call.startPlayback */
   playProgressTone(...args: any[]): any;
   record(...args: any[]): any;
   reject(code?: number, extraHeaders?: any): void;
@@ -364,7 +364,7 @@ interface Call {
   stopMediaTo(target: any, params?: any): void;
   stopPlayback(...args: any[]): any;
   stopRecording(...args: any[]): any;
-  /** @deprecated not supported by callstream: Call.transferTo is not supported by callstream: place a new call with VoxEngine.callSIP and bridge it with VoxEngine.sendMediaBetween */
+  /** @deprecated not supported by callstream: place a new call with VoxEngine.callSIP and bridge it with VoxEngine.sendMediaBetween */
   transferTo(...args: any[]): any;
 }
 

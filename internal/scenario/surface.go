@@ -68,7 +68,7 @@ var unsupportedMember = refusedInTable
 func refusedInTable(member string) (reason string, ok bool) {
 	for _, m := range apiTable {
 		if m.Path == member && m.Kind == apiFunction && !m.Implemented {
-			return (&refusalError{m}).Error(), true
+			return m.Hint, true
 		}
 	}
 	return "", false
