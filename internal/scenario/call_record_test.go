@@ -111,6 +111,18 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 			if secs < 3-0.1 || secs < elapsed.Seconds()-0.1 || secs > elapsed.Seconds()+1 {
 				t.Fatalf("file %.3f s; the caller sent 3 s and hung up %.3f s after RecordStarted", secs, elapsed.Seconds())
 			}
+			// The caller spoke for exactly 3 s (150 frames): the recording
+			// holds those 3 s within 100 ms, whatever the scheduling of this
+			// test around the call.
+			spoke := 0
+			for i := 0; i+160 <= len(left); i += 160 {
+				if voxtest.Power(left[i:i+160], 8000, 440) > 1e6 {
+					spoke++
+				}
+			}
+			if got := float64(spoke) * 0.02; got < 3-0.1 || got > 3+0.1 {
+				t.Fatalf("the caller's 3 s of tone fill %.2f s of the recording, want 3 s within 100 ms", got)
+			}
 			// The middle of the call: the caller's tone, the played one.
 			mid := func(x []int16) []int16 { return x[len(x)/2-8000 : len(x)/2+8000] }
 			l440, l1k := voxtest.Power(mid(left), 8000, 440), voxtest.Power(mid(left), 8000, 1000)
