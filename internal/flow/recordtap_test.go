@@ -2,13 +2,13 @@ package flow
 
 import (
 	"bytes"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/codec"
+	"github.com/callstream/callstream/internal/codec/frametest"
 	"github.com/callstream/callstream/internal/media"
 	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/stream"
@@ -17,23 +17,7 @@ import (
 // frames returns n 20 ms frames of f: a 440 Hz tone at amplitude amp
 // (0: digital silence).
 func frames(t *testing.T, f codec.Format, n int, amp float64) [][]byte {
-	t.Helper()
-	enc, err := codec.NewEncoder(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	per := f.FrameSamples()
-	out := make([][]byte, n)
-	pcm := make([]int16, per)
-	for i := range out {
-		for j := range pcm {
-			pcm[j] = int16(amp * math.Sin(2*math.Pi*440*float64(i*per+j)/float64(f.Rate)))
-		}
-		if out[i], err = enc.Encode(nil, pcm); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+	return frametest.Tone(t, f, n, 440, amp)
 }
 
 // tapRecording pushes in to a new tap until it ends itself or in runs
