@@ -622,6 +622,18 @@ func quoteText(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// inDialogLocked says whether the dialog can take a request now: the call
+// was answered and has not ended. c.mu must be held.
+func (c *Invite) inDialogLocked() error {
+	switch {
+	case c.cause != EndNone || c.byeSent:
+		return ErrCallEnded
+	case c.state != stateAnswered:
+		return ErrNotAnswered
+	}
+	return nil
+}
+
 // Hangup sends BYE and waits for its response (bounded by ctx; the BYE is
 // sent even if ctx is already done). It returns ErrNotAnswered, without
 // sending anything, if the call was never answered, and ErrCallEnded if the
@@ -632,13 +644,9 @@ func (c *Invite) Hangup(ctx context.Context) error {
 	}
 	defer c.ops.Done()
 	c.mu.Lock()
-	switch {
-	case c.cause != EndNone || c.byeSent:
+	if err := c.inDialogLocked(); err != nil {
 		c.mu.Unlock()
-		return ErrCallEnded
-	case c.state != stateAnswered:
-		c.mu.Unlock()
-		return ErrNotAnswered
+		return err
 	}
 	c.byeSent = true
 	c.mu.Unlock()

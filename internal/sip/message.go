@@ -37,15 +37,11 @@ func (c *Invite) SendInDialog(ctx context.Context, method, contentType string, b
 	}
 	defer c.ops.Done()
 	c.mu.Lock()
-	switch {
-	case c.cause != EndNone || c.byeSent:
-		c.mu.Unlock()
-		return ErrCallEnded
-	case c.state != stateAnswered:
-		c.mu.Unlock()
-		return ErrNotAnswered
-	}
+	err := c.inDialogLocked()
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	inv := c.dlg.InviteRequest
 	target := inv.Recipient
 	if ct := inv.Contact(); ct != nil {

@@ -300,11 +300,9 @@ func (c *Client) settle() {
 	<-t.C
 }
 
-func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
-	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
-}
-
-func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
+// dialogCall returns the call whose dialog req belongs to, or answers 481
+// and returns nil.
+func (c *Client) dialogCall(req *sip.Request, tx sip.ServerTransaction) *Call {
 	id, err := sip.DialogIDFromRequestUAC(req)
 	var call *Call
 	if err == nil {
@@ -314,6 +312,17 @@ func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if call == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}
+	return call
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	call := c.dialogCall(req, tx)
+	if call == nil {
 		return
 	}
 	if call.vanished.Load() {

@@ -20,15 +20,8 @@ type Message struct {
 // onInDialog answers a MESSAGE or INFO in a call's dialog with 200 and
 // keeps it; outside a known dialog it is 481.
 func (c *Client) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	id, err := sip.DialogIDFromRequestUAC(req)
-	var call *Call
-	if err == nil {
-		c.mu.Lock()
-		call = c.calls[id]
-		c.mu.Unlock()
-	}
+	call := c.dialogCall(req, tx)
 	if call == nil {
-		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
 	m := Message{Method: string(req.Method), Body: append([]byte(nil), req.Body()...)}
