@@ -42,14 +42,7 @@ func (c *Invite) SendInDialog(ctx context.Context, method, contentType string, b
 	if err != nil {
 		return err
 	}
-	inv := c.dlg.InviteRequest
-	target := inv.Recipient
-	if ct := inv.Contact(); ct != nil {
-		target = ct.Address
-	}
-	req := sip.NewRequest(m, target)
-	req.SetTransport(inv.Transport())
-	req.AppendHeader(sip.NewHeader("User-Agent", c.srv.cfg.UserAgent))
+	req := c.newInDialogRequest(m)
 	req.AppendHeader(sip.NewHeader("Content-Type", contentType))
 	req.SetBody(body)
 	res, err := c.dlg.Do(ctx, req)

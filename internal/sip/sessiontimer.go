@@ -404,14 +404,7 @@ func (c *Invite) sendRefresh() error {
 	if err != nil {
 		return err
 	}
-	inv := c.dlg.InviteRequest
-	target := inv.Recipient
-	if ct := inv.Contact(); ct != nil {
-		target = ct.Address
-	}
-	req := sip.NewRequest(method, target)
-	req.SetTransport(inv.Transport())
-	req.AppendHeader(sip.NewHeader("User-Agent", c.srv.cfg.UserAgent))
+	req := c.newInDialogRequest(method)
 	req.AppendHeader(sip.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=%s", int64(st.interval/time.Second), refresherUAS)))
 	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
@@ -435,7 +428,7 @@ func (c *Invite) sendRefresh() error {
 		c.log.Debug("session refreshed", "method", string(method))
 		return nil
 	}
-	ack := sip.NewRequest(sip.ACK, target)
+	ack := sip.NewRequest(sip.ACK, req.Recipient)
 	if err := c.dlg.WriteRequest(ack); err != nil {
 		return fmt.Errorf("session refresh ACK: %w", err)
 	}
@@ -453,4 +446,19 @@ func (c *Invite) sendRefresh() error {
 	c.noteRemote(moved, remote, notify)
 	c.log.Debug("session refreshed", "method", string(method))
 	return nil
+}
+
+// newInDialogRequest starts a request of method m inside the call's
+// dialog: sent to the caller's Contact over the INVITE's transport, with
+// the gateway's User-Agent.
+func (c *Invite) newInDialogRequest(m sip.RequestMethod) *sip.Request {
+	inv := c.dlg.InviteRequest
+	target := inv.Recipient
+	if ct := inv.Contact(); ct != nil {
+		target = ct.Address
+	}
+	req := sip.NewRequest(m, target)
+	req.SetTransport(inv.Transport())
+	req.AppendHeader(sip.NewHeader("User-Agent", c.srv.cfg.UserAgent))
+	return req
 }
