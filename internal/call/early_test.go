@@ -176,3 +176,52 @@ func TestEarlyMediaLateOfferRefused(t *testing.T) {
 	}
 	_ = caller.Hangup(ctx)
 }
+
+// A caller that cancels during early media ends the call and frees its
+// RTP port.
+func TestEarlyMediaCancelled(t *testing.T) {
+	pool := ports(t)
+	clock := NewClock()
+	defer clock.Close()
+	done := make(chan *Call, 1)
+	srv := startSIP(t, func(ctx context.Context, inv *sip.Invite) {
+		c := New(Config{Sid: "early-cancel", Invite: inv, Ports: pool, RTPIP: loopback, Clock: clock})
+		c.SetSource(&frameSource{})
+		if err := c.StartEarlyMedia(); err != nil {
+			t.Error(err)
+		}
+		<-c.Done()
+		_ = c.Close()
+		done <- c
+	})
+	cl, err := sipcaller.NewClient(sipcaller.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	progress := make(chan int, 4)
+	go func() {
+		for code := range progress {
+			if code == 183 {
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+		}
+	}()
+	_, err = cl.Dial(ctx, sipcaller.Config{Target: srv.Addr(), OnProgress: func(code int) { progress <- code }})
+	close(progress)
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("dial: %v, want it cancelled", err)
+	}
+	select {
+	case c := <-done:
+		if got := c.EndReason(); got != "caller cancelled" {
+			t.Errorf("end reason %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call did not end on CANCEL")
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d RTP ports in use after the CANCEL", n)
+	}
+}
