@@ -76,7 +76,7 @@ func (c *Call) checkActivity() {
 	if c.bounded.Load() {
 		return
 	}
-	a := activity{now: time.Now(), answeredAt: c.answeredAt, lastPacket: c.recv.LastPacket()}
+	a := activity{now: time.Now(), answeredAt: c.mediaAt, lastPacket: c.recv.LastPacket()}
 	if c.inv != nil {
 		a.direction, a.offerAt = c.inv.RemoteDirection()
 		if a.direction == sip.DirInactive || a.direction == sip.DirRecvOnly {

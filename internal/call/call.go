@@ -187,7 +187,11 @@ type Call struct {
 	offeredType uint8        // the payload type the gateway's late offer gave the codec
 	renumbered  bool         // the caller's answer gave the codec another payload type than offeredType
 	answeredAt  time.Time
-	dtmfSubs    []*dtmfSub
+	// mediaAt is when the media started (the answer, or the 183 of early
+	// media): the bounds count from it. Set before the clock runs the
+	// call, never changed after.
+	mediaAt  time.Time
+	dtmfSubs []*dtmfSub
 
 	clock time.Time // wall and monotonic time of frame index 0, a tick of the shared clock
 	// arrival times the caller's packets for the jitter buffer: how long
@@ -418,7 +422,9 @@ func (c *Call) end(reason string) {
 	}
 }
 
-// Answer answers the call (200 OK) and starts its media. Answering twice is a no-op.
+// Answer answers the call (200 OK) and starts its media. Answering twice
+// is a no-op. After StartEarlyMedia the 200 OK repeats the 183's SDP and
+// the media already running goes on (same RTP port, SSRC and sequence).
 func (c *Call) Answer() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -431,6 +437,9 @@ func (c *Call) Answer() error {
 	if c.inv == nil {
 		return errors.New("answer: the call is outgoing")
 	}
+	if c.started {
+		return c.answerEarlyLocked()
+	}
 	if !c.inv.LateOffer && len(c.inv.Offer.Codecs) == 0 {
 		return sip.ErrNoCommonCodec
 	}
@@ -438,24 +447,12 @@ func (c *Call) Answer() error {
 	if err != nil {
 		return fmt.Errorf("answer: rtp port: %w", err)
 	}
-	// The media clock runs the call from the shared clock's next tick; until
-	// then the current slot is the one before it.
-	_, m := c.mclock.grid(c.lane)
-	c.tickMu.Lock()
-	c.first = m + 1 - c.base
-	c.lastTick = c.first - 1
-	c.tick.Store(c.first - 1)
-	c.tickMu.Unlock()
+	c.resetTickLocked()
 	// For a late offer the codec is the one the caller's ACK picked.
 	agreed, err := c.inv.Accept(conn.LocalAddr())
 	if err != nil {
 		_ = conn.Close()
-		switch {
-		case errors.Is(err, sip.ErrNoAnswer):
-			c.localReason = "no usable SDP answer in the ACK"
-		case errors.Is(err, sip.ErrAckTimeout):
-			c.localReason = "no ACK for 200 OK"
-		}
+		c.noteAnswerErrLocked(err)
 		return fmt.Errorf("answer: %w", err)
 	}
 	c.conn = conn
@@ -466,13 +463,45 @@ func (c *Call) Answer() error {
 		c.localReason = "codec not available"
 		return fmt.Errorf("answer: %w", err)
 	}
-	if c.cfg.OnAnswer != nil {
-		c.cfg.OnAnswer()
-	}
+	c.markAnsweredLocked()
 	return nil
 }
 
-// startMediaLocked starts the media of an answered call on c.conn: the
+// resetTickLocked makes the media clock run the call from the shared
+// clock's next tick; until then the current slot is the one before it.
+func (c *Call) resetTickLocked() {
+	_, m := c.mclock.grid(c.lane)
+	c.tickMu.Lock()
+	c.first = m + 1 - c.base
+	c.lastTick = c.first - 1
+	c.tick.Store(c.first - 1)
+	c.tickMu.Unlock()
+}
+
+// noteAnswerErrLocked keeps, as the end reason to come, why a 200 OK went
+// unconfirmed.
+func (c *Call) noteAnswerErrLocked(err error) {
+	switch {
+	case errors.Is(err, sip.ErrNoAnswer):
+		c.localReason = "no usable SDP answer in the ACK"
+	case errors.Is(err, sip.ErrAckTimeout):
+		c.localReason = "no ACK for 200 OK"
+	}
+}
+
+// markAnsweredLocked marks the call answered once its 200 OK was
+// acknowledged and its media runs.
+func (c *Call) markAnsweredLocked() {
+	c.answered = true
+	c.answeredAt = time.Now()
+	c.log.Info("call answered", "codec", c.wire.String(), "rtp_local", c.conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
+	if c.cfg.OnAnswer != nil {
+		c.cfg.OnAnswer()
+	}
+}
+
+// startMediaLocked starts the media of a call on c.conn (answered, or in
+// early media; the caller marks it answered): the
 // codecs of its RTP edge, the RTP sender and receiver (which feeds the
 // jitter buffer), and the call's share of the media clock. dtmfType and
 // dtmfClock are the telephone-event the caller takes (0: none), cnType the
@@ -533,9 +562,7 @@ func (c *Call) startMediaLocked(sc sip.Codec, dtmfType uint8, dtmfClock, cnType 
 	c.pending = nil
 	c.tickMu.Unlock()
 	c.flowMu.Unlock()
-	c.answered = true
-	c.answeredAt = time.Now()
-	c.log.Info("call answered", "codec", wire.String(), "rtp_local", conn.LocalAddr(), "rtp_remote", c.dlg.RemoteRTP())
+	c.mediaAt = time.Now()
 	c.wg.Add(1)
 	go c.receiveLoop()
 	c.mclock.add(c)

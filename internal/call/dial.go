@@ -95,12 +95,7 @@ func (c *Call) connect(o *sip.Outgoing) {
 	c.parties.From, c.parties.To = o.From, o.To
 	c.parties.FromURI, c.parties.ToURI = o.FromURI, o.ToURI
 	c.parties.Headers = o.Headers
-	_, m := c.mclock.grid(c.lane)
-	c.tickMu.Lock()
-	c.first = m + 1 - c.base
-	c.lastTick = c.first - 1
-	c.tick.Store(c.first - 1)
-	c.tickMu.Unlock()
+	c.resetTickLocked()
 	if err := c.startMediaLocked(o.Codec, o.DTMFType, o.DTMFClock, o.CNType); err != nil {
 		c.localReason = "codec not available"
 		c.mu.Unlock()
@@ -111,6 +106,9 @@ func (c *Call) connect(o *sip.Outgoing) {
 		c.end("codec not available")
 		return
 	}
+	c.answered = true
+	c.answeredAt = time.Now()
+	c.log.Info("call answered", "codec", c.wire.String(), "rtp_local", c.conn.LocalAddr(), "rtp_remote", o.RemoteRTP())
 	close(c.connected)
 	c.mu.Unlock()
 	o.OnEnd(c.dialogEnded)

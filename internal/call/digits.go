@@ -54,14 +54,14 @@ type digitJob struct {
 // the call's RTP, each a 100 ms tone followed by 100 ms without ('w': half
 // a second without), and returns once they are sent, or when the call
 // ends, or when ctx ends (after the tone being sent got its end packets). It answers an
-// unanswered call. While the digits go out, what plays to the caller
+// unanswered call, unless its early media runs (StartEarlyMedia). While the digits go out, what plays to the caller
 // pauses: the media clock sends the events in the place of its frames.
 // Digits are never logged above DEBUG.
 func (c *Call) SendDigits(ctx context.Context, digits string) error {
 	if err := CheckDigits(digits); err != nil {
 		return err
 	}
-	if !c.Answered() {
+	if !c.Answered() && !c.EarlyMedia() {
 		if err := c.Answer(); err != nil {
 			return err
 		}

@@ -112,6 +112,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 		cn = -1
 	}
 	err = c.startMediaLocked(opts.Codec, 101, 8000, cn)
+	c.answered = err == nil
 	c.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)

@@ -117,7 +117,7 @@ func buildAPITable() []apiMember {
 		"startPlayback", "stopPlayback", "sendMediaTo", "stopMediaTo", "handleTones", "sendDigits",
 		"addEventListener", "removeEventListener",
 		"sendMessage", "sendInfo",
-		"startEarlyMedia", // logs a warning: audio plays once the call is answered
+		"startEarlyMedia", // 183 with SDP; media plays before the answer
 	} {
 		fn("Call." + n)
 	}

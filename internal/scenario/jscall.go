@@ -152,10 +152,7 @@ func (s *session) addCall(c *call.Call) *jsCall {
 		})
 		return goja.Undefined()
 	})
-	m("startEarlyMedia", func(goja.FunctionCall) goja.Value {
-		s.log.Warn("call.startEarlyMedia is not supported yet: answer the call to play audio")
-		return goja.Undefined()
-	})
+	m("startEarlyMedia", func(goja.FunctionCall) goja.Value { jc.startEarlyMedia(); return goja.Undefined() })
 	m("hangup", func(goja.FunctionCall) goja.Value { jc.hangup(); return goja.Undefined() })
 	m("say", func(fc goja.FunctionCall) goja.Value {
 		jc.play(ttsSource(fc.Argument(0).String(), s.voiceOf(fc.Argument(1))), false)

@@ -95,6 +95,7 @@ type Invite struct {
 	ackedSeq   uint32 // highest CSeq whose 2xx was acknowledged
 	pendingSeq uint32 // CSeq of the latest INVITE answered with 2xx
 	answer     *answerSDP
+	early      bool // a 183 carried answer; the 200 OK repeats it
 	remote     netip.AddrPort
 	offer      Offer
 	offerAt    time.Time // when offer came
@@ -348,7 +349,9 @@ func (c *Invite) Ringing() error {
 // When the ACK never comes the server sends BYE and Answer returns ErrAckTimeout.
 // For a late offer the 200 OK offers codec first, the gateway's other codecs
 // after it, telephone-event when dtmfType is not 0 and CN; the ACK's answer
-// decides, as for Accept, and Media tells what it picked.
+// decides, as for Accept, and Media tells what it picked. After
+// EarlyMedia the 200 OK repeats the 183's SDP (codec and dtmfType are not
+// looked at) and local must be the port the 183 gave.
 func (c *Invite) Answer(local netip.AddrPort, codec Codec, dtmfType uint8) error {
 	_, err := c.answerCall(local, codec, dtmfType)
 	return err
@@ -370,11 +373,15 @@ func (c *Invite) answerCall(local netip.AddrPort, codec Codec, dtmfType uint8) (
 		c.mu.Unlock()
 		return Media{}, err
 	}
-	ours := &answerSDP{ip: c.srv.publicIP, port: local.Port(), sessionID: rand.Uint64() >> 1, version: 1}
-	var err error
-	if c.LateOffer {
+	ours, early, err := c.earlyAnswerLocked(local)
+	switch {
+	case early:
+		// The 183 sent the answer: the 200 OK repeats it unchanged.
+	case c.LateOffer:
+		ours = &answerSDP{ip: c.srv.publicIP, port: local.Port(), sessionID: rand.Uint64() >> 1, version: 1}
 		err = c.offerLocked(ours, codec, dtmfType)
-	} else {
+	default:
+		ours = &answerSDP{ip: c.srv.publicIP, port: local.Port(), sessionID: rand.Uint64() >> 1, version: 1}
 		err = c.answerLocked(ours, codec, dtmfType)
 	}
 	if err != nil {

@@ -94,9 +94,11 @@ type Call struct {
 	sent    int           // RTP packets written (Sent)
 	enc     codec.Encoder // SendPCM's, made at its first frame
 
-	recvMu  sync.Mutex
-	packets []Packet
-	arrived chan struct{} // closed (and forgotten) when a packet is kept; nil while nobody waits
+	recvMu   sync.Mutex
+	earlySDP []byte   // the 183's SDP (nil: no early media)
+	early    []Packet // packets of early media, received before the answer
+	packets  []Packet
+	arrived  chan struct{} // closed (and forgotten) when a packet is kept; nil while nobody waits
 }
 
 func newCall(c *Client, dlg *sipgo.DialogClientSession, conn *net.UDPConn, offer *offerSDP, cfg Config, log *slog.Logger) (*Call, error) {
@@ -267,7 +269,6 @@ func (c *Call) receive() {
 	buf := make([]byte, 1500)
 	oob := make([]byte, oobSize)
 	stampArrivals(c.conn)
-	var h rtp.Header
 	for {
 		n, oobn, _, _, err := c.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -276,27 +277,9 @@ func (c *Call) receive() {
 			}
 			return
 		}
-		arrival := arrivalOf(oob[:oobn], time.Now())
-		hdrLen, err := h.Unmarshal(buf[:n])
-		if err != nil || h.Version != 2 {
+		p, ok := parsePacket(buf[:n], arrivalOf(oob[:oobn], time.Now()))
+		if !ok {
 			continue
-		}
-		end := n
-		if h.Padding && end > hdrLen {
-			pad := int(buf[end-1])
-			if pad > end-hdrLen {
-				continue
-			}
-			end -= pad
-		}
-		p := Packet{
-			Seq:         h.SequenceNumber,
-			Timestamp:   h.Timestamp,
-			SSRC:        h.SSRC,
-			PayloadType: h.PayloadType,
-			Marker:      h.Marker,
-			Payload:     buf[hdrLen:end],
-			Arrival:     arrival,
 		}
 		if !c.noRecord {
 			p.Payload = append([]byte(nil), p.Payload...)

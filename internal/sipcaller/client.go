@@ -46,6 +46,10 @@ type StatusError struct {
 	Code   int               // SIP status code
 	Reason string            // reason phrase of the status line
 	Header map[string]string // response headers: lower-case name -> first value (Reason, Warning, ...)
+	// EarlySDP is the SDP of a 183 that came before the refusal (nil:
+	// none), and Early the RTP packets received after it.
+	EarlySDP []byte
+	Early    []Packet
 }
 
 // Error implements error.
@@ -471,9 +475,14 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 		watch.Wait()
 		cancelWait(nil)
 	}()
+	// A 183 with SDP opens early media: its RTP is kept from then on.
+	early := &earlyMedia{conn: rtpConn}
 	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 		if res.IsProvisional() {
 			provisionalOnce.Do(func() { close(provisional) })
+			if !cfg.LateOffer {
+				early.progress(res.StatusCode, res.Body())
+			}
 		}
 		if res.IsProvisional() && res.StatusCode > 100 && cfg.OnProgress != nil {
 			cfg.OnProgress(res.StatusCode)
@@ -483,7 +492,9 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	if opts.Password == "" {
 		opts.Username, opts.Password = c.username, c.password
 	}
-	if err := dlg.WaitAnswer(waitCtx, opts); err != nil {
+	err = dlg.WaitAnswer(waitCtx, opts)
+	earlySDP, earlyPackets := early.stop()
+	if err != nil {
 		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
 			// Answered while we were cancelling: confirm and end it.
 			endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -497,6 +508,7 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 		switch {
 		case errors.As(err, &dr):
 			se := newStatusError(dr.Res)
+			se.EarlySDP, se.Early = earlySDP, earlyPackets
 			log.Info("call rejected", "status", se.Code)
 			err = se
 		case ctx.Err() != nil:
@@ -512,6 +524,9 @@ func (c *Client) Dial(ctx context.Context, cfg Config) (*Call, error) {
 	}
 
 	call, err := newCall(c, dlg, rtpConn, offer, cfg, log)
+	if err == nil {
+		call.takeEarly(earlySDP, earlyPackets)
+	}
 	if err != nil {
 		endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = dlg.Ack(endCtx)
