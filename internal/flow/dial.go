@@ -160,6 +160,19 @@ func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial, record
 			r.log.Warn("dial: sendDigits not sent", "err", err)
 		}
 	}
+	// The caller's * is watched for before the bridge is announced: a key
+	// pressed as soon as the parties hear each other counts.
+	star := make(chan struct{}, 1)
+	if d.HangupOnStar {
+		defer r.c.OnDTMF(func(digit byte) {
+			if digit == '*' {
+				select {
+				case star <- struct{}{}:
+				default:
+				}
+			}
+		})()
+	}
 	toCallee, toCaller := call.NewRelay(), call.NewRelay()
 	out.SetSource(toCallee)
 	r.c.AddTap(toCallee)
@@ -176,17 +189,6 @@ func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial, record
 		out.RemoveTap(toCaller)
 		out.ClearSource(toCallee)
 	}()
-	star := make(chan struct{}, 1)
-	if d.HangupOnStar {
-		defer r.c.OnDTMF(func(digit byte) {
-			if digit == '*' {
-				select {
-				case star <- struct{}{}:
-				default:
-				}
-			}
-		})()
-	}
 	limit := time.NewTimer(d.TimeLimit)
 	defer limit.Stop()
 	var why string
