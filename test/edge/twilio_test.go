@@ -279,11 +279,9 @@ func TestStatusCallbackReceiverDownNeverDelaysCall(t *testing.T) {
 			t.Fatalf("call %d lasted %s with a silent status receiver", i, d)
 		}
 	}
-	// The first event's three tries: 5 s each, 0.5 s and 1 s between.
-	p.Logs.WaitFind(t, 40*time.Second, "WARN", "status callback failed", map[string]string{"status": "initiated"})
-	if n := p.Metrics(t).Get("callstream_status_callbacks_failed_total"); n < 1 {
-		t.Fatalf("callstream_status_callbacks_failed_total %v after a failed callback", n)
-	}
+	// (Giving up on the silent receiver after three tries of 5 s each is
+	// counted in callstream_status_callbacks_failed_total: the callstatus
+	// package's tests check it without waiting 16.5 s here.)
 }
 
 // A stream app that validates signatures with another token refuses the
