@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of callstream. Installs the third-party tools the tests use
-# (SIPp from Debian's sip-tester package, espeak-ng for scenario TTS, libopus
-# and SpanDSP for the cgo codec builds) when they are missing, so the
-# suite runs whole on a fresh machine.
+# (SIPp from Debian's sip-tester package, Kamailio for the fleet tests,
+# espeak-ng for scenario TTS, libopus and SpanDSP for the cgo codec builds)
+# when they are missing, so the suite runs whole on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+# Kamailio's dispatcher in front of several nodes (test/fleet); it lives in sbin.
+PATH="$PATH:/usr/sbin:/usr/local/sbin"
+command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)   # scenario say / TTS players
 # The OPUS encoding of the scenario WebSocket module (build tag opus, cgo).
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
@@ -23,8 +26,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 command -v sipp >/dev/null 2>&1 || { echo "sipp is still missing" >&2; exit 1; }
+command -v kamailio >/dev/null 2>&1 || { echo "kamailio is still missing" >&2; exit 1; }
 
-# Tests that need SIPp fail (never skip) when it is absent under CI=true.
+# Tests that need SIPp or Kamailio fail (never skip) when it is absent under CI=true.
 export CI="${CI:-true}"
 
 go vet ./...

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callstream/callstream/internal/gateway"
 	"github.com/callstream/callstream/internal/limit"
+	"github.com/callstream/callstream/internal/nodeid"
 	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/scenario"
 	"github.com/callstream/callstream/internal/stream"
@@ -47,6 +48,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		scn        = fs.String("scenario", "", "run this JavaScript scenario (VoxEngine style) for every call instead of FlexML")
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
 		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that numbers are called through: FlexML <Dial><Number> and a scenario's VoxEngine.callPSTN")
+		nodeID     = fs.String("node-id", nodeid.Default(), "this node's id in a fleet, 1 to 16 characters of a-z, 0-9 and - (default: from the host name); every CallSid carries it (see nodeid), /metrics shows it as callstream_node_info")
 		callerID   = fs.String("caller-id", "callstream", "caller id (From user) of outgoing calls whose scenario, or whose <Dial> and its caller, give none")
 
 		apiToken                    = fs.String("api-token", "", "bearer token the HTTP API (POST /scenarios, /records/...) accepts; without a token those endpoints are off")
@@ -182,6 +184,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AuthToken:         token,
 		PSTNTrunk:         *pstnTrunk,
 		CallerID:          *callerID,
+		NodeID:            *nodeID,
 
 		StatusCallback:       *statusCallback,
 		StatusCallbackMethod: strings.ToUpper(*statusCallbackMethod),

@@ -3,16 +3,17 @@ package gateway
 import (
 	"fmt"
 
+	"github.com/callstream/callstream/internal/nodeid"
 	"github.com/callstream/callstream/internal/webhook"
 )
 
 // newCallSid returns a new call id: Twilio's form under a Twilio dialect,
-// else a UUID.
+// else a UUID; either carries the tag of the node (nodeid).
 func (g *Gateway) newCallSid() string {
 	if g.twilioSids {
-		return webhook.NewSid(webhook.CallSidPrefix)
+		return nodeid.NewTwilioSid(g.cfg.NodeID)
 	}
-	return NewCallSid()
+	return nodeid.NewUUIDSid(g.cfg.NodeID)
 }
 
 // checkTwilio checks and completes the Twilio settings of cfg: the

@@ -28,6 +28,7 @@ import (
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
 	"github.com/callstream/callstream/internal/logsafe"
+	"github.com/callstream/callstream/internal/nodeid"
 	"github.com/callstream/callstream/internal/records"
 	"github.com/callstream/callstream/internal/rtpio"
 	"github.com/callstream/callstream/internal/scenario"
@@ -163,6 +164,10 @@ type Config struct {
 	// (--rtp-silence=false); by default a call sends a packet every 20 ms:
 	// silence in its codec, or comfort noise to a caller that offered CN.
 	QuietRTP bool
+	// NodeID names this node of a fleet (nodeid.Check; default: derived
+	// from the host name). Every CallSid carries its tag (nodeid.NodeOf),
+	// and /metrics shows it as callstream_node_info{node="..."}.
+	NodeID string
 }
 
 // Controller drives one call from answer to end; Run returns when the
@@ -256,6 +261,12 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Controller == nil && cfg.App == "" {
 		return nil, errors.New("no app: give --app (a FlexML URL or file) or a scenario")
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = nodeid.Default()
+	}
+	if err := nodeid.Check(cfg.NodeID); err != nil {
+		return nil, fmt.Errorf("--node-id: %w", err) // names the bad id
+	}
 	twilioSids, err := checkTwilio(&cfg)
 	if err != nil {
 		return nil, err
@@ -333,7 +344,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.log.Info("url policy", "policy", g.fetch.Policy().String())
 	ttsm := newTTSMetrics()
 	g.tts = newSynth(cfg, g.log, ttsm)
-	g.metricsH = g.metrics.Handler(ttsm.syntheses, ttsm.hits,
+	g.metricsH = g.metrics.Handler(ttsm.syntheses, ttsm.hits, nodeInfo(cfg.NodeID),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callstream_rtp_ports_in_use", Help: "RTP ports held by calls.",
 		}, func() float64 { return float64(g.PortsInUse()) }),
@@ -587,7 +598,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-g.sip.Ready():
 		g.AddOwnListener(g.SIPAddr())
 		close(g.ready)
-		g.log.Info("callstream listening", "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(),
+		g.log.Info("callstream listening", "node", g.cfg.NodeID, "sip", g.SIPAddr(), "http", g.HTTPAddr(), "https", g.HTTPSAddr(),
 			"metrics", g.MetricsAddr(), "rtp_ports", g.cfg.RTPPorts)
 	case err := <-sipDone:
 		web.close()

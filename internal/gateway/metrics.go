@@ -173,3 +173,13 @@ func (m *Metrics) QueueDepth(frames int) { m.queueDepth.Observe(float64(frames))
 
 // Refused counts one refusal by a limit.
 func (m *Metrics) Refused(r limit.Refusal) { m.refusals.WithLabelValues(string(r)).Inc() }
+
+// nodeInfo is callstream_node_info{node="..."}, always 1: the node id of
+// this gateway, for dashboards and queries that join on it.
+func nodeInfo(id string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "callstream_node_info",
+		Help:        "Always 1; the label node is this gateway's node id (--node-id), which its CallSids carry.",
+		ConstLabels: prometheus.Labels{"node": id}})
+	g.Set(1)
+	return g
+}
