@@ -72,7 +72,11 @@ func newStreamSid() string {
 func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *liveStream {
 	ls, err := ss.startErr(ctx, s, bidi, newStreamSid())
 	if err != nil {
-		ss.r.log.Error("stream not started", "stream", s.Name, "url", logsafe.URL(s.URL), "err", err)
+		shown := s.URL
+		if u, rerr := resolveWS(ss.r.docURL, s.URL); rerr == nil {
+			shown = u
+		}
+		ss.r.log.Error(err.Error(), "stream", s.Name, "url", logsafe.URL(shown))
 		return nil
 	}
 	return ls
