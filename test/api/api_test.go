@@ -279,3 +279,57 @@ func waitHeardBytes(t *testing.T, c *sipcaller.Call, n int) {
 		t.Fatal(err)
 	}
 }
+
+// TestAPIRedirectEndsConnectKeepsForks: a redirect while <Connect><Stream>
+// runs closes that stream (stop, then 1000) and runs the new document; the
+// stream a <Start> forked before it goes on receiving the caller's audio.
+func TestAPIRedirectEndsConnectKeepsForks(t *testing.T) {
+	e := startEnv(t)
+	e.App.DocTo("/app", "connect", `<Response><Start><Stream url="{{.WS}}/fork" name="fork"/></Start><Connect><Stream url="{{.WS}}/bidi"/></Connect><Play>{{.App}}/speech.wav</Play></Response>`)
+	c, err := e.Dial(t, sipcaller.Config{To: "connect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := e.CallSid(t, "connect")
+	fork, bidi := servetest.ConnTo(t, e.WS, "/fork"), servetest.ConnTo(t, e.WS, "/bidi")
+	go func() {
+		ctx := servetest.Context(t, time.Minute)
+		for c.SendAudio(ctx, assets.Speech()[:8000]) == nil {
+		}
+	}()
+	servetest.WaitFrames(t, bidi, 10)
+
+	code, body := postJSON(t, e, "/calls/"+sid, map[string]string{"twiml": `<Response><Pause length="30"/></Response>`})
+	if code != 200 {
+		t.Fatalf("redirect: %d %s", code, body)
+	}
+	gatewaytest.WaitClosed(t, bidi, 5*time.Second)
+	if code, _ := bidi.CloseStatus(); code != 1000 {
+		t.Fatalf("the Connect's stream closed with %d, want 1000", code)
+	}
+	evs, err := bidi.Events()
+	if err != nil || evs[len(evs)-1].Event != "stop" {
+		t.Fatalf("the Connect's stream did not end with stop: %v", err)
+	}
+	// The fork goes on (50 more frames), and the document after the
+	// Connect never ran: the speech Play is not fetched.
+	n := fork.MediaCount()
+	servetest.WaitFrames(t, fork, n+50)
+	select {
+	case <-fork.Closed():
+		t.Fatal("the forked stream closed on the redirect")
+	default:
+	}
+	if e.Requested("/speech.wav") {
+		t.Fatal("the interrupted document went on after its Connect")
+	}
+	got := getCall(t, e, sid)
+	if len(got.Streams) != 1 || got.Streams[0].Name != "fork" {
+		t.Fatalf("streams after the redirect: %+v", got.Streams)
+	}
+	select {
+	case <-c.Ended():
+		t.Fatal("the redirect ended the call")
+	default:
+	}
+}
