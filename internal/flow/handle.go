@@ -23,7 +23,18 @@ var (
 	// ErrNoStream: no live unidirectional stream of the call has this
 	// name or sid.
 	ErrNoStream = errors.New("no live stream of this call has this name")
+	// errRedirected is the cause of a document's context a Handle ended.
+	errRedirected = errors.New("redirected")
 )
+
+// endedBy names what ended a verb's ctx, for its log line: a redirect
+// through the Handle, or the caller.
+func endedBy(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), errRedirected) {
+		return "redirected"
+	}
+	return "caller hung up"
+}
 
 // StreamRefusedError is a stream a Handle could not start (a name in use,
 // too many streams, a bad URL); its message says why.
@@ -42,11 +53,11 @@ type Handle struct {
 	r  *run
 
 	mu       sync.Mutex
-	running  bool               // between Run's start and its end
-	ended    bool               // Run has returned
-	cancel   context.CancelFunc // interrupts the current document
-	pending  *update            // the latest update not yet taken
-	streamMu sync.Mutex         // serialises API stream starts (name checks)
+	running  bool                    // between Run's start and its end
+	ended    bool                    // Run has returned
+	cancel   context.CancelCauseFunc // interrupts the current document
+	pending  *update                 // the latest update not yet taken
+	streamMu sync.Mutex              // serialises API stream starts with each other and the run's end
 }
 
 // update is one redirect asked through a Handle: a URL to fetch or a
@@ -99,12 +110,12 @@ func (h *Handle) RunDocument(doc *flexml.Document) error {
 func (h *Handle) push(u *update) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.running || h.ended {
+	if !h.running || h.ended || h.r.c.Context().Err() != nil {
 		return ErrNotRunning
 	}
 	h.pending = u // a later update replaces one not yet taken
 	if h.cancel != nil {
-		h.cancel()
+		h.cancel(errRedirected)
 	}
 	return nil
 }
@@ -112,14 +123,14 @@ func (h *Handle) push(u *update) error {
 // beginDocument returns the context one document runs in: it ends with
 // ctx, or when an update interrupts it.
 func (h *Handle) beginDocument(ctx context.Context) (context.Context, context.CancelFunc) {
-	dctx, cancel := context.WithCancel(ctx)
+	dctx, cancel := context.WithCancelCause(ctx)
 	h.mu.Lock()
 	h.cancel = cancel
 	if h.pending != nil {
-		cancel()
+		cancel(errRedirected)
 	}
 	h.mu.Unlock()
-	return dctx, cancel
+	return dctx, func() { cancel(nil) }
 }
 
 // take returns the pending update, if any, and clears it.
@@ -132,6 +143,10 @@ func (h *Handle) take() *update {
 }
 
 func (h *Handle) setRunning(on bool) {
+	// No API stream start is under way once the run has ended (its
+	// streams are closed after this).
+	h.streamMu.Lock()
+	defer h.streamMu.Unlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if on {
@@ -165,14 +180,14 @@ type StreamInfo struct {
 // StartStream starts a unidirectional stream on the call, beside its
 // document, through the same engine as <Start><Stream>.
 func (h *Handle) StartStream(s StreamSpec) (StreamInfo, error) {
+	h.streamMu.Lock()
+	defer h.streamMu.Unlock()
 	h.mu.Lock()
-	ok := h.running && !h.ended
+	ok := h.running && !h.ended && h.r.c.Context().Err() == nil
 	h.mu.Unlock()
 	if !ok {
 		return StreamInfo{}, ErrNotRunning
 	}
-	h.streamMu.Lock()
-	defer h.streamMu.Unlock()
 	v := &flexml.Stream{URL: s.URL, Name: s.Name, Track: s.Track, StatusCallback: s.StatusCallback, Parameters: s.Params}
 	sid := newStreamSid()
 	if v.Name == "" {

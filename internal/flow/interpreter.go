@@ -194,7 +194,7 @@ func (h *Handle) Run(ctx context.Context) error {
 			next, err = r.exec(dctx, doc)
 		}
 		endDoc()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || c.Context().Err() != nil {
 			return nil
 		}
 		if u := h.take(); u != nil {
