@@ -85,6 +85,15 @@ type Media struct {
 	Late      uint64  `json:"late"` // inbound RTP packets that came after their slot
 }
 
+// NewCall is an outgoing call to place (POST /calls).
+type NewCall struct {
+	To             string // a SIP URI (sip:…), or a number called through the PSTN trunk
+	From           string // the caller id; default the gateway's
+	URL, Method    string // the FlexML document run once answered
+	StatusCallback string // optional: the call's status events
+	Timeout        time.Duration
+}
+
 // StreamRequest starts a unidirectional stream on a live call.
 type StreamRequest struct {
 	URL            string // ws:// or wss://
@@ -99,6 +108,8 @@ type StreamRequest struct {
 type Backend interface {
 	// Calls returns the live calls.
 	Calls() []Call
+	// Place places an outgoing call and returns it (ringing).
+	Place(c NewCall) (Call, error)
 	// Call returns one live call.
 	Call(sid string) (Call, error)
 	// Redirect interrupts the call's current verb and runs the document
@@ -139,6 +150,7 @@ type Route struct {
 // document must describe exactly these (plus itself).
 var Routes = []Route{
 	{http.MethodGet, "/calls", (*Handler).listCalls},
+	{http.MethodPost, "/calls", (*Handler).placeCall},
 	{http.MethodGet, "/calls/{sid}", (*Handler).getCall},
 	{http.MethodPost, "/calls/{sid}", (*Handler).updateCall},
 	{http.MethodPost, "/calls/{sid}/streams", (*Handler).startStream},
@@ -179,6 +191,26 @@ func (h *Handler) listCalls(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Calls []Call `json:"calls"`
 	}{calls})
+}
+
+func (h *Handler) placeCall(w http.ResponseWriter, r *http.Request) {
+	p, err := readParams(w, r, "to", "from", "url", "method", "statuscallback", "timeout")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	nc, err := parseNewCall(p)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	c, err := h.b.Place(nc)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	h.log.Info("api: call placed", "call_sid", c.Sid)
+	writeJSON(w, http.StatusCreated, c)
 }
 
 func (h *Handler) getCall(w http.ResponseWriter, r *http.Request) {

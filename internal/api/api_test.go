@@ -21,6 +21,7 @@ type fakeBackend struct {
 	ends      []string
 	streams   []StreamRequest
 	stopped   []string
+	placed    []NewCall
 }
 
 func newFake() *fakeBackend {
@@ -46,6 +47,10 @@ func (f *fakeBackend) Calls() []Call {
 	return out
 }
 func (f *fakeBackend) Call(sid string) (Call, error) { return f.find(sid) }
+func (f *fakeBackend) Place(nc NewCall) (Call, error) {
+	f.placed = append(f.placed, nc)
+	return Call{Sid: "CA2", State: "ringing", To: nc.To}, nil
+}
 func (f *fakeBackend) Redirect(sid, url, method string) error {
 	if _, err := f.find(sid); err != nil {
 		return err
@@ -287,5 +292,42 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	sort.Strings(described)
 	if fmt.Sprint(registered) != fmt.Sprint(described) {
 		t.Fatalf("routes registered:\n  %q\ndescribed:\n  %q", registered, described)
+	}
+}
+
+func TestPlaceCallParses(t *testing.T) {
+	f := newFake()
+	code, body := serve(t, f, "POST", "/calls", "application/x-www-form-urlencoded",
+		"To=sip%3Abob%40127.0.0.1%3A5080&From=%2B15551230000&Url=http%3A%2F%2Fapp.example%2Fout&Method=GET&Timeout=20")
+	if code != 201 {
+		t.Fatalf("place: %d %s", code, body)
+	}
+	want := NewCall{To: "sip:bob@127.0.0.1:5080", From: "+15551230000", URL: "http://app.example/out", Method: "GET", Timeout: 20e9}
+	if len(f.placed) != 1 || f.placed[0] != want {
+		t.Fatalf("placed %+v, want %+v", f.placed, want)
+	}
+	code, _ = serve(t, f, "POST", "/calls", "application/json", `{"to":"+4930123","url":"https://app.example/x"}`)
+	if code != 201 || f.placed[1].Method != "POST" || f.placed[1].Timeout != DefaultRingTimeout {
+		t.Fatalf("defaults: %d %+v", code, f.placed[1])
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"url":"http://a.example/"}`, "to"},
+		{`{"to":"bob","url":"http://a.example/"}`, "to"},
+		{`{"to":"sip:host-only","url":"http://a.example/"}`, "to"},
+		{`{"to":"123","url":"/rel"}`, "url"},
+		{`{"to":"123"}`, "url"},
+		{`{"to":"123","url":"http://a.example/","from":"a b"}`, "from"},
+		{`{"to":"123","url":"http://a.example/","method":"PUT"}`, "method"},
+		{`{"to":"123","url":"http://a.example/","timeout":"0"}`, "timeout"},
+		{`{"to":"123","url":"http://a.example/","timeout":"601"}`, "timeout"},
+		{`{"to":"123","url":"http://a.example/","status_callback":"x"}`, "status_callback"},
+	} {
+		code, body := serve(t, f, "POST", "/calls", "application/json", c.body)
+		if code != 400 || errorsOf(t, body)[0].Field != c.field {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.body, code, body, c.field)
+		}
+	}
+	if len(f.placed) != 2 {
+		t.Fatalf("refused calls were placed: %d", len(f.placed))
 	}
 }

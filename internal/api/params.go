@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/callstream/callstream/flexml"
 )
@@ -262,4 +264,88 @@ func parseStream(p map[string]string) (StreamRequest, error) {
 		}
 	}
 	return s, nil
+}
+
+// Bounds of a call placed through the API.
+const (
+	// DefaultRingTimeout is how long a placed call rings before it is
+	// given up (Twilio's default).
+	DefaultRingTimeout = 60 * time.Second
+	// MaxRingTimeout is the longest ring timeout a request may ask for.
+	MaxRingTimeout = 600 * time.Second
+)
+
+// parseNewCall checks a call to place.
+func parseNewCall(p map[string]string) (NewCall, error) {
+	nc := NewCall{To: p["to"], From: p["from"], URL: p["url"], Method: strings.ToUpper(p["method"]), StatusCallback: p["statuscallback"],
+		Timeout: DefaultRingTimeout}
+	switch {
+	case nc.To == "":
+		return nc, &FieldError{Field: "to", Message: "required: a SIP URI (sip:user@host) or a number"}
+	case strings.HasPrefix(nc.To, "sip:"):
+		if u, err := url.Parse(nc.To); err != nil || !strings.Contains(u.Opaque, "@") || len(nc.To) > 256 {
+			return nc, &FieldError{Field: "to", Message: "must be a SIP URI sip:user@host[:port] of at most 256 characters"}
+		}
+	case !isNumber(nc.To):
+		return nc, &FieldError{Field: "to", Message: "must be a SIP URI (sip:user@host) or a number (an optional + and up to 32 digits)"}
+	}
+	if nc.From != "" && !isNumber(nc.From) && !isToken(nc.From) {
+		return nc, &FieldError{Field: "from", Message: "must be a number or a SIP user name (letters, digits, - . _)"}
+	}
+	u, err := url.Parse(nc.URL)
+	switch {
+	case nc.URL == "":
+		return nc, &FieldError{Field: "url", Message: "required: the FlexML document to run once answered"}
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nc, &FieldError{Field: "url", Message: "must be an absolute http or https URL"}
+	}
+	switch nc.Method {
+	case "":
+		nc.Method = http.MethodPost
+	case http.MethodGet, http.MethodPost:
+	default:
+		return nc, &FieldError{Field: "method", Message: "must be GET or POST"}
+	}
+	if nc.StatusCallback != "" {
+		cu, err := url.Parse(nc.StatusCallback)
+		if err != nil || (cu.Scheme != "http" && cu.Scheme != "https") || cu.Host == "" {
+			return nc, &FieldError{Field: "status_callback", Message: "must be an absolute http or https URL"}
+		}
+	}
+	if t, ok := p["timeout"]; ok {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || time.Duration(n)*time.Second > MaxRingTimeout {
+			return nc, &FieldError{Field: "timeout", Message: fmt.Sprintf("must be whole seconds from 1 to %d", int(MaxRingTimeout/time.Second))}
+		}
+		nc.Timeout = time.Duration(n) * time.Second
+	}
+	return nc, nil
+}
+
+// isNumber reports whether s is a phone number: an optional + and 1 to 32
+// digits.
+func isNumber(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether s can be a SIP user name as given here.
+func isToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -49,8 +49,9 @@ func (e *StreamRefusedError) Error() string { return "stream not started: " + e.
 // unidirectional streams beside the document. Streams a <Start> forked
 // keep running across a redirect. Make one with Interpreter.Prepare.
 type Handle struct {
-	in *Interpreter
-	r  *run
+	in                    *Interpreter
+	r                     *run
+	firstURL, firstMethod string // the first document
 
 	mu       sync.Mutex
 	running  bool                    // between Run's start and its end
@@ -69,7 +70,16 @@ type update struct {
 
 // Prepare returns the handle of c's FlexML run; Handle.Run runs it.
 func (in *Interpreter) Prepare(c *call.Call) *Handle {
-	h := &Handle{in: in}
+	return in.PrepareAt(c, in.cfg.App, in.cfg.Method)
+}
+
+// PrepareAt is Prepare for a run whose first document is at loc, fetched
+// by method (a call placed through the API).
+func (in *Interpreter) PrepareAt(c *call.Call, loc, method string) *Handle {
+	if method == "" {
+		method = http.MethodPost
+	}
+	h := &Handle{in: in, firstURL: loc, firstMethod: method}
 	h.r = &run{
 		in:  in,
 		c:   c,

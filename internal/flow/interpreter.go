@@ -167,7 +167,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 // Run runs the app's FlexML on the handle's call, as Interpreter.Run; the
 // handle redirects it meanwhile.
 func (h *Handle) Run(ctx context.Context) error {
-	r, in, c := h.r, h.in, h.r.c
+	r, c := h.r, h.r.c
 	defer r.streams.closeAll()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -176,7 +176,7 @@ func (h *Handle) Run(ctx context.Context) error {
 	h.setRunning(true)
 	defer h.setRunning(false)
 
-	method, loc, results := in.cfg.Method, in.cfg.App, Results{}
+	method, loc, results := h.firstMethod, h.firstURL, Results{}
 	var inline *flexml.Document // a document given through the handle
 	for hops := 0; ; hops++ {
 		if hops > DefaultMaxRedirects {

@@ -81,3 +81,57 @@ func TestAPIRedirectEndsDial(t *testing.T) {
 	default:
 	}
 }
+
+// TestAPIPlaceCall: POST /calls places a call to a SIP URI (SIPp, echoing
+// what it hears); once answered it runs the document at url: its request
+// names the call, its fork hears the callee echo the prompt the call
+// plays, its Hangup sends the callee a BYE, and the status callback hears
+// the call complete.
+func TestAPIPlaceCall(t *testing.T) {
+	sipp.Require(t)
+	callee, err := sipp.Start(context.Background(), sipp.Options{Scenario: "uas_echo.xml", Extra: []string{"-rtp_echo"}, Timeout: 40 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(callee.Stop)
+	e := startEnv(t)
+	e.App.Doc("/outbound", `<Response><Start><Stream url="{{.WS}}/placed"/></Start><Play>{{.App}}/prompt.wav</Play><Pause length="1"/><Hangup/></Response>`)
+	code, body := postJSON(t, e, "/calls", map[string]string{"to": "sip:bob@" + callee.Addr(), "from": "+15550001111",
+		"url": e.App.URL("/outbound"), "status_callback": e.App.URL("/status"), "timeout": "10"})
+	var placed call
+	if code != 201 || json.Unmarshal(body, &placed) != nil || placed.Sid == "" || placed.Direction != "outbound-api" {
+		t.Fatalf("POST /calls: %d %s", code, body)
+	}
+	req := e.WaitRequest(t, "/outbound", 10*time.Second)
+	if req.Field("CallSid") != placed.Sid || req.Field("Direction") != "outbound-api" || req.Field("From") != "+15550001111" {
+		t.Fatalf("the document's request: CallSid %q Direction %q From %q", req.Field("CallSid"), req.Field("Direction"), req.Field("From"))
+	}
+	fork := servetest.ConnTo(t, e.WS, "/placed")
+	prompt := bytes.Trim(gatewaytest.PromptULaw(t), "\xff\x7f")
+	if err := fork.WaitAudio(servetest.Context(t, 10*time.Second), "inbound", prompt[2000:3600]); err != nil {
+		t.Fatalf("the fork does not hear the callee echo the prompt: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := callee.Wait()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the callee (SIPp): %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the callee (SIPp) got no BYE")
+	}
+	servetest.Eventually(t, 10*time.Second, "the status callback of the completed call", func() bool {
+		for _, r := range e.App.Requests() {
+			if r.Path == "/status" && r.Field("CallSid") == placed.Sid && r.Field("CallStatus") == "completed" {
+				return true
+			}
+		}
+		return false
+	})
+	code, body = servetest.Get(t, e.URL("/calls/"+placed.Sid), token)
+	wantError(t, "GET the ended placed call", code, body, 409, "ended")
+}
