@@ -9,6 +9,7 @@
 package api
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -250,12 +251,12 @@ func (h *Handler) updateCall(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("api: call updated", "call_sid", sid, "action", u.action())
 	c, err := h.b.Call(sid)
-	if err != nil {
-		// Hung up meanwhile: say what was done.
+	if u.status != "" || err != nil {
+		// Ending (or ended meanwhile): say what was done.
 		writeJSON(w, http.StatusOK, struct {
 			Sid    string `json:"sid"`
 			Status string `json:"status"`
-		}{sid, u.status})
+		}{sid, cmp.Or(u.status, "completed")})
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
