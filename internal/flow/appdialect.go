@@ -18,6 +18,12 @@ func newRequest(c *call.Call, accountSid string, d webhook.Dialect) Request {
 	if d == webhook.Twilio {
 		apiVersion = webhook.APIVersion
 	}
+	if inv == nil {
+		// A call the gateway placed (POST /calls): its parties.
+		p := c.Parties()
+		return Request{CallSid: c.Sid(), AccountSid: accountSid, ApiVersion: apiVersion, From: p.From, To: p.To,
+			CallerName: p.FromDisplay, Direction: "outbound-api", CallStatus: "ringing", OriginalFrom: p.FromURI, OriginalTo: p.ToURI}
+	}
 	return Request{
 		CallSid:       c.Sid(),
 		AccountSid:    accountSid,

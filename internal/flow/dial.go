@@ -103,7 +103,7 @@ func (r *run) placeDial(ctx context.Context, d *flexml.Dial) dialOutcome {
 		res.status = DialNoAnswer
 		return res
 	case <-ctx.Done():
-		out.Hangup("caller hung up")
+		out.Hangup(endedBy(ctx))
 		res.status = DialCanceled
 		return res
 	}
@@ -202,8 +202,8 @@ func (r *run) bridge(ctx context.Context, out *call.Call, d *flexml.Dial, record
 		why = "timeLimit"
 		out.Hangup("dial time limit")
 	case <-ctx.Done():
-		why = "caller hung up"
-		out.Hangup("caller hung up")
+		why = endedBy(ctx)
+		out.Hangup(why)
 	}
 	bridged := time.Since(started)
 	if rec != nil {

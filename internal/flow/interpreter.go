@@ -161,37 +161,57 @@ type run struct {
 // Run runs the app's FlexML on c until the document ends (then it hangs
 // up) or the call ends. It returns nil for a call that ended normally.
 func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
-	r := &run{
-		in:  in,
-		c:   c,
-		log: c.Logger(),
-		req: newRequest(c, in.cfg.AccountSid, in.cfg.AppDialect),
-	}
-	r.streams = newStreamSet(r)
+	return in.Prepare(c).Run(ctx)
+}
+
+// Run runs the app's FlexML on the handle's call, as Interpreter.Run; the
+// handle redirects it meanwhile.
+func (h *Handle) Run(ctx context.Context) error {
+	r, c := h.r, h.r.c
 	defer r.streams.closeAll()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The call ending cancels the run (no goroutine waits for it).
 	defer context.AfterFunc(c.Context(), cancel)()
+	h.setRunning(true)
+	defer h.setRunning(false)
 
-	method, loc, results := in.cfg.Method, in.cfg.App, Results{}
+	method, loc, results := h.firstMethod, h.firstURL, Results{}
+	var inline *flexml.Document // a document given through the handle
 	for hops := 0; ; hops++ {
 		if hops > DefaultMaxRedirects {
 			r.fail(fmt.Errorf("%w: more than %d redirects", errInvalidApp, DefaultMaxRedirects), loc)
 			return nil
 		}
-		r.req.Results = results
-		doc, err := r.load(ctx, method, loc)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			r.fail(err, loc)
+		dctx, endDoc := h.beginDocument(ctx)
+		doc, err := inline, error(nil)
+		if doc == nil {
+			r.req.Results = results
+			doc, err = r.load(dctx, method, loc)
+		}
+		var next *redirect
+		if err == nil {
+			next, err = r.exec(dctx, doc)
+		}
+		endDoc()
+		if ctx.Err() != nil || c.Context().Err() != nil {
 			return nil
 		}
-		next, err := r.exec(ctx, doc)
+		if u := h.take(); u != nil {
+			// Interrupted from outside: the next document replaces this
+			// one, whatever it was doing.
+			r.streams.stopBidi()
+			r.log.Info("flexml: redirected", "url", logsafe.URL(u.url), "inline", u.doc != nil)
+			hops, inline = -1, u.doc
+			method, loc, results = u.method, u.url, Results{}
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, call.ErrEnded) || ctx.Err() != nil {
+			if errors.Is(err, call.ErrEnded) {
+				return nil
+			}
+			if doc == nil {
+				r.fail(err, loc)
 				return nil
 			}
 			r.log.Error("flexml: verb failed", "url", logsafe.URL(loc), "err", err)
@@ -201,6 +221,7 @@ func (in *Interpreter) Run(ctx context.Context, c *call.Call) error {
 		if next == nil {
 			return nil
 		}
+		inline = nil
 		method, loc, results = next.Method, next.URL, next.Results
 	}
 }
@@ -344,6 +365,10 @@ func (r *run) exec(ctx context.Context, doc *flexml.Document) (*redirect, error)
 		default:
 			return nil, fmt.Errorf("%s: verb %s cannot run", r.docURL, v.VerbName())
 		}
+	}
+	if ctx.Err() != nil {
+		// Interrupted in its last verb: not the end of the document.
+		return nil, call.ErrEnded
 	}
 	r.c.Hangup("end of document")
 	return nil, nil

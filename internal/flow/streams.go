@@ -25,6 +25,9 @@ import (
 // liveStream is one running Stream verb of a call.
 type liveStream struct {
 	name     string
+	sid      string
+	host     string   // the app's host[:port]
+	tracks   []string // the tracks it sends
 	bidi     bool
 	stopped  bool // a Stop verb stopped it: its name and its place are free (under streamSet.mu)
 	sock     *stream.Socket
@@ -67,12 +70,26 @@ func newStreamSid() string {
 // start starts a stream; bidi streams are also made the call's audio source.
 // Failures are logged; the document goes on. It returns the stream started.
 func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *liveStream {
+	ls, err := ss.startErr(ctx, s, bidi, newStreamSid())
+	if err != nil {
+		shown := s.URL
+		if u, rerr := resolveWS(ss.r.docURL, s.URL); rerr == nil {
+			shown = u
+		}
+		ss.r.log.Error(err.Error(), "stream", s.Name, "url", logsafe.URL(shown))
+		return nil
+	}
+	return ls
+}
+
+// startErr starts a stream with the given sid, or returns why it could not
+// (a *StreamRefusedError).
+func (ss *streamSet) startErr(ctx context.Context, s *flexml.Stream, bidi bool, sid string) (*liveStream, error) {
 	r := ss.r
 	log := r.log.With("stream", s.Name)
 	wsURL, err := resolveWS(r.docURL, s.URL)
 	if err != nil {
-		log.Error("stream not started", "url", logsafe.URL(s.URL), "err", err)
-		return nil
+		return nil, &StreamRefusedError{Reason: err.Error()}
 	}
 	log = log.With("url", logsafe.URL(wsURL))
 
@@ -84,13 +101,11 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		}
 		if s.Name != "" && l.name == s.Name {
 			ss.mu.Unlock()
-			log.Error("stream not started: a live stream of this call already has this name")
-			return nil
+			return nil, &StreamRefusedError{Reason: "a live stream of this call already has this name"}
 		}
 		if l.bidi && bidi {
 			ss.mu.Unlock()
-			log.Error("stream not started: only one bidirectional stream per call")
-			return nil
+			return nil, &StreamRefusedError{Reason: "only one bidirectional stream per call"}
 		}
 		if !l.bidi {
 			uni++
@@ -98,8 +113,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	}
 	if !bidi && uni >= r.in.cfg.MaxStreams {
 		ss.mu.Unlock()
-		log.Error("stream not started: too many streams on this call", "max_streams_per_call", r.in.cfg.MaxStreams)
-		return nil
+		return nil, &StreamRefusedError{Reason: fmt.Sprintf("too many streams on this call (at most %d)", r.in.cfg.MaxStreams)}
 	}
 	ss.mu.Unlock()
 
@@ -123,7 +137,7 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 	info := stream.Info{
 		CallSid:    r.c.Sid(),
 		AccountSid: r.in.cfg.AccountSid,
-		StreamSid:  newStreamSid(),
+		StreamSid:  sid,
 		Name:       s.Name,
 		Tracks:     tracks.Tracks(),
 		Params:     params,
@@ -131,15 +145,14 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 		SampleRate: wf.SampleRate,
 	}
 	log = log.With("stream_sid", info.StreamSid)
-	ls := &liveStream{name: s.Name, bidi: bidi, log: log, released: make(chan struct{})}
+	ls := &liveStream{name: s.Name, sid: sid, host: hostOf(wsURL), tracks: trackStrings(info.Tracks), bidi: bidi, log: log, released: make(chan struct{})}
 
 	var playout *stream.Playout
 	if bidi {
 		var err error
 		playout, err = stream.NewPlayout(r.in.cfg.PlayoutLimit, wf.Format, r.c.Format())
 		if err != nil {
-			log.Error("stream not started", "err", err)
-			return nil
+			return nil, &StreamRefusedError{Reason: err.Error()}
 		}
 		playout.MaxMarks = r.in.cfg.PendingMarks
 		overflow := limit.NewWarner(log, slog.LevelWarn, time.Second)
@@ -232,7 +245,16 @@ func (ss *streamSet) start(ctx context.Context, s *flexml.Stream, bidi bool) *li
 			metrics.StreamEnded(dialect, sock, sock.Err())
 		}
 	})
-	return ls
+	return ls, nil
+}
+
+// hostOf returns the host[:port] of a URL, or "" when it has none.
+func hostOf(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // wireFormat returns the stream's media format on the socket: what its
@@ -344,6 +366,56 @@ func (ss *streamSet) stop(name string) {
 	for _, l := range hit {
 		l.log.Info("stream stopping", "by", "Stop verb")
 		l.sock.BeginClose(1000, "")
+	}
+}
+
+// stopNamed stops the unidirectional stream called name or with that sid;
+// it reports whether there was one. by names who asked, for the log.
+func (ss *streamSet) stopNamed(name, by string) bool {
+	ss.mu.Lock()
+	var hit *liveStream
+	for _, l := range ss.live {
+		if !l.bidi && !l.stopped && (l.name == name || l.sid == name) {
+			l.stopped = true
+			hit = l
+			break
+		}
+	}
+	ss.mu.Unlock()
+	if hit == nil {
+		return false
+	}
+	hit.log.Info("stream stopping", "by", by)
+	hit.sock.BeginClose(1000, "")
+	return true
+}
+
+// stopBidi closes the bidirectional stream of a <Connect> a redirect
+// interrupted; forked streams go on.
+func (ss *streamSet) stopBidi() {
+	ss.mu.Lock()
+	var hit []*liveStream
+	for _, l := range ss.live {
+		if l.bidi {
+			hit = append(hit, l)
+		}
+	}
+	ss.mu.Unlock()
+	for _, l := range hit {
+		l.log.Info("stream stopping", "by", "redirect")
+		l.sock.BeginClose(1000, "")
+	}
+	// The next document may <Connect> again: wait until the stream has
+	// left the call (bounded).
+	t := time.NewTimer(streamCloseWait)
+	defer t.Stop()
+	for _, l := range hit {
+		select {
+		case <-l.released:
+		case <-t.C:
+			l.sock.Abort()
+			<-l.released
+		}
 	}
 }
 

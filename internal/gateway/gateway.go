@@ -476,7 +476,7 @@ func (g *Gateway) Dial(dc sip.DialConfig) *call.Call {
 		return call.Dial(cfg, refuseDialer{}, dc)
 	}
 	c := call.Dial(cfg, g.sip, dc)
-	if !g.calls.add(c) {
+	if !g.calls.add(&liveCall{call: c, started: time.Now(), direction: directionDial}) {
 		// Shutdown began meanwhile: give the dial up at once.
 		log.Info("outgoing call refused: draining", "to", dc.Target)
 		c.Hangup("gateway shutting down")
@@ -505,7 +505,7 @@ func (g *Gateway) release(c *call.Call, log *slog.Logger, incoming bool) {
 	if incoming && g.cfg.OnCallReleased != nil {
 		g.cfg.OnCallReleased(c.Sid(), st)
 	}
-	g.calls.done(c.Sid())
+	g.calls.done(c.Sid(), st.EndReason)
 }
 
 // Metrics returns the gateway's Prometheus metrics.
@@ -535,7 +535,12 @@ func (g *Gateway) PortsInUse() int { return g.ports.InUse() }
 func (g *Gateway) ActiveCalls() int { return g.calls.len() }
 
 // Call returns the live call with CallSid sid, or nil.
-func (g *Gateway) Call(sid string) *call.Call { return g.calls.get(sid) }
+func (g *Gateway) Call(sid string) *call.Call {
+	if lc := g.calls.get(sid); lc != nil {
+		return lc.call
+	}
+	return nil
+}
 
 // Run serves SIP and HTTP until ctx ends or Shutdown has drained, then
 // ends every call left (unanswered ones get 503, answered ones a BYE, their
@@ -656,7 +661,8 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		JitterDelay: g.cfg.JitterBuffer,
 		QuietRTP:    g.cfg.QuietRTP,
 	})
-	if !g.calls.add(c) {
+	lc := &liveCall{call: c, started: time.Now(), direction: directionInbound}
+	if !g.calls.add(lc) {
 		// Shutdown began after the SIP server let the INVITE in.
 		log.Info("incoming call refused: draining", "sip_call_id", inv.CallID, "status", 503)
 		limit.Count(g.metrics, limit.Draining)
@@ -675,9 +681,21 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 		}() // after the release below
 	}
 	defer g.release(c, log, true)
-	if err := g.ctrl.Run(ctx, c); err != nil {
+	if err := g.runController(ctx, lc); err != nil {
 		log.Error("call controller failed", "err", err)
 	}
+}
+
+// runController runs the gateway's controller on lc's call; a FlexML
+// call's handle is registered with it for the API while it runs.
+func (g *Gateway) runController(ctx context.Context, lc *liveCall) error {
+	in, ok := g.ctrl.(*flow.Interpreter)
+	if !ok {
+		return g.ctrl.Run(ctx, lc.call)
+	}
+	h := in.Prepare(lc.call)
+	lc.handle.Store(h)
+	return h.Run(ctx)
 }
 
 // NewCallSid returns a new call id in UUID form.

@@ -111,6 +111,7 @@ func (g *Gateway) listenHTTP() (*web, error) {
 		mon = newRouter(auth)
 	}
 	g.monitorRoutes(mon)
+	g.apiRoutes(api)
 	if g.cfg.Routes != nil {
 		g.cfg.Routes(api)
 	}

@@ -2,45 +2,91 @@ package gateway
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/callstream/callstream/internal/call"
+	"github.com/callstream/callstream/internal/flow"
 )
 
-// registry holds the gateway's live calls by CallSid. Once closed (the
-// gateway drains or stops) it takes no new call; drained is closed when,
-// after that, the last call has been released.
+// Directions of a live call, as Twilio names them.
+const (
+	directionInbound = "inbound"
+	directionDial    = "outbound-dial" // a leg the gateway placed (a <Dial>, a scenario's call)
+)
+
+// recentEnds is how many ended CallSids the registry remembers, so that a
+// request for a call that has just ended is told so (409) rather than
+// "unknown" (404).
+const recentEnds = 1024
+
+// liveCall is one live call as the registry holds it: the call, when and
+// how it started, and its controller's handle (nil until the controller
+// has one, and for controllers without any).
+type liveCall struct {
+	call      *call.Call
+	started   time.Time
+	direction string
+	handle    atomic.Pointer[flow.Handle]
+}
+
+// registry holds the gateway's live calls by CallSid, and the CallSids of
+// the latest calls that ended. Once closed (the gateway drains or stops)
+// it takes no new call; drained is closed when, after that, the last call
+// has been released.
 type registry struct {
 	mu      sync.Mutex
-	calls   map[string]*call.Call
+	calls   map[string]*liveCall
+	ended   map[string]string // CallSid -> end reason, of the latest recentEnds calls
+	order   []string          // the keys of ended, oldest first (a ring)
+	next    int               // where the next ended sid goes in order
 	closed  bool
 	drained chan struct{} // closed once closed and empty
 }
 
 func newRegistry() *registry {
-	return &registry{calls: map[string]*call.Call{}, drained: make(chan struct{})}
+	return &registry{calls: map[string]*liveCall{}, ended: map[string]string{}, drained: make(chan struct{})}
 }
 
-// add registers c; it reports false, registering nothing, once the
+// add registers lc; it reports false, registering nothing, once the
 // registry is closed.
-func (r *registry) add(c *call.Call) bool {
+func (r *registry) add(lc *liveCall) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return false
 	}
-	r.calls[c.Sid()] = c
+	r.calls[lc.call.Sid()] = lc
 	return true
 }
 
-// done forgets the call sid once it has been released.
-func (r *registry) done(sid string) {
+// done forgets the call sid once it has been released, remembering that
+// it ended and why.
+func (r *registry) done(sid, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.calls[sid]; !ok {
 		return
 	}
 	delete(r.calls, sid)
+	if len(r.order) < recentEnds {
+		r.order = append(r.order, sid)
+	} else {
+		delete(r.ended, r.order[r.next])
+		r.order[r.next] = sid
+		r.next = (r.next + 1) % recentEnds
+	}
+	r.ended[sid] = reason
 	r.checkDrainedLocked()
+}
+
+// endedReason reports whether sid is one of the latest calls that ended,
+// and why it ended.
+func (r *registry) endedReason(sid string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reason, ok := r.ended[sid]
+	return reason, ok
 }
 
 // close makes the registry refuse new calls and returns the live ones.
@@ -49,7 +95,11 @@ func (r *registry) close() []*call.Call {
 	defer r.mu.Unlock()
 	r.closed = true
 	r.checkDrainedLocked()
-	return r.listLocked()
+	out := make([]*call.Call, 0, len(r.calls))
+	for _, lc := range r.calls {
+		out = append(out, lc.call)
+	}
+	return out
 }
 
 func (r *registry) checkDrainedLocked() {
@@ -68,23 +118,19 @@ func (r *registry) checkDrainedLocked() {
 func (r *registry) drainedC() <-chan struct{} { return r.drained }
 
 // get returns the live call sid, or nil.
-func (r *registry) get(sid string) *call.Call {
+func (r *registry) get(sid string) *liveCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.calls[sid]
 }
 
 // list returns the live calls.
-func (r *registry) list() []*call.Call {
+func (r *registry) list() []*liveCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.listLocked()
-}
-
-func (r *registry) listLocked() []*call.Call {
-	out := make([]*call.Call, 0, len(r.calls))
-	for _, c := range r.calls {
-		out = append(out, c)
+	out := make([]*liveCall, 0, len(r.calls))
+	for _, lc := range r.calls {
+		out = append(out, lc)
 	}
 	return out
 }

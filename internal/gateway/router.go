@@ -159,12 +159,18 @@ func (a *tokenAuth) guard(next http.Handler) http.Handler {
 	})
 }
 
-// writeError answers with code and the JSON body {"error": msg}.
+// writeError answers with code and the JSON body
+// {"error": msg, "errors": [{"message": msg}]}: the REST API's error shape,
+// and the single "error" earlier clients read.
 func writeError(w http.ResponseWriter, code int, msg string) {
+	type entry struct {
+		Message string `json:"message"`
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(struct {
-		Error string `json:"error"`
-	}{msg})
+		Error  string  `json:"error"`
+		Errors []entry `json:"errors"`
+	}{msg, []entry{{msg}}})
 }
