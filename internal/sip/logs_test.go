@@ -197,6 +197,13 @@ func TestGarbageFloodLogs(t *testing.T) {
 			copy(junk, "INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n")
 		}
 		p.send(string(junk))
+		if i%40 == 39 {
+			// An answered OPTIONS every 40 datagrams (56 KB): the server
+			// has read what came before, so the kernel's socket buffer never
+			// overflows and drops part of the flood on a busy machine.
+			d := p.newDialog()
+			p.transact(d.message("OPTIONS", d.branch, 1, ""), 200, sip.OPTIONS, 10*time.Second)
+		}
 	}
 	d := p.newDialog()
 	p.transact(d.message("OPTIONS", d.branch, 1, ""), 200, sip.OPTIONS, 10*time.Second)
@@ -224,7 +231,7 @@ func TestGarbageFloodLogs(t *testing.T) {
 			}
 		}
 	}
-	if total < n/2 || total > n {
+	if total < n*9/10 || total > n {
 		t.Fatalf("summaries count %v of %d datagrams:\n%s", total, n, out)
 	}
 }
