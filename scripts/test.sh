@@ -56,10 +56,10 @@ go test -count=1 -race -skip 'TestGatewayRefreshesSession|TestSessionRefreshKeep
 go test -count=1 -race -run 'TestConnect|TestStop|TestRestartSameName|TestStreamLimit|TestAppFailureAffectsNoOtherCall|TestTwilioStatusCallbackError' ./internal/gateway/
 go test -count=1 -race -run 'TestParallelSessionsIsolated|TestWebSocketLifecycle|TestWebSocketCloseCodes|TestTimers|TestEventListeners|TestIncomingWebSockets|TestThrowingScript' ./internal/scenario/
 
-# Every fuzz target for FUZZTIME (3 s by default), two at a time with one
+# Every fuzz target for FUZZTIME (2 s by default), two at a time with one
 # worker each: the seed corpus already ran with the tests above; this
 # explores beyond it. A failure prints the fuzzer's report and fails the run.
-fuzztime="${FUZZTIME:-3s}"
+fuzztime="${FUZZTIME:-2s}"
 for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
   for target in $(grep -h --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/^func //' | sort -u); do
     echo "$dir $target"
