@@ -331,11 +331,10 @@ func newAppAway(t *testing.T, opts wsapp.Options) *appAway {
 	return a
 }
 
-// kill drops every connection without a close frame and stops listening.
+// kill stops listening, then drops every connection without a close
+// frame (Server.Close, in that order: a gateway reconnecting at once, as
+// it does, must find the app gone rather than land on the old listener).
 func (a *appAway) kill() {
-	for _, c := range a.srv.Conns() {
-		c.Abort()
-	}
 	a.srv.Close()
 }
 
