@@ -247,10 +247,10 @@ const (
 )
 
 // callList is the answer of GET /calls; Unreachable is there for the
-// cluster scope only.
+// cluster scope only (nil: left out, empty: every node answered).
 type callList struct {
-	Calls       []Call        `json:"calls"`
-	Unreachable []Unreachable `json:"unreachable,omitempty"`
+	Calls       []Call         `json:"calls"`
+	Unreachable *[]Unreachable `json:"unreachable,omitempty"`
 }
 
 func (h *Handler) listCalls(w http.ResponseWriter, r *http.Request) {
@@ -261,13 +261,14 @@ func (h *Handler) listCalls(w http.ResponseWriter, r *http.Request) {
 	}
 	list := callList{Calls: h.b.Calls()}
 	if scope == scopeCluster {
-		list.Unreachable = []Unreachable{}
+		down := []Unreachable{}
 		// A forwarded request is one node's share of a listing.
 		if h.fleet != nil && r.Header.Get(ForwardedByHeader) == "" {
-			more, down := h.fleet.PeerCalls(r)
+			more, failed := h.fleet.PeerCalls(r)
 			list.Calls = append(list.Calls, more...)
-			list.Unreachable = append(list.Unreachable, down...)
+			down = append(down, failed...)
 		}
+		list.Unreachable = &down
 	}
 	calls := list.Calls
 	sort.Slice(calls, func(i, j int) bool {

@@ -301,6 +301,10 @@ func TestClusterListingWithANodeDown(t *testing.T) {
 	if len(list.Unreachable) != 1 || list.Unreachable[0].Node != "c" || !strings.Contains(list.Unreachable[0].Message, "did not answer") {
 		t.Fatalf("unreachable %+v, want node c", list.Unreachable)
 	}
+	// Every node answered: an empty unreachable.
+	if code, body := do(t, nodes["b"], "GET", "/calls?scope=cluster", ""); code != 200 || !strings.Contains(string(body), `"unreachable":[{"node":"c"`) {
+		t.Fatalf("GET /calls?scope=cluster on b: %d %s", code, body)
+	}
 	// This node's scope: its calls only, no peer asked.
 	before := len(nodes["b"].requests())
 	code, body = do(t, nodes["a"], "GET", "/calls", "")

@@ -29,7 +29,7 @@ const apiDoc = `<Response><Start><Stream url="{{.WS}}/held/%d"/></Start><Pause l
 // WebSocket app gets its frames), and hanging up a call of the other node
 // (its caller gets a BYE).
 func TestAPIThroughEitherNode(t *testing.T) {
-	f := startFleet(t, func(app *gatewaytest.App) {
+	f := startFleet(t, fleetOptions{}, func(app *gatewaytest.App) {
 		for i := range apiCalls {
 			app.DocTo("/app", number(100+i), fmt.Sprintf(apiDoc, i))
 		}

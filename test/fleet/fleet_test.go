@@ -49,7 +49,7 @@ type callResult struct {
 // drained mid-run finishes its calls while every new call goes to the
 // other one; no call fails.
 func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
-	f := startFleet(t, func(app *gatewaytest.App) {
+	f := startFleet(t, fleetOptions{}, func(app *gatewaytest.App) {
 		for i := range fleetCalls {
 			app.DocTo("/app", number(i), fmt.Sprintf(fleetDoc, i))
 		}
@@ -171,9 +171,15 @@ type testFleet struct {
 	caller *sipcaller.Client
 }
 
+// fleetOptions vary a test fleet.
+type fleetOptions struct {
+	// Weighted runs Kamailio's WEIGHTED variant (call-load distribution).
+	Weighted bool
+}
+
 // startFleet starts a fleet whose app serves the documents docs gives it
 // (WS in a document is the WebSocket app's base URL).
-func startFleet(t *testing.T, docs func(app *gatewaytest.App)) *testFleet {
+func startFleet(t *testing.T, opts fleetOptions, docs func(app *gatewaytest.App)) *testFleet {
 	t.Helper()
 	kamailio.Require(t)
 	ws, err := wsapp.Listen(wsapp.Options{})
@@ -201,7 +207,7 @@ func startFleet(t *testing.T, docs func(app *gatewaytest.App)) *testFleet {
 		}
 		f.nodes[id].WaitLog(t, "INFO", "callstream listening", map[string]string{"node": id})
 	}
-	f.proxy = kamailio.Start(t, kamailio.Options{Nodes: []string{f.nodes["a"].SIPAddr(), f.nodes["b"].SIPAddr()}})
+	f.proxy = kamailio.Start(t, kamailio.Options{Nodes: []string{f.nodes["a"].SIPAddr(), f.nodes["b"].SIPAddr()}, Weighted: opts.Weighted})
 	f.caller, err = sipcaller.NewClient(sipcaller.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
