@@ -49,6 +49,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		scnData    = fs.String("scenario-data", "", "what VoxEngine.customData() returns in sessions started by a call")
 		pstnTrunk  = fs.String("pstn-trunk", "", "SIP host[:port] that numbers are called through: FlexML <Dial><Number> and a scenario's VoxEngine.callPSTN")
 		nodeID     = fs.String("node-id", nodeid.Default(), "this node's id in a fleet, 1 to 16 characters of a-z, 0-9 and - (default: from the host name); every CallSid carries it (see nodeid), /metrics shows it as callstream_node_info")
+		peers      = fs.String("peers", "", "the other nodes of the fleet, whose calls' API requests this node forwards to them: comma-separated id=URL entries (URL: the node's HTTP API base, e.g. b=http://10.0.0.3:8080; this node's own entry is skipped), or dns:NAME:PORT (the nodes are NAME's addresses, asked for their ids at GET /node)")
 		callerID   = fs.String("caller-id", "callstream", "caller id (From user) of outgoing calls whose scenario, or whose <Dial> and its caller, give none")
 
 		apiToken                    = fs.String("api-token", "", "bearer token the HTTP API (POST /scenarios, /records/...) accepts; without a token those endpoints are off")
@@ -185,6 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		PSTNTrunk:         *pstnTrunk,
 		CallerID:          *callerID,
 		NodeID:            *nodeID,
+		Peers:             *peers,
 
 		StatusCallback:       *statusCallback,
 		StatusCallbackMethod: strings.ToUpper(*statusCallbackMethod),

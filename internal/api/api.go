@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/callstream/callstream/flexml"
@@ -32,6 +33,8 @@ var (
 	// ErrConflict: the call is in a state that refuses the request: it
 	// has ended, it runs a scenario, it is not answered yet (409).
 	ErrConflict = errors.New("conflict")
+	// ErrBadGateway: the node that holds the call did not answer (502).
+	ErrBadGateway = errors.New("bad gateway")
 )
 
 // NotFound returns an error that answers 404 with msg.
@@ -39,6 +42,9 @@ func NotFound(msg string) error { return &statusError{msg: msg, kind: ErrNotFoun
 
 // Conflict returns an error that answers 409 with msg.
 func Conflict(msg string) error { return &statusError{msg: msg, kind: ErrConflict} }
+
+// BadGateway returns an error that answers 502 with msg.
+func BadGateway(msg string) error { return &statusError{msg: msg, kind: ErrBadGateway} }
 
 // statusError is an error whose message is for the client as it is.
 type statusError struct {
@@ -51,7 +57,9 @@ func (e *statusError) Is(target error) bool { return target == e.kind }
 
 // Call is one live call as the API shows it.
 type Call struct {
-	Sid       string    `json:"sid"`
+	Sid string `json:"sid"`
+	// Node is the id of the fleet's node that holds the call (--node-id).
+	Node      string    `json:"node"`
 	State     string    `json:"state"` // ringing, in-progress
 	From      string    `json:"from"`
 	To        string    `json:"to"`
@@ -127,10 +135,36 @@ type Backend interface {
 	StopStream(sid, name string) error
 }
 
+// ForwardedByHeader marks a request one node of a fleet passes to another:
+// its value is the id of the node that passed it on. A node answers such a
+// request itself, never passing it on again.
+const ForwardedByHeader = "Callstream-Forwarded-By"
+
+// Unreachable is a node of the fleet a cluster-wide listing could not ask.
+type Unreachable struct {
+	Node    string `json:"node"`
+	Message string `json:"message"`
+}
+
+// Fleet is the rest of the nodes of this node's fleet, for requests about
+// calls this node does not hold.
+type Fleet interface {
+	// Forward serves r at the node of the fleet that holds the call sid
+	// when that is another node, and reports whether it answered r
+	// (forwarded, or refused: a sid of no node of the fleet). False: the
+	// call is this node's, or r was forwarded to it; serve r here.
+	Forward(w http.ResponseWriter, r *http.Request, sid string) bool
+	// PeerCalls returns the live calls of every other node, asked with
+	// r's credentials, and the nodes that could not be asked.
+	PeerCalls(r *http.Request) ([]Call, []Unreachable)
+}
+
 // Handler serves the API's routes on a Backend.
 type Handler struct {
-	b   Backend
-	log *slog.Logger
+	b     Backend
+	log   *slog.Logger
+	node  string // this node's id, served at NodePath
+	fleet Fleet  // nil: a node alone
 }
 
 // New returns the API of b; log gets one line per change made to a call.
@@ -139,6 +173,14 @@ func New(b Backend, log *slog.Logger) *Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{b: b, log: log}
+}
+
+// UseFleet tells h this node's id (served at NodePath) and the fleet it
+// belongs to (nil: none), whose nodes it forwards requests for their calls
+// to; it returns h.
+func (h *Handler) UseFleet(node string, f Fleet) *Handler {
+	h.node, h.fleet = node, f
+	return h
 }
 
 // Route is one endpoint of the API.
@@ -165,33 +207,80 @@ const OpenAPIPath = "/openapi.json"
 //go:embed openapi.json
 var openAPI []byte
 
+// NodePath answers {"node_id": …}, this node's id (without a token, as
+// /metrics shows it too): the nodes of a fleet found by DNS learn each
+// other's ids from it.
+const NodePath = "/node"
+
 // OpenAPI returns the API's OpenAPI 3.0 document (JSON).
 func OpenAPI() []byte { return openAPI }
 
-// Register mounts the routes with guarded (behind the API tokens) and the
-// OpenAPI document with open.
+// Register mounts the routes with guarded (behind the API tokens), and
+// the OpenAPI document and the node's id with open. A request for a call
+// (a route with {sid}) of another node of the fleet goes to that node.
 func (h *Handler) Register(guarded, open func(pattern string, handler http.Handler)) {
 	for _, rt := range Routes {
 		f := rt.handler
-		guarded(rt.Method+" "+rt.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f(h, w, r) }))
+		byCall := strings.Contains(rt.Path, "{sid}")
+		guarded(rt.Method+" "+rt.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if byCall && h.fleet != nil && h.fleet.Forward(w, r, r.PathValue("sid")) {
+				return
+			}
+			f(h, w, r)
+		}))
 	}
 	open(http.MethodGet+" "+OpenAPIPath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	}))
+	open(http.MethodGet+" "+NodePath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, struct {
+			NodeID string `json:"node_id"`
+		}{h.node})
+	}))
 }
 
-func (h *Handler) listCalls(w http.ResponseWriter, _ *http.Request) {
-	calls := h.b.Calls()
+// Listing scopes (GET /calls?scope=…).
+const (
+	scopeNode    = "node"    // this node's calls (default)
+	scopeCluster = "cluster" // every node's calls
+)
+
+// callList is the answer of GET /calls; Unreachable is there for the
+// cluster scope only (nil: left out, empty: every node answered).
+type callList struct {
+	Calls       []Call         `json:"calls"`
+	Unreachable *[]Unreachable `json:"unreachable,omitempty"`
+}
+
+func (h *Handler) listCalls(w http.ResponseWriter, r *http.Request) {
+	scope := r.URL.Query().Get("scope")
+	if scope != "" && scope != scopeNode && scope != scopeCluster {
+		writeErr(w, &FieldError{Field: "scope", Message: `scope must be "node" (this node's calls, the default) or "cluster" (every node's)`})
+		return
+	}
+	list := callList{Calls: h.b.Calls()}
+	if scope == scopeCluster {
+		down := []Unreachable{}
+		// A forwarded request is one node's share of a listing.
+		if h.fleet != nil && r.Header.Get(ForwardedByHeader) == "" {
+			more, failed := h.fleet.PeerCalls(r)
+			list.Calls = append(list.Calls, more...)
+			down = append(down, failed...)
+		}
+		list.Unreachable = &down
+	}
+	calls := list.Calls
 	sort.Slice(calls, func(i, j int) bool {
 		if !calls[i].StartTime.Equal(calls[j].StartTime) {
 			return calls[i].StartTime.Before(calls[j].StartTime)
 		}
 		return calls[i].Sid < calls[j].Sid
 	})
-	writeJSON(w, http.StatusOK, struct {
-		Calls []Call `json:"calls"`
-	}{calls})
+	if calls == nil {
+		list.Calls = []Call{}
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (h *Handler) placeCall(w http.ResponseWriter, r *http.Request) {
@@ -309,6 +398,11 @@ func (h *Handler) stopStream(w http.ResponseWriter, r *http.Request) {
 		Status  string `json:"status"`
 	}{sid, name, "stopped"})
 }
+
+// WriteError answers err as the API does: its status (400, 404, 409,
+// 413, 502; 500 for an error of none of the API's kinds) and the errors
+// body.
+func WriteError(w http.ResponseWriter, err error) { writeErr(w, err) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -38,8 +38,8 @@ type documentError struct {
 
 func (e *documentError) Error() string { return e.field + ": " + e.list.Error() }
 
-// errTooLarge is a body over MaxBody.
-var errTooLarge = fmt.Errorf("the request body is over %d bytes", MaxBody)
+// ErrBodyTooLarge is a request body over MaxBody (413).
+var ErrBodyTooLarge = fmt.Errorf("the request body is over %d bytes", MaxBody)
 
 // errorBody is the JSON of every error answer.
 type errorBody struct {
@@ -68,12 +68,14 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.As(err, &fe):
 		code = http.StatusBadRequest
 		body.Errors = []errorEntry{{Message: fe.Message, Field: fe.Field}}
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, ErrBodyTooLarge):
 		code = http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, ErrConflict):
 		code = http.StatusConflict
+	case errors.Is(err, ErrBadGateway):
+		code = http.StatusBadGateway
 	}
 	if body.Errors == nil {
 		msg := err.Error()
@@ -99,7 +101,7 @@ func readParams(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			return nil, errTooLarge
+			return nil, ErrBodyTooLarge
 		}
 		return nil, &FieldError{Message: "reading the request body: " + err.Error()}
 	}

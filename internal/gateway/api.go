@@ -15,9 +15,14 @@ import (
 type apiBackend struct{ g *Gateway }
 
 // apiRoutes mounts the REST API on r: its routes behind the tokens, its
-// OpenAPI document open.
+// OpenAPI document and the node's id open. Requests for other nodes'
+// calls go to them (package cluster).
 func (g *Gateway) apiRoutes(r *Router) {
-	api.New(apiBackend{g}, g.log).Register(r.Handle, r.HandleOpen)
+	var fleet api.Fleet
+	if g.fleet != nil {
+		fleet = g.fleet
+	}
+	api.New(apiBackend{g}, g.log).UseFleet(g.cfg.NodeID, fleet).Register(r.Handle, r.HandleOpen)
 }
 
 // Calls returns the live calls.
@@ -64,6 +69,7 @@ func (b apiBackend) view(lc *liveCall) api.Call {
 	n := c.Counters()
 	v := api.Call{
 		Sid:        c.Sid(),
+		Node:       b.g.cfg.NodeID,
 		State:      "ringing",
 		From:       p.From,
 		To:         p.To,

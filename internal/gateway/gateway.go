@@ -24,6 +24,7 @@ import (
 
 	"github.com/callstream/callstream/internal/call"
 	"github.com/callstream/callstream/internal/callstatus"
+	"github.com/callstream/callstream/internal/cluster"
 	"github.com/callstream/callstream/internal/fetch"
 	"github.com/callstream/callstream/internal/flow"
 	"github.com/callstream/callstream/internal/limit"
@@ -168,6 +169,11 @@ type Config struct {
 	// from the host name). Every CallSid carries its tag (nodeid.NodeOf),
 	// and /metrics shows it as callstream_node_info{node="..."}.
 	NodeID string
+	// Peers are the other nodes of the fleet (--peers), whose calls' API
+	// requests this node forwards to them and whose calls GET
+	// /calls?scope=cluster lists: comma-separated id=URL entries (URL:
+	// the node's HTTP API base), or dns:NAME:PORT. See package cluster.
+	Peers string
 }
 
 // Controller drives one call from answer to end; Run returns when the
@@ -194,8 +200,9 @@ type Gateway struct {
 	tts      *tts.Synth    // Say and scenario speech (owned)
 	metricsH http.Handler  // GET /metrics
 
-	calls    *registry   // live calls by CallSid
-	draining atomic.Bool // Shutdown called or Run stopping: no new work
+	calls    *registry        // live calls by CallSid
+	fleet    *cluster.Cluster // the other nodes (nil: none)
+	draining atomic.Bool      // Shutdown called or Run stopping: no new work
 
 	mu      sync.Mutex
 	closed  bool               // Shutdown called: Run refuses to start
@@ -267,6 +274,10 @@ func New(cfg Config) (*Gateway, error) {
 	if err := nodeid.Check(cfg.NodeID); err != nil {
 		return nil, fmt.Errorf("--node-id: %w", err) // names the bad id
 	}
+	fleet, err := cluster.New(cfg.NodeID, cfg.Peers, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("--peers: %w", err)
+	}
 	twilioSids, err := checkTwilio(&cfg)
 	if err != nil {
 		return nil, err
@@ -327,6 +338,7 @@ func New(cfg Config) (*Gateway, error) {
 		rtpIP:   rtpIP,
 		ready:   make(chan struct{}),
 		calls:   newRegistry(),
+		fleet:   fleet,
 		metrics: NewMetrics(),
 
 		twilioSids: twilioSids,

@@ -70,6 +70,9 @@ type Options struct {
 	// NodeTimeout is how long a node has to answer an INVITE or a ping
 	// (default 500 ms).
 	NodeTimeout time.Duration
+	// Weighted runs the configuration's WEIGHTED variant: each new call
+	// goes to the node with the fewest calls in progress.
+	Weighted bool
 }
 
 // Proxy is a running Kamailio.
@@ -95,7 +98,7 @@ func Start(t testing.TB, opts Options) *Proxy {
 	dir := t.TempDir()
 	var list strings.Builder
 	for i, n := range opts.Nodes {
-		fmt.Fprintf(&list, "1 sip:%s 0 0 node=%d\n", n, i)
+		fmt.Fprintf(&list, "1 sip:%s 0 0 duid=node%d;node=%d\n", n, i, i)
 	}
 	listFile := filepath.Join(dir, "dispatcher.list")
 	if err := os.WriteFile(listFile, []byte(list.String()), 0o644); err != nil {
@@ -103,11 +106,15 @@ func Start(t testing.TB, opts Options) *Proxy {
 	}
 	addr := freeUDPAddr(t)
 	p := &Proxy{addr: addr, Logs: &logtest.Buffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir,
-		"-A", "LISTEN=udp:"+addr,
+	args := []string{"-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir,
+		"-A", "LISTEN=udp:" + addr,
 		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", listFile),
 		"-A", fmt.Sprintf("PING_INTERVAL=%d", opts.PingInterval),
-		"-A", fmt.Sprintf("NODE_TIMEOUT=%d", opts.NodeTimeout.Milliseconds()))
+		"-A", fmt.Sprintf("NODE_TIMEOUT=%d", opts.NodeTimeout.Milliseconds())}
+	if opts.Weighted {
+		args = append(args, "-A", "WEIGHTED")
+	}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = p.Logs
 	p.cmd.Stderr = p.Logs
 	// Its own process group: Kamailio forks workers, stopped together.

@@ -7,7 +7,8 @@ import (
 )
 
 // The project's dispatcher configuration passes Kamailio's own check, with
-// its defaults and with every setting given on the command line.
+// its defaults, with every setting given on the command line, and as its
+// WEIGHTED variant (call-load distribution).
 func TestConfigChecks(t *testing.T) {
 	bin := Require(t)
 	cfg := ConfigFile(t)
@@ -16,6 +17,8 @@ func TestConfigChecks(t *testing.T) {
 		{"-A", `DISPATCHER_LIST="` + list + `"`},
 		{"-A", `DISPATCHER_LIST="` + list + `"`, "-A", "LISTEN=udp:127.0.0.1:5099", "-A", "PING_INTERVAL=1",
 			"-A", "NODE_TIMEOUT=500", "-A", `DS_ALG="9"`},
+		{"-A", `DISPATCHER_LIST="` + list + `"`, "-A", "WEIGHTED"},
+		{"-A", `DISPATCHER_LIST="` + list + `"`, "-A", "WEIGHTED", "-A", "CALL_RING_LIMIT=30", "-A", "CALL_LIMIT=3600"},
 	} {
 		out, err := exec.Command(bin, append([]string{"-c", "-f", cfg}, extra...)...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "config file ok") {

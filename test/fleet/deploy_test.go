@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/callstream/callstream/internal/cluster"
 )
 
 // deployDir is the deployment files' folder, from this package's.
@@ -133,6 +135,15 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: CALLSTREAM_SIP %q is not on its address %q", svc, sip, ip)
 		}
 		nodeSIP = append(nodeSIP, "sip:"+sip)
+		// The node knows the fleet: the other node at its address and
+		// HTTP port.
+		peers, err := cluster.Parse(id, compose[svc+".environment.CALLSTREAM_PEERS"])
+		other := map[string]string{"a": "b", "b": "a"}[id]
+		otherIP := compose["services.callstream-"+other+".networks.callstream.ipv4_address"]
+		if err != nil || len(peers) != 1 || peers[0] != (cluster.Peer{ID: other, URL: "http://" + otherIP + ":8780"}) {
+			t.Errorf("%s: CALLSTREAM_PEERS %q gives %+v (%v), want node %s at http://%s:8780",
+				svc, compose[svc+".environment.CALLSTREAM_PEERS"], peers, err, other, otherIP)
+		}
 	}
 	for path, want := range map[string]string{
 		"x-node.build.dockerfile":         "Dockerfile",

@@ -49,32 +49,12 @@ type callResult struct {
 // drained mid-run finishes its calls while every new call goes to the
 // other one; no call fails.
 func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
-	kamailio.Require(t)
-	ws, err := wsapp.Listen(wsapp.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	app := gatewaytest.NewApp(t, map[string]string{"WS": strings.TrimSuffix(ws.URL(""), "/")})
-	for i := range fleetCalls {
-		app.DocTo("/app", number(i), fmt.Sprintf(fleetDoc, i))
-	}
-	fleet := []string{"a", "b"}
-	nodes := map[string]*servetest.Proc{}
-	for _, id := range fleet {
-		nodes[id] = servetest.Start(t, servetest.Options{Args: []string{"--app", app.URL("/app"),
-			"--node-id", id, "--drain-timeout", "60s"}})
-		if got := nodes[id].Metrics(t).Get("callstream_node_info", "node="+id); got != 1 {
-			t.Fatalf(`node %s: callstream_node_info{node=%q} = %v, want 1`, id, id, got)
+	f := startFleet(t, fleetOptions{}, func(app *gatewaytest.App) {
+		for i := range fleetCalls {
+			app.DocTo("/app", number(i), fmt.Sprintf(fleetDoc, i))
 		}
-		nodes[id].WaitLog(t, "INFO", "callstream listening", map[string]string{"node": id})
-	}
-	proxy := kamailio.Start(t, kamailio.Options{Nodes: []string{nodes["a"].SIPAddr(), nodes["b"].SIPAddr()}})
-	caller, err := sipcaller.NewClient(sipcaller.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { caller.Close() })
+	})
+	fleet, nodes, app, ws, caller, proxy := f.ids, f.nodes, f.app, f.ws, f.caller, f.proxy
 	speech := assets.Speech()[:speechBytes]
 
 	var (
@@ -174,6 +154,66 @@ func TestKamailioSpreadsCallsAndDrainsANode(t *testing.T) {
 		t.Errorf("node a: calls_total %v, CallSids tagged a: %d", got, perNode["a"])
 	}
 	t.Logf("calls per node: a %d, b %d; %d dialled after node b began to drain", perNode["a"], perNode["b"], after)
+}
+
+// fleetToken is the API token every node of the test fleet shares.
+const fleetToken = "fleet-api-token-0123456789"
+
+// testFleet is Kamailio in front of two `callstream serve` nodes, a and
+// b, that know each other (--peers) and share an API token, with the
+// FlexML app and the WebSocket app their calls use, and a SIP caller.
+type testFleet struct {
+	ids    []string
+	nodes  map[string]*servetest.Proc
+	app    *gatewaytest.App
+	ws     *wsapp.Server
+	proxy  *kamailio.Proxy
+	caller *sipcaller.Client
+}
+
+// fleetOptions vary a test fleet.
+type fleetOptions struct {
+	// Weighted runs Kamailio's WEIGHTED variant (call-load distribution).
+	Weighted bool
+}
+
+// startFleet starts a fleet whose app serves the documents docs gives it
+// (WS in a document is the WebSocket app's base URL).
+func startFleet(t *testing.T, opts fleetOptions, docs func(app *gatewaytest.App)) *testFleet {
+	t.Helper()
+	kamailio.Require(t)
+	ws, err := wsapp.Listen(wsapp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	f := &testFleet{ids: []string{"a", "b"}, nodes: map[string]*servetest.Proc{}, ws: ws,
+		app: gatewaytest.NewApp(t, map[string]string{"WS": strings.TrimSuffix(ws.URL(""), "/")})}
+	docs(f.app)
+	// Each node's HTTP address is chosen first: every node's --peers
+	// names them all.
+	httpAddr := map[string]string{}
+	var peers []string
+	for _, id := range f.ids {
+		httpAddr[id] = servetest.FreeTCPAddr(t)
+		peers = append(peers, id+"=http://"+httpAddr[id])
+	}
+	for _, id := range f.ids {
+		f.nodes[id] = servetest.Start(t, servetest.Options{Args: []string{"--app", f.app.URL("/app"),
+			"--node-id", id, "--drain-timeout", "60s", "--http", httpAddr[id],
+			"--peers", strings.Join(peers, ","), "--api-token", fleetToken}})
+		if got := f.nodes[id].Metrics(t).Get("callstream_node_info", "node="+id); got != 1 {
+			t.Fatalf(`node %s: callstream_node_info{node=%q} = %v, want 1`, id, id, got)
+		}
+		f.nodes[id].WaitLog(t, "INFO", "callstream listening", map[string]string{"node": id})
+	}
+	f.proxy = kamailio.Start(t, kamailio.Options{Nodes: []string{f.nodes["a"].SIPAddr(), f.nodes["b"].SIPAddr()}, Weighted: opts.Weighted})
+	f.caller, err = sipcaller.NewClient(sipcaller.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.caller.Close() })
+	return f
 }
 
 // placeCall makes call i through the proxy: the caller says speech, the
