@@ -32,14 +32,22 @@ command -v kamailio >/dev/null 2>&1 || { echo "kamailio is still missing" >&2; e
 export CI="${CI:-true}"
 
 go vet ./...
-# Compile every test binary in parallel first. The packages that run calls,
-# sockets and real-time media then run one at a time: several measure
-# real-time pacing, and two of them sharing two cores would measure each
-# other. The rest (parsers, codecs, stores, clients) run two at a time.
+# Compile every test binary in parallel first. Then three groups run:
+# - units (parsers, codecs, stores, clients), two packages at a time;
+# - the packages that measure real-time pacing or latency (the media
+#   clock, RTP timing, the stream engine's playout, the benchmark), one at
+#   a time: two of them sharing two cores would measure each other;
+# - the packages that run whole calls over sockets and processes, two at
+#   a time: they wait on calls far more than they compute (a run of them
+#   keeps the CPUs about a quarter busy), and their processes hold
+#   300 ms jitter buffers, so a neighbour's burst conceals nothing.
+#   test/edge, the longest, starts first.
 go test -count=1 -run '^$' ./... >/dev/null
-paced='/(test/[a-z]+|cmd/callstream|bench(/baseline)?|internal/(gateway|scenario|sip|sipcaller|call|stream|rtpio|jitter|servetest|connlimit|flow))$'
-go test -count=1 -p 2 $(go list ./... | grep -Ev "$paced")
-go test -count=1 -p 1 -timeout 9m $(go list ./... | grep -E "$paced")
+timing='/(test/media|cmd/callstream|bench(/baseline)?|internal/(gateway|call|stream|rtpio|jitter))$'
+calls='/(test/[a-z]+|internal/(scenario|sip|sipcaller|servetest|connlimit|flow))$'
+go test -count=1 -p 2 $(go list ./... | grep -Ev "$timing" | grep -Ev "$calls")
+go test -count=1 -p 1 -timeout 9m $(go list ./... | grep -E "$timing")
+go test -count=1 -p 2 -timeout 9m $(go list ./... | grep -Ev "$timing" | grep -E "$calls" | awk '/\/test\/edge$/ {print; next} {rest = rest $0 "\n"} END {printf "%s", rest}')
 # The OPUS paths, in a build with the codec.
 go test -count=1 -tags opus,nolibopusfile ./internal/codec/
 go test -count=1 -tags opus,nolibopusfile -run Opus ./internal/sipcaller/

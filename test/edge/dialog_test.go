@@ -202,6 +202,7 @@ func TestSIPpLateOfferStreamsByteExact(t *testing.T) {
 // not caught by the RTP timeout (a held caller sends nothing); the hold
 // timeout releases it.
 func TestHeldCallerVanishesReleased(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--hold-timeout", "2s"}}})
 	base := env.Baseline(t)
 	by := env.Bystander(t)
@@ -245,6 +246,7 @@ func TestHeldCallerVanishesReleased(t *testing.T) {
 // starts 4 s into the call, so the bound strikes while it runs, and ends
 // before it is as old as the bound itself.
 func TestMaxCallDuration(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	const bound = 6 * time.Second
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--max-call-duration", bound.String()}}})
 	base := env.Baseline(t)
@@ -297,6 +299,7 @@ func TestMaxCallDuration(t *testing.T) {
 // with Min-SE; a session the caller does not refresh gets the gateway's BYE
 // before it expires; one refreshed with UPDATE lives on.
 func TestSessionTimers(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--session-min-se", "2s"}}})
 	base := env.Baseline(t)
 	by := env.Bystander(t)

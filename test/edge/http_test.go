@@ -311,6 +311,7 @@ func TestSessionFlood(t *testing.T) {
 // (c) A recording is served to token holders only and deleted
 // --recordings-ttl after it ended.
 func TestRecordingTokenAndTTL(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	dir := t.TempDir()
 	env := scenarioEnv(t, "--api-token", apiToken, "--recordings-dir", dir, "--recordings-ttl", "2s")
 	base := env.Baseline(t)

@@ -156,6 +156,7 @@ func TestSIGTERMDrainsLiveCalls(t *testing.T) {
 // 2 s after SIGTERM: the app gets stop and close 1000, the caller a BYE,
 // and the process exits 0.
 func TestDrainTimeoutEndsCalls(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--drain-timeout", "2s"}}})
 	c, conn := heldCall(t, env)
 	signalled := time.Now()

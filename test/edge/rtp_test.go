@@ -176,6 +176,7 @@ func TestStrayRTPDropped(t *testing.T) {
 // its port is still hung up after --rtp-timeout: the stranger's packets do
 // not count as the caller's.
 func TestStrangerCannotKeepVanishedCallAlive(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	env := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--rtp-timeout", "2s"}}})
 	base := env.Baseline(t)
 	by := env.Bystander(t)

@@ -233,6 +233,7 @@ func TestStatusCallbacksInOrder(t *testing.T) {
 // hangs up ends on time (each callback waits up to 5 s, three tries), and
 // the gateway warns that the callback failed.
 func TestStatusCallbackReceiverDownNeverDelaysCall(t *testing.T) {
+	t.Parallel() // mostly waits out a timeout: it overlaps the other such tests
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
