@@ -62,6 +62,7 @@ type Snapshot struct {
 type Call struct {
 	Sid        string   `json:"sid"`
 	From       string   `json:"from"`
+	FromName   string   `json:"from_name"` // the From display name
 	To         string   `json:"to"`
 	Direction  string   `json:"direction"`
 	State      string   `json:"state"`

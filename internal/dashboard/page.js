@@ -59,7 +59,7 @@
     d.dataset.sid = c.sid;
     var head = el("div", "call-head");
     head.appendChild(el("span", "sid", c.sid));
-    head.appendChild(kv("from", c.from, "from"));
+    head.appendChild(kv("from", c.from_name ? c.from_name + " (" + c.from + ")" : c.from, "from"));
     head.appendChild(kv("to", c.to, "to"));
     head.appendChild(kv("direction", c.direction, "direction"));
     head.appendChild(kv("state", c.state, "state"));
