@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -34,6 +35,19 @@ func (g *Gateway) dashboardRoutes(r *Router, auth *tokenAuth, srv *http.Server) 
 	srv.RegisterOnShutdown(d.Close)
 }
 
+// frameMs is the media frame's length.
+const frameMs = 20
+
+// addedLatencyMs is a stream's added latency: the latest sampled time a
+// frame spent in the gateway before its write to the app ended, or, when
+// the queue holds more now (a slow or absent app: no write ends, so no
+// sample comes), the time the oldest frame queued has waited, as 20 ms
+// per frame queued behind it.
+func addedLatencyMs(sampled time.Duration, queued int) float64 {
+	ms := float64(sampled.Microseconds()) / 1000
+	return math.Round(max(ms, float64(max(queued-1, 0)*frameMs))*10) / 10
+}
+
 // Snapshot returns the live calls and the latest ended ones.
 func (s dashboardSource) Snapshot() dashboard.Snapshot {
 	b := apiBackend{s.g}
@@ -41,11 +55,18 @@ func (s dashboardSource) Snapshot() dashboard.Snapshot {
 	out := dashboard.Snapshot{Node: s.g.cfg.NodeID, Time: time.Now().UTC(), Calls: make([]dashboard.Call, 0, len(live))}
 	for _, lc := range live {
 		v := b.view(lc)
-		c := dashboard.Call{Sid: v.Sid, From: v.From, FromName: lc.call.Parties().FromDisplay, To: v.To, Direction: v.Direction, State: v.State, Codec: v.Codec,
-			Controller: v.Controller, Duration: v.Duration, Streams: make([]dashboard.Stream, 0, len(v.Streams))}
-		for _, st := range v.Streams {
-			c.Streams = append(c.Streams, dashboard.Stream{Name: st.Name, Dialect: st.Dialect, URLHost: st.URLHost, Tracks: st.Tracks,
-				FramesSent: st.FramesSent, QueueDepth: st.QueueDepth, LatencyMs: float64(st.QueueDepth) * 20})
+		c := dashboard.Call{Sid: v.Sid, From: v.From, FromName: lc.call.Parties().FromDisplay, To: v.To, Direction: v.Direction,
+			State: v.State, Codec: v.Codec, Controller: v.Controller, Duration: v.Duration, Streams: []dashboard.Stream{}}
+		if h := lc.handle.Load(); h != nil {
+			for _, st := range h.Streams() {
+				c.Streams = append(c.Streams, dashboard.Stream{Name: st.Name, Dialect: st.Dialect, URLHost: st.Host, Tracks: st.Tracks,
+					FramesSent: st.FramesSent, QueueDepth: st.QueueDepth, LatencyMs: addedLatencyMs(st.Latency, st.QueueDepth)})
+			}
+		}
+		in, outb := lc.call.Levels()
+		c.Levels = []dashboard.Level{
+			{Track: "inbound", Samples: in.Samples, SumSquares: in.SumSquares},
+			{Track: "outbound", Samples: outb.Samples, SumSquares: outb.SumSquares},
 		}
 		out.Calls = append(out.Calls, c)
 	}

@@ -29,8 +29,9 @@ type pageCall struct {
 	Streams          []struct {
 		Name, Dialect, Host string
 		Frames              int
+		LatencyMs           float64
 	}
-	Levels map[string]string // track -> the meter's text
+	Levels map[string]*float64 // track -> the meter's dBFS (null: no reading)
 }
 
 // readCalls reads the live calls off the page's DOM.
@@ -42,8 +43,9 @@ const readCalls = `Array.from(document.querySelectorAll("#calls .call")).map(c =
     Name: r.querySelector(".name").textContent,
     Dialect: r.querySelector(".dialect").textContent,
     Host: r.querySelector(".host").textContent,
-    Frames: Number(r.querySelector(".frames").textContent)})),
-  Levels: Object.fromEntries(Array.from(c.querySelectorAll(".meter")).map(m => [m.dataset.track, m.querySelector(".db").textContent]))
+    Frames: Number(r.querySelector(".frames").textContent),
+    LatencyMs: parseFloat(r.querySelector(".latency").textContent)})),
+  Levels: Object.fromEntries(Array.from(c.querySelectorAll(".meter")).map(m => [m.dataset.track, parseFloat(m.querySelector(".db").textContent)]))
 }))`
 
 // artifactPath returns where the screenshot goes: $CALLSTREAM_ARTIFACTS,
@@ -156,6 +158,19 @@ func TestDashboardInChromium(t *testing.T) {
 		c, ok := byID(cs)[watched.sid]
 		return ok && len(c.Streams) == 1 && c.Streams[0].Frames > before
 	})
+
+	// The meters show the speech both ways (the caller speaks, the
+	// document plays), and the added latency is a figure in bounds.
+	chromium.WaitFor(browser, 10*time.Second, "both meters of a call showing speech", readCalls, func(cs []pageCall) bool {
+		c, ok := byID(cs)[watched.sid]
+		in, out := c.Levels["inbound"], c.Levels["outbound"]
+		return ok && in != nil && out != nil && *in > -45 && *out > -45
+	})
+	for _, c := range chromium.WaitFor(browser, 5*time.Second, "the calls", readCalls, func(cs []pageCall) bool { return len(cs) == 3 }) {
+		if l := c.Streams[0].LatencyMs; !(l >= 0 && l < 1000) {
+			t.Errorf("call %s: added latency %v ms", c.Sid, l)
+		}
+	}
 
 	// The caller of call 3 hangs up: it leaves the live calls for the
 	// recent ends, with the reason the gateway logged.
