@@ -1,12 +1,16 @@
 package dashboard
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,5 +207,56 @@ func TestDashboardInChromium(t *testing.T) {
 	// Nothing the gateway logged holds the token.
 	if strings.Contains(e.Logs.String(), token) {
 		t.Error("the token is in the gateway's log")
+	}
+}
+
+// An open feed does not hold the gateway up: on SIGTERM the feed ends
+// cleanly (its last chunk written, not a connection cut after the HTTP
+// shutdown's wait) and the process exits.
+func TestFeedEndsAtShutdown(t *testing.T) {
+	p := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--api-token", token}}})
+	req, err := http.NewRequest(http.MethodGet, p.URL("/dashboard/events"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	r := bufio.NewReader(resp.Body)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("feed before any snapshot: %v", err)
+		}
+		if line == "event: snapshot\n" {
+			break
+		}
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, r); ended <- err }()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("the feed was cut at shutdown, not ended: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the feed is still open 15 s after SIGTERM")
+	}
+	select {
+	case <-p.Exited():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the gateway has not exited 15 s after SIGTERM")
+	}
+	if code := p.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d", code)
 	}
 }
