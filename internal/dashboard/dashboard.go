@@ -7,9 +7,10 @@
 //
 // Both routes take the API's tokens: as "Authorization: Bearer <token>",
 // or, for a browser (which sends no such header on a navigation nor on an
-// EventSource), as GET /?token=<token> once, which opens a session: a
-// random id in an HttpOnly, SameSite=Strict cookie, and a redirect to /
-// so the token leaves the address bar. The cookie opens the dashboard's
+// EventSource), once, through the login form (POST /, the token in the
+// body) or as GET /?token=<token>; either opens a session: a random id in
+// an HttpOnly, SameSite=Strict cookie, and a redirect to / so the token
+// leaves the address bar. The cookie opens the dashboard's
 // routes only. The gateway mounts the routes and supplies the data
 // through Source.
 package dashboard
@@ -162,6 +163,7 @@ func New(cfg Config) *Dashboard {
 // sessions themselves, so they must not sit behind the bearer guard.
 func (d *Dashboard) Register(open func(pattern string, h http.Handler)) {
 	open(http.MethodGet+" /{$}", http.HandlerFunc(d.servePage))
+	open(http.MethodPost+" /{$}", http.HandlerFunc(d.serveLoginForm))
 	open(http.MethodGet+" "+EventsPath, http.HandlerFunc(d.serveEvents))
 }
 

@@ -185,7 +185,7 @@ func TestRefusals(t *testing.T) {
 		if len(resp.Cookies()) != 0 {
 			t.Errorf("%s: set a cookie", tc.what)
 		}
-		if tc.path == "/" && !strings.Contains(b, `<input type="password" name="token"`) {
+		if tc.path == "/" && !strings.Contains(b, `<form method="post" action="/"><label>API token <input type="password" name="token"`) {
 			t.Errorf("%s: no login form in %q", tc.what, b)
 		}
 	}
@@ -199,6 +199,38 @@ func TestRefusals(t *testing.T) {
 	mu.Unlock()
 	if strings.Contains(logs.String(), "not-the-token") {
 		t.Errorf("a token is in the log:\n%s", logs)
+	}
+}
+
+// The login form posts the token: a valid one opens a session as the
+// query does, a wrong one answers the form again (401), an oversized body
+// is refused (400).
+func TestLoginForm(t *testing.T) {
+	srv, d, _ := testServer(t, Config{})
+	post := func(body string) *http.Response {
+		t.Helper()
+		resp, err := noRedirect.Post(srv.URL+"/", "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if r := post("token=wrong"); r.StatusCode != http.StatusUnauthorized || len(r.Cookies()) != 0 {
+		t.Fatalf("wrong token: %d, cookies %v", r.StatusCode, r.Cookies())
+	}
+	if r := post("token=" + strings.Repeat("x", maxLoginBody)); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("oversized form: %d, want 400", r.StatusCode)
+	}
+	r := post("token=" + goodToken)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/" || len(r.Cookies()) != 1 {
+		t.Fatalf("good token: %d Location %q cookies %v", r.StatusCode, r.Header.Get("Location"), r.Cookies())
+	}
+	if page := get(t, srv.URL+"/", nil, r.Cookies()[0]); page.StatusCode != 200 {
+		t.Fatalf("page with the form's session: %d", page.StatusCode)
+	}
+	if d.sessions.len() != 1 {
+		t.Fatalf("%d sessions", d.sessions.len())
 	}
 }
 

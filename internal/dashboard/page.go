@@ -44,8 +44,9 @@ const loginCSS = `body{font:15px system-ui,sans-serif;margin:3em auto;max-width:
 input{font:inherit;padding:.3em;width:100%;box-sizing:border-box;margin:.4em 0}
 button{font:inherit;padding:.3em 1em}.err{color:#b00}`
 
-// writeLogin answers 401 with a form whose field sends the token as
-// GET /?token=…; msg (constant text) says what went wrong, if anything.
+// writeLogin answers 401 with a form that posts the token to / (so that
+// it stays out of the address bar and the history); msg (constant text)
+// says what went wrong, if anything.
 func writeLogin(w http.ResponseWriter, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -62,8 +63,32 @@ func writeLogin(w http.ResponseWriter, msg string) {
 	if msg != "" {
 		b.WriteString(`<p class="err" id="login-error">` + html.EscapeString(msg) + `</p>`)
 	}
-	b.WriteString(`<form method="get" action="/"><label>API token <input type="password" name="token" autocomplete="current-password" required autofocus></label><button type="submit">Open</button></form></body></html>`)
+	b.WriteString(`<form method="post" action="/"><label>API token <input type="password" name="token" autocomplete="current-password" required autofocus></label><button type="submit">Open</button></form></body></html>`)
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// maxLoginBody bounds the login form's body.
+const maxLoginBody = 4 << 10
+
+// serveLoginForm serves POST /: the login form's token, as
+// application/x-www-form-urlencoded.
+func (d *Dashboard) serveLoginForm(w http.ResponseWriter, r *http.Request) {
+	if d.cfg.ValidToken == nil {
+		http.Error(w, offMessage, http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the login form could not be read: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		d.refuse(r, reasonNoAuth)
+		writeLogin(w, "Give a token.")
+		return
+	}
+	d.login(w, r, token)
 }
 
 // servePage serves GET /: the login step when the query holds a token,
