@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of callstream. Installs the third-party tools the tests use
 # (SIPp from Debian's sip-tester package, Kamailio for the fleet tests,
-# espeak-ng for scenario TTS, libopus and SpanDSP for the cgo codec builds)
+# Chromium for the dashboard test, espeak-ng for scenario TTS, libopus and SpanDSP for the cgo codec builds)
 # when they are missing, so the suite runs whole on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 PATH="$PATH:/usr/sbin:/usr/local/sbin"
 command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)   # scenario say / TTS players
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)     # the live dashboard in a headless browser (test/dashboard)
 # The OPUS encoding of the scenario WebSocket module (build tag opus, cgo).
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
@@ -27,8 +28,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 command -v sipp >/dev/null 2>&1 || { echo "sipp is still missing" >&2; exit 1; }
 command -v kamailio >/dev/null 2>&1 || { echo "kamailio is still missing" >&2; exit 1; }
+command -v chromium >/dev/null 2>&1 || { echo "chromium is still missing" >&2; exit 1; }
 
-# Tests that need SIPp or Kamailio fail (never skip) when it is absent under CI=true.
+# Tests that need SIPp, Kamailio or Chromium fail (never skip) when it is absent under CI=true.
 export CI="${CI:-true}"
 
 go vet ./...

@@ -245,6 +245,7 @@ type Call struct {
 	closing bool
 
 	framesIn, concealed, framesOut, silenceOut, cnOut, ticks, dtmf atomic.Uint64
+	levelIn, levelOut                                              levelMeter // the tracks' audio levels (media path)
 	lateFrames                                                     atomic.Uint64
 	skipped                                                        atomic.Uint64
 	// liveFormat is the call's Format, read without a lock (a source may

@@ -154,6 +154,7 @@ func (c *Call) popInbound(n uint64) []byte {
 	} else {
 		c.concealed.Add(1)
 	}
+	c.levelIn.add(c.format, in)
 	if stream.TrackSet(c.tapTracks.Load()).Has(stream.TrackInbound) {
 		fr := codec.Frame{Format: c.format, Payload: in}
 		for _, e := range *c.flows.Load() {
@@ -282,6 +283,7 @@ func (c *Call) playOut(n uint64, got bool) {
 // pushOut hands the outbound frame of slot n to the outbound track, and
 // the slot's mix to the mixed track. tickMu must be held.
 func (c *Call) pushOut(n uint64, out []byte) {
+	c.levelOut.add(c.format, out)
 	tracks := stream.TrackSet(c.tapTracks.Load())
 	if tracks.Has(stream.TrackOutbound) {
 		fr := codec.Frame{Format: c.format, Payload: out}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/callstream/callstream/flexml"
 	"github.com/callstream/callstream/internal/call"
@@ -185,6 +186,9 @@ type StreamInfo struct {
 	Bidirectional bool
 	FramesSent    uint64
 	QueueDepth    int // media frames waiting to be sent
+	// Latency is the latest sampled time a frame spent in the gateway
+	// before its write to the app ended (0 before the first sample).
+	Latency time.Duration
 }
 
 // StartStream starts a unidirectional stream on the call, beside its
@@ -238,7 +242,7 @@ func (h *Handle) Streams() []StreamInfo {
 func (l *liveStream) info(dialect string) StreamInfo {
 	st := l.sock.Stats()
 	return StreamInfo{Sid: l.sid, Name: l.name, Host: l.host, Tracks: l.tracks, Dialect: dialect,
-		Bidirectional: l.bidi, FramesSent: st.MediaSent, QueueDepth: st.QueuedFrames}
+		Bidirectional: l.bidi, FramesSent: st.MediaSent, QueueDepth: st.QueuedFrames, Latency: st.FrameLatency}
 }
 
 // trackStrings names tracks as stream messages do.

@@ -130,6 +130,7 @@ func (g *Gateway) listenHTTP() (*web, error) {
 	// Connection-level errors (a failed TLS handshake) go to the log at debug.
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
 	w.api = newServer(g.refuseWhileDraining(api), errLog)
+	g.dashboardRoutes(api, auth, w.api)
 	if w.metrics != nil {
 		w.mon = newServer(mon, errLog)
 	}

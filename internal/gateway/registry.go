@@ -20,6 +20,16 @@ const (
 // "unknown" (404).
 const recentEnds = 1024
 
+// recentShown is how many of the latest ended calls the registry keeps
+// in full for the dashboard.
+const recentShown = 20
+
+// endedCall is a call that has ended, as the dashboard lists it.
+type endedCall struct {
+	sid, from, to, reason string
+	started, ended        time.Time
+}
+
 // liveCall is one live call as the registry holds it: the call, when and
 // how it started, and its controller's handle (nil until the controller
 // has one, and for controllers without any).
@@ -39,6 +49,7 @@ type registry struct {
 	calls   map[string]*liveCall
 	ended   map[string]string // CallSid -> end reason, of the latest recentEnds calls
 	order   []string          // the keys of ended, oldest first (a ring)
+	shown   []endedCall       // the latest recentShown ended calls, latest first
 	next    int               // where the next ended sid goes in order
 	closed  bool
 	drained chan struct{} // closed once closed and empty
@@ -65,10 +76,17 @@ func (r *registry) add(lc *liveCall) bool {
 func (r *registry) done(sid, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.calls[sid]; !ok {
+	lc, ok := r.calls[sid]
+	if !ok {
 		return
 	}
 	delete(r.calls, sid)
+	p := lc.call.Parties()
+	if len(r.shown) < recentShown {
+		r.shown = append(r.shown, endedCall{})
+	}
+	copy(r.shown[1:], r.shown)
+	r.shown[0] = endedCall{sid: sid, from: p.From, to: p.To, reason: reason, started: lc.started, ended: time.Now()}
 	if len(r.order) < recentEnds {
 		r.order = append(r.order, sid)
 	} else {
@@ -87,6 +105,13 @@ func (r *registry) endedReason(sid string) (string, bool) {
 	defer r.mu.Unlock()
 	reason, ok := r.ended[sid]
 	return reason, ok
+}
+
+// recent returns the latest ended calls, latest first.
+func (r *registry) recent() []endedCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]endedCall(nil), r.shown...)
 }
 
 // close makes the registry refuse new calls and returns the live ones.

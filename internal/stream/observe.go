@@ -51,7 +51,9 @@ func (s *Socket) reportSample(ok bool) {
 		return
 	}
 	if ok && s.cfg.Observer != nil {
-		s.cfg.Observer.FrameLatency(time.Duration(monoNow() - s.sampledAt))
+		d := monoNow() - s.sampledAt
+		s.latency.Store(d)
+		s.cfg.Observer.FrameLatency(time.Duration(d))
 	}
 	s.sampledAt = 0
 }

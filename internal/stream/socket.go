@@ -139,6 +139,10 @@ type SocketStats struct {
 	ReconnectFailed   bool
 	OutageMs          int64  // time without a connection between drops and reconnects
 	MediaReplayed     uint64 // media frames sent again on a new connection
+	// FrameLatency is the latest sampled time from an inbound frame's
+	// push on the media path to the end of the write that sent it (0
+	// before the first sample, and without an Observer).
+	FrameLatency time.Duration
 }
 
 // Socket is one WebSocket connection to an app carrying one or more flows.
@@ -196,6 +200,7 @@ type Socket struct {
 	reconnects, attempts       atomic.Uint64
 	replayed                   atomic.Uint64
 	outageMs, connectMs        atomic.Int64
+	latency                    atomic.Int64 // FrameLatency, nanoseconds
 	reconnectFailed, tooBig    atomic.Bool
 	lastHeard                  atomic.Int64 // unix nanos of the last frame (data, ping or pong) from the app
 }
@@ -308,6 +313,7 @@ func (s *Socket) Stats() SocketStats {
 		ReconnectFailed:   s.reconnectFailed.Load(),
 		OutageMs:          s.outageMs.Load(),
 		MediaReplayed:     s.replayed.Load(),
+		FrameLatency:      time.Duration(s.latency.Load()),
 	}
 	if s.cfg.Playout != nil {
 		st.PlayoutDrops = s.cfg.Playout.Dropped()
