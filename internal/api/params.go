@@ -297,7 +297,8 @@ func parseNewCall(p map[string]string) (NewCall, error) {
 	u, err := url.Parse(nc.URL)
 	switch {
 	case nc.URL == "":
-		return nc, &FieldError{Field: "url", Message: "required: the FlexML document to run once answered"}
+		// Required on a FlexML gateway, refused on a scenario one: the
+		// backend knows which it is.
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return nc, &FieldError{Field: "url", Message: "must be an absolute http or https URL"}
 	}

@@ -20,14 +20,18 @@ const directionAPI = "outbound-api"
 
 // Place places an outgoing call for the REST API: to a SIP URI, or to a
 // number through the PSTN trunk. Once answered it runs the FlexML document
-// at nc.URL, with a handle like an incoming call's; unanswered after
+// at nc.URL, with a handle like an incoming call's, or on a scenario
+// gateway the scenario, as an incoming call would; unanswered after
 // nc.Timeout it is given up. Its status events go to nc.StatusCallback
 // (and to the gateway's status callback).
 func (b apiBackend) Place(nc api.NewCall) (api.Call, error) {
 	g := b.g
-	in, ok := g.ctrl.(*flow.Interpreter)
-	if !ok {
-		return api.Call{}, api.Conflict("this gateway runs a scenario: start one with POST /scenarios to place calls")
+	in, flexmlGateway := g.ctrl.(*flow.Interpreter)
+	switch {
+	case flexmlGateway && nc.URL == "":
+		return api.Call{}, &api.FieldError{Field: "url", Message: "required: the FlexML document to run once answered"}
+	case !flexmlGateway && nc.URL != "":
+		return api.Call{}, &api.FieldError{Field: "url", Message: "this gateway runs a scenario: leave url out, and the answered call runs the scenario as an incoming call does"}
 	}
 	if g.Draining() {
 		return api.Call{}, api.Conflict("the gateway is draining: place the call through another node")
@@ -62,8 +66,16 @@ func (b apiBackend) Place(nc api.NewCall) (api.Call, error) {
 		JitterDelay: g.cfg.JitterBuffer, QuietRTP: g.cfg.QuietRTP, OnAnswer: status.Answered}
 	c := call.Dial(cfg, g.sip, dc)
 	lc := &liveCall{call: c, started: time.Now(), direction: directionAPI}
-	h := in.PrepareAt(c, nc.URL, nc.Method)
-	lc.handle.Store(h)
+	// What runs the call once answered: its FlexML document (with a handle
+	// like an incoming call's), or the gateway's scenario, to which the
+	// answered call comes as an incoming one (AppEvents.CallAlerting; its
+	// call.answer() finds it answered and reports it Connected).
+	run, end := func(ctx context.Context) error { return g.ctrl.Run(ctx, c) }, "end of scenario"
+	if flexmlGateway {
+		h := in.PrepareAt(c, nc.URL, nc.Method)
+		lc.handle.Store(h)
+		run, end = h.Run, "end of document"
+	}
 	if !g.calls.add(lc) {
 		c.Hangup("gateway shutting down")
 		_ = c.Close()
@@ -75,13 +87,14 @@ func (b apiBackend) Place(nc api.NewCall) (api.Call, error) {
 		g.statusCalls.Store(sid, status)
 		status.Begin(flow.CallFields(c, g.cfg.AccountSid, g.cfg.AppDialect))
 	}
-	go g.runPlaced(lc, h, nc.Timeout)
+	go g.runPlaced(lc, run, end, nc.Timeout)
 	return b.view(lc), nil
 }
 
-// runPlaced rings a placed call for up to timeout, runs its document once
-// it is answered, and releases it when it has ended.
-func (g *Gateway) runPlaced(lc *liveCall, h *flow.Handle, timeout time.Duration) {
+// runPlaced rings a placed call for up to timeout, runs it (its document
+// or the scenario) once it is answered, hangs it up with reason end when
+// that run returns, and releases it when it has ended.
+func (g *Gateway) runPlaced(lc *liveCall, run func(context.Context) error, end string, timeout time.Duration) {
 	c := lc.call
 	log := c.Logger()
 	defer func() {
@@ -102,9 +115,9 @@ func (g *Gateway) runPlaced(lc *liveCall, h *flow.Handle, timeout time.Duration)
 		c.Hangup("no answer")
 		return
 	}
-	// The run ends with the call (or its document).
-	if err := h.Run(context.Background()); err != nil {
+	// The run ends with the call (or its document, or its session).
+	if err := run(context.Background()); err != nil {
 		log.Error("call controller failed", "err", err)
 	}
-	c.Hangup("end of document")
+	c.Hangup(end)
 }

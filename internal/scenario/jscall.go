@@ -66,6 +66,7 @@ type jsCall struct {
 
 	audio    atomic.Bool // AudioStarted fired (the media clock checks)
 	outgoing bool        // placed by callSIP/callPSTN
+	placed   bool        // placed by the REST API, delivered answered as the session's incoming call
 	timedOut bool        // loop only: an outgoing call cancelled for ringing too long
 }
 
@@ -331,7 +332,7 @@ func (jc *jsCall) answerExpired() {
 }
 
 func (jc *jsCall) reject(code int) {
-	if jc.outgoing {
+	if jc.outgoing || jc.placed {
 		jc.hangup()
 		return
 	}

@@ -240,6 +240,12 @@ func (s *session) start(c *call.Call) {
 	if jc == nil {
 		return
 	}
+	if jc.outgoing {
+		// A call the REST API placed comes to the scenario answered, as an
+		// incoming call: its answer() reports it Connected, its reject()
+		// hangs it up.
+		jc.outgoing, jc.placed, jc.state = false, true, callAlerting
+	}
 	inv := c.Parties()
 	headers := s.vm.NewObject()
 	for k, v := range inv.Headers {

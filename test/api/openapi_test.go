@@ -165,5 +165,7 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 	}
 	code, body = c.do("POST", "/calls", token, map[string]string{"url": e.App.URL("/next")}, false)
 	want("POST /calls without to", code, 400, body)
+	code, body = c.do("POST", "/calls", token, map[string]string{"to": "sip:nobody@127.0.0.1:9"}, true)
+	want("POST /calls without url on a FlexML gateway", code, 400, body)
 	t.Logf("answers checked against /openapi.json: %d (route and status)", len(c.seen))
 }

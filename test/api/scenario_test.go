@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
+	"github.com/callstream/callstream/internal/sipp"
 )
 
 // answerScript answers every call and keeps it until the caller hangs up.
@@ -47,4 +49,61 @@ func TestAPIScenarioCall(t *testing.T) {
 		t.Fatalf("status completed: %d %s", code, body)
 	}
 	waitEnded(t, c, "status completed on a scenario call")
+}
+
+// placedScript treats every call as an incoming one: it answers it, says
+// so when connected, and hangs up a second later.
+const placedScript = `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+  Logger.write("alerting to " + e.destination);
+  e.call.addEventListener(CallEvents.Connected, () => {
+    Logger.write("connected");
+    setTimeout(() => e.call.hangup(), 1000);
+  });
+  e.call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+  e.call.answer();
+});`
+
+// TestAPIPlaceScenarioCall: on a gateway that runs a scenario, POST
+// /calls without url places the call, and once the callee (SIPp) answers,
+// the scenario gets it as it gets an incoming call: CallAlerting, then
+// Connected after call.answer(); its hangup sends the callee a BYE. The
+// call is listed as the scenario's; a url is refused, naming the field.
+func TestAPIPlaceScenarioCall(t *testing.T) {
+	sipp.Require(t)
+	callee, err := sipp.Start(context.Background(), sipp.Options{Scenario: "uas_echo.xml", Extra: []string{"-rtp_echo"}, Timeout: 40 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(callee.Stop)
+	script := filepath.Join(t.TempDir(), "placed.js")
+	if err := os.WriteFile(script, []byte(placedScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--scenario", script, "--api-token", token}}})
+	code, body := postJSON(t, e, "/calls", map[string]string{"to": "sip:bob@" + callee.Addr(), "url": e.App.URL("/x")})
+	wantError(t, "POST /calls with a url on a scenario gateway", code, body, 400, "scenario")
+	code, body = postJSON(t, e, "/calls", map[string]string{"to": "sip:bob@" + callee.Addr(), "from": "+15550001111", "timeout": "10"})
+	var placed call
+	if code != 201 || json.Unmarshal(body, &placed) != nil || placed.Sid == "" || placed.Direction != "outbound-api" || placed.Controller != "scenario" {
+		t.Fatalf("POST /calls: %d %s", code, body)
+	}
+	e.WaitLog(t, "INFO", "scenario log", map[string]string{"call_sid": placed.Sid, "text": "alerting to bob"})
+	e.WaitLog(t, "INFO", "scenario log", map[string]string{"call_sid": placed.Sid, "text": "connected"})
+	if got := getCall(t, e, placed.Sid); got.State != "in-progress" || got.Controller != "scenario" || got.Codec == "" {
+		t.Fatalf("the placed call while the scenario runs it: %+v", got)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := callee.Wait()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the callee (SIPp) did not end its call with a BYE: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the callee (SIPp) got no BYE from the scenario's hangup")
+	}
+	e.WaitLog(t, "INFO", "session ended", map[string]string{"call_sid": placed.Sid})
 }
