@@ -52,7 +52,8 @@ func (e *StreamRefusedError) Error() string { return "stream not started: " + e.
 type Handle struct {
 	in                    *Interpreter
 	r                     *run
-	firstURL, firstMethod string // the first document
+	firstURL, firstMethod string           // the first document
+	firstDoc              *flexml.Document // or the first document itself (PrepareDocument)
 
 	mu       sync.Mutex
 	running  bool                    // between Run's start and its end
@@ -88,6 +89,14 @@ func (in *Interpreter) PrepareAt(c *call.Call, loc, method string) *Handle {
 		req: newRequest(c, in.cfg.AccountSid, in.cfg.AppDialect),
 	}
 	h.r.streams = newStreamSet(h.r)
+	return h
+}
+
+// PrepareDocument is Prepare for a run whose first document is doc
+// (already parsed and valid), given inline rather than fetched.
+func (in *Interpreter) PrepareDocument(c *call.Call, doc *flexml.Document) *Handle {
+	h := in.PrepareAt(c, "", "")
+	h.firstDoc = doc
 	return h
 }
 

@@ -177,7 +177,7 @@ func (h *Handle) Run(ctx context.Context) error {
 	defer h.setRunning(false)
 
 	method, loc, results := h.firstMethod, h.firstURL, Results{}
-	var inline *flexml.Document // a document given through the handle
+	inline := h.firstDoc // a document given through the handle
 	for hops := 0; ; hops++ {
 		if hops > DefaultMaxRedirects {
 			r.fail(fmt.Errorf("%w: more than %d redirects", errInvalidApp, DefaultMaxRedirects), loc)

@@ -98,7 +98,7 @@ func (b apiBackend) view(lc *liveCall) api.Call {
 }
 
 // errScenario refuses what only a FlexML call can do.
-var errScenario = api.Conflict("the call runs a scenario: it cannot be redirected to FlexML nor take API streams; it can be ended (status completed)")
+var errScenario = api.Conflict("the call runs a scenario: redirect it to a FlexML document (url, flexml or twiml) first to add API streams, or end it (status completed)")
 
 // handle returns the FlexML handle of a live call.
 func (b apiBackend) handle(sid string) (*flow.Handle, error) {
@@ -108,9 +108,15 @@ func (b apiBackend) handle(sid string) (*flow.Handle, error) {
 	}
 	h := lc.handle.Load()
 	if h == nil {
+		if lc.direction == directionDial {
+			// A leg a <Dial> or a scenario placed is driven by what placed it.
+			if _, ok := b.g.ctrl.(*flow.Interpreter); ok {
+				return nil, api.Conflict("the call is a leg of a <Dial>: redirect the call that placed it")
+			}
+			return nil, api.Conflict("the call is a leg a scenario placed: redirect the call whose session placed it")
+		}
 		if _, ok := b.g.ctrl.(*flow.Interpreter); ok {
-			// A leg a <Dial> placed is driven by its caller's document.
-			return nil, api.Conflict("the call is a leg of a <Dial>: redirect the call that placed it")
+			return nil, api.Conflict("the call's document is not running (it has ended or not begun)")
 		}
 		return nil, errScenario
 	}
@@ -133,8 +139,16 @@ func handleErr(err error) error {
 	return &api.FieldError{Message: err.Error()}
 }
 
-// Redirect runs the document at url on the call.
+// Redirect runs the document at url on the call; a call a scenario runs
+// passes from the scenario to that document.
 func (b apiBackend) Redirect(sid, url, method string) error {
+	if lc, ok := b.scenarioCall(sid); ok {
+		h := b.g.flexml.PrepareAt(lc.call, url, method)
+		if err := h.Redirect(url, method); err != nil && !errors.Is(err, flow.ErrNotRunning) {
+			return &api.FieldError{Field: "url", Message: err.Error()} // checked as a running call's redirect is
+		}
+		return b.g.handOver(lc, h)
+	}
 	h, err := b.handle(sid)
 	if err != nil {
 		return err
@@ -142,13 +156,30 @@ func (b apiBackend) Redirect(sid, url, method string) error {
 	return handleErr(h.Redirect(url, method))
 }
 
-// RunDocument runs doc on the call.
+// RunDocument runs doc on the call; a call a scenario runs passes from the
+// scenario to doc.
 func (b apiBackend) RunDocument(sid string, doc *flexml.Document) error {
+	if lc, ok := b.scenarioCall(sid); ok {
+		return b.g.handOver(lc, b.g.flexml.PrepareDocument(lc.call, doc))
+	}
 	h, err := b.handle(sid)
 	if err != nil {
 		return err
 	}
 	return handleErr(h.RunDocument(doc))
+}
+
+// scenarioCall returns the live call sid when the gateway's scenario runs
+// it (it has not been handed to FlexML) and FlexML can take it over.
+func (b apiBackend) scenarioCall(sid string) (*liveCall, bool) {
+	if _, flexmlGateway := b.g.ctrl.(*flow.Interpreter); flexmlGateway || b.g.flexml == nil {
+		return nil, false
+	}
+	lc, err := b.live(sid)
+	if err != nil || lc.handle.Load() != nil || lc.direction == directionDial {
+		return nil, false
+	}
+	return lc, true
 }
 
 // End hangs the call up (completed) or refuses it while it rings.

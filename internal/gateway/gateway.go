@@ -191,7 +191,8 @@ type Gateway struct {
 	rtpIP    netip.Addr
 	clock    *call.Clock // the media clock of every call (owned)
 	ctrl     Controller
-	web      *web // the HTTP listeners and servers, from Run on
+	flexml   *flow.Interpreter // ctrl in FlexML mode; with a scenario, what runs the calls the API redirects to FlexML (nil: no stream dialect)
+	web      *web              // the HTTP listeners and servers, from Run on
 	tlsCert  *tls.Certificate
 	ready    chan struct{}
 	sipReady atomic.Bool
@@ -394,7 +395,11 @@ func New(cfg Config) (*Gateway, error) {
 		if g.records, err = g.openRecords(); err != nil {
 			return nil, err
 		}
-		g.ctrl = flow.New(flow.Config{
+	}
+	if cfg.Dialect != nil {
+		// With a scenario, this interpreter runs only the documents the
+		// REST API redirects calls to (the scenario keeps the recordings).
+		g.flexml = flow.New(flow.Config{
 			App:          cfg.App,
 			Method:       cfg.AppMethod,
 			Timeout:      cfg.AppTimeout,
@@ -422,6 +427,9 @@ func New(cfg Config) (*Gateway, error) {
 			// A call's own status callback URL, from its app's answer.
 			StatusCallback: g.setCallStatusURL,
 		})
+	}
+	if g.ctrl == nil {
+		g.ctrl = g.flexml
 	} else if sh, ok := g.ctrl.(runtimeSharer); ok {
 		sh.UseGateway(scenario.Shared{Limits: cfg.Limits, Refusals: g.metrics, Fetch: g.fetch, PlayCache: cfg.PlayCacheBytes,
 			TTS: g.tts})
@@ -703,7 +711,7 @@ func (g *Gateway) handle(ctx context.Context, inv *sip.Invite) {
 func (g *Gateway) runController(ctx context.Context, lc *liveCall) error {
 	in, ok := g.ctrl.(*flow.Interpreter)
 	if !ok {
-		return g.ctrl.Run(ctx, lc.call)
+		return g.runScenario(ctx, lc)
 	}
 	h := in.Prepare(lc.call)
 	lc.handle.Store(h)

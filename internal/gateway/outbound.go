@@ -70,7 +70,7 @@ func (b apiBackend) Place(nc api.NewCall) (api.Call, error) {
 	// like an incoming call's), or the gateway's scenario, to which the
 	// answered call comes as an incoming one (AppEvents.CallAlerting; its
 	// call.answer() finds it answered and reports it Connected).
-	run, end := func(ctx context.Context) error { return g.ctrl.Run(ctx, c) }, "end of scenario"
+	run, end := func(ctx context.Context) error { return g.runScenario(ctx, lc) }, "end of scenario"
 	if flexmlGateway {
 		h := in.PrepareAt(c, nc.URL, nc.Method)
 		lc.handle.Store(h)

@@ -38,6 +38,7 @@ type liveCall struct {
 	started   time.Time
 	direction string
 	handle    atomic.Pointer[flow.Handle]
+	handoff   handoff // a scenario's call passing to FlexML (REST API redirect)
 }
 
 // registry holds the gateway's live calls by CallSid, and the CallSids of

@@ -366,7 +366,27 @@ func (jc *jsCall) hangup() {
 
 // end runs on the loop when the call has ended: its flows stop, and
 // Disconnected is dispatched.
-func (jc *jsCall) end() {
+func (jc *jsCall) end() { jc.finish(jc.c.EndReason(), false) }
+
+// release runs on the loop when the session lets go of a call that stays
+// up (the REST API hands it to FlexML): what the session linked to it
+// stops, the session forgets it (its end never hangs it up), and
+// Disconnected is dispatched with reason.
+func (jc *jsCall) release(reason string) {
+	if jc.ended {
+		return
+	}
+	if a := jc.cur; a != nil {
+		jc.c.ClearSource(a.src)
+	}
+	jc.finish(reason, true)
+	s := jc.s
+	s.calls = slices.DeleteFunc(s.calls, func(x *jsCall) bool { return x == jc })
+}
+
+// finish stops the call's flows and dispatches its last event; the call
+// has ended, or is released (it stays up without the session).
+func (jc *jsCall) finish(reason string, released bool) {
 	if jc.ended {
 		return
 	}
@@ -417,7 +437,7 @@ func (jc *jsCall) end() {
 			direction = "outgoing"
 		}
 		s.dispatch(jc.et, evDisconnected, jc.event(evDisconnected,
-			"internalCode", code, "reason", jc.c.EndReason(), "duration", duration, "cost", 0, "direction", direction))
+			"internalCode", code, "reason", reason, "duration", duration, "cost", 0, "direction", direction, "released", released))
 	}
 	if s.liveCalls.Load() == 0 && s.state == stateRunning {
 		s.armIdle()

@@ -254,6 +254,8 @@ func (rt *Runtime) Run(ctx context.Context, c *call.Call) error {
 	select {
 	case <-c.Done():
 	case <-s.ended:
+	case <-s.letGo:
+		// Released (Release): the call goes on without the session.
 	case <-ctx.Done():
 		// The dialog ended (or the gateway is stopping): let the call
 		// record why before the gateway closes it.
@@ -319,6 +321,7 @@ func (rt *Runtime) start(customData string, c *call.Call) (*session, error) {
 		return nil, fmt.Errorf("%w: %d run already, at most %d at once", ErrTooManySessions, n, max)
 	}
 	s := newSession(rt, customData)
+	s.own = c
 	if c != nil {
 		s.log = s.log.With("call_sid", c.Sid())
 	}

@@ -49,6 +49,8 @@ type session struct {
 	wake    chan struct{} // cap 1: the loop's doorbell
 
 	ended chan struct{} // closed when the loop has stopped (calls hung up, sockets closed)
+	own   *call.Call    // the call that started the session (nil: none); set before the loop starts
+	letGo chan struct{} // closed when the session has released own (Runtime.Release)
 	done  chan struct{} // closed when every goroutine of the session has returned
 	wg    sync.WaitGroup
 
@@ -111,6 +113,7 @@ func newSession(rt *Runtime, customData string) *session {
 		httpDone:   make(chan struct{}, 1),
 		access:     limit.NewBuckets[struct{}](accessRate, accessBurst),
 		ended:      make(chan struct{}),
+		letGo:      make(chan struct{}),
 		done:       make(chan struct{}),
 		units:      map[*goja.Object]any{},
 		timers:     map[int64]*jsTimer{},

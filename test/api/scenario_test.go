@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callstream/callstream/internal/assets"
+	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
 	"github.com/callstream/callstream/internal/sipp"
@@ -16,17 +19,25 @@ import (
 // answerScript answers every call and keeps it until the caller hangs up.
 const answerScript = `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
   e.call.answer();
-  e.call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+  e.call.addEventListener(CallEvents.Disconnected, (d) => {
+    Logger.write("disconnected: " + d.reason + ", released " + d.released);
+    VoxEngine.terminate();
+  });
 });`
 
-// TestAPIScenarioCall: a call a scenario runs is listed; it refuses a
-// redirect and a stream with 409 saying why; status completed hangs it up.
+// TestAPIScenarioCall: a call a scenario runs is listed as the scenario's
+// and refuses API streams (409 saying why). A redirect hands it to FlexML:
+// the scenario gets Disconnected (released) and terminates, as scripts do,
+// yet the call stays up, the caller hears the new document, the call is
+// now FlexML's and takes an API stream; status completed hangs it up.
 func TestAPIScenarioCall(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "answer.js")
 	if err := os.WriteFile(script, []byte(answerScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e := servetest.StartEnv(t, servetest.EnvOptions{Options: servetest.Options{Args: []string{"--scenario", script, "--api-token", token}}})
+	e.App.Set("/prompt.wav", gatewaytest.Response{Raw: assets.PromptWAV()})
+	e.App.Doc("/next", `<Response><Play>{{.App}}/prompt.wav</Play><Pause length="30"/></Response>`)
 	c, err := e.Dial(t, sipcaller.Config{To: "scenario"})
 	if err != nil {
 		t.Fatal(err)
@@ -40,15 +51,40 @@ func TestAPIScenarioCall(t *testing.T) {
 	if got.Controller != "scenario" || got.To != "scenario" || got.Direction != "inbound" {
 		t.Fatalf("the scenario's call: %+v", got)
 	}
-	code, body := postJSON(t, e, "/calls/"+got.Sid, map[string]string{"url": "http://127.0.0.1:9/next"})
-	wantError(t, "redirect a scenario call", code, body, 409, "scenario")
-	code, body = postJSON(t, e, "/calls/"+got.Sid+"/streams", map[string]string{"url": e.WS.URL("/s")})
+	code, body := postJSON(t, e, "/calls/"+got.Sid+"/streams", map[string]string{"url": e.WS.URL("/s")})
 	wantError(t, "stream on a scenario call", code, body, 409, "scenario")
+
+	code, body = postJSON(t, e, "/calls/"+got.Sid, map[string]string{"url": e.App.URL("/next")})
+	if code != 200 {
+		t.Fatalf("redirect a scenario call: %d %s", code, body)
+	}
+	e.WaitLog(t, "INFO", "call released by the session", map[string]string{"call_sid": got.Sid, "reason": "redirected"})
+	e.WaitLog(t, "INFO", "scenario log", map[string]string{"call_sid": got.Sid, "text": "disconnected: redirected, released true"})
+	e.WaitLog(t, "INFO", "session ended", map[string]string{"call_sid": got.Sid})
+	prompt := bytes.Trim(gatewaytest.PromptULaw(t), "\xff\x7f")
+	if err := c.WaitHeard(servetest.Context(t, 10*time.Second), prompt[:3200]); err != nil {
+		t.Fatalf("the caller does not hear the document the scenario's call was redirected to: %v", err)
+	}
+	select {
+	case <-c.Ended():
+		t.Fatal("the call ended with the scenario's session")
+	default:
+	}
+	if now := getCall(t, e, got.Sid); now.Controller != "flexml" || now.State != "in-progress" {
+		t.Fatalf("the call after the redirect: %+v", now)
+	}
+	code, body = postJSON(t, e, "/calls/"+got.Sid+"/streams", map[string]string{"url": e.WS.URL("/s"), "name": "tap"})
+	if code != 201 {
+		t.Fatalf("stream on the redirected call: %d %s", code, body)
+	}
+	if err := servetest.ConnTo(t, e.WS, "/s").WaitFor(servetest.Context(t, 10*time.Second), 5); err != nil {
+		t.Fatalf("the API stream of the redirected call: %v", err)
+	}
 	code, body = postJSON(t, e, "/calls/"+got.Sid, map[string]string{"status": "completed"})
 	if code != 200 {
 		t.Fatalf("status completed: %d %s", code, body)
 	}
-	waitEnded(t, c, "status completed on a scenario call")
+	waitEnded(t, c, "status completed on a redirected scenario call")
 }
 
 // placedScript treats every call as an incoming one: it answers it, says
