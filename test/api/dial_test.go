@@ -18,12 +18,7 @@ import (
 // ends the bridge (the callee, SIPp, gets its BYE), the Dial's action is
 // not requested, and the caller hears the new document.
 func TestAPIRedirectEndsDial(t *testing.T) {
-	sipp.Require(t)
-	callee, err := sipp.Start(context.Background(), sipp.Options{Scenario: "uas_echo.xml", Extra: []string{"-rtp_echo"}, Timeout: 40 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(callee.Stop)
+	callee := startCallee(t)
 	e := startEnv(t)
 	e.App.DocTo("/app", "dial", `<Response><Dial action="/after"><Sip>sip:bob@`+callee.Addr()+`</Sip></Dial></Response>`)
 	c, err := e.Dial(t, sipcaller.Config{To: "dial"})
@@ -54,19 +49,7 @@ func TestAPIRedirectEndsDial(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("redirect: %d %s", code, body)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := callee.Wait()
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the callee (SIPp) did not end its call with a BYE: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the callee (SIPp) did not end its call")
-	}
+	waitCalleeBye(t, callee, "the callee (SIPp) did not end its call with a BYE")
 	e.WaitLog(t, "INFO", "dial: bridge ended", map[string]string{"ended_by": "redirected"})
 	prompt := bytes.Trim(gatewaytest.PromptULaw(t), "\xff\x7f")
 	if err := c.WaitHeard(servetest.Context(t, 10*time.Second), prompt); err != nil {
@@ -88,12 +71,7 @@ func TestAPIRedirectEndsDial(t *testing.T) {
 // plays, its Hangup sends the callee a BYE, and the status callback hears
 // the call complete.
 func TestAPIPlaceCall(t *testing.T) {
-	sipp.Require(t)
-	callee, err := sipp.Start(context.Background(), sipp.Options{Scenario: "uas_echo.xml", Extra: []string{"-rtp_echo"}, Timeout: 40 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(callee.Stop)
+	callee := startCallee(t)
 	e := startEnv(t)
 	e.App.Doc("/outbound", `<Response><Start><Stream url="{{.WS}}/placed"/></Start><Play>{{.App}}/prompt.wav</Play><Pause length="1"/><Hangup/></Response>`)
 	code, body := postJSON(t, e, "/calls", map[string]string{"to": "sip:bob@" + callee.Addr(), "from": "+15550001111",
@@ -111,19 +89,7 @@ func TestAPIPlaceCall(t *testing.T) {
 	if err := fork.WaitAudio(servetest.Context(t, 10*time.Second), "inbound", prompt[2000:3600]); err != nil {
 		t.Fatalf("the fork does not hear the callee echo the prompt: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := callee.Wait()
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the callee (SIPp): %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the callee (SIPp) got no BYE")
-	}
+	waitCalleeBye(t, callee, "the callee (SIPp)")
 	servetest.Eventually(t, 10*time.Second, "the status callback of the completed call", func() bool {
 		for _, r := range e.App.Requests() {
 			if r.Path == "/status" && r.Field("CallSid") == placed.Sid && r.Field("CallStatus") == "completed" {
@@ -134,4 +100,35 @@ func TestAPIPlaceCall(t *testing.T) {
 	})
 	code, body = servetest.Get(t, e.URL("/calls/"+placed.Sid), token)
 	wantError(t, "GET the ended placed call", code, body, 409, "ended")
+}
+
+// startCallee starts SIPp as a callee that answers and echoes what it
+// hears, stopped in t's cleanup.
+func startCallee(t *testing.T) *sipp.Process {
+	t.Helper()
+	sipp.Require(t)
+	callee, err := sipp.Start(context.Background(), sipp.Options{Scenario: "uas_echo.xml", Extra: []string{"-rtp_echo"}, Timeout: 40 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(callee.Stop)
+	return callee
+}
+
+// waitCalleeBye waits until the callee's call has ended with a BYE.
+func waitCalleeBye(t *testing.T, callee *sipp.Process, what string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := callee.Wait()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no BYE within 20 s", what)
+	}
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/callstream/callstream/internal/gatewaytest"
 	"github.com/callstream/callstream/internal/servetest"
 	"github.com/callstream/callstream/internal/sipcaller"
-	"github.com/callstream/callstream/internal/sipp"
 )
 
 // answerScript answers every call and keeps it until the caller hangs up.
@@ -105,12 +103,7 @@ const placedScript = `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => 
 // Connected after call.answer(); its hangup sends the callee a BYE. The
 // call is listed as the scenario's; a url is refused, naming the field.
 func TestAPIPlaceScenarioCall(t *testing.T) {
-	sipp.Require(t)
-	callee, err := sipp.Start(context.Background(), sipp.Options{Scenario: "uas_echo.xml", Extra: []string{"-rtp_echo"}, Timeout: 40 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(callee.Stop)
+	callee := startCallee(t)
 	script := filepath.Join(t.TempDir(), "placed.js")
 	if err := os.WriteFile(script, []byte(placedScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -128,18 +121,6 @@ func TestAPIPlaceScenarioCall(t *testing.T) {
 	if got := getCall(t, e, placed.Sid); got.State != "in-progress" || got.Controller != "scenario" || got.Codec == "" {
 		t.Fatalf("the placed call while the scenario runs it: %+v", got)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := callee.Wait()
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the callee (SIPp) did not end its call with a BYE: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the callee (SIPp) got no BYE from the scenario's hangup")
-	}
+	waitCalleeBye(t, callee, "the callee (SIPp) did not end its call with a BYE")
 	e.WaitLog(t, "INFO", "session ended", map[string]string{"call_sid": placed.Sid})
 }
