@@ -234,6 +234,23 @@ func TestForwardsToTheCallsNode(t *testing.T) {
 	}
 }
 
+// A body over api.MaxBody is refused (413) by the node that received it:
+// the node holding the call never sees it, and both serve the next request.
+func TestForwardedBodyBound(t *testing.T) {
+	nodes := startNodes(t, []string{"a", "b"}, listPeers)
+	a, b := nodes["a"], nodes["b"]
+	big := "Url=http://app.example/" + strings.Repeat("x", api.MaxBody)
+	if code, body := do(t, a, "POST", "/calls/"+b.sid, big); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a body of %d bytes for b's call through a: %d %s, want 413", len(big), code, body)
+	}
+	if n := len(b.requests()); n != 0 {
+		t.Fatalf("node b got %d requests, want none", n)
+	}
+	if code, body := do(t, a, "GET", "/calls/"+b.sid, ""); code != 200 || !strings.Contains(string(body), `"node":"b"`) {
+		t.Fatalf("the next request through a: %d %s", code, body)
+	}
+}
+
 // A request that was forwarded once is answered by the node it reached,
 // never passed on again: no loops.
 func TestForwardedRequestIsNotForwardedAgain(t *testing.T) {
