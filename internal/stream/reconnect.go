@@ -139,10 +139,13 @@ type replayFrame struct {
 // that reconnect (writer goroutine only). It is allocated with the first
 // frame, for replayWindow of the tracks of that frame's flow, and grows
 // (up to the media queue's bound more) only while more frames than that
-// are written within replayWindow: when a backlog goes out at once.
+// are written within replayWindow: when a backlog goes out at once. It
+// returns to its base size once that backlog has aged out of the window.
 type replay struct {
 	on        bool
 	queue     int // the socket's media queue bound
+	base      int // the ring's size for replayWindow of the flow's tracks; it grows past it only for bursts
+	spare     int // frames one slot adds (the flow's tracks)
 	max       int // the most frames kept
 	frames    []replayFrame
 	head, n   int
@@ -156,9 +159,12 @@ func (r *replay) add(f *Flow, t Track, slot, chunk uint64, p []byte) {
 		return
 	}
 	if r.frames == nil {
-		window := int(replayWindow/FrameDuration) * max(len(f.cfg.Tracks.Tracks()), 1)
+		// The window's slots, both ends included, and one to spare: a
+		// steady one frame per slot per track never grows it.
+		tracks := max(len(f.cfg.Tracks.Tracks()), 1)
+		window := (int(replayWindow/FrameDuration) + 2) * tracks
 		r.frames = make([]replayFrame, window)
-		r.max = window + r.queue
+		r.base, r.spare, r.max = window, tracks, window+r.queue
 	}
 	if r.n == len(r.frames) {
 		oldest := &r.frames[r.head]
@@ -197,6 +203,35 @@ func (r *replay) stamp(at int64) {
 		r.frames[(r.head+i)%len(r.frames)].at = at
 	}
 	r.unstamped, r.last = 0, at
+	if len(r.frames) > r.base {
+		r.shrinkAged()
+	}
+}
+
+// shrinkAged gives a ring that a burst grew its base size back once the
+// frames it still has to keep (written within replayWindow of the last
+// write) fit in it with a slot to spare. The frames it drops were written earlier than
+// any resend asks for, so a grown ring does not stay grown for the rest of
+// the call. It runs after a write, only while the ring is grown.
+func (r *replay) shrinkAged() {
+	cut := r.last - int64(replayWindow)
+	aged := 0
+	for aged < r.n {
+		if fr := &r.frames[(r.head+aged)%len(r.frames)]; fr.at == 0 || fr.at >= cut {
+			break
+		}
+		aged++
+	}
+	keep := r.n - aged
+	if keep > r.base-r.spare {
+		return
+	}
+	next := make([]replayFrame, r.base)
+	for i := 0; i < keep; i++ {
+		next[i] = r.frames[(r.head+aged+i)%len(r.frames)]
+	}
+	r.frames, r.head, r.n = next, 0, keep
+	r.unstamped = min(r.unstamped, r.n)
 }
 
 // resend calls fn, oldest first, for the frames written since since (unix
