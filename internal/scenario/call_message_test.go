@@ -2,11 +2,13 @@ package scenario_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callstream/callstream/internal/scenario"
+	"github.com/callstream/callstream/internal/sip"
 	"github.com/callstream/callstream/internal/sipcaller"
 )
 
@@ -108,6 +110,51 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
 	}
 	if got := g.waitText(t, "wrong=*", 5*time.Second); got != "wrong=" {
 		t.Errorf("Call members: %s", got)
+	}
+	g.waitSessions(t, 5*time.Second)
+}
+
+// TestIncomingMessageBound: over TCP (a UDP request of that size would
+// not fit a datagram), a caller's MESSAGE whose body is over
+// sip.MaxInDialogBody is answered 413 and never reaches the scenario; the
+// next one, within the bound, does, and the call goes on.
+func TestIncomingMessageBound(t *testing.T) {
+	g := startGateway(t, scenario.Config{Source: `
+VoxEngine.addEventListener(AppEvents.CallAlerting, function (e) {
+  var call = e.call;
+  call.addEventListener(CallEvents.MessageReceived, function (ev) {
+    Logger.write('message of ' + ev.text.length);
+  });
+  call.addEventListener(CallEvents.Disconnected, function () { VoxEngine.terminate(); });
+  call.answer();
+});`})
+	tcp, err := sipcaller.NewClient(sipcaller.ClientConfig{Transport: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tcp.Close() })
+	c, err := tcp.Dial(g.Context(5*time.Second), sipcaller.Config{Target: g.GW.SIPAddr(), From: "1", To: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", sip.MaxInDialogBody+1)
+	if code, err := c.SendInDialog(g.Context(5*time.Second), "MESSAGE", "text/plain", []byte(big)); err != nil || code != 413 {
+		t.Fatalf("MESSAGE of %d bytes: %d %v, want 413", len(big), code, err)
+	}
+	fits := strings.Repeat("y", sip.MaxInDialogBody)
+	if code, err := c.SendInDialog(g.Context(5*time.Second), "MESSAGE", "text/plain", []byte(fits)); err != nil || code != 200 {
+		t.Fatalf("MESSAGE of %d bytes: %d %v, want 200", len(fits), code, err)
+	}
+	if got := g.waitText(t, "message of *", 5*time.Second); got != fmt.Sprintf("message of %d", sip.MaxInDialogBody) {
+		t.Fatalf("the scenario got %q: the refused MESSAGE reached it, or the next one did not", got)
+	}
+	select {
+	case <-c.Ended():
+		t.Fatal("the refused MESSAGE ended the call")
+	default:
+	}
+	if err := c.Hangup(g.Context(5 * time.Second)); err != nil {
+		t.Fatal(err)
 	}
 	g.waitSessions(t, 5*time.Second)
 }
