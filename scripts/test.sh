@@ -34,22 +34,24 @@ command -v chromium >/dev/null 2>&1 || { echo "chromium is still missing" >&2; e
 export CI="${CI:-true}"
 
 go vet ./...
-# Compile every test binary in parallel first. Then three groups run:
+# Compile every test binary in parallel first. Then four groups run:
 # - units (parsers, codecs, stores, clients), two packages at a time;
 # - the packages that measure real-time pacing or latency (the media
 #   clock, RTP timing, the stream engine's playout, the benchmark), one at
 #   a time: two of them sharing two cores would measure each other;
-# - the packages that run whole calls over sockets and processes, two at
-#   a time: they wait on calls far more than they compute (a run of them
-#   keeps the CPUs about a quarter busy), and their processes hold
+# - test/edge alone: its attack tests flood a gateway while they check
+#   other calls' streams byte for byte;
+# - the other packages that run whole calls over sockets and processes,
+#   two at a time: they wait on calls far more than they compute (a run of
+#   them keeps the CPUs about a quarter busy), and their processes hold
 #   300 ms jitter buffers, so a neighbour's burst conceals nothing.
-#   test/edge, the longest, starts first.
 go test -count=1 -run '^$' ./... >/dev/null
 timing='/(test/media|cmd/callstream|bench(/baseline)?|internal/(gateway|call|stream|rtpio|jitter))$'
 calls='/(test/[a-z]+|internal/(scenario|sip|sipcaller|servetest|connlimit|flow))$'
 go test -count=1 -p 2 $(go list ./... | grep -Ev "$timing" | grep -Ev "$calls")
 go test -count=1 -p 1 -timeout 9m $(go list ./... | grep -E "$timing")
-go test -count=1 -p 2 -timeout 9m $(go list ./... | grep -Ev "$timing" | grep -E "$calls" | awk '/\/test\/edge$/ {print; next} {rest = rest $0 "\n"} END {printf "%s", rest}')
+go test -count=1 -p 1 -timeout 9m ./test/edge/
+go test -count=1 -p 2 -timeout 9m $(go list ./... | grep -Ev "$timing" | grep -E "$calls" | grep -v '/test/edge$')
 # The OPUS paths, in a build with the codec.
 go test -count=1 -tags opus,nolibopusfile ./internal/codec/
 go test -count=1 -tags opus,nolibopusfile -run Opus ./internal/sipcaller/
