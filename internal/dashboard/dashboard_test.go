@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,6 +43,13 @@ func (f *fakeSource) set(s Snapshot) {
 // the returned buffer.
 func testServer(t *testing.T, cfg Config) (*httptest.Server, *Dashboard, *bytes.Buffer) {
 	t.Helper()
+	return testServerConns(t, cfg, nil)
+}
+
+// testServerConns is testServer whose HTTP server reports its connections'
+// states to connState (nil: none).
+func testServerConns(t *testing.T, cfg Config, connState func(net.Conn, http.ConnState)) (*httptest.Server, *Dashboard, *bytes.Buffer) {
+	t.Helper()
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	cfg.Log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -54,7 +62,9 @@ func testServer(t *testing.T, cfg Config) (*httptest.Server, *Dashboard, *bytes.
 	d := New(cfg)
 	mux := http.NewServeMux()
 	d.Register(mux.Handle)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = connState
+	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(d.Close)
 	return srv, d, &logs
@@ -395,7 +405,17 @@ func TestFeedFraming(t *testing.T) {
 // At most MaxSubscribers feeds at once; the next answers 503 until one
 // goes.
 func TestSubscribersBounded(t *testing.T) {
-	srv, d, _ := testServer(t, Config{MaxSubscribers: 2, Interval: time.Hour})
+	// A feed's handler has returned (and let its place go) before the
+	// server closes its connection.
+	closed := make(chan struct{}, 16)
+	srv, d, _ := testServerConns(t, Config{MaxSubscribers: 2, Interval: time.Hour}, func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			select {
+			case closed <- struct{}{}:
+			default:
+			}
+		}
+	})
 	auth := map[string]string{"Authorization": "Bearer " + goodToken}
 	a := get(t, srv.URL+EventsPath, auth)
 	b := get(t, srv.URL+EventsPath, auth)
@@ -407,12 +427,13 @@ func TestSubscribersBounded(t *testing.T) {
 		t.Fatalf("third feed: %d, want 503 with Retry-After", c.StatusCode)
 	}
 	a.Body.Close()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for d.Subscribers() != 1 {
-		if time.Now().After(deadline) {
+		select {
+		case <-closed:
+		case <-timeout:
 			t.Fatalf("%d subscribers after one went, want 1", d.Subscribers())
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	if r := get(t, srv.URL+EventsPath, auth); r.StatusCode != 200 {
 		t.Fatalf("a feed after one went: %d", r.StatusCode)
